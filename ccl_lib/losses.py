@@ -24,6 +24,7 @@ magnitude 1e4 in float32 and float64.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Union
 
 import torch
@@ -74,7 +75,11 @@ def check_concave_term(f: ConcaveTerm, n_grid: int = 201, tol: float = 1e-9) -> 
     ``n_grid`` points of [0, 1].  Raises ``ValueError`` naming the violated
     condition and the first point where it fails.
     """
-    x = torch.linspace(0.0, 1.0, n_grid, dtype=torch.float64, requires_grad=True)
+    if not callable(f):
+        raise TypeError(f"a concave term must be callable as f(p: Tensor) -> Tensor, got {type(f).__name__}")
+    if isinstance(n_grid, bool) or not isinstance(n_grid, numbers.Integral) or n_grid < 2:
+        raise ValueError(f"n_grid must be an integer >= 2 (points of [0, 1]), got {n_grid!r}")
+    x = torch.linspace(0.0, 1.0, int(n_grid), dtype=torch.float64, requires_grad=True)
     try:
         y = f(x)
     except Exception as exc:  # pragma: no cover - message only
@@ -83,26 +88,32 @@ def check_concave_term(f: ConcaveTerm, n_grid: int = 201, tol: float = 1e-9) -> 
         raise ValueError(
             f"concave term {f!r} must map a tensor of probabilities to a tensor of the same shape"
         )
+    if not y.requires_grad:  # f does not depend on x: f' = 0
+        raise ValueError(f"concave term {f!r} is not in F (Definition 4.1): it is constant, f' = 0, but f' < 0 is required")
     (d1,) = torch.autograd.grad(y.sum(), x, create_graph=True)
-    if not d1.requires_grad:
-        raise ValueError(f"concave term {f!r} has zero second derivative; it is not in F (Def. 4.1)")
-    (d2,) = torch.autograd.grad(d1.sum(), x)
-    d1 = d1.detach()
-    if not torch.isfinite(d1).all() or not torch.isfinite(d2).all():
-        raise ValueError(f"concave term {f!r} has non-finite derivatives on [0, 1]; it is not in F")
-    bad1 = (d1 >= -tol).nonzero()
+    d1v = d1.detach()
+    if not torch.isfinite(d1v).all():
+        raise ValueError(f"concave term {f!r} has a non-finite first derivative on [0, 1]; it is not in F")
+    bad1 = (d1v >= -tol).nonzero()
     if len(bad1):
-        x0 = x[bad1[0, 0]].item()
+        i = int(bad1[0, 0])
         raise ValueError(
             f"concave term {f!r} is not in F (Definition 4.1): f'(x) must be < 0 on [0, 1], "
-            f"but f'({x0:.3f}) = {d1[bad1[0, 0]].item():.3g}"
+            f"but f'({x[i].item():.3f}) = {d1v[i].item():.3g}"
         )
+    if not d1.requires_grad:  # f' does not depend on x: f is affine, f'' = 0
+        raise ValueError(
+            f"concave term {f!r} is not in F (Definition 4.1): f''(x) must be < 0 on [0, 1], but f'' = 0 (f is affine)"
+        )
+    (d2,) = torch.autograd.grad(d1.sum(), x)
+    if not torch.isfinite(d2).all():
+        raise ValueError(f"concave term {f!r} has a non-finite second derivative on [0, 1]; it is not in F")
     bad2 = (d2 >= -tol).nonzero()
     if len(bad2):
-        x0 = x[bad2[0, 0]].item()
+        i = int(bad2[0, 0])
         raise ValueError(
             f"concave term {f!r} is not in F (Definition 4.1): f''(x) must be < 0 on [0, 1], "
-            f"but f''({x0:.3f}) = {d2[bad2[0, 0]].item():.3g}"
+            f"but f''({x[i].item():.3f}) = {d2[i].item():.3g}"
         )
 
 
@@ -127,11 +138,43 @@ def get_concave_term(concave: Union[str, ConcaveTerm]) -> ConcaveTerm:
     raise TypeError(f"concave must be a name or a callable, got {type(concave).__name__}")
 
 
+def _check_alpha(alpha: float) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1] (Eq. 4), got {alpha!r}")
+    return float(alpha)
+
+
+def _check_scale(scale: float) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0 (App. E.1 uses 0.01, 0.05 or 1), got {scale!r}")
+    return float(scale)
+
+
+def _check_gamma(gamma: float) -> float:
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not (math.isfinite(gamma) and gamma >= 0):
+        raise ValueError(f"gamma must be a finite number >= 0 (the paper uses 2), got {gamma!r}")
+    return float(gamma)
+
+
+def _check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def _check_convex(convex: str) -> str:
+    if convex not in CONVEX_LOSSES:
+        raise ValueError(f"unknown convex loss {convex!r}; use one of {CONVEX_LOSSES}")
+    return convex
+
+
 def _validate(logits: torch.Tensor, targets: torch.Tensor, check_finite: bool) -> None:
     if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise TypeError("logits and targets must be torch tensors")
     if logits.dim() != 2:
         raise ValueError(f"logits must have shape (N, K), got {tuple(logits.shape)}")
+    if logits.shape[1] < 1:
+        raise ValueError(f"logits must have at least one class column, got shape {tuple(logits.shape)}")
     if not logits.is_floating_point():
         raise TypeError(f"logits must be a floating-point tensor, got {logits.dtype}")
     if targets.dim() != 1 or targets.shape[0] != logits.shape[0]:
@@ -168,18 +211,24 @@ def true_class_log_prob(logits: torch.Tensor, targets: torch.Tensor) -> torch.Te
 def cross_entropy(
     logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean", *, check_inputs: bool = True
 ) -> torch.Tensor:
-    """Cross-entropy -log p_y (Sec. 3.1), with input validation."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    """Cross-entropy ``-log p_y`` (Sec. 3.1, Eq. 9 for its gradient), with input validation.
+
+    ``check_inputs=False`` skips the label-range and finiteness checks (each is
+    a host sync); shapes and dtypes are always checked.
+    """
+    _check_reduction(reduction)
     _validate(logits, targets, check_inputs)
     return _reduce(-true_class_log_prob(logits, targets), reduction)
 
 
 def _focal_from_logp(logp: torch.Tensor, gamma: float) -> torch.Tensor:
-    p = logp.exp()
-    # (1 - p)^gamma computed as exp(gamma * log1p(-p)) would be -inf at p = 1; clamp keeps
-    # the value exact (0) there and the gradient finite.
-    return -((1.0 - p).clamp_min(0.0) ** gamma) * logp
+    if gamma == 0.0:
+        return -logp
+    # 1 - p_y = -expm1(log p_y) is exact for p_y close to 1 (where 1 - exp(.) cancels).  The
+    # clamp at the smallest normal number keeps (1 - p)^(gamma - 1) finite for gamma < 1, so
+    # the gradient stays finite (and 0) when p_y rounds to 1; the value there is 0 either way.
+    q = (-torch.expm1(logp)).clamp_min(torch.finfo(logp.dtype).tiny)
+    return -(q**gamma) * logp
 
 
 def focal_loss(
@@ -196,10 +245,8 @@ def focal_loss(
     the one that is convex and vanishes at p_y = 1, as Theorem 3.1 requires) is
     ``-(1 - p_y)^gamma log p_y``, which is what this computes.
     """
-    if gamma < 0 or not math.isfinite(gamma):
-        raise ValueError(f"gamma must be a finite number >= 0, got {gamma}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    gamma = _check_gamma(gamma)
+    _check_reduction(reduction)
     _validate(logits, targets, check_inputs)
     return _reduce(_focal_from_logp(true_class_log_prob(logits, targets), gamma), reduction)
 
@@ -227,25 +274,24 @@ def convex_concave_loss(
         convex: ``"ce"`` (Sec. 4) or ``"focal"`` (App. D, with ``gamma``).
         scale: factor on the whole loss (App. E.1); must be > 0.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        check_inputs: validate label range and finiteness (one host sync);
-            the trainer turns this off in its inner loop.
+        gamma: focal-loss exponent for ``convex="focal"`` (App. D uses 2).
+        check_inputs: validate label range and finiteness (one host sync)
+            and check a callable ``concave`` against F; turn it off in inner
+            loops once the inputs are known to be valid.
 
     The gradient w.r.t. the logits is Eq. 11 (for ``convex="ce"``):
     ``scale * [alpha - (1 - alpha) p_y f'(p_y)] * (softmax(z) - onehot(y))``.
     """
-    if not (isinstance(alpha, (int, float)) and 0.0 <= float(alpha) <= 1.0):
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
-    if convex not in CONVEX_LOSSES:
-        raise ValueError(f"unknown convex loss {convex!r}; use one of {CONVEX_LOSSES}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    alpha = _check_alpha(alpha)
+    scale = _check_scale(scale)
+    _check_convex(convex)
+    _check_reduction(reduction)
+    if convex == "focal":
+        gamma = _check_gamma(gamma)
     f = get_concave_term(concave) if (isinstance(concave, str) or check_inputs) else concave
     _validate(logits, targets, check_inputs)
     logp = true_class_log_prob(logits, targets)
     convex_part = -logp if convex == "ce" else _focal_from_logp(logp, gamma)
-    alpha = float(alpha)
     if alpha == 1.0:
         loss = convex_part
     else:
@@ -262,6 +308,7 @@ def concave_coefficient(
 
     It multiplies the cross-entropy gradient; ``f'`` is computed by autograd.
     """
+    alpha = _check_alpha(alpha)
     f = get_concave_term(concave)
     p = p_y.detach().clone().requires_grad_(True)
     (d1,) = torch.autograd.grad(f(p).sum(), p)
@@ -273,10 +320,8 @@ class FocalLoss(nn.Module):
 
     def __init__(self, gamma: float = 2.0, reduction: str = "mean") -> None:
         super().__init__()
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
-        self.gamma = gamma
-        self.reduction = reduction
+        self.gamma = _check_gamma(gamma)
+        self.reduction = _check_reduction(reduction)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return focal_loss(logits, targets, self.gamma, self.reduction)
@@ -296,17 +341,13 @@ class ConvexConcaveLoss(nn.Module):
         check_inputs: bool = True,
     ) -> None:
         super().__init__()
-        if not (isinstance(alpha, (int, float)) and 0.0 <= float(alpha) <= 1.0):
-            raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-        if convex not in CONVEX_LOSSES:
-            raise ValueError(f"unknown convex loss {convex!r}; use one of {CONVEX_LOSSES}")
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-        if not (scale > 0):
-            raise ValueError(f"scale must be > 0, got {scale!r}")
+        alpha, scale = _check_alpha(alpha), _check_scale(scale)
+        _check_convex(convex)
+        _check_reduction(reduction)
+        gamma = _check_gamma(gamma)
         self.concave_fn = get_concave_term(concave)
         self.concave = concave if isinstance(concave, str) else getattr(concave, "__name__", "custom")
-        self.alpha, self.convex, self.scale = float(alpha), convex, float(scale)
+        self.alpha, self.convex, self.scale = alpha, convex, scale
         self.reduction, self.gamma, self.check_inputs = reduction, gamma, check_inputs
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -32,11 +32,14 @@ class RocCurve:
 
 
 def _check_scores(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    try:
+        s = np.asarray(scores, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ValueError("membership scores must be real numbers (higher = more likely a member)") from None
     m = np.asarray(labels).ravel()
     if s.shape != m.shape:
         raise ValueError(f"scores and labels must have the same length, got {s.shape} and {m.shape}")
-    if not np.isin(m, (0, 1)).all():
+    if m.dtype.kind not in "biuf" or not np.isin(m, (0, 1)).all():
         raise ValueError("labels must be 0 (non-member) or 1 (member)")
     n_pos = int(m.sum())
     if n_pos == 0 or n_pos == len(m):
@@ -49,14 +52,18 @@ def _check_scores(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
 def roc_curve(scores: np.ndarray, labels: np.ndarray) -> RocCurve:
     """Exact ROC curve over every distinct threshold (one sort, O(n log n)).
 
-    The first point is (0, 0) with threshold +inf; ties are kept together.
+    The first point is (0, 0) with threshold +inf (as in scikit-learn, also
+    when some scores are +inf); equal scores are one threshold (ties are kept
+    together), so the result equals ``sklearn.metrics.roc_curve(labels, scores,
+    drop_intermediate=False)``.  Scores may be +-inf, never NaN.
     """
     s, m = _check_scores(scores, labels)
     order = np.argsort(-s, kind="mergesort")
     s_sorted, m_sorted = s[order], m[order]
     tp = np.cumsum(m_sorted)
     fp = np.cumsum(~m_sorted)
-    last_of_tie = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s_sorted) - 1]
+    # `!=` rather than np.diff: inf - inf is NaN, which would split a tie of infinite scores.
+    last_of_tie = np.r_[np.flatnonzero(s_sorted[1:] != s_sorted[:-1]), len(s_sorted) - 1]
     tpr = np.r_[0.0, tp[last_of_tie] / m.sum()]
     fpr = np.r_[0.0, fp[last_of_tie] / (~m).sum()]
     thr = np.r_[np.inf, s_sorted[last_of_tie]]
@@ -75,21 +82,33 @@ def advantage(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def advantage_at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
-    """TPR - FPR of the fixed rule ``score >= threshold`` (e.g. chosen on a shadow model)."""
+    """TPR - FPR (Eq. 2) of the fixed rule ``score >= threshold`` (e.g. chosen on a shadow model).
+
+    Unlike :func:`advantage` this can be negative (a rule worse than chance).
+    """
     s, m = _check_scores(scores, labels)
+    threshold = float(threshold)
+    if np.isnan(threshold):
+        raise ValueError("threshold must be a number (it may be +-inf), got NaN")
     pred = s >= threshold
     return float(pred[m].mean() - pred[~m].mean())
 
 
 def balanced_accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
-    """(TPR + TNR) / 2 of hard member predictions; equals (1 + advantage) / 2."""
-    p = np.asarray(predictions).astype(bool).ravel()
+    """(TPR + TNR) / 2 of hard member predictions; equals (1 + TPR - FPR) / 2 (cf. Eq. 2)."""
+    p = np.asarray(predictions).ravel()
+    if p.dtype.kind not in "biuf" or not np.isin(p, (0, 1)).all():
+        raise ValueError("predictions must be hard decisions: 0/False (non-member) or 1/True (member)")
+    p = p.astype(bool)
     _, m = _check_scores(p.astype(float), labels)
     return float(0.5 * (p[m].mean() + (~p[~m]).mean()))
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (ties count one half), via ranks."""
+    """Area under the ROC curve (ties count one half), via ranks (Mann-Whitney U / (n1 n0)).
+
+    Equals ``sklearn.metrics.roc_auc_score(labels, scores)``.
+    """
     s, m = _check_scores(scores, labels)
     from scipy.stats import rankdata
 
@@ -99,18 +118,31 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def tpr_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float = 0.001) -> float:
-    """Highest TPR of a threshold rule whose FPR is at most ``fpr`` (Carlini et al., 2022)."""
-    if not (0.0 <= fpr <= 1.0):
-        raise ValueError(f"fpr must be in [0, 1], got {fpr}")
+    """Highest TPR of a threshold rule ``score >= t`` whose FPR is at most ``fpr``.
+
+    The low-FPR metric of Carlini et al. (2022), "Membership Inference Attacks
+    From First Principles"; ``fpr`` is a fraction (0.001 = 0.1%).
+    """
+    if isinstance(fpr, bool) or not isinstance(fpr, (int, float, np.floating, np.integer)) or not 0.0 <= fpr <= 1.0:
+        raise ValueError(f"fpr must be a number in [0, 1] (a fraction, 0.001 = 0.1%), got {fpr!r}")
     roc = roc_curve(scores, labels)
     ok = roc.fpr <= fpr + 1e-12
     return float(roc.tpr[ok].max())
 
 
 def p1_score(accuracy: float, adv: float) -> float:
-    """P1 score, Eq. 13: harmonic mean of test accuracy and (1 - advantage)."""
-    for name, v in (("accuracy", accuracy), ("advantage", adv)):
-        if not (-1.0 <= float(v) <= 1.0) or np.isnan(v):
-            raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
+    """P1 score, Eq. 13 (Paul et al., 2021): ``2 Acc (1 - Adv) / (Acc + 1 - Adv)``.
+
+    The harmonic mean of test accuracy and ``1 - advantage``.  ``accuracy`` is
+    a fraction in [0, 1]; ``adv`` is in [-1, 1] (TPR - FPR of a fixed rule can
+    be negative) and is used as given.  Returns 0 when both terms are 0.
+    """
+    for name, v, lo in (("accuracy", accuracy, 0.0), ("advantage", adv, -1.0)):
+        try:
+            fv = float(v)
+        except (TypeError, ValueError):
+            fv = float("nan")
+        if isinstance(v, bool) or not lo <= fv <= 1.0:
+            raise ValueError(f"{name} must be a number in [{lo:g}, 1] (a fraction, not a percentage), got {v!r}")
     a, b = float(accuracy), 1.0 - float(adv)
     return 0.0 if a + b == 0 else 2.0 * a * b / (a + b)

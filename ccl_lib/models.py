@@ -13,6 +13,7 @@ the input of the last fully connected layer.
 
 from __future__ import annotations
 
+import numbers
 from typing import Sequence
 
 import torch
@@ -24,9 +25,15 @@ MODEL_NAMES = ("mlp", "small_cnn", "resnet34", "densenet121")
 
 
 def _check_dropout(p: float) -> float:
-    if not (0.0 <= float(p) < 1.0):
-        raise ValueError(f"dropout must be in [0, 1), got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= float(p) < 1.0:
+        raise ValueError(f"dropout must be a number in [0, 1) (App. E.2 uses 0.01 to 0.9), got {p!r}")
     return float(p)
+
+
+def _check_int(name: str, v: object, lo: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
 
 
 class MLP(nn.Module):
@@ -40,8 +47,9 @@ class MLP(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if in_features < 1 or num_classes < 2:
-            raise ValueError(f"need in_features >= 1 and num_classes >= 2, got {in_features}, {num_classes}")
+        in_features = _check_int("in_features", in_features, 1)
+        num_classes = _check_int("num_classes", num_classes, 2)
+        hidden = tuple(_check_int("each hidden width", h, 1) for h in hidden)
         layers: list[nn.Module] = []
         width = in_features
         for h in hidden:
@@ -60,7 +68,9 @@ class SmallCNN(nn.Module):
 
     def __init__(self, in_channels: int = 3, num_classes: int = 10, width: int = 32, dropout: float = 0.0) -> None:
         super().__init__()
-        w = width
+        in_channels = _check_int("in_channels", in_channels, 1)
+        num_classes = _check_int("num_classes", num_classes, 2)
+        w = _check_int("width", width, 1)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w, 3, padding=1),
             nn.ReLU(inplace=True),
@@ -83,7 +93,14 @@ class SmallCNN(nn.Module):
 
 
 def resnet34(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0) -> nn.Module:
-    """torchvision ResNet-34 with a CIFAR stem (3x3 conv, stride 1, no max-pool)."""
+    """ResNet-34 (He et al., 2016) as in Sec. 5.1: torchvision's network with a CIFAR stem.
+
+    The stem is a 3x3 convolution with stride 1 and no max-pooling (for 32x32
+    inputs); ``dropout`` acts on the input of the final fully connected layer
+    (the dropout defense, App. E.2).
+    """
+    num_classes = _check_int("num_classes", num_classes, 2)
+    in_channels = _check_int("in_channels", in_channels, 1)
     from torchvision.models import resnet34 as _resnet34
 
     net = _resnet34(weights=None, num_classes=num_classes)
@@ -94,7 +111,13 @@ def resnet34(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0) 
 
 
 def densenet121(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0) -> nn.Module:
-    """torchvision DenseNet-121 with a CIFAR stem (3x3 conv, stride 1, no max-pool)."""
+    """DenseNet-121 (Huang et al., 2017) as in Sec. 5.1: torchvision's network with a CIFAR stem.
+
+    The stem is a 3x3 convolution with stride 1 and no max-pooling; ``dropout``
+    acts on the input of the final fully connected layer (App. E.2).
+    """
+    num_classes = _check_int("num_classes", num_classes, 2)
+    in_channels = _check_int("in_channels", in_channels, 1)
     from torchvision.models import densenet121 as _densenet121
 
     net = _densenet121(weights=None, num_classes=num_classes)
@@ -108,9 +131,21 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, dropout
     """Build a model by name for inputs of ``input_shape`` ((d,) or (C, H, W)).
 
     ``name`` is one of :data:`MODEL_NAMES`, or ``"auto"``: the MLP for tabular
-    inputs and the small CNN for images.
+    inputs and the small CNN for images.  Sec. 5.1 uses the MLP for
+    Purchase100/Texas100 and ResNet-34 / DenseNet-121 for CIFAR.  Raises
+    ``ValueError`` for an unknown name, a malformed shape, ``num_classes < 2``
+    or ``dropout`` outside [0, 1).
     """
-    shape = tuple(int(s) for s in input_shape)
+    if not isinstance(name, str):
+        raise ValueError(f"model name must be a string, one of {MODEL_NAMES} or 'auto', got {name!r}")
+    try:
+        shape = tuple(_check_int("each input dimension", s, 1) for s in input_shape)
+    except TypeError:
+        raise ValueError(f"input_shape must be a sequence of positive integers, (d,) or (C, H, W), got {input_shape!r}") from None
+    if len(shape) not in (1, 3):
+        raise ValueError(f"input_shape must be (d,) for tabular data or (C, H, W) for images, got {shape}")
+    num_classes = _check_int("num_classes", num_classes, 2)
+    _check_dropout(dropout)
     if name == "auto":
         name = "mlp" if len(shape) == 1 else "small_cnn"
     if name not in MODEL_NAMES:

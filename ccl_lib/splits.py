@@ -58,19 +58,26 @@ def make_splits(
 
     Every part has exactly ``size`` examples, and within each part each class
     appears in proportion to the pool (per-class counts across parts differ by
-    at most one).
+    at most one).  Different seeds give different splits.  Raises
+    ``ValueError`` for non-integer or negative labels, ``n_parts`` not in
+    {4, 5}, a non-positive ``size`` or one that needs more than ``len(y)``
+    examples.
     """
     y = np.asarray(y)
     if y.ndim != 1 or len(y) == 0:
         raise ValueError(f"y must be a non-empty 1-d array of labels, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
+    if not np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_):
         raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
-    if n_parts not in (4, 5):
+    if y.min() < 0:
+        raise ValueError(f"y must hold class labels >= 0, found {y.min()}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(n_parts, bool) or not isinstance(n_parts, (int, np.integer)) or n_parts not in (4, 5):
         raise ValueError(f"n_parts must be 4 (target/shadow train/test) or 5 (plus reference), got {n_parts}")
     n = len(y)
     if size is None:
         size = n // n_parts
-    if not isinstance(size, (int, np.integer)) or size < 1:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive integer (examples per part), got {size!r}")
     total = int(size) * n_parts
     if total > n:
