@@ -42,8 +42,9 @@ test: $(STAMP)
 $(GEN)/%.ipynb: notebooks/%.py $(LIB) $(STAMP)
 	@mkdir -p $(GEN) $(GEN)/.src
 	$(BIN)/jupytext --quiet --to ipynb -o $(GEN)/.src/$*.ipynb $<
-	cd notebooks && ../$(BIN)/papermill --kernel python3 --log-output --no-progress-bar \
-	  ../$(GEN)/.src/$*.ipynb ../$(GEN)/.$*.tmp.ipynb $(PAPERMILL_ARGS)
+	@start=$$(date +%s); cd notebooks && ../$(BIN)/papermill --kernel python3 --no-progress-bar \
+	  ../$(GEN)/.src/$*.ipynb ../$(GEN)/.$*.tmp.ipynb $(PAPERMILL_ARGS) \
+	  && echo "executed $* in $$(( $$(date +%s) - start )) s"
 	mv $(GEN)/.$*.tmp.ipynb $@
 
 notebooks: $(EXECUTED)

@@ -1,0 +1,190 @@
+"""Threshold rules learned on the shadow model (Song & Mittal, 2021, Sec. 3; Yeom et al., 2018).
+
+A threshold attack predicts "member" when a membership score (higher =
+member) is at least a threshold ``tau``.  The attacker cannot see the target's
+membership, so ``tau`` is learned on the shadow model's members (its train
+split) and non-members (its test split):
+
+* :func:`best_threshold` -- the threshold maximizing the balanced accuracy
+  ``(TPR + TNR) / 2`` on the shadow outputs, i.e. ``(1 + TPR - FPR) / 2``
+  (Song & Mittal's rule); candidates are every observed score.
+* :func:`class_thresholds` -- one such threshold per class, learned on the
+  shadow examples of that class (Song & Mittal's class-dependent thresholds).
+* :func:`threshold_at_fpr` -- the loosest threshold whose shadow FPR is at
+  most ``fpr`` (the fixed-FPR attack of Theorem 6.1, Eq. 18).
+
+The search is vectorized: one sort and cumulative counts, O(n log n) per class,
+and gives exactly what a brute-force scan over every candidate gives
+(the objective is compared as integers, so ties are broken identically:
+among thresholds of equal balanced accuracy, the *largest* is chosen, the one
+with the fewest false positives).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+__all__ = [
+    "ThresholdChoice",
+    "apply_thresholds",
+    "best_threshold",
+    "class_thresholds",
+    "threshold_at_fpr",
+]
+
+
+class ThresholdChoice(NamedTuple):
+    """A learned threshold and the balanced accuracy it reaches on the data it was learned on."""
+
+    threshold: float
+    balanced_accuracy: float
+
+
+def _scores(a: Any, what: str) -> np.ndarray:
+    s = np.asarray(a, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"{what} must be a 1-d array of scores, got shape {s.shape}")
+    if np.isnan(s).any():
+        raise ValueError(f"{what} contains NaN")
+    return s
+
+
+def _labels01(a: Any, n: int, what: str) -> np.ndarray:
+    m = np.asarray(a)
+    if m.ndim != 1 or len(m) != n:
+        raise ValueError(f"{what} must be a 1-d array of length {n}, got shape {m.shape}")
+    if not np.isin(m, (0, 1)).all():
+        raise ValueError(f"{what} must be 0 (non-member) or 1 (member)")
+    return m.astype(bool)
+
+
+def _class_labels(a: Any, n: int, what: str) -> np.ndarray:
+    y = np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"{what} must be a 1-d array with one class label per score ({n}), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{what} must hold integer class labels, got dtype {y.dtype}")
+    if len(y) and y.min() < 0:
+        raise ValueError(f"{what}: class labels must be >= 0, got {int(y.min())}")
+    return y.astype(np.int64)
+
+
+def _best_sorted(s: np.ndarray, m: np.ndarray) -> tuple[float, int, int]:
+    """Best threshold for scores ``s`` sorted in *descending* order with member flags ``m``.
+
+    Returns ``(threshold, tp, fp)`` of the rule ``score >= threshold``.
+    """
+    n1 = int(m.sum())
+    n0 = len(m) - n1
+    tp = np.cumsum(m, dtype=np.int64)
+    fp = np.arange(1, len(m) + 1, dtype=np.int64) - tp
+    last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]  # last index of each run of ties
+    # balanced accuracy = (1 + tp/n1 - fp/n0) / 2: maximize tp*n0 - fp*n1 exactly, in integers.
+    obj = tp[last] * n0 - fp[last] * n1
+    k = int(np.argmax(obj))  # first maximum in descending order = largest threshold
+    i = last[k]
+    return float(s[i]), int(tp[i]), int(fp[i])
+
+
+def best_threshold(scores: Any, labels: Any) -> ThresholdChoice:
+    """Threshold of the rule ``score >= tau`` that maximizes balanced accuracy (Song & Mittal, 2021).
+
+    Args:
+        scores: (n,) membership scores (higher = member), e.g. of the shadow model.
+        labels: (n,) 1 for members, 0 for non-members; both must occur.
+
+    Returns:
+        ``(threshold, balanced_accuracy)``; the threshold is one of the scores,
+        the largest among equally good ones.
+    """
+    s = _scores(scores, "scores")
+    m = _labels01(labels, len(s), "labels")
+    n1 = int(m.sum())
+    if n1 == 0 or n1 == len(m):
+        raise ValueError("best_threshold needs at least one member (1) and one non-member (0)")
+    order = np.argsort(-s, kind="mergesort")
+    thr, tp, fp = _best_sorted(s[order], m[order])
+    return ThresholdChoice(thr, 0.5 * (tp / n1 + 1.0 - fp / (len(m) - n1)))
+
+
+def class_thresholds(
+    scores_in: Any,
+    scores_out: Any,
+    y_in: Any,
+    y_out: Any,
+    num_classes: Optional[int] = None,
+) -> np.ndarray:
+    """Class-dependent thresholds learned on shadow members and non-members (Song & Mittal, 2021).
+
+    For each class ``c``, the threshold maximizing balanced accuracy among the
+    shadow examples labelled ``c`` (:func:`best_threshold`).  A class with no
+    shadow member or no shadow non-member gets the class-independent threshold
+    learned on all shadow examples.
+
+    Args:
+        scores_in, scores_out: (n_in,), (n_out,) scores of the shadow model's
+            members and non-members (higher = member).
+        y_in, y_out: their class labels.
+        num_classes: length of the result (default: ``max label + 1``).
+
+    Returns:
+        (num_classes,) float64 thresholds; apply with :func:`apply_thresholds`.
+    """
+    s_in, s_out = _scores(scores_in, "scores_in"), _scores(scores_out, "scores_out")
+    if len(s_in) == 0 or len(s_out) == 0:
+        raise ValueError("class_thresholds needs at least one member and one non-member score")
+    c_in, c_out = _class_labels(y_in, len(s_in), "y_in"), _class_labels(y_out, len(s_out), "y_out")
+    k = int(max(c_in.max(), c_out.max())) + 1
+    if num_classes is None:
+        num_classes = k
+    if not isinstance(num_classes, (int, np.integer)) or num_classes < k:
+        raise ValueError(f"num_classes must be an integer >= max label + 1 = {k}, got {num_classes!r}")
+    s = np.r_[s_in, s_out]
+    m = np.r_[np.ones(len(s_in), bool), np.zeros(len(s_out), bool)]
+    c = np.r_[c_in, c_out]
+    glob = best_threshold(s, m).threshold
+    out = np.full(int(num_classes), glob, dtype=np.float64)
+    # One sort by (class, descending score), then a scan per class segment.
+    order = np.lexsort((-s, c))
+    s, m, c = s[order], m[order], c[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(c)) + 1]
+    ends = np.r_[starts[1:], len(c)]
+    for a, b in zip(starts, ends):
+        seg_m = m[a:b]
+        n1 = int(seg_m.sum())
+        if 0 < n1 < b - a:
+            out[c[a]] = _best_sorted(s[a:b], seg_m)[0]
+    return out
+
+
+def apply_thresholds(scores: Any, y: Any, thresholds: Any) -> np.ndarray:
+    """Hard member decisions ``score >= thresholds[y]`` of class-dependent thresholds."""
+    s = _scores(scores, "scores")
+    c = _class_labels(y, len(s), "y")
+    t = np.asarray(thresholds, dtype=np.float64)
+    if t.ndim != 1 or (len(c) and c.max() >= len(t)):
+        raise ValueError(f"thresholds must be 1-d with one entry per class (> max label {int(c.max()) if len(c) else -1})")
+    return s >= t[c]
+
+
+def threshold_at_fpr(scores_out: Any, fpr: float) -> float:
+    """Smallest threshold whose false positive rate on ``scores_out`` is at most ``fpr``.
+
+    The attacker of Theorem 6.1 (Eq. 18) fixes its FPR on shadow non-members:
+    the rule ``score >= tau`` flags at most ``floor(fpr * n)`` of them.
+    Candidates are the observed scores and ``+inf`` (flag nobody).
+    """
+    s = _scores(scores_out, "scores_out")
+    if len(s) == 0:
+        raise ValueError("threshold_at_fpr needs at least one non-member score")
+    if not (0.0 <= float(fpr) <= 1.0):
+        raise ValueError(f"fpr must be in [0, 1], got {fpr!r}")
+    d = np.sort(s)[::-1]
+    last = np.r_[np.flatnonzero(d[1:] != d[:-1]), len(d) - 1]
+    count = last + 1  # number of scores >= d[last]
+    ok = count <= float(fpr) * len(d) + 1e-9
+    if not ok.any():
+        return float("inf")
+    return float(d[last[ok][-1]])
