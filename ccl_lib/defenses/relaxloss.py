@@ -1,0 +1,97 @@
+"""RelaxLoss (Chen, Yu & Fritz, ICLR 2022), Algorithm 1; Liu et al. 2024, App. E.2.
+
+RelaxLoss keeps the mean training loss near a target level ``alpha`` instead of
+driving it to zero, which narrows the gap between member and non-member losses.
+For each batch with mean cross-entropy ``L``:
+
+1. ``L >= alpha``: normal gradient descent on ``L``.
+2. ``L < alpha`` in an *ascent* epoch: gradient **ascent** on ``L`` (the loss
+   minimized is ``alpha - L``, whose gradient is ``-grad L``; it equals
+   ``|L - alpha|`` on this branch, as in the authors' release).
+3. ``L < alpha`` in a *flattening* epoch: **posterior flattening** -- each
+   correctly classified sample is trained towards the soft target that keeps
+   its current true-class probability ``p_y`` (optionally clipped at
+   ``upper``) and spreads ``1 - p_y`` uniformly over the other ``K - 1``
+   classes; misclassified samples keep their one-hot target.  The soft target
+   is a constant (no gradient flows through it), so the true-class component of
+   the gradient vanishes and only the non-target posteriors are flattened.
+
+Epochs alternate: the trainer's epochs are numbered from 1, and odd epochs
+(1, 3, 5, ... -- the 0-based even epochs of Algorithm 1) are ascent epochs,
+even epochs are flattening epochs.  The branch is chosen with ``torch.where``
+on device tensors, so no step synchronizes with the host.
+
+Grid (App. E.2): ``alpha`` in {0.01, 0.04, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2}.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Mapping
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .base import Defense, Param, number
+
+__all__ = ["RelaxLoss", "flattened_targets", "is_ascent_epoch"]
+
+Tensor = torch.Tensor
+
+
+def is_ascent_epoch(epoch: int) -> bool:
+    """True for the epochs (1-based) in which RelaxLoss takes gradient-ascent steps (odd epochs)."""
+    return int(epoch) % 2 == 1
+
+
+def flattened_targets(logits: Tensor, targets: Tensor, upper: float = 1.0) -> Tensor:
+    """Soft targets of RelaxLoss's posterior flattening (Chen et al., 2022, Alg. 1).
+
+    For a correctly classified row: ``t_y = min(p_y, upper)`` and
+    ``t_c = (1 - t_y) / (K - 1)`` for ``c != y``; for a misclassified row: the
+    one-hot target.  Computed without gradient; returns (N, K) in float32.
+    """
+    if logits.dim() != 2 or targets.shape != logits.shape[:1]:
+        raise ValueError(f"need logits (N, K) and targets (N,), got {tuple(logits.shape)} and {tuple(targets.shape)}")
+    k = logits.shape[1]
+    if k < 2:
+        raise ValueError("posterior flattening needs at least 2 classes")
+    if not 0.0 < upper <= 1.0:
+        raise ValueError(f"upper must be in (0, 1], got {upper!r}")
+    with torch.no_grad():
+        z = logits.detach().float()
+        y = targets.long().unsqueeze(1)
+        p_y = F.softmax(z, dim=1).gather(1, y).clamp(max=upper)
+        flat = ((1.0 - p_y) / (k - 1)).expand(-1, k).clone()
+        flat.scatter_(1, y, p_y)
+        onehot = torch.zeros_like(z).scatter_(1, y, 1.0)
+        correct = (z.argmax(dim=1, keepdim=True) == y)
+        return torch.where(correct, flat, onehot)
+
+
+class RelaxLoss(Defense):
+    """RelaxLoss (Chen et al., 2022): descent above ``alpha``; ascent or posterior flattening below.
+
+    Hyperparameters: ``alpha`` > 0 (target loss level; App. E.2 grid
+    0.01..3.2) and ``upper`` in (0, 1] (clip of the true-class probability in
+    the flattened target; 1 = no clip).
+    """
+
+    name = "relaxloss"
+    params: ClassVar[Mapping[str, Param]] = {
+        "alpha": Param(1.0, number(0.0, None, lo_open=True), "alpha > 0, target level of the mean training loss"),
+        "upper": Param(1.0, number(0.0, 1.0, lo_open=True), "upper in (0, 1], clip of p_y in flattened targets"),
+    }
+
+    def loss(self, model: nn.Module, x: Tensor, y: Tensor, *, ref=None, epoch: int = 0, step: int = 0) -> Tensor:
+        logits = model(x).float()
+        logp = F.log_softmax(logits, dim=1)
+        y = y.long()
+        ce = -logp.gather(1, y.unsqueeze(1)).mean()
+        alpha = self.hparams["alpha"]
+        if is_ascent_epoch(epoch):
+            relaxed = alpha - ce  # gradient ascent on the cross-entropy
+        else:
+            soft = flattened_targets(logits, y, self.hparams["upper"])
+            relaxed = -(soft * logp).sum(dim=1).mean()
+        return torch.where(ce >= alpha, ce, relaxed)
