@@ -1,0 +1,172 @@
+"""Command line: run the paper's named experiments (``ccl`` or ``python -m ccl_lib``).
+
+::
+
+    python -m ccl_lib list                                  # named experiments
+    python -m ccl_lib show table1-location --set epochs=5   # the runs a config expands to
+    python -m ccl_lib run smoke-location --workers 2 --out results.csv
+    python -m ccl_lib run figure2-cifar10 --ray-address ray://head:10001
+    python -m ccl_lib run my_sweep.json --set seeds=[0,1] --set defenses.ccql='[{"alpha": 0.3}]'
+
+``run`` resumes: finished runs are loaded from the result cache
+(``$CCL_CACHE_DIR`` or ``--cache``), only missing ones are computed, and the
+summary line says how many of each (``computed N, cached M``).  The notebooks
+call the same engine (:func:`ccl_lib.experiments.run_grid`).
+
+Exit status: 0 on success, 1 when runs failed (the others are cached), 2 for
+invalid arguments (unknown experiment, bad ``--set``...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from typing import Optional, Sequence
+
+__all__ = ["build_parser", "main"]
+
+
+def _workers(text: str):
+    if text == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--workers must be a positive integer or 'auto', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--workers must be a positive integer or 'auto', got {text!r}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ccl`` (sub-commands ``list``, ``show``, ``run``)."""
+    p = argparse.ArgumentParser(
+        prog="ccl",
+        description="Membership inference experiments of Liu et al. (ICML 2024) with ccl_lib.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="{list,show,run}")
+    sub.required = True
+    sub.add_parser("list", help="list the named experiments")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("experiment", help="a named experiment (see 'list') or a path to a JSON config")
+        sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config entry, value as JSON (repeatable): --set epochs=5 --set seeds=[0,1]")
+
+    show = sub.add_parser("show", help="print an experiment's config and the runs it expands to")
+    common(show)
+    run = sub.add_parser("run", help="run an experiment (resumes from the cache)")
+    common(run)
+    run.add_argument("--workers", type=_workers, default=1, help="parallel runs: N or 'auto' (default 1)")
+    run.add_argument("--backend", choices=("local", "ray"), default="local", help="process pool or Ray")
+    run.add_argument("--ray-address", default=None, help="Ray cluster address (implies --backend ray)")
+    run.add_argument("--cache", default=None, help="result cache folder (default $CCL_CACHE_DIR or the user cache)")
+    run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    run.add_argument("--out", default=None, help="write the result rows to this .csv or .json file")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar (also CCL_PROGRESS=0)")
+    run.add_argument("--dry-run", action="store_true", help="only say which runs are cached and which would run")
+    return p
+
+
+def _cmd_list(out) -> int:
+    from .experiments import list_experiments
+
+    names = list_experiments()
+    width = max((len(n) for n in names), default=0)
+    for name, desc in names.items():
+        print(f"{name:<{width}}  {desc}", file=out)
+    return 0
+
+
+def _load(args, err):
+    from .experiments import load_experiment
+
+    exp = load_experiment(args.experiment, args.overrides)
+    return exp, exp.specs()
+
+
+def _cmd_show(args, out) -> int:
+    exp, specs = _load(args, out)
+    print(f"# {exp.name} ({exp.source})", file=out)
+    print(json.dumps(exp.config, indent=2), file=out)
+    print(f"# {len(specs)} runs:", file=out)
+    for s in specs:
+        print(f"{s.key()}  {s.label()}", file=out)
+    return 0
+
+
+def _write_table(df, path: str) -> None:
+    from .utils import atomic_write_bytes
+
+    if path.endswith(".json"):
+        data = df.to_json(orient="records", indent=2).encode()
+    elif path.endswith(".csv"):
+        buf = io.StringIO()
+        df.to_csv(buf, index=False)
+        data = buf.getvalue().encode()
+    else:
+        raise ValueError(f"--out must end in .csv or .json, got {path!r}")
+    atomic_write_bytes(path, data)
+
+
+def _cmd_run(args, out) -> int:
+    from .experiments import ResultCache, SweepError, run_sweep
+    from .experiments.summary import summarize
+
+    if args.out is not None and not args.out.endswith((".csv", ".json")):
+        raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
+    exp, specs = _load(args, out)
+    cache = ResultCache(args.cache) if args.cache else ResultCache()
+    if args.dry_run:
+        n_cached = sum(1 for s in specs if s.key() in cache)
+        for s in specs:
+            print(f"{'cached ' if s.key() in cache else 'to run '} {s.key()}  {s.label()}", file=out)
+        print(f"{exp.name}: {len(specs)} runs, {n_cached} cached, {len(specs) - n_cached} to run", file=out)
+        return 0
+    print(f"{exp.name}: {len(specs)} runs; cache {cache.root}", file=out, flush=True)
+    backend = "ray" if args.ray_address else args.backend
+    status = 0
+    try:
+        sweep = run_sweep(
+            specs, workers=args.workers, backend=backend, ray_address=args.ray_address, cache=cache,
+            device=args.device, progress=False if args.no_progress else None,
+        )
+    except SweepError as exc:
+        sweep = exc.partial
+        print(str(exc), file=sys.stderr)
+        status = 1
+    df = sweep.frame()
+    if args.out:
+        _write_table(df, args.out)
+    if len(df):
+        runs = df.drop_duplicates("run_id")  # test_acc, max_advantage and p1 are per run, not per attack
+        table = summarize(runs, values=["test_acc", "max_advantage", "p1"], by=["defense", "setting"])
+        cols = ["setting", "test_acc_mean", "max_advantage_mean", "p1_mean", "n"]
+        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"), file=out)
+    print(f"{exp.name}: {sweep.summary()}" + (f"; rows written to {args.out}" if args.out else ""), file=out)
+    return status
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``ccl`` console script and of ``python -m ccl_lib``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    try:
+        if args.command == "list":
+            return _cmd_list(out)
+        if args.command == "show":
+            return _cmd_show(args, out)
+        return _cmd_run(args, out)
+    except (ValueError, TypeError) as exc:
+        print(f"ccl: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ccl: interrupted; finished runs are cached, rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,488 @@
+"""Run one experiment: train target and shadow models, attack, store (Sec. 5.1).
+
+:func:`run_experiment` follows the paper's protocol (Liu et al., ICML 2024,
+Sec. 5.1):
+
+1. split the data set into 4 disjoint parts -- target train/test, shadow
+   train/test -- or 5 for defenses that need a reference part
+   (:func:`ccl_lib.splits.make_splits`, seeded by ``spec.seed``);
+2. train the target on its train part and the shadow on its own, with the same
+   defense and recipe and different seeds (:func:`derive_seed`);
+3. run every attack of :func:`ccl_lib.attacks.run_attacks` (the shadow model
+   calibrates thresholds and attack classifiers);
+4. report, per attack, the advantage (Eq. 2), AUC, TPR at low FPR, and the P1
+   score (Eq. 13) with the highest advantage over all attacks (Table 1).
+
+Early stopping (App. E.2) trains once and keeps checkpoints; every checkpoint
+epoch is evaluated and reported as its own setting (``eval_epoch``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+import numpy as np
+import torch
+
+from ..utils import resolve_device, seed_everything
+from .cache import CacheError, ResultCache, resolve_cache
+from .spec import RESULTS_FORMAT, RunSpec, _fmt, derive_seed
+
+__all__ = [
+    "RunResult",
+    "load_attack_results",
+    "load_model",
+    "load_result",
+    "rows_frame",
+    "run_experiment",
+    "RUN_COLUMNS",
+    "METRIC_COLUMNS",
+]
+
+#: Columns describing the run, first in every row (then the defense's hyperparameters).
+RUN_COLUMNS = ("key", "run_id", "label", "setting", "variant", "dataset", "kind", "model", "defense")
+#: Recipe columns after the hyperparameters.
+RECIPE_COLUMNS = ("seed", "epochs", "milestones", "lr", "batch_size", "momentum", "weight_decay", "augment", "size")
+#: Utility columns of the evaluated target model.
+UTILITY_COLUMNS = ("eval_epoch", "test_acc", "train_acc", "train_loss_mean", "train_loss_var", "test_loss_mean")
+#: Attack columns (one row per attack), then the P1 columns.
+METRIC_COLUMNS = (
+    "attack", "advantage", "shadow_advantage", "balanced_accuracy", "auc", "tpr@0.1%", "tpr@1%", "n_in", "n_out",
+    "attack_p1", "max_advantage", "p1",
+)  # fmt: skip
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run.
+
+    Attributes:
+        spec: the run's settings.
+        key: ``spec.key()``, the cache folder's name.
+        rows: one dict per (evaluated epoch, attack) -- see :meth:`frame`;
+            ``label`` names the run, ``setting`` the run without its seed,
+            ``variant`` the defense and hyperparameters alone (for legends).
+        histories: ``{"target": [...], "shadow": [...]}``, the per-epoch
+            history of :func:`ccl_lib.train.fit` (train-loss mean and variance,
+            train/test accuracy; Fig. 1, 4c and 5).
+        meta: where and how long it ran, split sizes, model shapes.
+        cached: loaded from the cache rather than computed now.
+    """
+
+    spec: RunSpec
+    key: str
+    rows: list[dict[str, Any]]
+    histories: dict[str, list[dict[str, float]]]
+    meta: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False
+
+    def frame(self):
+        """The rows as a ``pandas.DataFrame`` (one row per evaluated epoch and attack)."""
+        return rows_frame(self.rows)
+
+    def history_frame(self, role: str = "target"):
+        """The per-epoch training history of the ``"target"`` or ``"shadow"`` model."""
+        import pandas as pd
+
+        if role not in self.histories:
+            raise ValueError(f"role must be one of {sorted(self.histories)}, got {role!r}")
+        return pd.DataFrame(self.histories[role])
+
+    @property
+    def test_acc(self) -> float:
+        """Test accuracy of the target at the last evaluated epoch."""
+        return float(self.rows[-1]["test_acc"])
+
+    @property
+    def p1(self) -> float:
+        """P1 (Eq. 13) with the highest advantage, at the last evaluated epoch."""
+        return float(self.rows[-1]["p1"])
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], cached: bool = True) -> "RunResult":
+        return cls(
+            spec=RunSpec.from_dict(record["spec"]),
+            key=record["key"],
+            rows=list(record["rows"]),
+            histories=dict(record["histories"]),
+            meta=dict(record.get("meta", {})),
+            cached=cached,
+        )
+
+
+def rows_frame(rows: list[dict[str, Any]]):
+    """A ``DataFrame`` of result rows with a stable column order: run columns, the
+    defenses' hyperparameters (alphabetical), recipe, utility, attack metrics."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    fixed = [*RUN_COLUMNS, *RECIPE_COLUMNS, *UTILITY_COLUMNS, *METRIC_COLUMNS]
+    known = set(fixed)
+    hp = sorted(c for c in df.columns if c not in known)
+    head = [c for c in RUN_COLUMNS if c in df.columns]
+    tail = [c for c in fixed[len(RUN_COLUMNS):] if c in df.columns]
+    return df[head + hp + tail]
+
+
+# --------------------------------------------------------------------------- data
+
+
+@functools.lru_cache(maxsize=2)
+def _dataset(name: str):
+    from ..data import load_dataset
+
+    return load_dataset(name)
+
+
+def _parts(spec: RunSpec):
+    """(dataset, {part name: (x, y)}) of the run's split."""
+    from ..splits import make_splits
+
+    ds = _dataset(spec.dataset)
+    if ds.kind != spec.kind:  # pragma: no cover - guards the name-based kind table
+        raise RuntimeError(f"data set {spec.dataset!r} is {ds.kind}, but the engine classified it as {spec.kind}")
+    splits = make_splits(ds.y, n_parts=spec.n_parts(), size=spec.size, seed=spec.seed)
+    parts = {name: (ds.features(idx), torch.from_numpy(ds.y[idx]).long()) for name, idx in splits.items()}
+    return ds, parts
+
+
+@contextlib.contextmanager
+def _torch_threads(n: Optional[int]):
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _progress(progress: Optional[bool]) -> bool:
+    if progress is None:
+        return os.environ.get("CCL_PROGRESS", "1") != "0"
+    return bool(progress)
+
+
+# --------------------------------------------------------------------------- compute
+
+
+def _flat_hparams(describe: dict[str, Any]) -> dict[str, Any]:
+    taken = set(RUN_COLUMNS) | set(RECIPE_COLUMNS) | set(UTILITY_COLUMNS) | set(METRIC_COLUMNS)
+    out = {}
+    for k, v in describe.items():
+        if k in ("defense", "name"):
+            continue
+        col = f"hp_{k}" if k in taken else k
+        out[col] = _fmt(v) if isinstance(v, (list, tuple)) else v
+    return out
+
+
+def _compute(spec: RunSpec, device: Any, progress: bool):
+    """Train, attack and build the rows; returns (result, model states to store, score arrays)."""
+    from ..attacks import p1_from_report, run_attacks
+    from ..metrics import p1_score
+    from ..models import build_model
+    from ..train import TrainConfig
+
+    t0 = time.perf_counter()
+    dev = resolve_device(device)
+    key = spec.key()
+    ds, parts = _parts(spec)
+    label = spec.label()
+    models: dict[str, torch.nn.Module] = {}
+    trained: dict[str, Any] = {}
+    defense = spec.make_defense()
+    roles = {"target": ("target_train", "target_test"), "shadow": ("shadow_train", "shadow_test")}
+    for role, (tr, te) in roles.items():
+        d = spec.make_defense()  # a fresh object per model: no state shared between target and shadow
+        rseed = derive_seed(spec.seed, role)
+        seed_everything(rseed)
+        model = build_model(spec.resolved_model, ds.input_shape, ds.num_classes, **d.model_kwargs)
+        config = TrainConfig(
+            epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, momentum=spec.momentum,
+            weight_decay=spec.weight_decay, milestones=spec.milestones,
+            augment=bool(spec.augment and spec.kind == "image"), seed=rseed, device=str(dev), amp=spec.amp,
+        )
+        trained[role] = d.train(
+            model, *parts[tr], config=config, x_test=parts[te][0], y_test=parts[te][1],
+            reference=parts.get("reference") if d.needs_reference else None,
+            progress=progress, desc=f"{role}: {label}",
+        )
+        models[role] = model
+
+    eval_epochs = tuple(defense.checkpoint_epochs) or (spec.epochs,)
+    multi = bool(defense.checkpoint_epochs)
+    describe = defense.describe()
+    hp_cols = _flat_hparams(describe)
+    setting = spec.setting_label()
+    variant = spec.defense_label()
+    rows: list[dict[str, Any]] = []
+    states: dict[str, dict[str, torch.Tensor]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    hist = {role: {int(h["epoch"]): h for h in trained[role].history} for role in roles}
+    for e in eval_epochs:
+        for role in roles:
+            if multi:
+                models[role].load_state_dict(trained[role].checkpoints[e])
+            models[role].to(dev).eval()
+        h = hist["target"][e]
+        test_acc = float(h["test_acc"])
+        seed_everything(spec.seed)
+        out = run_attacks(
+            models["target"], models["shadow"],
+            target_in=parts["target_train"], target_out=parts["target_test"],
+            shadow_in=parts["shadow_train"], shadow_out=parts["shadow_test"],
+            attacks=list(spec.resolved_attacks), kind=spec.kind, seed=spec.seed, device=dev,
+            return_results=True, progress=progress,
+        )
+        report, results = out if isinstance(out, tuple) else (out, {})
+        p1 = float(p1_from_report(report, test_acc))
+        max_adv = float(report["advantage"].max())
+        base = {
+            "key": key,
+            "run_id": f"{key}@{e}" if multi else key,
+            "label": f"{setting} stop={e} seed={spec.seed}" if multi else label,
+            "setting": f"{setting} stop={e}" if multi else setting,
+            "variant": f"{variant} stop={e}" if multi else variant,
+            "dataset": spec.dataset,
+            "kind": spec.kind,
+            "model": spec.resolved_model,
+            "defense": spec.defense,
+            **hp_cols,
+            "seed": spec.seed,
+            "epochs": spec.epochs,
+            "milestones": _fmt(list(spec.milestones)),
+            "lr": spec.lr,
+            "batch_size": spec.batch_size,
+            "momentum": spec.momentum,
+            "weight_decay": spec.weight_decay,
+            "augment": spec.augment,
+            "size": spec.size,
+            "eval_epoch": int(e),
+            "test_acc": test_acc,
+            "train_acc": float(h["train_acc"]),
+            "train_loss_mean": float(h["train_loss_mean"]),
+            "train_loss_var": float(h["train_loss_var"]),
+            "test_loss_mean": float(h["test_loss_mean"]),
+        }
+        for rec in report.to_dict("records"):
+            row = dict(base)
+            row.update({k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()})
+            row["attack_p1"] = float(p1_score(test_acc, float(rec["advantage"])))
+            row["max_advantage"] = max_adv
+            row["p1"] = p1
+            rows.append(row)
+        states[f"target-e{e:04d}"] = {k: v.detach().cpu().clone() for k, v in models["target"].state_dict().items()}
+        if e == eval_epochs[-1]:
+            states[f"shadow-e{e:04d}"] = {k: v.detach().cpu().clone() for k, v in models["shadow"].state_dict().items()}
+        for name, r in results.items():
+            arrays[f"e{e}__{name}__scores_in"] = np.asarray(r.scores_in, dtype=np.float64)
+            arrays[f"e{e}__{name}__scores_out"] = np.asarray(r.scores_out, dtype=np.float64)
+            if getattr(r, "decision_in", None) is not None:
+                arrays[f"e{e}__{name}__decision_in"] = np.asarray(r.decision_in, dtype=bool)
+                arrays[f"e{e}__{name}__decision_out"] = np.asarray(r.decision_out, dtype=bool)
+
+    meta = {
+        "seconds": time.perf_counter() - t0,
+        "device": str(dev),
+        "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "ccl_lib": _version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "eval_epochs": list(eval_epochs),
+        "split_sizes": {k: int(len(v[1])) for k, v in parts.items()},
+        "model": {
+            "name": spec.resolved_model,
+            "input_shape": list(ds.input_shape),
+            "num_classes": int(ds.num_classes),
+            "kwargs": dict(defense.model_kwargs),
+        },
+        "defense": describe,
+    }
+    result = RunResult(
+        spec=spec, key=key, rows=rows,
+        histories={role: [dict(h) for h in trained[role].history] for role in roles},
+        meta=meta, cached=False,
+    )
+    return result, states, arrays
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _store(cache: ResultCache, result: RunResult, states: dict, arrays: dict) -> None:
+    """Write model and score files, then ``result.json`` last (atomic; marks the run finished)."""
+    files: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    models: dict[str, dict[str, str]] = {"target": {}, "shadow": {}}
+    for stem, state in states.items():
+        name, digest, size = cache.write_state_dict(result.key, stem, state)
+        files[name], sizes[name] = digest, size
+        role, ep = stem.split("-e")
+        models[role][str(int(ep))] = name
+    scores = None
+    if arrays:
+        scores, digest, size = cache.write_arrays(result.key, "scores", arrays)
+        files[scores], sizes[scores] = digest, size
+    record = {
+        "format": RESULTS_FORMAT,
+        "key": result.key,
+        "label": result.spec.label(),
+        "spec": result.spec.to_dict(),
+        "identity": result.spec.identity(),
+        "rows": result.rows,
+        "histories": result.histories,
+        "meta": result.meta,
+        "models": models,
+        "scores": scores,
+        "files": files,
+        "file_sizes": sizes,
+    }
+    cache.write_record(result.key, record)
+
+
+def run_experiment(
+    spec: RunSpec,
+    *,
+    cache: Union[None, bool, str, os.PathLike, ResultCache] = None,
+    device: Union[str, torch.device, None] = "auto",
+    progress: Optional[bool] = None,
+    recompute: bool = False,
+    num_threads: Optional[int] = None,
+) -> RunResult:
+    """Run (or load from the cache) one experiment of the paper's protocol (Sec. 5.1).
+
+    Args:
+        spec: the run's settings (:class:`RunSpec`).
+        cache: where finished runs live: ``None`` the default
+            (``$CCL_CACHE_DIR`` or the user cache), a folder, a
+            :class:`ResultCache`, or ``False`` to neither read nor write.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        progress: tqdm bars for training and attacks (default: on unless ``CCL_PROGRESS=0``).
+        recompute: ignore a cached result and overwrite it.
+        num_threads: torch CPU threads for this run (restored afterwards).
+
+    Returns:
+        a :class:`RunResult`; ``cached`` says whether it was loaded.  A
+        finished run is never recomputed: the same spec always loads the same
+        stored rows.
+    """
+    if not isinstance(spec, RunSpec):
+        raise TypeError(f"spec must be a ccl_lib.experiments.RunSpec, got {type(spec).__name__}")
+    store = resolve_cache(cache)
+    key = spec.key()
+    if store is not None and not recompute:
+        record = store.read_record(key)
+        if record is not None:
+            return RunResult.from_record(record, cached=True)
+    with _torch_threads(num_threads):
+        result, states, arrays = _compute(spec, device, _progress(progress))
+    if store is not None:
+        _store(store, result, states, arrays)
+    return result
+
+
+# --------------------------------------------------------------------------- loading back
+
+
+def _record(spec: RunSpec, cache: Any) -> tuple[ResultCache, dict[str, Any]]:
+    if not isinstance(spec, RunSpec):
+        raise TypeError(f"spec must be a ccl_lib.experiments.RunSpec, got {type(spec).__name__}")
+    store = resolve_cache(cache)
+    if store is None:
+        raise ValueError("cache=False holds nothing to load; pass the cache the run was stored in")
+    record = store.read_record(spec.key())
+    if record is None:
+        raise CacheError(
+            f"run {spec.label()!r} (key {spec.key()}) is not in the cache {store.root}; "
+            "run it first with run_experiment(spec) or run_grid([spec])"
+        )
+    return store, record
+
+
+def load_result(spec: RunSpec, *, cache: Any = None) -> RunResult:
+    """The stored :class:`RunResult` of a finished run (:class:`CacheError` if it is not in the cache)."""
+    _, record = _record(spec, cache)
+    return RunResult.from_record(record, cached=True)
+
+
+def _pick_epoch(available: dict[str, Any], epoch: Optional[int], what: str) -> str:
+    if not available:
+        raise CacheError(f"no stored {what} for this run")
+    if epoch is None:
+        return max(available, key=int)
+    if str(int(epoch)) not in available:
+        raise ValueError(f"no stored {what} at epoch {epoch}; stored epochs: {sorted(map(int, available))}")
+    return str(int(epoch))
+
+
+def load_model(
+    spec: RunSpec,
+    role: str = "target",
+    *,
+    epoch: Optional[int] = None,
+    cache: Any = None,
+    device: Union[str, torch.device, None] = "cpu",
+) -> torch.nn.Module:
+    """The trained ``"target"`` (or ``"shadow"``) model of a finished run, in eval mode.
+
+    The state dict's sha256 is checked against ``result.json`` before
+    ``torch.load(..., weights_only=True)``.  ``epoch`` picks an early-stopping
+    checkpoint (default: the last evaluated epoch); the shadow model is stored
+    at the last evaluated epoch only.
+    """
+    if role not in ("target", "shadow"):
+        raise ValueError(f"role must be 'target' or 'shadow', got {role!r}")
+    from ..models import build_model
+
+    store, record = _record(spec, cache)
+    ep = _pick_epoch(record["models"].get(role, {}), epoch, f"{role} model")
+    state = store.load_state_dict(spec.key(), record["models"][role][ep], record)
+    info = record["meta"]["model"]
+    model = build_model(info["name"], info["input_shape"], info["num_classes"], **info.get("kwargs", {}))
+    model.load_state_dict(state)
+    return model.to(resolve_device(device)).eval()
+
+
+def load_attack_results(spec: RunSpec, *, epoch: Optional[int] = None, cache: Any = None) -> dict[str, Any]:
+    """The stored :class:`ccl_lib.attacks.base.AttackResult` of every attack of a finished run.
+
+    Scores are read from the run's ``scores-*.npz`` (sha256-checked,
+    ``allow_pickle=False``); use them for ROC curves (:func:`ccl_lib.plots.roc_curves`).
+    """
+    from ..attacks.base import AttackResult
+
+    store, record = _record(spec, cache)
+    if not record.get("scores"):
+        raise CacheError(f"run {spec.label()!r} stored no attack scores")
+    arrays = store.load_arrays(spec.key(), record["scores"], record)
+    epochs = {k.split("__")[0][1:]: None for k in arrays}
+    ep = _pick_epoch(epochs, epoch, "attack scores")
+    out: dict[str, AttackResult] = {}
+    names = []
+    for k in arrays:
+        e, name, _ = k.split("__")
+        if e == f"e{ep}" and name not in names:
+            names.append(name)
+    for name in names:
+        p = f"e{ep}__{name}__"
+        out[name] = AttackResult(
+            name=name,
+            scores_in=arrays[p + "scores_in"],
+            scores_out=arrays[p + "scores_out"],
+            decision_in=arrays.get(p + "decision_in"),
+            decision_out=arrays.get(p + "decision_out"),
+        )
+    return out

@@ -1,0 +1,406 @@
+"""Figures of experiment results (Liu et al., ICML 2024, Fig. 1-6), as matplotlib Figures.
+
+Every function takes the result frame of :func:`ccl_lib.experiments.run_grid`
+(or run histories / attack results), averages over seeds, and returns a
+``matplotlib.figure.Figure`` -- nothing is shown or saved, so the notebooks
+decide.
+
+* :func:`privacy_utility` -- Fig. 2/3: one panel per attack, test accuracy
+  (x) against attack advantage (y), one curve per defense over its
+  hyperparameter grid, dotted lines through the undefended (vanilla) model.
+* :func:`alpha_ablation` -- Fig. 4: test accuracy, highest advantage and
+  training-loss variance against alpha for CCEL and CCQL.
+* :func:`training_curves` -- Fig. 1/5: mean and variance of the training loss
+  and test accuracy per epoch.
+* :func:`roc_curves` -- ROC curves of attacks (log-log by default, Carlini et al., 2022).
+* :func:`attack_bars` -- App. D, Fig. 6: grouped bars of the advantage of every attack.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+__all__ = ["DEFENSE_LABELS", "ATTACK_LABELS", "alpha_ablation", "attack_bars", "privacy_utility", "roc_curves",
+           "training_curves"]  # fmt: skip
+
+#: Display names of the defenses (legends).
+DEFENSE_LABELS = {
+    "vanilla": "Vanilla",
+    "ccel": "CCEL",
+    "ccql": "CCQL",
+    "ccl": "CCL",
+    "focal": "Focal loss",
+    "focal_ccl": "Focal + CCLE",
+    "relaxloss": "RelaxLoss",
+    "mixup_mmd": "Mixup+MMD",
+    "advreg": "Adv-Reg",
+    "dropout": "Dropout",
+    "label_smoothing": "Label smoothing",
+    "confidence_penalty": "Confidence penalty",
+    "early_stopping": "Early stopping",
+    "dp_sgd": "DP-SGD",
+}
+#: Display names of the attacks (panel titles).
+ATTACK_LABELS = {
+    "nn": "NN",
+    "nn_sorted": "NN (sorted)",
+    "correctness": "Correctness",
+    "loss": "Loss",
+    "confidence": "Confidence",
+    "confidence_max": "Confidence (max)",
+    "entropy": "Entropy",
+    "modified_entropy": "M-entropy",
+    "rotation": "Rotation",
+    "translation": "Translation",
+}
+_HISTORY_LABELS = {
+    "train_loss_mean": "mean of training loss",
+    "train_loss_var": "variance of training loss",
+    "test_acc": "test accuracy",
+    "train_acc": "training accuracy",
+    "test_loss_mean": "mean of test loss",
+    "objective": "training objective",
+}
+
+
+def _check_frame(df: Any, needed: Sequence[str], what: str):
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{what} needs the DataFrame of ccl_lib.experiments.run_grid, got {type(df).__name__}")
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: the frame lacks columns {missing} (is it the frame of run_grid?)")
+    if len(df) == 0:
+        raise ValueError(f"{what}: the frame is empty")
+    return df
+
+
+def _one_dataset(df, dataset: Optional[str], what: str):
+    if dataset is not None:
+        df = df[df["dataset"] == dataset]
+        if len(df) == 0:
+            raise ValueError(f"{what}: no rows for dataset {dataset!r}")
+    elif "dataset" in df.columns and df["dataset"].nunique() > 1:
+        raise ValueError(f"{what}: the frame holds several data sets {sorted(df['dataset'].unique())}; pass dataset=")
+    return df
+
+
+def _grid(n: int, ncols: Optional[int], panel: tuple[float, float]):
+    import matplotlib.pyplot as plt
+
+    ncols = min(n, ncols or (4 if n > 4 else n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        fig.delaxes(ax)
+    return fig, flat[:n]
+
+
+def _dlabel(name: str) -> str:
+    return DEFENSE_LABELS.get(name, name)
+
+
+def _alabel(name: str) -> str:
+    return ATTACK_LABELS.get(name, name)
+
+
+def privacy_utility(
+    df,
+    attacks: Optional[Sequence[str]] = None,
+    *,
+    dataset: Optional[str] = None,
+    value: str = "advantage",
+    ncols: Optional[int] = None,
+    title: Optional[str] = None,
+):
+    """Privacy-utility curves, Fig. 2/3: one panel per attack.
+
+    x is the target's test accuracy, y the attack's ``value`` (advantage, Eq. 2,
+    by default); each defense is one curve over its hyperparameter settings,
+    sorted by accuracy, each point the mean over seeds.  The vanilla model is a
+    star with dotted horizontal and vertical lines through it.
+
+    Args:
+        df: the frame of :func:`ccl_lib.experiments.run_grid`.
+        attacks: the panels (default: every attack in ``df``, in order).
+        dataset: which data set, when ``df`` holds several.
+        value: the y column (``"advantage"``, ``"auc"``, ``"tpr@1%"``...).
+        ncols: panels per row (default up to 4).
+        title: the figure title (default: data set and model).
+    """
+    df = _check_frame(df, ["defense", "setting", "attack", "test_acc", value], "privacy_utility")
+    df = _one_dataset(df, dataset, "privacy_utility")
+    names = list(dict.fromkeys(df["attack"])) if attacks is None else list(attacks)
+    unknown = [a for a in names if a not in set(df["attack"])]
+    if unknown or not names:
+        raise ValueError(f"privacy_utility: attacks {unknown or names} are not in the frame; it has {sorted(set(df['attack']))}")
+    pts = df.groupby(["defense", "setting", "attack"], sort=False)[["test_acc", value]].mean().reset_index()
+    defenses = list(dict.fromkeys(pts["defense"]))
+    fig, axes = _grid(len(names), ncols, (3.6, 3.0))
+    colors = {d: f"C{i}" for i, d in enumerate(x for x in defenses if x != "vanilla")}
+    for ax, atk in zip(axes, names):
+        sub = pts[pts["attack"] == atk]
+        for d in defenses:
+            cur = sub[sub["defense"] == d].sort_values("test_acc")
+            if len(cur) == 0:
+                continue
+            if d == "vanilla":
+                acc, adv = float(cur["test_acc"].mean()), float(cur[value].mean())
+                ax.plot([acc], [adv], marker="*", ms=12, color="black", ls="none", label=_dlabel(d), zorder=5)
+                ax.axhline(adv, color="black", ls=":", lw=1)
+                ax.axvline(acc, color="black", ls=":", lw=1)
+            else:
+                ax.plot(cur["test_acc"], cur[value], marker="o", ms=3.5, lw=1.3, color=colors[d], label=_dlabel(d))
+        ax.set_title(_alabel(atk))
+        ax.set_xlabel("test accuracy")
+        ax.set_ylabel("attack advantage" if value == "advantage" else value)
+        ax.grid(alpha=0.3)
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False, bbox_to_anchor=(0.5, 0.0))
+    head = title if title is not None else _frame_title(df)
+    fig.suptitle(head)
+    fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 5), 1, 0.97))
+    return fig
+
+
+def _frame_title(df) -> str:
+    parts = []
+    for col in ("dataset", "model"):
+        if col in df.columns and df[col].nunique() == 1:
+            parts.append(str(df[col].iloc[0]))
+    return " / ".join(parts)
+
+
+def alpha_ablation(
+    df,
+    defenses: Sequence[str] = ("ccel", "ccql"),
+    *,
+    dataset: Optional[str] = None,
+    attack: Optional[str] = None,
+):
+    """Fig. 4: (a) test accuracy, (b) highest attack advantage, (c) training-loss variance vs alpha.
+
+    One curve per defense (CCEL and CCQL by default), the mean over seeds with
+    standard-deviation error bars; a dotted line marks the vanilla model when
+    the frame has one.  ``attack`` plots that attack's advantage in (b)
+    instead of the highest over all attacks (``max_advantage``).
+    """
+    need = ["defense", "run_id", "alpha", "test_acc", "train_loss_var", "max_advantage"]
+    df = _check_frame(df, need, "alpha_ablation")
+    df = _one_dataset(df, dataset, "alpha_ablation")
+    if attack is not None:
+        if attack not in set(df["attack"]):
+            raise ValueError(f"alpha_ablation: attack {attack!r} is not in the frame; it has {sorted(set(df['attack']))}")
+        runs = df[df["attack"] == attack].assign(_adv=lambda d: d["advantage"])
+    else:
+        runs = df.drop_duplicates("run_id").assign(_adv=lambda d: d["max_advantage"])
+    present = [d for d in defenses if d in set(runs["defense"])]
+    if not present:
+        raise ValueError(f"alpha_ablation: none of {list(defenses)} is in the frame; it has {sorted(set(runs['defense']))}")
+    panels = [("test_acc", "test accuracy"),
+              ("_adv", "highest attack advantage" if attack is None else f"advantage ({_alabel(attack)})"),
+              ("train_loss_var", "variance of training loss")]  # fmt: skip
+    fig, axes = _grid(3, 3, (3.6, 3.0))
+    vanilla = runs[runs["defense"] == "vanilla"]
+    for ax, (col, name) in zip(axes, panels):
+        for i, d in enumerate(present):
+            g = runs[runs["defense"] == d].groupby("alpha")[col].agg(["mean", "std"]).reset_index().sort_values("alpha")
+            ax.errorbar(g["alpha"], g["mean"], yerr=g["std"].fillna(0.0), marker="o", ms=4, capsize=2,
+                        color=f"C{i}", label=_dlabel(d))
+        if len(vanilla):
+            ax.axhline(float(vanilla[col].mean()), color="black", ls=":", lw=1, label="Vanilla")
+        ax.set_xlabel(r"$\alpha$")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False)
+    fig.suptitle(_frame_title(df) or None)
+    fig.tight_layout()
+    return fig
+
+
+def _history_frame(h: Any):
+    import pandas as pd
+
+    if hasattr(h, "histories") and hasattr(h, "history_frame"):  # a RunResult
+        return h.history_frame("target")
+    if isinstance(h, pd.DataFrame):
+        return h
+    if isinstance(h, (list, tuple)) and all(isinstance(r, Mapping) for r in h):
+        return pd.DataFrame(list(h))
+    raise TypeError(
+        "each history must be a RunResult, a DataFrame or a list of per-epoch dicts "
+        f"(TrainResult.history), got {type(h).__name__}"
+    )
+
+
+def training_curves(
+    histories: Union[Mapping[str, Any], Sequence[Any]],
+    metrics: Sequence[str] = ("train_loss_mean", "train_loss_var", "test_acc"),
+    *,
+    title: Optional[str] = None,
+):
+    """Fig. 1/5: one panel per history column (per epoch), one line per run.
+
+    Args:
+        histories: ``{label: history}`` where a history is a
+            :class:`~ccl_lib.experiments.RunResult` (its target model), a
+            ``DataFrame`` or a list of per-epoch dicts of :func:`ccl_lib.train.fit`;
+            or a list of RunResults (labelled by defense and hyperparameters).
+        metrics: history columns, default mean and variance of the training
+            loss and test accuracy.
+    """
+    if isinstance(histories, Mapping):
+        items = [(str(k), _history_frame(v)) for k, v in histories.items()]
+    elif isinstance(histories, (list, tuple)):
+        items = []
+        for h in histories:
+            if not hasattr(h, "spec"):
+                raise TypeError("a list of histories must hold RunResults; otherwise pass {label: history}")
+            items.append((h.spec.defense_label(), _history_frame(h)))
+    else:
+        raise TypeError(f"histories must be a dict {{label: history}} or a list of RunResults, got {type(histories).__name__}")
+    if not items:
+        raise ValueError("training_curves: no histories given")
+    metrics = list(metrics)
+    for label, h in items:
+        missing = [m for m in ["epoch", *metrics] if m not in h.columns]
+        if missing:
+            raise ValueError(f"training_curves: history {label!r} lacks columns {missing}; it has {list(h.columns)}")
+    fig, axes = _grid(len(metrics), len(metrics), (3.6, 3.0))
+    for ax, m in zip(axes, metrics):
+        for i, (label, h) in enumerate(items):
+            ax.plot(h["epoch"], h[m], color=f"C{i}", lw=1.4, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_title(_HISTORY_LABELS.get(m, m))
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False, fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _roc_of(r: Any):
+    from .metrics import RocCurve, roc_curve
+
+    if isinstance(r, RocCurve):
+        return r
+    if hasattr(r, "roc") and callable(r.roc):  # an AttackResult
+        return r.roc()
+    if isinstance(r, (tuple, list)) and len(r) == 2:
+        return roc_curve(np.asarray(r[0]), np.asarray(r[1]))
+    raise TypeError(f"each ROC entry must be an AttackResult, a RocCurve or (scores, labels), got {type(r).__name__}")
+
+
+def roc_curves(results: Mapping[str, Any], log: bool = True, *, ax=None, title: Optional[str] = None):
+    """ROC curves of membership scores, one line per entry (log-log axes by default, Carlini et al., 2022).
+
+    Args:
+        results: ``{name: AttackResult | RocCurve | (scores, labels)}`` --
+            e.g. :func:`ccl_lib.experiments.load_attack_results`.
+        log: log-scaled axes, which show the low-FPR regime.
+        ax: draw into this Axes (default: a new figure).
+
+    The legend gives each curve's AUC; the dotted diagonal is chance.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(results, Mapping) or not results:
+        raise ValueError("roc_curves needs a non-empty dict {name: AttackResult | RocCurve | (scores, labels)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    else:
+        fig = ax.figure
+    lo = 1.0
+    for i, (name, r) in enumerate(results.items()):
+        roc = _roc_of(r)
+        # the exact ROC has a point at every distinct threshold, so the trapezoid area is the AUC (ties count 1/2)
+        auc = float(np.sum(np.diff(roc.fpr) * (roc.tpr[1:] + roc.tpr[:-1]) / 2))
+        pos = roc.fpr[roc.fpr > 0]
+        if len(pos):
+            lo = min(lo, float(pos.min()))
+        ax.plot(roc.fpr, roc.tpr, color=f"C{i % 10}", lw=1.3, label=f"{_alabel(name)} (AUC {auc:.3f})")
+    grid_x = np.logspace(math.log10(lo), 0, 50) if log else np.linspace(0, 1, 2)
+    ax.plot(grid_x, grid_x, color="gray", ls=":", lw=1, label="chance")
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, 1.0)
+        ax.set_ylim(lo, 1.0)
+    else:
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title or "ROC of membership inference attacks")
+    ax.legend(frameon=False, fontsize="small")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def attack_bars(
+    df,
+    by: str = "setting",
+    *,
+    value: str = "advantage",
+    attacks: Optional[Sequence[str]] = None,
+    labels: Optional[Mapping[Any, str]] = None,
+    dataset: Optional[str] = None,
+    title: Optional[str] = None,
+):
+    """App. D, Fig. 6: grouped bars -- for each attack, one bar per ``by`` group (mean over seeds, std error bars).
+
+    Args:
+        df: the frame of :func:`ccl_lib.experiments.run_grid`.
+        by: the column whose values are the bar groups (``"setting"``: one bar
+            per defense and hyperparameters; ``"defense"``).
+        value: the bar height column (advantage by default).
+        attacks: the attacks on the x axis (default: all in ``df``).
+        labels: legend text per group value (default: the defense and its
+            hyperparameters, the ``variant`` column).
+    """
+    df = _check_frame(df, [by, "attack", value], "attack_bars")
+    df = _one_dataset(df, dataset, "attack_bars")
+    names = list(dict.fromkeys(df["attack"])) if attacks is None else list(attacks)
+    unknown = [a for a in names if a not in set(df["attack"])]
+    if unknown or not names:
+        raise ValueError(f"attack_bars: attacks {unknown or names} are not in the frame")
+    import matplotlib.pyplot as plt
+
+    stats = df[df["attack"].isin(names)].groupby([by, "attack"], sort=False)[value].agg(["mean", "std"])
+    groups = list(dict.fromkeys(df[by]))
+    variants = dict(zip(df[by], df["variant"])) if by == "setting" and "variant" in df.columns else {}
+    width = 0.8 / len(groups)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.0 + 0.9 * len(names)) + 2.5, 3.4))
+    x = np.arange(len(names))
+    for i, g in enumerate(groups):
+        means = [stats["mean"].get((g, a), np.nan) for a in names]
+        stds = [stats["std"].get((g, a), np.nan) for a in names]
+        stds = [0.0 if (s is None or np.isnan(s)) else s for s in stds]
+        if labels and g in labels:
+            lab = labels[g]
+        elif by == "defense":
+            lab = _dlabel(str(g))
+        else:
+            lab = str(variants.get(g, g))
+        ax.bar(x + (i - (len(groups) - 1) / 2) * width, means, width, yerr=stds, capsize=2, color=f"C{i % 10}",
+               label=lab)
+    ax.set_xticks(x)
+    ax.set_xticklabels([_alabel(a) for a in names], rotation=30, ha="right")
+    ax.set_ylabel("attack advantage" if value == "advantage" else value)
+    ax.set_title(title if title is not None else _frame_title(df))
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
