@@ -179,6 +179,30 @@ def test_runs_are_deterministic_and_seeds_matter():
     assert [r["advantage"] for r in r3.rows] != [r["advantage"] for r in r1.rows] or r3.rows[0]["test_acc"] != r1.rows[0]["test_acc"]
 
 
+def test_rows_carry_bootstrap_intervals():
+    spec = tiny()
+    r1 = run_experiment(spec, cache=False, progress=False)
+    for row in r1.rows:
+        for m in ("advantage", "tpr@0.1%", "tpr@1%"):
+            assert row[f"{m}_low"] <= row[m] + 1e-12 and row[m] <= row[f"{m}_high"] + 1e-12, (row["attack"], m)
+    assert any(row["advantage_high"] > row["advantage_low"] for row in r1.rows)  # not degenerate
+    df = r1.frame()
+    cols = list(df.columns)
+    assert cols.index("advantage_low") == cols.index("advantage") + 1  # metric columns, not hyperparameters
+
+
+def test_interval_columns_are_the_bootstrap_of_the_stored_scores(tmp_path):
+    from ccl_lib.experiments import load_attack_results
+    from ccl_lib.stats import bootstrap_ci
+
+    spec = tiny()
+    res = run_experiment(spec, cache=tmp_path, progress=False)
+    scored = load_attack_results(spec, cache=tmp_path)
+    row = next(r for r in res.rows if r["attack"] == "loss")
+    est, lo, hi = bootstrap_ci(scored["loss"].scores_in, scored["loss"].scores_out, "advantage", n_boot=1000, seed=spec.seed)
+    assert (row["advantage"], row["advantage_low"], row["advantage_high"]) == pytest.approx((est, lo, hi))
+
+
 def test_runs_differing_only_in_scale_both_survive(tmp_path):
     a = tiny(hparams={"alpha": 0.5, "scale": 1.0})
     b = tiny(hparams={"alpha": 0.5, "scale": 0.5})

@@ -53,7 +53,8 @@ RECIPE_COLUMNS = ("seed", "epochs", "milestones", "lr", "batch_size", "momentum"
 UTILITY_COLUMNS = ("eval_epoch", "test_acc", "train_acc", "train_loss_mean", "train_loss_var", "test_loss_mean")
 #: Attack columns (one row per attack), then the P1 columns.
 METRIC_COLUMNS = (
-    "attack", "advantage", "shadow_advantage", "balanced_accuracy", "auc", "tpr@0.1%", "tpr@1%", "n_in", "n_out",
+    "attack", "advantage", "advantage_low", "advantage_high", "shadow_advantage", "balanced_accuracy", "auc",
+    "tpr@0.1%", "tpr@0.1%_low", "tpr@0.1%_high", "tpr@1%", "tpr@1%_low", "tpr@1%_high", "n_in", "n_out",
     "attack_p1", "max_advantage", "p1",
 )  # fmt: skip
 
@@ -185,10 +186,17 @@ def _flat_hparams(describe: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Metrics that get a 95 % bootstrap interval in every result row (``<metric>_low``, ``<metric>_high``).
+BOOTSTRAP_METRICS = ("advantage", "tpr@0.1%", "tpr@1%")
+#: Bootstrap replicates per interval (members and non-members resampled separately, seeded by the run's seed).
+BOOTSTRAP_REPLICATES = 1000
+
+
 def _compute(spec: RunSpec, device: Any, progress: bool):
     """Train, attack and build the rows; returns (result, model states to store, score arrays)."""
     from ..attacks import p1_from_report, run_attacks
     from ..metrics import p1_score
+    from ..stats import interval_columns
     from ..models import build_model
     from ..train import TrainConfig
 
@@ -276,6 +284,11 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
         for rec in report.to_dict("records"):
             row = dict(base)
             row.update({k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()})
+            r = results.get(rec["attack"])
+            if r is not None:  # percentile bootstrap over members and non-members (ccl_lib.stats)
+                ci = interval_columns(r.scores_in, r.scores_out, list(BOOTSTRAP_METRICS),
+                                      n_boot=BOOTSTRAP_REPLICATES, seed=spec.seed)  # fmt: skip
+                row.update({k: float(v) for k, v in ci.items() if k.endswith(("_low", "_high"))})
             row["attack_p1"] = float(p1_score(test_acc, float(rec["advantage"])))
             row["max_advantage"] = max_adv
             row["p1"] = p1

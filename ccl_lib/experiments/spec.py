@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Version of the stored results; part of every key (bump it when rows change meaning).
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2  # 2: bootstrap interval columns (<metric>_low, <metric>_high) in every row
 
 #: Data sets whose examples are images (everything else of ccl_lib.data is tabular).
 _IMAGE_DATASETS = ("cifar10", "cifar10-jpeg", "cifar100", "imagenet")
