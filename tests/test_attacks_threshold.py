@@ -67,6 +67,23 @@ def test_class_thresholds_equal_per_class_brute_force(seed):
     assert np.array_equal(dec, s_in >= thr[y_in])
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_class_thresholds_many_sparse_classes_equal_brute_force(seed):
+    """Many classes, few scores: empty classes, one-sided classes, single-example classes, float ties."""
+    rng = np.random.default_rng(200 + seed)
+    k = 40
+    n_in, n_out = int(rng.integers(20, 90)), int(rng.integers(20, 90))
+    y_in, y_out = rng.integers(0, k, n_in), rng.integers(0, k, n_out)
+    s_in = np.round(rng.normal(0.3, 1, n_in), 1)  # coarse rounding: ties across members and non-members
+    s_out = np.round(rng.normal(0.0, 1, n_out), 1)
+    thr = class_thresholds(s_in, s_out, y_in, y_out, num_classes=k)
+    glob = brute_best(np.r_[s_in, s_out], np.r_[np.ones(n_in), np.zeros(n_out)])[0]
+    for c in range(k):
+        a, b = s_in[y_in == c], s_out[y_out == c]
+        want = brute_best(np.r_[a, b], np.r_[np.ones(len(a)), np.zeros(len(b))])[0] if len(a) and len(b) else glob
+        assert thr[c] == want, c
+
+
 def test_threshold_at_fpr_brute_force():
     rng = np.random.default_rng(7)
     s = rng.integers(0, 30, 200).astype(float)
