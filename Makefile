@@ -40,11 +40,12 @@ test: $(STAMP)
 # Each notebook: py:percent source -> .ipynb (jupytext) -> executed copy under book/generated (papermill).
 # Make's timestamps are the execution cache: a notebook reruns only when it or the library changed.
 $(GEN)/%.ipynb: notebooks/%.py $(LIB) $(STAMP)
-	@mkdir -p $(GEN) $(GEN)/.src
+	@mkdir -p $(GEN) $(GEN)/.src $(GEN)/.times
 	$(BIN)/jupytext --quiet --to ipynb -o $(GEN)/.src/$*.ipynb $<
 	@start=$$(date +%s); cd notebooks && ../$(BIN)/papermill --kernel python3 --no-progress-bar \
 	  ../$(GEN)/.src/$*.ipynb ../$(GEN)/.$*.tmp.ipynb $(PAPERMILL_ARGS) \
-	  && echo "executed $* in $$(( $$(date +%s) - start )) s"
+	  && secs=$$(( $$(date +%s) - start )) && echo "$$secs" > ../$(GEN)/.times/$*.txt \
+	  && echo "executed $* in $$secs s"
 	mv $(GEN)/.$*.tmp.ipynb $@
 
 notebooks: $(EXECUTED)

@@ -22,6 +22,18 @@ Sections (``SECTIONS``; add one with the ``@section`` decorator):
    input-gradient of the first layer, which no one computes).
 3. Inference over a split, the query every attack makes:
    ``ccl_lib.train.predict_logits`` (batched, ``torch.inference_mode``).
+4. The class-dependent threshold search of the metric attacks
+   (``ccl_lib.attacks.threshold.class_thresholds``: one sort, cumulative
+   counts) against the brute-force scan of the peer code (a Python loop over
+   every candidate threshold), on 100,000 scores of 10 and of 100 classes: the
+   thresholds must be identical; "vs peer way" is the speed ratio.
+5. One full experiment on Location (``ccl_lib.experiments.run_experiment``:
+   target and shadow MLPs, every attack, P1), end to end and uncached, and
+   the per-notebook execution times of the last ``make book``
+   (``book/generated/.times``; "s per pass" is the seconds).
+
+"vs peer way": section 1-2, the speed-up over the peer DataLoader loop;
+section 4, over the brute-force threshold scan.
 
 Every throughput is the median over ``--repeats`` timed epochs (after one
 warm-up epoch); trainer and peer-loop epochs are interleaved so that both see
@@ -402,6 +414,86 @@ def bench_inference(ctx: Context) -> list[Row]:
     return rows
 
 
+def brute_force_class_thresholds(s_in: "np.ndarray", s_out: "np.ndarray", y_in: "np.ndarray", y_out: "np.ndarray",
+                                 num_classes: int) -> "np.ndarray":
+    """The peer way (Song & Mittal's reference code): per class, a Python loop over every
+    observed score, counting with ``np.sum`` for each candidate (O(n^2) per class)."""
+    import numpy as np
+
+    out = np.empty(num_classes)
+    for c in range(num_classes):
+        a, b = s_in[y_in == c], s_out[y_out == c]
+        best, best_v = None, None
+        for v in np.unique(np.r_[a, b])[::-1]:  # largest first: ties keep the largest threshold
+            obj = int(np.sum(a >= v)) * len(b) - int(np.sum(b >= v)) * len(a)  # n0 n1 (TPR - FPR)
+            if best is None or obj > best:
+                best, best_v = obj, v
+        out[c] = best_v
+    return out
+
+
+@section("4", "Class-dependent threshold search: vectorized vs brute force")
+def bench_thresholds(ctx: Context) -> list[Row]:
+    import numpy as np
+
+    from ccl_lib.attacks.threshold import class_thresholds
+
+    n = sizes(ctx, 100_000, 20_000, 100_000, 100_000)
+    rows: list[Row] = []
+    for k, like in ((10, "CIFAR-10"), (100, "Purchase100")):
+        rng = np.random.default_rng(k)
+        y = rng.integers(0, k, n)
+        member = rng.random(n) < 0.5
+        s = rng.normal(member * 0.5, 1.0)
+        s[rng.random(n) < 0.05] = 0.0  # 5% exact ties, like saturated losses
+        s_in, s_out, y_in, y_out = s[member], s[~member], y[member], y[~member]
+        times_fast, times_brute = [], []
+        for _ in range(ctx.repeats):
+            t = time.perf_counter()
+            fast = class_thresholds(s_in, s_out, y_in, y_out, num_classes=k)
+            times_fast.append(time.perf_counter() - t)
+        for _ in range(max(1, min(ctx.repeats, 3))):  # the slow side: at most 3 repeats
+            t = time.perf_counter()
+            brute = brute_force_class_thresholds(s_in, s_out, y_in, y_out, k)
+            times_brute.append(time.perf_counter() - t)
+        identical = bool(np.array_equal(fast, brute))
+        ctx.log(f"thresholds, {k} classes: fast {times_fast}, brute {times_brute}, identical {identical}")
+        if not identical:
+            raise AssertionError(f"vectorized and brute-force thresholds differ ({k} classes)")
+        ratio = statistics.median(times_brute) / statistics.median(times_fast)
+        rows.append(make_row("4", f"class_thresholds, {n:,} scores, {k} classes ({like}); identical: {identical}", ctx,
+                             times_fast, n, unit="scores/s", speedup_vs_peer=ratio))
+        rows.append(make_row("4", f"brute force (loop over candidates), {n:,} scores, {k} classes", ctx, times_brute, n,
+                             unit="scores/s"))
+    return rows
+
+
+@section("5", "One full experiment on Location (target + shadow, all attacks), end to end")
+def bench_experiment(ctx: Context) -> list[Row]:
+    from ccl_lib.experiments import RunSpec, run_experiment
+
+    epochs = 5 if ctx.quick else 30
+    spec = RunSpec(dataset="location", defense="vanilla", epochs=epochs, size=1000, seed=0)
+    run_experiment(RunSpec(dataset="location", defense="vanilla", epochs=1, size=200, seed=0), cache=False,
+                   device=ctx.device, progress=False)  # warm-up: data preparation, imports
+    times = []
+    for _ in range(max(1, min(ctx.repeats, 3))):
+        t = time.perf_counter()
+        res = run_experiment(spec, cache=False, device=ctx.device, progress=False)
+        times.append(time.perf_counter() - t)
+    ctx.log(f"experiment: {times}")
+    n_attacks = len({r["attack"] for r in res.rows})
+    rows = [make_row("5", f"Location MLP, 1,000/part, {epochs} epochs, 2 models, {n_attacks} attacks "
+                          f"(max adv. {res.rows[-1]['max_advantage']:.3f})", ctx, times, 1, unit="runs/s")]
+    times_dir = Path(__file__).resolve().parents[1] / "book" / "generated" / ".times"
+    for f in sorted(times_dir.glob("*.txt")) if times_dir.is_dir() else []:
+        secs = float(f.read_text().split()[0])
+        rows.append(make_row("5", f"notebook {f.stem} (last `make book`)", ctx, [secs], 1, unit="runs/s"))
+    if not rows[1:]:
+        ctx.log(f"no notebook times in {times_dir}: run `make book` first")
+    return rows
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -441,6 +533,10 @@ def _pct(r: Row, key: str) -> str:
     return f"{100 * r[key]:.1f}%" if key in r else ""
 
 
+def _unit(r: Row) -> str:
+    return "" if r.get("unit", "samples/s") == "samples/s" else f" {r['unit']}"
+
+
 def _times(r: Row, key: str) -> str:
     return f"{r[key]:.2f}x" if key in r else ""
 
@@ -458,7 +554,7 @@ def markdown(rows: list[Row], env: dict[str, Any]) -> str:
         + f"; medians of {env['repeats']} repeats."
     )
     cols = ["#", "case", "samples/s (median)", "samples/s (best)", "s per pass (min-max)", "bound samples/s",
-            "median / bound", "of bound, paired (min-max)", "vs DataLoader"]
+            "median / bound", "of bound, paired (min-max)", "vs peer way"]
     if cpu:
         cols += ["of bound, CPU time", "vs DataLoader, CPU time"]
     lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(cols) - 2)) + "|"]
@@ -470,7 +566,7 @@ def markdown(rows: list[Row], env: dict[str, Any]) -> str:
         if "paired_frac_of_bound" in r:
             paired = f"{100 * r['paired_frac_of_bound']:.1f}% ({100 * r['paired_frac_min']:.0f}-{100 * r['paired_frac_max']:.0f}%)"
         cells = [
-            r["section"], r["case"], fmt_rate(r["throughput"]), fmt_rate(r["best_throughput"]),
+            r["section"], r["case"], fmt_rate(r["throughput"]) + _unit(r), fmt_rate(r["best_throughput"]) + _unit(r),
             f"{r['min_s']:.3f}-{r['max_s']:.3f}", fmt_rate(r["bound"]) if "bound" in r else "", frac, paired,
             _times(r, "speedup_vs_peer"),
         ]
