@@ -23,7 +23,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ["DEFENSE_LABELS", "ATTACK_LABELS", "alpha_ablation", "attack_bars", "privacy_utility", "roc_curves",
+__all__ = ["DEFENSE_LABELS", "ATTACK_LABELS", "alpha_ablation", "attack_bars", "privacy_utility", "roc_curves", "strong_roc_grid", "tpr_intervals",
            "training_curves"]  # fmt: skip
 
 #: Display names of the defenses (legends).
@@ -402,5 +402,64 @@ def attack_bars(
     ax.set_title(title if title is not None else _frame_title(df))
     ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def strong_roc_grid(runs: Mapping[tuple, Any], datasets: Sequence[str], defenses: Sequence[str],
+                    attacks: Mapping[str, str], seed: int, title: Optional[str] = None):
+    """Log-log ROC curves of chapter 10: one panel per (data set, attack), one curve per defense.
+
+    Args:
+        runs: ``{(dataset, defense, seed): StrongAttackRun}`` (:mod:`ccl_lib.attacks.reference`).
+        datasets, defenses: rows of panels and curves per panel, in order.
+        attacks: ``{attack name: panel title}`` (e.g. ``{"lira_online": "LiRA online"}``).
+        seed: which seed's runs to draw.
+        title: the figure's title (default: names the seed).
+    """
+    import matplotlib.pyplot as plt
+
+    if not datasets or not defenses or not attacks:
+        raise ValueError("strong_roc_grid needs at least one data set, defense and attack")
+    fig, axes = plt.subplots(len(datasets), len(attacks), figsize=(4.2 * len(attacks), 3.9 * len(datasets)),
+                             squeeze=False)
+    for i, ds in enumerate(datasets):
+        for j, (attack, title) in enumerate(attacks.items()):
+            missing = [d for d in defenses if (ds, d, seed) not in runs]
+            if missing:
+                raise KeyError(f"no run for {ds}, seed {seed} and defenses {missing}")
+            roc_curves({d: runs[(ds, d, seed)].results[attack] for d in defenses}, ax=axes[i, j],
+                       title=f"{title} on {ds}")
+    fig.suptitle(title or f"Membership inference with reference models (seed {seed})", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def tpr_intervals(best: Any, datasets: Sequence[str], defenses: Sequence[str],
+                  metrics: Sequence[str] = ("tpr@0.1%", "tpr@1%")):
+    """TPR at low FPR with interval bars, one panel per data set, one column per defense (chapter 10).
+
+    ``best`` has one row per (dataset, defense) with ``attack``, each metric
+    and its ``_low`` / ``_high`` columns -- :func:`ccl_lib.attacks.reference.strongest_attacks`
+    of :func:`ccl_lib.attacks.reference.strong_attack_table`.
+    """
+    import matplotlib.pyplot as plt
+
+    _check_frame(best, ["dataset", "defense", "attack", *metrics, *(f"{m}_{b}" for m in metrics for b in ("low", "high"))],
+                 "tpr_intervals")
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 3.7), squeeze=False)
+    offsets = np.linspace(-0.12, 0.12, len(metrics)) if len(metrics) > 1 else [0.0]
+    for ax, ds in zip(axes[0], datasets):
+        sub = best[best["dataset"] == ds].set_index("defense").loc[list(defenses)]
+        xpos = np.arange(len(sub))
+        for off, m, mk in zip(offsets, metrics, "osD^v"):
+            err = np.vstack([sub[m] - sub[f"{m}_low"], sub[f"{m}_high"] - sub[m]]).clip(min=0)
+            ax.errorbar(xpos + off, 100 * sub[m], yerr=100 * err, fmt=mk, capsize=3,
+                        label=f"TPR at {m.split('@')[1]} FPR")
+        ax.set_xticks(xpos, [f"{d}\n{a.replace('_', ' ')}" for d, a in zip(sub.index, sub["attack"])], fontsize=8)
+        ax.set_ylabel("true-positive rate (%)")
+        ax.set_title(f"{ds}: strongest attack per defense", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -371,3 +371,46 @@ def test_strongest_attacks_and_findings_follow_the_numbers():
     assert "0.5% on img" in text and "0.1% on loc" not in text
     with pytest.raises(ValueError, match="lacks columns"):
         findings_strong_attacks(df.drop(columns=["auc"]))
+
+
+def test_strong_attack_table_intervals_and_chapter_plots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ccl_lib import plots
+    from ccl_lib.attacks.base import AttackResult
+    from ccl_lib.attacks.reference import (ReferenceModels, StrongAttackRun, format_strong_attack_table,
+                                           strong_attack_table, strongest_attacks)
+
+    rng = np.random.default_rng(0)
+    refs = ReferenceModels(membership=np.zeros((4, 8), bool), logits=np.zeros((4, 8, 2)), labels=np.zeros(8, int))
+
+    def run(separable: bool) -> StrongAttackRun:
+        s_out = rng.normal(size=2000)
+        s_in = s_out + 100 if separable else rng.normal(size=2000)
+        res = {a: AttackResult(a, s_in, s_out) for a in ("lira_online", "rmia")}
+        return StrongAttackRun(results=res, refs=refs, history=[], test_acc=0.5, train_acc=0.9,
+                               epsilon=float("nan"), seconds=1.0)  # fmt: skip
+
+    runs = {("toy", "open", 0): run(True), ("toy", "closed", 0): run(False)}
+    table = strong_attack_table(runs, n_boot=200)
+    assert len(table) == 4 and set(table["attack"]) == {"lira_online", "rmia"}
+    opened = table[table["defense"] == "open"]
+    # perfectly separable scores: every member found at any FPR, and no resample changes that
+    assert (opened["tpr@0.1%"] == 1).all() and (opened["tpr@0.1%_low"] == 1).all() and (opened["auc"] == 1).all()
+    closed = table[table["defense"] == "closed"]
+    assert (closed["auc"].between(0.45, 0.55)).all() and (closed["tpr@1%_low"] <= closed["tpr@1%"]).all()
+    assert (table["min_fpr"] == 1 / 2000).all() and (table["k"] == 4).all()
+    shown = format_strong_attack_table(table, seed=0)
+    assert shown.loc[("toy", "open", "rmia"), "tpr@0.1%"].startswith("100.0%")
+    with pytest.raises(ValueError, match="no rows for seed 3"):
+        format_strong_attack_table(table, seed=3)
+    fig = plots.strong_roc_grid(runs, ["toy"], ["open", "closed"], {"lira_online": "LiRA", "rmia": "RMIA"}, seed=0)
+    assert len(fig.axes) == 2 and all(ax.get_xscale() == "log" for ax in fig.axes)
+    assert len(fig.axes[0].get_lines()) == 3  # two defenses + chance
+    with pytest.raises(KeyError, match="defenses"):
+        plots.strong_roc_grid(runs, ["toy"], ["missing"], {"rmia": "RMIA"}, seed=0)
+    fig = plots.tpr_intervals(strongest_attacks(table), ["toy"], ["open", "closed"])
+    assert len(fig.axes) == 1 and len(fig.axes[0].get_xticklabels()) == 2
+    with pytest.raises(ValueError):
+        plots.tpr_intervals(table.drop(columns=["tpr@1%_low"]), ["toy"], ["open"])

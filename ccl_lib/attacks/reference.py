@@ -31,7 +31,7 @@ import copy
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -49,6 +49,8 @@ __all__ = [
     "fresh_copy",
     "run_strong_attacks",
     "strongest_attacks",
+    "strong_attack_table",
+    "format_strong_attack_table",
     "derive_seed",
     "sample_membership",
     "strong_attacks",
@@ -711,3 +713,65 @@ def findings_strong_attacks(
             + ": there, TPR at 0.1% FPR is the TPR at zero false positives; read the 1% column."
         )
     return "\n".join(lines)
+
+
+def strong_attack_table(
+    runs: Mapping[tuple, "StrongAttackRun"],
+    metrics: Sequence[str] = ("tpr@0.1%", "tpr@1%", "auc", "advantage"),
+    n_boot: int = 1000,
+    level: float = 0.95,
+) -> Any:
+    """One row per (data set, defense, seed, attack) with bootstrap intervals (Carlini et al., 2022).
+
+    Args:
+        runs: ``{(dataset, defense label, seed): StrongAttackRun}``, as chapter 10 builds it.
+        metrics: metric names of :func:`ccl_lib.stats.interval_columns`; each
+            gets ``m``, ``m_low`` and ``m_high`` columns (stratified bootstrap over
+            members and non-members, seeded by the run's seed).
+        n_boot, level: bootstrap replicates and interval coverage.
+
+    Returns:
+        a ``pandas.DataFrame`` with ``dataset, defense, attack, seed, k, test_acc,
+        train_acc, epsilon, min_fpr`` (``1 / n_out``, the smallest measurable FPR)
+        and the metric columns.
+    """
+    import pandas as pd
+
+    from ..stats import interval_columns, min_resolvable_fpr
+
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError("runs must be a non-empty dict {(dataset, defense, seed): StrongAttackRun}")
+    rows = []
+    for key, run in runs.items():
+        if not (isinstance(key, tuple) and len(key) == 3) or not isinstance(run, StrongAttackRun):
+            raise TypeError(f"each entry must be (dataset, defense, seed) -> StrongAttackRun, got {key!r}")
+        ds_name, label, seed = key
+        for attack, res in run.results.items():
+            ci = interval_columns(res.scores_in, res.scores_out, list(metrics), n_boot=n_boot, level=level, seed=seed)
+            rows.append({"dataset": ds_name, "defense": label, "attack": attack, "seed": seed, "k": run.refs.k,
+                         "test_acc": run.test_acc, "train_acc": run.train_acc, "epsilon": run.epsilon,
+                         "min_fpr": min_resolvable_fpr(res.n_out), **ci})
+    return pd.DataFrame(rows)
+
+
+def format_strong_attack_table(results: Any, seed: int) -> Any:
+    """:func:`strong_attack_table` of one seed for reading: "estimate [low, high]" cells, TPRs in percent."""
+    import pandas as pd
+
+    from ..stats import format_interval
+
+    if not isinstance(results, pd.DataFrame):
+        raise TypeError(f"results must be a pandas DataFrame, got {type(results).__name__}")
+    show = results[results["seed"] == seed].copy()
+    if show.empty:
+        raise ValueError(f"no rows for seed {seed}; seeds present: {sorted(results['seed'].unique())}")
+    metrics = [m for m in ("tpr@0.1%", "tpr@1%", "auc", "advantage") if m in show and f"{m}_low" in show]
+    for m in metrics:
+        pct = m.startswith("tpr")
+        show[m] = [format_interval(e, lo, hi, percent=pct, digits=1 if pct else 2)
+                   for e, lo, hi in zip(show[m], show[f"{m}_low"], show[f"{m}_high"])]
+    show["epsilon"] = show["epsilon"].map(lambda e: f"{e:.1f}" if np.isfinite(e) else "-")
+    show["min_fpr"] = show["min_fpr"].map(lambda f: f"{100 * f:.2g}%")
+    show["test_acc"] = show["test_acc"].round(3)
+    cols = ["dataset", "defense", "test_acc", "epsilon", "attack", "min_fpr", *metrics]
+    return show[cols].set_index(["dataset", "defense", "attack"])
