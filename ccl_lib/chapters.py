@@ -55,11 +55,13 @@ __all__ = [
     "history_table",
     "with_relative_variance",
     "mean_history",
+    "notebook_setup",
     "p1_bars",
     "p1_table",
     "param_list",
     "pct",
     "pick_alpha",
+    "recipe",
     "run_runs",
     "run_summary",
     "select_runs",
@@ -161,6 +163,47 @@ def fit_part_size(dataset: str, part_size: Optional[int], n_parts: int = 4) -> O
 
     n = len(load_dataset(dataset).y)
     return part_size if n_parts * part_size <= n else None
+
+
+def notebook_setup(precision: int = 4) -> None:
+    """Display settings every chapter starts with: pandas' precision, no tqdm "IProgress" warning.
+
+    Progress bars are off in the book (``CCL_PROGRESS=0``); without ipywidgets,
+    ``tqdm.auto`` would still warn when it is imported.
+    """
+    import warnings
+
+    import pandas as pd
+
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    pd.set_option("display.precision", precision)
+
+
+def recipe(
+    dataset: Optional[str],
+    *,
+    model: str,
+    epochs: int,
+    milestones: Any,
+    augment: bool,
+    part_size: Optional[int],
+    seeds: Any,
+    n_parts: int = 4,
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`ccl_lib.experiments.grid` from a chapter's parameters.
+
+    ``milestones`` and ``seeds`` may come from papermill as text (:func:`param_list`);
+    ``size`` is :func:`fit_part_size` of ``dataset`` (left out when ``dataset`` is
+    ``None``, for chapters that loop over data sets).  Chapters 4-9 share one recipe,
+    so the runs they have in common are trained once and cached.
+    """
+    out: dict[str, Any] = dict(
+        model=model, epochs=epochs, milestones=param_list(milestones, "milestones"), augment=augment,
+        seeds=param_list(seeds, "seeds"),
+    )
+    if dataset is not None:
+        out["size"] = fit_part_size(dataset, part_size, n_parts=n_parts)  # None if too small: all of it
+    return out
 
 
 # --------------------------------------------------------------------------- running

@@ -57,22 +57,18 @@ workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one 
 # %%
 # %matplotlib inline
 import os
-import warnings
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from ccl_lib import chapters, plots
 from ccl_lib.experiments import grid
 
-warnings.filterwarnings("ignore", message="IProgress not found")
-pd.set_option("display.precision", 4)
-milestones, seeds = chapters.param_list(milestones, "milestones"), chapters.param_list(seeds, "seeds")
+chapters.notebook_setup()
 alphas = [float(a) for a in chapters.param_list(alphas, "alphas")]
-size = chapters.fit_part_size(dataset, part_size)  # None when the data set is too small: all of it
-recipe = dict(model=model, epochs=epochs, milestones=milestones, augment=augment, size=size)
+recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
+                         part_size=part_size, seeds=seeds)
 
 # %% [markdown]
 # ## One run per loss and alpha
@@ -83,7 +79,7 @@ recipe = dict(model=model, epochs=epochs, milestones=milestones, augment=augment
 
 # %%
 points = [{"alpha": a} for a in alphas]
-specs = grid(dataset, {"vanilla": [{}], "ccel": points, "ccql": points}, seeds=seeds, **recipe)
+specs = grid(dataset, {"vanilla": [{}], "ccel": points, "ccql": points}, **recipe)
 df, runs = chapters.run_runs(specs, workers=workers)
 print(chapters.run_summary(df, runs))
 

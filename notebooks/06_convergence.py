@@ -50,27 +50,23 @@ workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one 
 # %%
 # %matplotlib inline
 import os
-import warnings
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from ccl_lib import chapters, plots
 from ccl_lib.experiments import grid
 
-warnings.filterwarnings("ignore", message="IProgress not found")
-pd.set_option("display.precision", 4)
-milestones, seeds = chapters.param_list(milestones, "milestones"), chapters.param_list(seeds, "seeds")
-size = chapters.fit_part_size(dataset, part_size)  # None when the data set is too small: all of it
-recipe = dict(model=model, epochs=epochs, milestones=milestones, augment=augment, size=size)
+chapters.notebook_setup()
+recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
+                         part_size=part_size, seeds=seeds)
 
 # %% [markdown]
 # ## Cross-entropy, CCEL and CCQL
 
 # %%
-specs = grid(dataset, {"vanilla": [{}], "ccel": [{"alpha": alpha}], "ccql": [{"alpha": alpha}]}, seeds=seeds, **recipe)
+specs = grid(dataset, {"vanilla": [{}], "ccel": [{"alpha": alpha}], "ccql": [{"alpha": alpha}]}, **recipe)
 df, runs = chapters.run_runs(specs, workers=workers)
 print(chapters.run_summary(df, runs))
 curves = {

@@ -55,21 +55,17 @@ workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one 
 # %%
 # %matplotlib inline
 import os
-import warnings
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from ccl_lib import chapters, experiments, plots
 
-warnings.filterwarnings("ignore", message="IProgress not found")
-pd.set_option("display.precision", 4)
-milestones, seeds = chapters.param_list(milestones, "milestones"), chapters.param_list(seeds, "seeds")
+chapters.notebook_setup()
 alphas = [float(a) for a in chapters.param_list(alphas, "alphas")] if grid == "cpu" else None
-size = chapters.fit_part_size(dataset, part_size, n_parts=5)  # None when the data set is too small: all of it
-recipe = dict(model=model, epochs=epochs, milestones=milestones, augment=augment, size=size)
+recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
+                         part_size=part_size, seeds=seeds, n_parts=5)
 
 # %% [markdown]
 # ## The sweep
@@ -78,7 +74,7 @@ recipe = dict(model=model, epochs=epochs, milestones=milestones, augment=augment
 # its checkpoints are given in the paper's 300-epoch units and rescaled to `epochs`.
 
 # %%
-specs = experiments.grid(dataset, chapters.defense_grid(grid, alphas, epochs=epochs), seeds=seeds, **recipe)
+specs = experiments.grid(dataset, chapters.defense_grid(grid, alphas, epochs=epochs), **recipe)
 df, runs = chapters.run_runs(specs, workers=workers)
 print(chapters.run_summary(df, runs))
 

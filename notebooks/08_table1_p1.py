@@ -53,7 +53,6 @@ workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one 
 # %%
 # %matplotlib inline
 import os
-import warnings
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
 import matplotlib.pyplot as plt
@@ -63,11 +62,10 @@ from IPython.display import Markdown, display
 from ccl_lib import chapters, paper_results
 from ccl_lib.experiments import grid
 
-warnings.filterwarnings("ignore", message="IProgress not found")
-pd.set_option("display.precision", 3)
-milestones, seeds = chapters.param_list(milestones, "milestones"), chapters.param_list(seeds, "seeds")
+chapters.notebook_setup(precision=3)
 datasets = chapters.param_list(datasets, "datasets")
-recipe = dict(model=model, epochs=epochs, milestones=milestones, augment=augment)
+recipe = chapters.recipe(None, model=model, epochs=epochs, milestones=milestones, augment=augment,
+                         part_size=part_size, seeds=seeds)
 
 # %% [markdown]
 # ## The runs
@@ -80,7 +78,7 @@ recipe = dict(model=model, epochs=epochs, milestones=milestones, augment=augment
 methods = {"CCQL": ("ccql", alpha), "CCEL": ("ccel", alpha), "w/o": ("vanilla", None)}
 defenses = {"vanilla": [{}], "ccel": [{"alpha": alpha}], "ccql": [{"alpha": alpha}]}
 specs = [s for ds in datasets
-         for s in grid(ds, defenses, seeds=seeds, size=chapters.fit_part_size(ds, part_size), **recipe)]
+         for s in grid(ds, defenses, size=chapters.fit_part_size(ds, part_size), **recipe)]
 df, runs = chapters.run_runs(specs, workers=workers)
 print(chapters.run_summary(df, runs))
 

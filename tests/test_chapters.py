@@ -333,3 +333,18 @@ def test_findings_table1_compares_shared_columns_and_p1_bars_draws_them():
     fig = chapters.p1_bars(p1, table1())
     heights = sorted(round(p.get_height(), 3) for p in fig.axes[0].patches)
     assert heights == [0.55, 0.6, 0.61] and len(fig.axes[1].patches) == 15
+
+
+def test_recipe_parses_papermill_text_and_fits_the_part_size():
+    from ccl_lib.chapters import recipe
+
+    r = recipe("digits", model="auto", epochs=5, milestones="[2, 4]", augment=False, part_size=1000, seeds="[0, 1]")
+    # digits has 1,797 examples: 4 parts of 1,000 do not fit, so the whole data set is used (size None)
+    assert r == dict(model="auto", epochs=5, milestones=[2, 4], augment=False, seeds=[0, 1], size=None)
+    assert recipe("digits", model="mlp", epochs=1, milestones=[], augment=False, part_size=400, seeds=[3])["size"] == 400
+    # five parts (the reference split) of 400 need 2,000 > 1,797 examples: the whole data set again
+    assert recipe("digits", model="mlp", epochs=1, milestones=[], augment=False, part_size=400, seeds=[3],
+                  n_parts=5)["size"] is None
+    assert "size" not in recipe(None, model="mlp", epochs=1, milestones=[], augment=False, part_size=400, seeds=0)
+    with pytest.raises(ValueError, match="milestones must be a list literal"):
+        recipe(None, model="mlp", epochs=1, milestones="[1,", augment=False, part_size=None, seeds=[0])
