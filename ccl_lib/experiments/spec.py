@@ -522,8 +522,8 @@ def grid(
             (each with its paper grid).  A value ``{"grid": [...]}`` inside a
             dict expands to one point per entry.
         seeds: one seed or a list; every grid point runs once per seed.
-        model, epochs, milestones, lr, batch_size, momentum, weight_decay,
-        augment, size, attacks, amp: the :class:`RunSpec` fields shared by all runs.
+        model, epochs, milestones, lr, batch_size, momentum, weight_decay, augment, size, attacks, amp: the
+            :class:`RunSpec` fields shared by all runs.
         early_stopping_reference_epochs: the epoch count the early-stopping
             checkpoints refer to (the paper's 300); they are rescaled to
             ``epochs`` (e.g. 25..275 of 300 become 3..28 of 30).
