@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from ccl_lib import data as D
+from ccl_lib.data import images as DI
 from ccl_lib.data import (
     Checksum,
     DatasetUnavailableError,
@@ -432,10 +433,10 @@ def test_jpeg_batch_decoder_matches_pil_and_rejects_garbage(monkeypatch: pytest.
         with Image.open(io.BytesIO(b)) as im:
             ref[i] = np.asarray(im.convert("RGB"))
     out = np.zeros_like(ref)
-    D._decode_jpeg_batch(out, 0, [memoryview(b) for b in blobs], 32, (32, 32), ["a", "b", "c"])
+    DI._decode_jpeg_batch(out, 0, [memoryview(b) for b in blobs], 32, (32, 32), ["a", "b", "c"])
     assert np.array_equal(out, ref)
     with pytest.raises(DataVerificationError, match="cannot decode"):
-        D._decode_jpeg_batch(out, 0, [blobs[0], b"garbage"], 32, (32, 32), ["a", "bad.jpg"])
+        DI._decode_jpeg_batch(out, 0, [blobs[0], b"garbage"], 32, (32, 32), ["a", "bad.jpg"])
     import torchvision.io
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -443,7 +444,7 @@ def test_jpeg_batch_decoder_matches_pil_and_rejects_garbage(monkeypatch: pytest.
 
     monkeypatch.setattr(torchvision.io, "decode_jpeg", broken)  # PIL fallback
     out[:] = 0
-    D._decode_jpeg_batch(out, 0, blobs, 32, (32, 32), ["a", "b", "c"])
+    DI._decode_jpeg_batch(out, 0, blobs, 32, (32, 32), ["a", "b", "c"])
     assert np.array_equal(out, ref)
 
 

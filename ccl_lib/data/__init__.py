@@ -1,0 +1,85 @@
+"""Verified loading of the data sets of the paper's evaluation (Sec. 5.1).
+
+The paper (Liu et al., ICML 2024, Sec. 5.1) evaluates on Texas100, Purchase100,
+CIFAR-10, CIFAR-100 and ImageNet; Location is the third classic tabular
+membership-inference benchmark of the same public source.  Every data set is
+returned *pooled*: all of its examples in one :class:`Dataset`, because
+:mod:`ccl_lib.splits` re-partitions the pool into target/shadow train/test parts
+(and a fifth reference part) as the paper does.  For CIFAR the 50,000 official
+training images come first, then the 10,000 official test images; for an
+``ImageFolder`` tree with ``train/`` and ``val/`` (or ``test/``) sub-trees, the
+``train`` images come first.
+
+One entry point, :func:`load_dataset`, covers every name of
+:func:`available_datasets` plus ``imagefolder:<path>``::
+
+    ds = load_dataset("purchase100")          # downloads, verifies, caches
+    x, y = ds.features(), torch.from_numpy(ds.y)
+
+Where files come from, in this order:
+
+1. ``$CCL_DATA_MIRROR/<file name>`` -- a local mirror directory; used in place
+   of the network, and verified like a download.
+2. ``<root>/downloads/<file name>`` -- an earlier verified download.
+3. The public URL (or ``$CCL_DATA_BASE_URL/<file name>`` when that variable is
+   set, e.g. an internal HTTP mirror).
+
+``root`` is the argument of :func:`load_dataset`, else ``$CCL_DATA_DIR``, else
+``platformdirs.user_cache_dir("ccl_lib")``.
+
+Safety rules: nothing is parsed, decoded or unpickled before its checksum has
+been verified; downloads go to a temporary file that replaces the target only
+once verified; archive members that are links or escape the archive (absolute
+paths, ``..``) are rejected; prepared arrays are cached as ``.npz``/``.npy``
+files written atomically and read with ``allow_pickle=False``.  Canonical CIFAR
+pickles are only ever read by torchvision after its own md5 check.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    DataError,
+    DatasetUnavailableError,
+    DataVerificationError,
+    UnknownDatasetError,
+    UnsafeArchiveError,
+)
+from .dataset import Dataset
+from .verify import Checksum, compute_checksum, git_blob_sha1, tar_content_sha256, verify_file
+from .remote import REMOTE_FILES, RemoteFile, data_root, extract_archive, fetch_file
+from .tabular import load_tabular
+from .catalog import available_datasets, load_dataset
+from .settings import (
+    NORMALIZATION,
+    CIFAR10_CLASSES,
+    CIFAR10_JPEG_COMMIT,
+    ENV_BASE_URL,
+    ENV_DATA_DIR,
+    ENV_IMAGENET_DIR,
+    ENV_MIRROR,
+    PRIVACYTRUSTLAB_COMMIT,
+)
+
+__all__ = [
+    "Checksum",
+    "DataError",
+    "DataVerificationError",
+    "Dataset",
+    "DatasetUnavailableError",
+    "NORMALIZATION",
+    "REMOTE_FILES",
+    "RemoteFile",
+    "UnknownDatasetError",
+    "UnsafeArchiveError",
+    "available_datasets",
+    "compute_checksum",
+    "data_root",
+    "extract_archive",
+    "fetch_file",
+    "git_blob_sha1",
+    "load_dataset",
+    "load_tabular",
+    "tar_content_sha256",
+    "verify_file",
+]
+
