@@ -55,12 +55,36 @@ SUMMARY_KEYS = ("advantage", "shadow_advantage", "balanced_accuracy", "auc", "tp
 
 
 def _as_1d_float(a: Any, what: str) -> np.ndarray:
-    arr = np.asarray(a.detach().cpu().numpy() if isinstance(a, Tensor) else a, dtype=np.float64)
+    arr = as_numpy(a)
     if arr.ndim != 1:
         raise ValueError(f"{what} must be a 1-d array, got shape {arr.shape}")
     if np.isnan(arr).any():
         raise ValueError(f"{what} contains NaN; membership scores must be numbers (+-inf allowed)")
     return arr
+
+
+def as_numpy(a: Any, dtype: Any = np.float64) -> np.ndarray:
+    """``a`` (array, list or tensor on any device) as a NumPy array of ``dtype``."""
+    return np.asarray(a.detach().cpu().numpy() if isinstance(a, Tensor) else a, dtype=dtype)
+
+
+def logits_and_labels(logits: Any, labels: Any, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+    """Validated CPU tensors: logits ``(..., n, C)`` (``C >= 2``, finite) and labels ``(n,)`` in ``[0, C)``.
+
+    The leading axes of ``logits`` are free (e.g. ``(K, n, C)`` for K
+    reference models); shared by LiRA's and RMIA's per-example statistics.
+    """
+    z = torch.as_tensor(as_numpy(logits), dtype=dtype)
+    y = torch.as_tensor(as_numpy(labels, np.int64))
+    if z.dim() < 2 or z.shape[-1] < 2:
+        raise ValueError(f"logits must be (..., n, C) with C >= 2 classes, got shape {tuple(z.shape)}")
+    if y.dim() != 1 or y.shape[0] != z.shape[-2]:
+        raise ValueError(f"labels must be (n,) with n = {z.shape[-2]} (the second-to-last axis of logits), got {tuple(y.shape)}")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= z.shape[-1]):
+        raise ValueError(f"labels must lie in [0, {z.shape[-1] - 1}], got [{int(y.min())}, {int(y.max())}]")
+    if not torch.isfinite(z).all():
+        raise ValueError("logits contain NaN or infinite values")
+    return z, y
 
 
 def _as_1d_bool(a: Any, what: str, n: int) -> np.ndarray:

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import numpy as np
 import torch
 
-from .base import AttackResult, register_attack
+from .base import AttackResult, as_numpy, logits_and_labels, register_attack
 
 if TYPE_CHECKING:  # pragma: no cover
     from .reference import ReferenceModels
@@ -68,13 +68,6 @@ ArrayLike = Union[np.ndarray, torch.Tensor]
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _to_numpy(a: ArrayLike, what: str, dtype=np.float64) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
-        a = a.detach().cpu().numpy()
-    arr = np.asarray(a, dtype=dtype)
-    return arr
-
-
 def logit_confidence(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
     """LiRA's statistic phi = log(p_y / (1 - p_y)) from logits, computed stably (Carlini et al., Sec. IV-B).
 
@@ -87,16 +80,7 @@ def logit_confidence(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
         ``(..., n)`` float64: ``z_y - logsumexp_{k != y} z_k``, which equals
         ``log p_y - log(1 - p_y)`` but stays exact when ``p_y`` rounds to 1.
     """
-    z = torch.as_tensor(_to_numpy(logits, "logits"), dtype=torch.float64)
-    y = torch.as_tensor(_to_numpy(labels, "labels", np.int64))
-    if z.dim() < 2 or z.shape[-1] < 2:
-        raise ValueError(f"logits must be (..., n, C) with C >= 2 classes, got shape {tuple(z.shape)}")
-    if y.dim() != 1 or y.shape[0] != z.shape[-2]:
-        raise ValueError(f"labels must be (n,) with n = {z.shape[-2]} (the second-to-last axis of logits), got {tuple(y.shape)}")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= z.shape[-1]):
-        raise ValueError(f"labels must lie in [0, {z.shape[-1] - 1}], got [{int(y.min())}, {int(y.max())}]")
-    if not torch.isfinite(z).all():
-        raise ValueError("logits contain NaN or infinite values")
+    z, y = logits_and_labels(logits, labels)
     idx = y.view(*([1] * (z.dim() - 2)), -1, 1).expand(*z.shape[:-1], 1)
     zy = z.gather(-1, idx).squeeze(-1)
     others = z.scatter(-1, idx, float("-inf"))
@@ -161,7 +145,7 @@ def fit_gaussians(
     Examples with no OUT (or no IN) observation get NaN means; the scoring
     functions refuse them with an explanation.
     """
-    phi = _to_numpy(ref_stat, "ref_stat")
+    phi = as_numpy(ref_stat)
     mask = np.asarray(ref_in.detach().cpu().numpy() if isinstance(ref_in, torch.Tensor) else ref_in)
     if phi.ndim not in (2, 3):
         raise ValueError(f"ref_stat must be (K, n) or (K, n, A), got shape {phi.shape}")
@@ -185,7 +169,7 @@ def _log_normal_pdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndar
 
 
 def _target_stat(target_stat: ArrayLike, fit: GaussianFit) -> np.ndarray:
-    t = _to_numpy(target_stat, "target_stat")
+    t = as_numpy(target_stat)
     if t.shape != fit.mean_out.shape:
         raise ValueError(
             f"target_stat must have the shape of one reference model's statistic {fit.mean_out.shape}, got {t.shape}"
@@ -258,7 +242,7 @@ def _check_candidates(n_pool: int, candidates: Any, is_member: Any) -> tuple[np.
 
 
 def _check_target_logits(target_logits: ArrayLike, refs: "ReferenceModels") -> np.ndarray:
-    t = _to_numpy(target_logits, "target_logits", np.float32)
+    t = as_numpy(target_logits, np.float32)
     if t.shape != refs.logits.shape[1:]:
         raise ValueError(
             f"target_logits must be the target's logits on the whole pool, shape {refs.logits.shape[1:]}, got {t.shape}"

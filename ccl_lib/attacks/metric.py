@@ -254,10 +254,10 @@ def gaussian_loss_advantage(
     * with ``threshold=tau``: Eq. 17, ``Phi((tau - mu_in)/sigma_in) - Phi((tau - mu_out)/sigma_out)``;
     * with ``fpr=alpha``: Eq. 18, ``Phi((Phi^-1(alpha) sigma_out + mu_out - mu_in)/sigma_in) - alpha``.
 
-    Exactly one of ``fpr`` and ``threshold`` must be given.
+    Exactly one of ``fpr`` and ``threshold`` must be given.  The formulas live
+    in :mod:`ccl_lib.theory` (:func:`~ccl_lib.theory.gaussian_advantage_at_threshold`,
+    :func:`~ccl_lib.theory.gaussian_advantage`); this is the attack-side entry point.
     """
-    from scipy.stats import norm
-
     for nm, v in (("sigma_in", sigma_in), ("sigma_out", sigma_out)):
         if not (float(v) > 0 and math.isfinite(float(v))):
             raise ValueError(f"{nm} must be a positive standard deviation, got {v!r}")
@@ -266,11 +266,12 @@ def gaussian_loss_advantage(
             raise ValueError(f"{nm} must be a finite number, got {v!r}")
     if (fpr is None) == (threshold is None):
         raise ValueError("give exactly one of fpr (Eq. 18) and threshold (Eq. 17)")
+    from ..theory import gaussian_advantage, gaussian_advantage_at_threshold
+
     if threshold is not None:
-        tau = float(threshold)
-        return float(norm.cdf((tau - mu_in) / sigma_in) - norm.cdf((tau - mu_out) / sigma_out))
+        return float(gaussian_advantage_at_threshold(float(threshold), mu_in, sigma_in, mu_out, sigma_out))
     a = float(fpr)  # type: ignore[arg-type]
     if not 0.0 < a < 1.0:
         raise ValueError(f"fpr must be in (0, 1), got {fpr!r}")
-    return float(norm.cdf((norm.ppf(a) * sigma_out + mu_out - mu_in) / sigma_in) - a)
+    return float(gaussian_advantage(mu_in, sigma_in, mu_out, sigma_out, a))
 

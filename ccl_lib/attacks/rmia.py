@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from scipy.special import logsumexp
 
-from .base import AttackResult, register_attack
+from .base import AttackResult, as_numpy, logits_and_labels, register_attack
 
 if TYPE_CHECKING:  # pragma: no cover
     from .reference import ReferenceModels
@@ -61,24 +61,9 @@ __all__ = [
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
 
-def _np(a: Any, dtype=np.float64) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=dtype)
-
-
 def true_class_log_prob(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
     """``(..., n)`` log-softmax probability of the true class, ``log Pr(x | theta)``, in float64."""
-    z = torch.as_tensor(_np(logits))
-    y = torch.as_tensor(_np(labels, np.int64))
-    if z.dim() < 2 or z.shape[-1] < 2:
-        raise ValueError(f"logits must be (..., n, C) with C >= 2 classes, got shape {tuple(z.shape)}")
-    if y.dim() != 1 or y.shape[0] != z.shape[-2]:
-        raise ValueError(f"labels must be (n,) with n = {z.shape[-2]}, got shape {tuple(y.shape)}")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= z.shape[-1]):
-        raise ValueError(f"labels must lie in [0, {z.shape[-1] - 1}]")
-    if not torch.isfinite(z).all():
-        raise ValueError("logits contain NaN or infinite values")
+    z, y = logits_and_labels(logits, labels)
     idx = y.view(*([1] * (z.dim() - 2)), -1, 1).expand(*z.shape[:-1], 1)
     return torch.log_softmax(z, dim=-1).gather(-1, idx).squeeze(-1).numpy()
 
@@ -102,7 +87,7 @@ def log_marginal(ref_logp: ArrayLike, ref_in: ArrayLike, *, a: float = 0.3, onli
     the mean over all K models (``a`` is ignored).  Examples without any OUT
     model get NaN in offline mode.
     """
-    lp = _np(ref_logp)
+    lp = as_numpy(ref_logp)
     mask = np.asarray(ref_in.detach().cpu().numpy() if isinstance(ref_in, torch.Tensor) else ref_in)
     if lp.ndim != 2:
         raise ValueError(f"ref_logp must be (K, n), got shape {lp.shape}")
@@ -128,8 +113,8 @@ def pairwise_likelihood_ratio(logp_x: ArrayLike, log_px: ArrayLike, logp_z: Arra
     Inputs are logs; the result is the ratio itself.  Memory is ``n * m``:
     meant for inspection and tests; :func:`rmia_scores` never builds it.
     """
-    rx = _np(logp_x) - _np(log_px)
-    rz = _np(logp_z) - _np(log_pz)
+    rx = as_numpy(logp_x) - as_numpy(log_px)
+    rz = as_numpy(logp_z) - as_numpy(log_pz)
     return np.exp(rx[:, None] - rz[None, :])
 
 
@@ -151,7 +136,7 @@ def rmia_scores(
     One sort of the population ratios and a binary search per candidate:
     O((n + m) log m), exactly the count of the pairwise definition.
     """
-    lx, lpx, lz, lpz = _np(logp_x), _np(log_px), _np(logp_z), _np(log_pz)
+    lx, lpx, lz, lpz = as_numpy(logp_x), as_numpy(log_px), as_numpy(logp_z), as_numpy(log_pz)
     if lx.ndim != 1 or lx.shape != lpx.shape:
         raise ValueError(f"logp_x and log_px must be 1-d of the same length (one per candidate), got {lx.shape}, {lpx.shape}")
     if lz.ndim != 1 or lz.shape != lpz.shape or len(lz) == 0:
@@ -198,7 +183,7 @@ def tune_offline_a(
     ``{a: mean AUC}``.  Candidates without an OUT model among the remaining
     references are left out of that pseudo-target's AUC.
     """
-    lp = _np(ref_logp)
+    lp = as_numpy(ref_logp)
     mask = np.asarray(ref_in).astype(bool)
     c = np.asarray(candidates)
     pop = np.asarray(population)

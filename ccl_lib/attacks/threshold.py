@@ -26,6 +26,8 @@ from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
+from .base import _as_1d_float
+
 __all__ = [
     "ThresholdChoice",
     "apply_thresholds",
@@ -42,13 +44,7 @@ class ThresholdChoice(NamedTuple):
     balanced_accuracy: float
 
 
-def _scores(a: Any, what: str) -> np.ndarray:
-    s = np.asarray(a, dtype=np.float64)
-    if s.ndim != 1:
-        raise ValueError(f"{what} must be a 1-d array of scores, got shape {s.shape}")
-    if np.isnan(s).any():
-        raise ValueError(f"{what} contains NaN")
-    return s
+_scores = _as_1d_float  # (n,) float64 scores, no NaN
 
 
 def _labels01(a: Any, n: int, what: str) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from ..utils import atomic_write_bytes, atomic_write_json
+from ..utils import atomic_write_bytes, atomic_write_json, sha256_file
 
 __all__ = ["CacheError", "ResultCache", "default_cache_dir", "resolve_cache", "sha256_bytes", "sha256_file"]
 
@@ -54,14 +54,6 @@ def default_cache_dir() -> Path:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class ResultCache:
