@@ -20,6 +20,7 @@ import math
 import numbers
 import os
 import time
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
@@ -29,6 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import accel
 from .utils import atomic_torch_save, resolve_device
 
 __all__ = [
@@ -37,7 +39,9 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "accuracy",
+    "FIT_MANY_STRATEGIES",
     "fit",
+    "fit_many",
     "predict_logits",
     "random_crop_flip",
 ]
@@ -56,7 +60,10 @@ class TrainConfig:
     ``milestones`` are 1-based epoch counts after which the learning rate is
     multiplied by ``lr_decay`` (the paper: 0.1 after epochs 150 and 225 of 300
     for CIFAR, 50 and 100 of 120 for Texas100/Purchase100).  ``amp`` trains in
-    bfloat16 autocast on CUDA (ignored on the CPU); ``fused`` uses PyTorch's
+    bfloat16 autocast on CUDA (float32 master weights and loss); ``cpu_amp``
+    does the same on the CPU, where it pays only with native bf16 instructions
+    (AMX / AVX512-BF16, :func:`ccl_lib.accel.cpu_bf16_support`) and not for
+    every model -- off by default, see ``benchmarks/README.md``; ``fused`` uses PyTorch's
     fused SGD kernel where the device has one (same update, fewer kernels).
     ``seed`` fixes the batch order, the reference draws, the augmentation and
     every draw of the global torch RNG inside :func:`fit` (dropout, mixup...).
@@ -77,6 +84,7 @@ class TrainConfig:
     track_train_loss: bool = True
     checkpoint_epochs: tuple[int, ...] = ()
     fused: bool = True
+    cpu_amp: bool = False
 
     def __post_init__(self) -> None:
         if not (_is_int(self.epochs) and self.epochs >= 1):
@@ -95,6 +103,9 @@ class TrainConfig:
             raise ValueError(f"lr_decay must be a number in (0, 1] (the paper divides by 10: 0.1), got {self.lr_decay!r}")
         if not (_is_int(self.seed) and self.seed >= 0):
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for name in ("cpu_amp",):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not isinstance(self.device, (str, torch.device)):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         for name in ("milestones", "checkpoint_epochs"):
@@ -228,9 +239,13 @@ def random_crop_flip(
 
 
 def _autocast(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast(device.type if device.type in ("cpu", "cuda") else "cpu", enabled=False)
+    """bf16 autocast on CUDA when ``enabled`` (queries: :func:`predict_logits`)."""
+    return accel.autocast(device, enabled and device.type == "cuda")
+
+
+def _train_autocast(device: torch.device, config: TrainConfig):
+    """The training step's autocast: ``config.amp`` on CUDA, ``config.cpu_amp`` on the CPU."""
+    return accel.autocast(device, config.amp if device.type == "cuda" else (config.cpu_amp and device.type == "cpu"))
 
 
 def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
@@ -493,7 +508,7 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
             if ridx is not None:
                 r = ridx[sl]
                 ref = (ref_x.index_select(0, r), ref_y.index_select(0, r))
-            with _autocast(device, config.amp):
+            with _train_autocast(device, config):
                 loss = objective.loss(model, xb, yb, ref=ref, epoch=epoch, step=step)
             if not isinstance(loss, Tensor) or loss.dim() != 0:
                 raise ValueError(
@@ -538,3 +553,352 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
 def as_index_tensor(idx: Union[np.ndarray, Sequence[int]]) -> Tensor:
     """Convert split indices to a ``torch.long`` tensor."""
     return torch.as_tensor(np.asarray(idx), dtype=torch.long)
+
+
+# --------------------------------------------------------------------------- several models at once
+
+#: ``fit_many`` strategies: step the models together (stacked parameters, ``torch.func.vmap``),
+#: one after the other (:func:`fit`), or pick (stacked on CUDA when eligible, sequential on the CPU).
+FIT_MANY_STRATEGIES = ("auto", "stacked", "sequential")
+
+
+def _stackable_objective(objective: Objective) -> Optional[str]:
+    """``None`` when ``objective`` is a per-model objective the stacked path runs, else why not."""
+    from .defenses.ccl import CCL, Focal, Vanilla
+    from .defenses.regularizers import ConfidencePenalty, Dropout, LabelSmoothing
+
+    covered = (Vanilla, CCL, Focal, LabelSmoothing, ConfidencePenalty, Dropout)
+    if isinstance(objective, covered) and not objective.checkpoint_epochs:
+        return None
+    if type(objective) is LossObjective:
+        return None
+    return (
+        f"objective {objective.name!r} ({type(objective).__name__}) is not one the stacked path covers "
+        "(cross-entropy, the CCL family, focal, label smoothing, confidence penalty, dropout)"
+    )
+
+
+def _dropout_modules(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+
+def _stacking_obstacle(models, data, objectives, configs) -> Optional[str]:
+    """Why the models cannot be stepped together (``None`` when they can)."""
+    if len(models) < 2:
+        return "a single model"
+    for o in objectives:
+        why = _stackable_objective(o)
+        if why:
+            return why
+    if len({repr(sorted(o.describe().items(), key=str)) for o in objectives}) > 1:
+        return "the models have different objectives"
+    if len({type(m) for m in models}) > 1:
+        return "the models are of different classes"
+    shapes = [[(k, tuple(v.shape), v.dtype) for k, v in m.state_dict().items()] for m in models]
+    if any(s != shapes[0] for s in shapes[1:]):
+        return "the models' parameters differ in names or shapes"
+    plain = [dataclasses.replace(c, seed=0, checkpoint_epochs=()) for c in configs]
+    if any(c != plain[0] for c in plain[1:]):
+        return "the configs differ in more than seed and checkpoint_epochs"
+    if len({(tuple(x.shape), x.dtype) for x, _ in data}) > 1:
+        return "the training sets differ in size or shape"
+    for d in _dropout_modules(models[0]):
+        if type(d) is not nn.Dropout and d.p > 0:
+            return f"{type(d).__name__} (only nn.Dropout is stacked)"
+    return None
+
+
+class _StackedDropout(nn.Module):
+    """Dropout whose mask is given (drawn outside ``vmap`` from each model's own generator)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mask: Optional[Tensor] = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.mask
+
+
+class _Proxy:
+    """Stands in for the model inside ``vmap``: ``proxy(x)`` is the functional forward pass."""
+
+    def __init__(self, skeleton: nn.Module, params, buffers) -> None:
+        self._call = lambda x: torch.func.functional_call(skeleton, (params, buffers), (x,))
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self._call(x)
+
+
+def fit_many(
+    models: Sequence[nn.Module],
+    data: Sequence[tuple[Tensor, Tensor]],
+    *,
+    objective: Union[None, Objective, Sequence[Objective]] = None,
+    configs: Union[TrainConfig, Sequence[TrainConfig]] = TrainConfig(),
+    x_test: Union[None, Tensor, Sequence[Tensor]] = None,
+    y_test: Union[None, Tensor, Sequence[Tensor]] = None,
+    reference: Optional[tuple[Tensor, Tensor]] = None,
+    progress: Optional[bool] = None,
+    strategy: str = "auto",
+    desc: str = "train",
+) -> list[TrainResult]:
+    """Train several independent models (Sec. 5.1's recipe each) in one program.
+
+    The target and shadow models of the paper's protocol (Sec. 5.1), and the
+    reference models of LiRA/RMIA, are trained alike on different data; on a
+    GPU one small model per program is bound by kernel launches, so stepping
+    them *together* is the lever.
+
+    Args:
+        models: the models, trained in place (same device placement as :func:`fit`).
+        data: one ``(x_train, y_train)`` per model.
+        objective: one objective for all models, or one per model (default cross-entropy).
+        configs: one :class:`TrainConfig` for all, or one per model (seeds differ per model).
+        x_test, y_test: one test set for all, or one per model, or ``None``.
+        reference: the reference split, for objectives that need it (sequential only).
+        strategy: ``"stacked"`` steps all models at once: their parameters are
+            stacked (``torch.func.stack_module_state``) and one ``vmap``-ed
+            forward/backward and one SGD step serve every model; ``"sequential"``
+            calls :func:`fit` per model; ``"auto"`` stacks on CUDA when the
+            models allow it and trains sequentially on the CPU (where stacking
+            measured no faster: ``benchmarks/README.md``).
+
+    Returns one :class:`TrainResult` per model, equal to what separate
+    :func:`fit` calls with the same configs return (parameters within float
+    tolerance: the stacked path sums the same terms in another order; the
+    per-epoch ``seconds`` are those of the shared epoch).  Batch order,
+    augmentation and dropout masks of model ``i`` are drawn from generators
+    seeded by ``configs[i].seed`` exactly as :func:`fit` draws them (dropout
+    masks are bit-equal on the CPU; CUDA's fused dropout kernel draws
+    differently, so there they agree only in distribution).
+
+    Stacking needs the same model class and shapes, the same config apart from
+    ``seed`` and ``checkpoint_epochs``, training sets of one size, and one
+    per-model objective: cross-entropy, the CCL family, focal, label
+    smoothing, confidence penalty or dropout (``LossObjective`` too).  Other
+    objectives (RelaxLoss, Mixup+MMD, AdvReg, DP-SGD, early stopping) keep
+    state or need the reference split: with ``"auto"`` they are trained
+    sequentially with a ``UserWarning`` saying why; ``"stacked"`` raises
+    ``ValueError``.
+    """
+    import warnings
+
+    from .losses import cross_entropy
+
+    if isinstance(models, nn.Module) or not isinstance(models, Sequence) or len(models) == 0:
+        raise TypeError("models must be a non-empty list of torch.nn.Module")
+    for i, m in enumerate(models):
+        if not isinstance(m, nn.Module):
+            raise TypeError(f"models[{i}] must be a torch.nn.Module, got {type(m).__name__}")
+    if len({id(m) for m in models}) != len(models):
+        raise ValueError("models must be distinct objects (the same model appears twice)")
+    k = len(models)
+    if not isinstance(data, Sequence) or len(data) != k:
+        raise ValueError(f"data must be a list of {k} (x_train, y_train) pairs, one per model")
+    for i, pair in enumerate(data):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ValueError(f"data[{i}] must be a pair (x_train, y_train)")
+
+    def per_model(value, name, kind):
+        if value is None or isinstance(value, kind):
+            return [value] * k
+        if isinstance(value, Sequence) and len(value) == k:
+            return list(value)
+        raise ValueError(f"{name} must be one {kind.__name__} or a list of {k}, one per model")
+
+    if objective is None:
+        objective = LossObjective(lambda z, t: cross_entropy(z, t, check_inputs=False), name="ce")
+    objectives = per_model(objective, "objective", Objective)
+    cfgs = per_model(configs, "configs", TrainConfig)
+    xts, yts = per_model(x_test, "x_test", Tensor), per_model(y_test, "y_test", Tensor)
+    for i, (o, c) in enumerate(zip(objectives, cfgs)):
+        if not isinstance(o, Objective):
+            raise TypeError(f"objective {i} must be a ccl_lib.train.Objective, got {type(o).__name__}")
+        if not isinstance(c, TrainConfig):
+            raise TypeError(f"config {i} must be a ccl_lib.train.TrainConfig, got {type(c).__name__}")
+    if strategy not in FIT_MANY_STRATEGIES:
+        raise ValueError(f"strategy must be one of {FIT_MANY_STRATEGIES}, got {strategy!r}")
+    if progress is None:
+        progress = os.environ.get("CCL_PROGRESS", "1") != "0"
+
+    devices = {resolve_device(c.device) for c in cfgs}
+    obstacle = _stacking_obstacle(models, data, objectives, cfgs)
+    if obstacle is None and len(devices) > 1:
+        obstacle = "the configs name different devices"
+    if strategy == "stacked" and obstacle is not None:
+        raise ValueError(f"fit_many cannot stack these models: {obstacle}; use strategy='sequential'")
+    stacked = obstacle is None and (strategy == "stacked" or (strategy == "auto" and next(iter(devices)).type == "cuda"))
+    if strategy == "auto" and obstacle is not None and k > 1 and any(d.type == "cuda" for d in devices):
+        warnings.warn(f"fit_many trains the {k} models one after the other: {obstacle}", UserWarning, stacklevel=2)
+    if not stacked:
+        out = []
+        for i, (m, (x, y), o, c) in enumerate(zip(models, data, objectives, cfgs)):
+            kw = dict(config=c, x_test=xts[i], y_test=yts[i], progress=progress, desc=f"{desc} {i + 1}/{k}")
+            if hasattr(o, "train") and hasattr(o, "checkpoint_epochs") and hasattr(o, "model_kwargs"):
+                out.append(o.train(m, x, y, reference=reference, **kw))  # a Defense: its checkpoints, its hooks
+            else:
+                out.append(fit(m, x, y, objective=o, reference=reference, **kw))
+        return out
+    for i, (x, y) in enumerate(data):  # the same checks as fit's
+        if not isinstance(x, Tensor) or not x.is_floating_point() or len(x) == 0:
+            raise ValueError(f"data[{i}]: x_train must be a non-empty floating-point tensor")
+        _check_labels(f"data[{i}] labels", y, len(x))
+        if (xts[i] is None) != (yts[i] is None):
+            raise ValueError("give both x_test and y_test, or neither")
+        if xts[i] is not None:
+            _check_labels("y_test", yts[i], len(xts[i]))
+    device = next(iter(devices))
+    fork = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork):
+        return _fit_stacked(list(models), data, objectives[0], cfgs, xts, yts, progress, desc, device)
+
+
+def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device) -> list[TrainResult]:
+    import copy
+
+    from tqdm.auto import tqdm
+
+    k = len(models)
+    config = cfgs[0]
+    x0 = data[0][0]
+    for m in models:
+        m.to(device).eval()
+    with torch.inference_mode(), _train_autocast(device, config):
+        out = models[0](x0[:1].to(device))
+    if out.dim() != 2:
+        raise ValueError(f"the model must return (N, K) logits, got shape {tuple(out.shape)}")
+    num_classes = int(out.shape[1])
+    for i, (_, y) in enumerate(data):
+        if int(y.min()) < 0 or int(y.max()) >= num_classes:
+            raise ValueError(f"data[{i}] labels must lie in [0, {num_classes - 1}] for a model with {num_classes} outputs")
+    channels_last = x0.dim() == 4
+    if channels_last:
+        for m in models:
+            m.to(memory_format=torch.channels_last)
+    objective.setup(models[0], num_classes=num_classes, device=device)
+
+    # Dropout: masks drawn per model outside vmap, from a generator seeded as fit seeds the global RNG.
+    skeleton = copy.deepcopy(models[0]).to("meta")
+    drops: list[tuple[_StackedDropout, float, tuple[int, ...], torch.dtype]] = []
+    shapes: dict[int, tuple] = {}
+    hooks = []
+    for j, d in enumerate(_dropout_modules(models[0])):
+        if d.p > 0:
+            hooks.append(d.register_forward_hook(lambda mod, inp, o, j=j: shapes.__setitem__(j, (tuple(inp[0].shape[1:]), inp[0].dtype))))
+    if hooks:
+        with torch.inference_mode(), _train_autocast(device, config):
+            models[0](x0[:1].to(device))
+        for h in hooks:
+            h.remove()
+        names = [n for n, mod in skeleton.named_modules() if isinstance(mod, nn.modules.dropout._DropoutNd)]
+        originals = _dropout_modules(models[0])
+        for j, name in enumerate(names):
+            if originals[j].p > 0:
+                sd = _StackedDropout()
+                parent_name, _, leaf = name.rpartition(".")
+                parent = skeleton.get_submodule(parent_name) if parent_name else skeleton
+                setattr(parent, leaf, sd)
+                drops.append((sd, float(originals[j].p), *shapes[j]))
+    drop_gens = [torch.Generator(device=device).manual_seed((c.seed * 0x9E3779B1 + 0x7F4A7C15) % (2**63)) for c in cfgs] if drops else []
+
+    params, buffers = torch.func.stack_module_state(models)
+    plist = list(params.values())
+    opt = _make_sgd(plist, config, device)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.milestones), gamma=config.lr_decay)
+    gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
+    xall = torch.stack([x.to(device) for x, _ in data])  # (k, n, ...)
+    yall = torch.stack([y.long().to(device) for _, y in data])
+    xte = [None if x is None else x.to(device) for x in xts]
+    n = xall.shape[1]
+    bs = config.batch_size
+    steps = math.ceil(n / bs)
+    augment = config.augment and xall.dim() == 5
+    pad = 4
+    rows_idx = torch.arange(k, device=device)[:, None]
+
+    def one(p, b, x, y, *masks):
+        for (sd, *_), mask in zip(drops, masks):
+            sd.mask = mask
+        skeleton.train()
+        return objective.loss(_Proxy(skeleton, p, b), x, y, ref=None, epoch=epoch, step=step)
+
+    def write_back():
+        with torch.no_grad():
+            for i, m in enumerate(models):
+                for name, t in m.named_parameters():
+                    t.copy_(params[name][i])
+                for name, t in m.named_buffers():
+                    if name in buffers:
+                        t.copy_(buffers[name][i])
+
+    histories: list[list[dict[str, float]]] = [[] for _ in range(k)]
+    checkpoints: list[dict[int, dict[str, Tensor]]] = [{} for _ in range(k)]
+    bar = tqdm(range(1, config.epochs + 1), desc=f"{desc} ({k} stacked)", disable=not progress, leave=False)
+    step = 0
+    for epoch in bar:
+        t0 = time.perf_counter()
+        lr_used = float(opt.param_groups[0]["lr"])
+        perms, offs, flips = [], [], []
+        for g in gens:  # fit's draws, in fit's order, per model
+            perms.append(torch.randperm(n, generator=g))
+            if augment:
+                offs.append(torch.randint(0, 2 * pad + 1, (2, n), generator=g))
+                flips.append(torch.rand(n, generator=g) < 0.5)
+        perm = torch.stack(perms).to(device)
+        if augment:
+            off = torch.stack(offs).to(device)  # (k, 2, n)
+            flip = torch.stack(flips).to(device)
+        total = torch.zeros(k, device=device, dtype=torch.float64)
+        for b in range(steps):
+            sl = slice(b * bs, (b + 1) * bs)
+            idx = perm[:, sl]
+            m_b = idx.shape[1]
+            xb, yb = xall[rows_idx, idx], yall[rows_idx, idx]
+            if augment:
+                flat = random_crop_flip(xb.flatten(0, 1), pad, offsets=off[:, :, sl].permute(1, 0, 2).reshape(2, -1),
+                                        flips=flip[:, sl].reshape(-1))
+                xb = flat.view(k, m_b, *flat.shape[1:])
+            if channels_last:
+                xb = xb.flatten(0, 1).contiguous(memory_format=torch.channels_last).view(xb.shape)
+            masks = []
+            for sd, p, shape, dtype in drops:
+                masks.append(torch.stack([
+                    torch.empty((m_b, *shape), device=device, dtype=dtype).bernoulli_(1 - p, generator=g).div_(1 - p)
+                    for g in drop_gens
+                ]))
+            with _train_autocast(device, config):
+                losses = torch.func.vmap(one, randomness="error")(params, buffers, xb, yb, *masks)
+            if losses.shape != (k,):
+                raise ValueError(f"objective {objective.name!r} must return a scalar tensor per model")
+            opt.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            opt.step()
+            total.add_(losses.detach())
+            step += 1
+        sched.step()
+        means = (total / steps).tolist()
+        bad = [i for i, v in enumerate(means) if not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(
+                f"training diverged at epoch {epoch}: the mean objective of model(s) {bad} is not finite "
+                f"(objective {objective.describe()}, lr {lr_used}); lower the learning rate or check the objective"
+            )
+        write_back()
+        seconds = time.perf_counter() - t0
+        for i, m in enumerate(models):
+            row: dict[str, float] = {"epoch": epoch, "lr": lr_used, "objective": means[i]}
+            if config.track_train_loss:
+                mu, var, acc = _eval_stats(m, data[i][0], data[i][1], config.eval_batch_size)
+                row.update(train_loss_mean=mu, train_loss_var=var, train_acc=acc)
+            if xte[i] is not None:
+                mu, _, acc = _eval_stats(m, xte[i], yts[i], config.eval_batch_size)
+                row.update(test_loss_mean=mu, test_acc=acc)
+            row["seconds"] = seconds
+            histories[i].append(row)
+            if epoch in cfgs[i].checkpoint_epochs:
+                checkpoints[i][epoch] = {key: v.detach().to("cpu", copy=True) for key, v in m.state_dict().items()}
+        bar.set_postfix({"obj": f"{sum(means) / k:.3f}"})
+    bar.close()
+    for m in models:
+        m.eval()
+    return [TrainResult(history=histories[i], checkpoints=checkpoints[i], config=cfgs[i]) for i in range(k)]

@@ -64,7 +64,7 @@ def smoothed_targets(y: Tensor, num_classes: int, smoothing: float) -> Tensor:
         raise ValueError(f"smoothing must be in [0, 1], got {smoothing!r}")
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    onehot = torch.zeros(len(y), num_classes, device=y.device).scatter_(1, y.long().unsqueeze(1), 1.0)
+    onehot = torch.zeros(len(y), num_classes, device=y.device).scatter(1, y.long().unsqueeze(1), 1.0)  # out of place: vmap-able (fit_many)
     return (1.0 - smoothing) * onehot + smoothing / num_classes
 
 
