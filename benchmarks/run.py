@@ -494,6 +494,85 @@ def bench_experiment(ctx: Context) -> list[Row]:
     return rows
 
 
+def book_models(ctx: Context) -> list[tuple[str, Callable[[], nn.Module], Callable[[int], tuple[torch.Tensor, torch.Tensor]]]]:
+    """The book's models with data shaped like theirs: Location MLP, small CNN and ResNet-8 on 32x32x3."""
+
+    def location_like(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(0)
+        return (torch.rand(n, 446, generator=g) < 0.3).float(), torch.randint(0, 30, (n,), generator=g)
+
+    return [
+        ("Location MLP (446-1024-512-256-128-30)", lambda: build_model("mlp", (446,), 30), location_like),
+        ("SmallCNN", lambda: SmallCNN(3, 10), cifar_like),
+        ("ResNet-8 (BatchNorm, width 16)", lambda: build_model("resnet8", (3, 32, 32), 10), cifar_like),
+    ]
+
+
+@section("6", "bf16 autocast against float32 training: the book's models, each against its dtype's matmul bound")
+def bench_bf16(ctx: Context) -> list[Row]:
+    from ccl_lib.accel import cpu_bf16_support
+
+    dev = ctx.device
+    support = cpu_bf16_support()
+    if dev.type == "cpu" and not support["bf16"]:
+        ctx.log(f"section 6 skipped: this CPU has no native bf16 (AMX / AVX512-BF16): {support}")
+        return []
+    peak32, peak16 = ctx.peak(torch.float32)["best"], ctx.peak(torch.bfloat16)["best"]
+    rows: list[Row] = []
+    for name, make, data in book_models(ctx):
+        n = sizes(ctx, 2048 if "MLP" in name else 512, 1024 if "MLP" in name else 256, 25600, 6400)
+        x, y = data(n)
+        fl = train_step_flops(make().to(dev), x[:128].to(dev), y[:128].to(dev))
+        base = dict(epochs=1, device=str(dev), track_train_loss=False)
+        cases = {"float32": TrainConfig(**base, amp=False, cpu_amp=False),
+                 "bf16 autocast": TrainConfig(**base, amp=True, cpu_amp=True)}
+        torch.manual_seed(0)
+        models = {c: make() for c in cases}
+        times: dict[str, list[float]] = {c: [] for c in cases}
+        for r in range(ctx.repeats + 1):  # round 0 warms up; the two dtypes alternate
+            for c, cfg in cases.items():
+                res = fit(models[c], x, y, config=cfg, progress=False)
+                if r:
+                    times[c].append(res.history[-1]["seconds"])
+        ctx.log(f"{name}: fp32 {statistics.median(times['float32']):.3f}s bf16 {statistics.median(times['bf16 autocast']):.3f}s")
+        r32 = make_row("6", f"{name}: float32", ctx, times["float32"], n, flops_per_sample=fl, peak=peak32)
+        r16 = make_row("6", f"{name}: bf16 autocast", ctx, times["bf16 autocast"], n, flops_per_sample=fl, peak=peak16)
+        r16["bf16_speedup"] = r16["throughput"] / r32["throughput"]
+        rows += [r32, r16]
+    return rows
+
+
+@section("7", "fit_many: models stepped together (stacked parameters, vmap) against one after the other")
+def bench_fit_many(ctx: Context) -> list[Row]:
+    import copy
+
+    from ccl_lib.train import fit_many
+
+    dev = ctx.device
+    rows: list[Row] = []
+    plan = [(spec, k) for spec in book_models(ctx) for k in ((2, 4) if "MLP" in spec[0] else (2,))]
+    for (name, make, data), k in plan:
+        n = sizes(ctx, 1024 if "MLP" in name else 256, 512 if "MLP" in name else 128, 12800, 3200)
+        sets = [data(n) for _ in range(k)]
+        cfgs = [TrainConfig(epochs=1, device=str(dev), track_train_loss=False, seed=i) for i in range(k)]
+        torch.manual_seed(0)
+        models = [make() for _ in range(k)]
+        seq_models = [copy.deepcopy(m) for m in models]
+        t_stack, t_seq = [], []
+        for r in range(ctx.repeats + 1):
+            res = fit_many(models, sets, configs=cfgs, strategy="stacked", progress=False)
+            res_seq = fit_many(seq_models, sets, configs=cfgs, strategy="sequential", progress=False)
+            if r:
+                t_stack.append(res[0].history[-1]["seconds"])
+                t_seq.append(sum(rr.history[-1]["seconds"] for rr in res_seq))
+        ctx.log(f"{name} x{k}: stacked {statistics.median(t_stack):.3f}s sequential {statistics.median(t_seq):.3f}s")
+        rs = make_row("7", f"{name} x{k}: sequential", ctx, t_seq, k * n)
+        rt = make_row("7", f"{name} x{k}: stacked", ctx, t_stack, k * n)
+        rt["stacked_speedup"] = rt["throughput"] / rs["throughput"]
+        rows += [rs, rt]
+    return rows
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -568,7 +647,7 @@ def markdown(rows: list[Row], env: dict[str, Any]) -> str:
         cells = [
             r["section"], r["case"], fmt_rate(r["throughput"]) + _unit(r), fmt_rate(r["best_throughput"]) + _unit(r),
             f"{r['min_s']:.3f}-{r['max_s']:.3f}", fmt_rate(r["bound"]) if "bound" in r else "", frac, paired,
-            _times(r, "speedup_vs_peer"),
+            _times(r, "speedup_vs_peer") or _times(r, "bf16_speedup") or _times(r, "stacked_speedup"),
         ]
         if cpu:
             cells += [_pct(r, "cpu_frac_of_bound"), _times(r, "cpu_speedup_vs_peer")]

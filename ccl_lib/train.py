@@ -335,6 +335,11 @@ def _make_sgd(params, config: TrainConfig, device: torch.device) -> torch.optim.
     return torch.optim.SGD(params, **kw)
 
 
+def _first_row(x) -> Tensor:
+    """The first input of ``x`` (a tensor or :class:`ccl_lib.augment.DeviceImages`) as a batch of one."""
+    return x[:1] if isinstance(x, Tensor) else x.features(torch.zeros(1, dtype=torch.long))
+
+
 def _check_labels(name: str, y: Tensor, n: int) -> Tensor:
     if not isinstance(y, Tensor) or y.dim() != 1:
         raise ValueError(f"{name} must be a 1-d tensor of class labels, got {getattr(y, 'shape', type(y))}")
@@ -363,7 +368,9 @@ def fit(
 
     Args:
         model: any classifier mapping a batch of ``x_train`` to (N, K) logits.
-        x_train, y_train: features (float tensor) and integer labels in [0, K).
+        x_train, y_train: features (float tensor, or :class:`ccl_lib.augment.DeviceImages`:
+            uint8 pixels kept on the device, batches gathered, cropped, flipped and
+            normalized there) and integer labels in [0, K).
         objective: what to minimize; default cross-entropy.
         config: :class:`TrainConfig` (the paper's recipe by default).
         x_test, y_test: evaluated after every epoch (``test_acc`` in history).
@@ -397,9 +404,12 @@ def fit(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a ccl_lib.train.TrainConfig, got {type(config).__name__}")
-    if not isinstance(x_train, Tensor) or not isinstance(y_train, Tensor):
-        raise TypeError("x_train and y_train must be torch tensors (see Dataset.features)")
-    if not x_train.is_floating_point():
+    from .augment import DeviceImages
+
+    if not isinstance(x_train, (Tensor, DeviceImages)) or not isinstance(y_train, Tensor):
+        raise TypeError("x_train must be a torch tensor (see Dataset.features) or ccl_lib.augment.DeviceImages, "
+                        "and y_train a tensor of labels")
+    if isinstance(x_train, Tensor) and not x_train.is_floating_point():
         raise ValueError(f"x_train must be a floating-point tensor (see Dataset.features), got {x_train.dtype}")
     if len(x_train) == 0:
         raise ValueError("x_train is empty")
@@ -444,9 +454,12 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
          progress, desc, device) -> TrainResult:
     from tqdm.auto import tqdm
 
+    from .augment import DeviceImages
+
+    images = isinstance(x_train, DeviceImages)  # uint8 pixels on the device: batches built there
     model.to(device).eval()
     with torch.inference_mode():  # eval mode: a probe must not touch BatchNorm statistics
-        out = model(x_train[:1].to(device))
+        out = model(_first_row(x_train).to(device))
     if out.dim() != 2:
         raise ValueError(f"the model must return (N, K) logits, got shape {tuple(out.shape)}")
     num_classes = int(out.shape[1])
@@ -458,7 +471,7 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
         )
     # Channels-last (NHWC) convolutions: 25-30% faster training of the small CNN on the CPU
     # (oneDNN) in our measurements, and the layout GPUs' tensor cores want.
-    channels_last = x_train.dim() == 4
+    channels_last = len(x_train.shape) == 4
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     xtr, ytr = x_train.to(device), y_train.to(device)
@@ -480,7 +493,7 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
     checkpoints: dict[int, dict[str, Tensor]] = {}
     checkpoint_files: dict[int, tuple[str, str]] = {}
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    augment = config.augment and xtr.dim() == 4
+    augment = config.augment and len(xtr.shape) == 4
     pad = 4
 
     bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=False)
@@ -499,11 +512,15 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
         for b in range(steps_per_epoch):
             sl = slice(b * bs, (b + 1) * bs)
             idx = perm[sl]
-            xb, yb = xtr.index_select(0, idx), ytr.index_select(0, idx)
-            if augment:
-                xb = random_crop_flip(xb, pad, offsets=offsets[:, sl], flips=flips[sl])
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
+            yb = ytr.index_select(0, idx)
+            if images:
+                xb = xtr.batch(idx, offsets[:, sl], flips[sl], pad) if augment else xtr.batch(idx)
+            else:
+                xb = xtr.index_select(0, idx)
+                if augment:
+                    xb = random_crop_flip(xb, pad, offsets=offsets[:, sl], flips=flips[sl])
+                if channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
             ref = None
             if ridx is not None:
                 r = ridx[sl]
@@ -528,7 +545,7 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
             )
         row: dict[str, float] = {"epoch": epoch, "lr": lr_used, "objective": mean_obj}
         if config.track_train_loss:
-            m, v, a = _eval_stats(model, xtr, ytr, config.eval_batch_size)
+            m, v, a = _eval_stats(model, xtr.features() if images else xtr, ytr, config.eval_batch_size)
             row.update(train_loss_mean=m, train_loss_var=v, train_acc=a)
         if xte is not None:
             m, _, a = _eval_stats(model, xte, yte, config.eval_batch_size)
@@ -600,7 +617,7 @@ def _stacking_obstacle(models, data, objectives, configs) -> Optional[str]:
     plain = [dataclasses.replace(c, seed=0, checkpoint_epochs=()) for c in configs]
     if any(c != plain[0] for c in plain[1:]):
         return "the configs differ in more than seed and checkpoint_epochs"
-    if len({(tuple(x.shape), x.dtype) for x, _ in data}) > 1:
+    if len({(tuple(x.shape), getattr(x, "dtype", type(x).__name__)) for x, _ in data}) > 1:
         return "the training sets differ in size or shape"
     for d in _dropout_modules(models[0]):
         if type(d) is not nn.Dropout and d.p > 0:
@@ -740,8 +757,8 @@ def fit_many(
                 out.append(fit(m, x, y, objective=o, reference=reference, **kw))
         return out
     for i, (x, y) in enumerate(data):  # the same checks as fit's
-        if not isinstance(x, Tensor) or not x.is_floating_point() or len(x) == 0:
-            raise ValueError(f"data[{i}]: x_train must be a non-empty floating-point tensor")
+        if not ((isinstance(x, Tensor) and x.is_floating_point()) or type(x).__name__ == "DeviceImages") or len(x) == 0:
+            raise ValueError(f"data[{i}]: x_train must be a non-empty floating-point tensor or DeviceImages")
         _check_labels(f"data[{i}] labels", y, len(x))
         if (xts[i] is None) != (yts[i] is None):
             raise ValueError("give both x_test and y_test, or neither")
@@ -764,14 +781,15 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
     for m in models:
         m.to(device).eval()
     with torch.inference_mode(), _train_autocast(device, config):
-        out = models[0](x0[:1].to(device))
+        out = models[0](_first_row(x0).to(device))
     if out.dim() != 2:
         raise ValueError(f"the model must return (N, K) logits, got shape {tuple(out.shape)}")
     num_classes = int(out.shape[1])
     for i, (_, y) in enumerate(data):
         if int(y.min()) < 0 or int(y.max()) >= num_classes:
             raise ValueError(f"data[{i}] labels must lie in [0, {num_classes - 1}] for a model with {num_classes} outputs")
-    channels_last = x0.dim() == 4
+    images = not isinstance(x0, Tensor)  # DeviceImages: uint8 pixels, batches built on the device
+    channels_last = len(x0.shape) == 4
     if channels_last:
         for m in models:
             m.to(memory_format=torch.channels_last)
@@ -787,7 +805,7 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
             hooks.append(d.register_forward_hook(lambda mod, inp, o, j=j: shapes.__setitem__(j, (tuple(inp[0].shape[1:]), inp[0].dtype))))
     if hooks:
         with torch.inference_mode(), _train_autocast(device, config):
-            models[0](x0[:1].to(device))
+            models[0](_first_row(x0).to(device))
         for h in hooks:
             h.remove()
         names = [n for n, mod in skeleton.named_modules() if isinstance(mod, nn.modules.dropout._DropoutNd)]
@@ -806,13 +824,13 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
     opt = _make_sgd(plist, config, device)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.milestones), gamma=config.lr_decay)
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
-    xall = torch.stack([x.to(device) for x, _ in data])  # (k, n, ...)
+    xall = [x.to(device) for x, _ in data] if images else torch.stack([x.to(device) for x, _ in data])  # (k, n, ...)
     yall = torch.stack([y.long().to(device) for _, y in data])
     xte = [None if x is None else x.to(device) for x in xts]
-    n = xall.shape[1]
+    n = len(data[0][0])
     bs = config.batch_size
     steps = math.ceil(n / bs)
-    augment = config.augment and xall.dim() == 5
+    augment = config.augment and len(x0.shape) == 4
     pad = 4
     rows_idx = torch.arange(k, device=device)[:, None]
 
@@ -853,12 +871,19 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
             sl = slice(b * bs, (b + 1) * bs)
             idx = perm[:, sl]
             m_b = idx.shape[1]
-            xb, yb = xall[rows_idx, idx], yall[rows_idx, idx]
-            if augment:
+            yb = yall[rows_idx, idx]
+            if images:
+                xb = torch.stack([
+                    xi.batch(idx[i], off[i, :, sl], flip[i, sl], pad) if augment else xi.batch(idx[i])
+                    for i, xi in enumerate(xall)
+                ])
+            else:
+                xb = xall[rows_idx, idx]
+            if augment and not images:
                 flat = random_crop_flip(xb.flatten(0, 1), pad, offsets=off[:, :, sl].permute(1, 0, 2).reshape(2, -1),
                                         flips=flip[:, sl].reshape(-1))
                 xb = flat.view(k, m_b, *flat.shape[1:])
-            if channels_last:
+            if channels_last and not images:
                 xb = xb.flatten(0, 1).contiguous(memory_format=torch.channels_last).view(xb.shape)
             masks = []
             for sd, p, shape, dtype in drops:
@@ -888,7 +913,8 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
         for i, m in enumerate(models):
             row: dict[str, float] = {"epoch": epoch, "lr": lr_used, "objective": means[i]}
             if config.track_train_loss:
-                mu, var, acc = _eval_stats(m, data[i][0], data[i][1], config.eval_batch_size)
+                xi = xall[i].features() if images else data[i][0]
+                mu, var, acc = _eval_stats(m, xi, data[i][1], config.eval_batch_size)
                 row.update(train_loss_mean=mu, train_loss_var=var, train_acc=acc)
             if xte[i] is not None:
                 mu, _, acc = _eval_stats(m, xte[i], yts[i], config.eval_batch_size)
