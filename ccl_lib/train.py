@@ -407,8 +407,8 @@ def fit(
     from .augment import DeviceImages
 
     if not isinstance(x_train, (Tensor, DeviceImages)) or not isinstance(y_train, Tensor):
-        raise TypeError("x_train must be a torch tensor (see Dataset.features) or ccl_lib.augment.DeviceImages, "
-                        "and y_train a tensor of labels")
+        raise TypeError("x_train and y_train must be torch tensors (see Dataset.features); "
+                        "x_train may also be ccl_lib.augment.DeviceImages")
     if isinstance(x_train, Tensor) and not x_train.is_floating_point():
         raise ValueError(f"x_train must be a floating-point tensor (see Dataset.features), got {x_train.dtype}")
     if len(x_train) == 0:
