@@ -14,7 +14,14 @@ summary line says how many of each (``computed N, cached M``).  The notebooks
 call the same engine (:func:`ccl_lib.experiments.run_grid`).
 
 Exit status: 0 on success, 1 when runs failed (the others are cached), 2 for
-invalid arguments (unknown experiment, bad ``--set``...).
+invalid arguments (unknown experiment, a ``--set`` value or config entry of
+the wrong type or range -- checked against
+:data:`ccl_lib.experiments.named.SCHEMA` before anything runs, the message
+names the setting, the value and what is allowed -- or unavailable data).
+
+Damaged cache entries are recomputed with one warning line each
+(:meth:`ccl_lib.experiments.ResultCache.check_record`); two ``run``
+commands on one cache share the work (one writer per entry).
 """
 
 from __future__ import annotations
@@ -160,8 +167,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "show":
             return _cmd_show(args, out)
         return _cmd_run(args, out)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:  # invalid arguments, config or --set value (named in the message)
         print(f"ccl: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from .data import DataError
+
+        if not isinstance(exc, DataError):
+            raise
+        print(f"ccl: error: {exc}", file=sys.stderr)  # e.g. a missing data set or an unsafe image folder
         return 2
     except KeyboardInterrupt:
         print("ccl: interrupted; finished runs are cached, rerun the same command to resume", file=sys.stderr)

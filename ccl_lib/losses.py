@@ -184,6 +184,8 @@ def _validate(logits: torch.Tensor, targets: torch.Tensor, check_finite: bool) -
         )
     if targets.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
         raise TypeError(f"targets must be integer class indices, got {targets.dtype}")
+    if logits.shape[0] == 0:
+        raise ValueError("empty batch: logits have 0 rows; a loss needs at least one example (its mean would be NaN)")
     if check_finite and targets.numel():
         k = logits.shape[1]
         lo, hi = int(targets.min()), int(targets.max())

@@ -60,8 +60,9 @@ def make_splits(
     appears in proportion to the pool (per-class counts across parts differ by
     at most one).  Different seeds give different splits.  Raises
     ``ValueError`` for non-integer or negative labels, ``n_parts`` not in
-    {4, 5}, a non-positive ``size`` or one that needs more than ``len(y)``
-    examples.
+    {4, 5}, fewer than ``n_parts`` examples, a non-positive ``size`` or one
+    that needs more than ``len(y)`` examples.  Labels may be any non-negative
+    integers (only their order matters; memory does not grow with the largest one).
     """
     y = np.asarray(y)
     if y.ndim != 1 or len(y) == 0:
@@ -75,6 +76,14 @@ def make_splits(
     if isinstance(n_parts, bool) or not isinstance(n_parts, (int, np.integer)) or n_parts not in (4, 5):
         raise ValueError(f"n_parts must be 4 (target/shadow train/test) or 5 (plus reference), got {n_parts}")
     n = len(y)
+    if n < n_parts:
+        raise ValueError(
+            f"make_splits needs at least {n_parts} examples (one per part), but y has {n}; "
+            "the paper's protocol splits a data set into target/shadow train/test parts"
+        )
+    # Class ids may be any non-negative integers (e.g. 10**12): work with their ranks 0..k-1,
+    # so memory follows the number of classes, not the largest label.
+    y = np.unique(y, return_inverse=True)[1].reshape(-1)
     if size is None:
         size = n // n_parts
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:

@@ -154,7 +154,11 @@ def test_run_experiment_end_to_end_against_independent_recomputation(tmp_path):
     for _, row in df.iterrows():
         r = stored[row["attack"]]
         assert len(r.scores_in) == row["n_in"] == 100
-        assert row["advantage"] == pytest.approx(_brute_force_advantage(r.scores_in, r.scores_out), abs=1e-12)
+        # the oracle bound: the best threshold chosen on the target itself, by brute force
+        assert row["advantage_oracle"] == pytest.approx(_brute_force_advantage(r.scores_in, r.scores_out), abs=1e-12)
+        # the headline: TPR - FPR of the decisions learned on the shadow model (Eq. 2)
+        tpr_fpr = float(np.mean(r.decision_in) - np.mean(r.decision_out))
+        assert row["advantage"] == pytest.approx(tpr_fpr, abs=1e-12) and row["advantage"] <= row["advantage_oracle"]
     # P1 (Eq. 13) with the highest advantage, by hand
     a, b = acc, 1.0 - df["advantage"].max()
     assert df["p1"].tolist() == pytest.approx([2 * a * b / (a + b)] * len(df), abs=1e-12)
@@ -199,8 +203,10 @@ def test_interval_columns_are_the_bootstrap_of_the_stored_scores(tmp_path):
     res = run_experiment(spec, cache=tmp_path, progress=False)
     scored = load_attack_results(spec, cache=tmp_path)
     row = next(r for r in res.rows if r["attack"] == "loss")
-    est, lo, hi = bootstrap_ci(scored["loss"].scores_in, scored["loss"].scores_out, "advantage", n_boot=1000, seed=spec.seed)
-    assert (row["advantage"], row["advantage_low"], row["advantage_high"]) == pytest.approx((est, lo, hi))
+    est, lo, hi = bootstrap_ci(scored["loss"].scores_in, scored["loss"].scores_out, "advantage_oracle", n_boot=1000,
+                               seed=spec.seed)
+    assert (row["advantage_oracle"], row["advantage_oracle_low"], row["advantage_oracle_high"]) == pytest.approx(
+        (est, lo, hi))
 
 
 def test_runs_differing_only_in_scale_both_survive(tmp_path):
@@ -225,13 +231,14 @@ def test_corrupt_or_partial_cache_entries_are_recomputed(tmp_path):
     record = json.loads((folder / "result.json").read_text())
     model_file = folder / record["models"]["target"]["2"]
 
-    # a flipped byte in a model file: the size check passes, the sha256 check refuses to load it
+    # a flipped byte in a model file: the size check passes, the (default) sha256 check refuses the entry
     data = bytearray(model_file.read_bytes())
     data[-10] ^= 0xFF
     model_file.write_bytes(bytes(data))
-    assert cache.read_record(spec.key()) is not None
-    assert cache.read_record(spec.key(), verify="sha256") is None
-    with pytest.raises(CacheError, match="sha256"):
+    assert cache.read_record(spec.key(), verify="size", warn=False) is not None
+    record, reason = cache.check_record(spec.key())
+    assert record is None and reason == f"its file {model_file.name} does not match its recorded sha256"
+    with pytest.raises(CacheError, match="does not match its recorded sha256"):
         load_model(spec, cache=cache)
 
     # a truncated result.json (a run killed while writing) counts as not finished

@@ -31,7 +31,11 @@ Safety rules: nothing is parsed, decoded or unpickled before its checksum has
 been verified; downloads go to a temporary file that replaces the target only
 once verified; archive members that are links or escape the archive (absolute
 paths, ``..``) are rejected; prepared arrays are cached as ``.npz``/``.npy``
-files written atomically and read with ``allow_pickle=False``.  Canonical CIFAR
+files written atomically with the sha256 of their content, verified and read
+with ``allow_pickle=False`` (a mismatch rebuilds them from the verified
+source, :mod:`ccl_lib.data.prepared`); an ``imagefolder:`` tree is identified
+by a fingerprint of its contents (:func:`imagefolder_fingerprint`) and may not
+link outside itself.  Canonical CIFAR
 pickles are only ever read by torchvision after its own md5 check.
 """
 
@@ -43,12 +47,14 @@ from .errors import (
     DataVerificationError,
     UnknownDatasetError,
     UnsafeArchiveError,
+    UnsafeDataError,
 )
 from .dataset import Dataset
 from .verify import Checksum, compute_checksum, git_blob_sha1, tar_content_sha256, verify_file
 from .remote import REMOTE_FILES, RemoteFile, data_root, extract_archive, fetch_file
 from .tabular import load_tabular
 from .catalog import available_datasets, load_dataset
+from .images import imagefolder_fingerprint
 from .settings import (
     NORMALIZATION,
     CIFAR10_CLASSES,
@@ -71,12 +77,14 @@ __all__ = [
     "RemoteFile",
     "UnknownDatasetError",
     "UnsafeArchiveError",
+    "UnsafeDataError",
     "available_datasets",
     "compute_checksum",
     "data_root",
     "extract_archive",
     "fetch_file",
     "git_blob_sha1",
+    "imagefolder_fingerprint",
     "load_dataset",
     "load_tabular",
     "tar_content_sha256",

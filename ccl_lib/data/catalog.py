@@ -10,40 +10,12 @@ import numpy as np
 from .settings import NORMALIZATION, PathLike
 from .errors import UnknownDatasetError
 from .dataset import Dataset
+from .names import available_datasets, canonical_name as _canonical_name
 from .remote import data_root
 from .tabular import _TABULAR, _load_digits, load_tabular
 from .images import _imagenet_dir, _load_cifar10_jpeg, _load_imagefolder, _load_torchvision_cifar
 
-
-_IMAGE_NAMES = ("cifar10", "cifar10-jpeg", "cifar100", "imagenet")
-_ALIASES = {
-    "purchase": "purchase100",
-    "texas": "texas100",
-    "cifar-10": "cifar10",
-    "cifar-100": "cifar100",
-    "cifar10_jpeg": "cifar10-jpeg",
-    "cifar-10-jpeg": "cifar10-jpeg",
-    "imagenet1k": "imagenet",
-}
-
-
-def available_datasets() -> list[str]:
-    """Names accepted by :func:`load_dataset` (besides ``"imagefolder:<path>"``)."""
-    return sorted([*_TABULAR, "digits", *_IMAGE_NAMES])
-
-
-def _canonical_name(name: str) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"data set name must be a string, got {type(name).__name__}")
-    if name.lower().startswith("imagefolder:"):
-        return name
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in available_datasets():
-        raise UnknownDatasetError(
-            f"unknown data set {name!r}; valid names: {', '.join(available_datasets())}, or 'imagefolder:<path>'"
-        )
-    return key
+__all__ = ["available_datasets", "load_dataset"]
 
 
 def load_dataset(
@@ -87,8 +59,10 @@ def load_dataset(
         DataVerificationError: a file failed verification; nothing was kept.
     """
     key = _canonical_name(name)
-    if image_size is not None and (not isinstance(image_size, (int, np.integer)) or image_size < 1):
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    if image_size is not None and (
+        isinstance(image_size, (bool, np.bool_)) or not isinstance(image_size, (int, np.integer)) or image_size < 1
+    ):
+        raise ValueError(f"image_size must be a positive integer (pixels per side, e.g. 32), got {image_size!r}")
     if key == "digits" or key in _TABULAR:
         if image_size is not None:
             raise ValueError(f"image_size applies to image data sets, not to {key!r}")

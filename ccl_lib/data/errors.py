@@ -19,5 +19,9 @@ class UnsafeArchiveError(DataVerificationError):
     """An archive member is a link, a special file, or escapes the target directory."""
 
 
+class UnsafeDataError(DataVerificationError):
+    """A file or link of a user's data tree resolves outside the tree; it is refused."""
+
+
 class UnknownDatasetError(DataError, ValueError):
     """An unknown data set name; the message lists the valid ones."""

@@ -25,9 +25,10 @@ from .settings import (
     _MMAP_THRESHOLD,
     log,
 )
-from .errors import DataError, DataVerificationError, DatasetUnavailableError
+from .errors import DataError, DataVerificationError, DatasetUnavailableError, UnsafeDataError
 from .dataset import Dataset, _channel_stats
 from .verify import Checksum, _content_digest, _hash_file, _iter_tar_files, verify_file
+from .prepared import file_sha256, meta_digest
 from .remote import REMOTE_FILES, RemoteFile, _how_to_provide, _mirror_dir, data_root, fetch_file
 
 
@@ -120,6 +121,14 @@ def _load_image_cache(
         meta = json.loads((cache / "meta.json").read_text())
         if meta.get("format") != _CACHE_FORMAT:
             raise ValueError("stale cache format")
+        if not isinstance(meta.get("sha256"), dict) or meta.get("digest") is None:
+            raise ValueError("it has no checksums (written by an older ccl_lib)")
+        if meta_digest(meta) != meta["digest"]:
+            raise ValueError("meta.json does not match its digest (edited or corrupted)")
+        for fname in ("x.npy", "y.npy"):
+            f = cache / fname
+            if f.is_symlink() or file_sha256(f) != meta["sha256"].get(fname):
+                raise ValueError(f"{fname} does not match its recorded sha256 (edited or corrupted)")
         xpath = cache / "x.npy"
         mmap = "r" if xpath.stat().st_size > _MMAP_THRESHOLD else None
         x = np.load(xpath, allow_pickle=False, mmap_mode=mmap)
@@ -131,7 +140,7 @@ def _load_image_cache(
         names = tuple(meta["class_names"]) if meta.get("class_names") else None
         return Dataset(name, x, y.astype(np.int64), int(meta["num_classes"]), "image", names, meta["source"], m, s)
     except Exception as exc:  # rebuilt from the verified source
-        log.warning("ignoring damaged image cache %s: %s", cache, exc)
+        log.warning("ignoring the prepared image cache %s and rebuilding it from the verified source: %s", cache, exc)
         shutil.rmtree(cache, ignore_errors=True)
         return None
 
@@ -146,6 +155,9 @@ def _write_image_cache(
 ) -> None:
     """Create ``cache/{x.npy,y.npy,meta.json}`` in a temporary directory, then rename it into place.
 
+    ``meta.json`` records the sha256 of both arrays and its own digest
+    (:mod:`ccl_lib.data.prepared`); :func:`_load_image_cache` checks them.
+
     ``fill(x)`` writes the images into the (memory-mapped) array ``x`` and returns ``y``.
     """
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +170,10 @@ def _write_image_cache(
         x.flush()
         del x
         np.save(tmp / "y.npy", y, allow_pickle=False)
-        meta = {**meta, "format": _CACHE_FORMAT, "n": int(n)}
+        sha = {f: file_sha256(tmp / f) for f in ("x.npy", "y.npy")}
+        meta = {**meta, "format": _CACHE_FORMAT, "n": int(n), "sha256": sha}
+        meta = json.loads(json.dumps(meta))  # what is read back is what is digested
+        meta["digest"] = meta_digest(meta)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         try:
             os.rename(tmp, cache)
@@ -302,11 +317,57 @@ def _load_torchvision_cifar(name: str, root: Path, download: bool, size: int) ->
     return ds
 
 
+def _inside(path: Path, tree: Path, what: str) -> Path:
+    """``path`` resolved; :class:`UnsafeDataError` if it (or the link it is) resolves outside ``tree``."""
+    real = path.resolve()
+    if real != tree and tree not in real.parents:
+        raise UnsafeDataError(
+            f"{what} {path} resolves to {real}, outside the image folder {tree}; refusing to read it "
+            "(copy the file into the tree instead of linking to it)"
+        )
+    return real
+
+
+def _walk_images(folder: Path, tree: Path) -> list[Path]:
+    """Image files under ``folder`` (sorted), following links only while they stay inside ``tree``."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    stack = [folder]
+    while stack:
+        d = stack.pop()
+        real = _inside(d, tree, "folder")
+        if real in seen:  # a link back to a folder already read
+            continue
+        seen.add(real)
+        entries = sorted(os.scandir(d), key=lambda e: e.name)
+        subdirs = []
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            if e.is_dir():  # follows links; _inside checks where they lead
+                subdirs.append(p)
+            elif e.name.lower().endswith(_IMG_EXTENSIONS):
+                if e.is_symlink():
+                    _inside(p, tree, "image file")
+                if not p.is_file():
+                    raise DataVerificationError(f"{p} is not a regular file")
+                out.append(p)
+        stack.extend(reversed(subdirs))
+    return sorted(out)
+
+
 def _scan_imagefolder(path: Path) -> tuple[list[str], list[tuple[Path, int]]]:
-    """Classes and ``(file, label)`` samples of an ImageFolder tree; ``train/`` before ``val/``/``test/``."""
+    """Classes and ``(file, label)`` samples of an ImageFolder tree; ``train/`` before ``val/``/``test/``.
+
+    Files and folders (links included) that resolve outside the tree are refused.
+    """
+    tree = path.resolve()
     split_roots = [path / s for s in ("train", "val", "test") if (path / s).is_dir()]
     if not split_roots or not (path / "train").is_dir():
         split_roots = [path]
+    for r in split_roots:
+        _inside(r, tree, "folder")
     classes = sorted(e.name for e in os.scandir(split_roots[0]) if e.is_dir() and not e.name.startswith("."))
     if not classes:
         raise DatasetUnavailableError(f"{split_roots[0]} holds no class folders (expected <root>/<class>/<image>)")
@@ -318,14 +379,35 @@ def _scan_imagefolder(path: Path) -> tuple[list[str], list[tuple[Path, int]]]:
                 continue
             if entry.name not in index:
                 raise DataVerificationError(f"{split_root}: class folder {entry.name!r} is not among the train classes")
-            for dirpath, dirnames, filenames in os.walk(entry.path, followlinks=False):
-                dirnames.sort()
-                for f in sorted(filenames):
-                    if f.lower().endswith(_IMG_EXTENSIONS):
-                        samples.append((Path(dirpath) / f, index[entry.name]))
+            samples.extend((f, index[entry.name]) for f in _walk_images(Path(entry.path), tree))
     if not samples:
         raise DatasetUnavailableError(f"{path} holds no images with extensions {_IMG_EXTENSIONS}")
     return classes, samples
+
+
+def _fingerprint(path: Path, samples: list[tuple[Path, int]]) -> str:
+    h = hashlib.sha256(b"imagefolder-v2\n")
+    for file, label in samples:
+        rel = file.relative_to(path).as_posix()
+        h.update(f"{rel}\0{label}\0{file.stat().st_size}\0{file_sha256(file.resolve())}\n".encode())
+    return h.hexdigest()
+
+
+def imagefolder_fingerprint(path: PathLike) -> str:
+    """A content fingerprint of an ImageFolder tree: sha256 over every image's path, label, size and sha256.
+
+    It is part of the run key of an ``imagefolder:<path>`` data set
+    (:meth:`ccl_lib.experiments.RunSpec.identity`) and of its prepared cache,
+    so a changed folder is a different experiment.  File hashes are
+    remembered in this process while a file's size, times and inode stay the
+    same.  Files or links resolving outside the tree raise
+    :class:`UnsafeDataError`.
+    """
+    folder = Path(path).expanduser().resolve()
+    if not folder.is_dir():
+        raise DatasetUnavailableError(f"image folder {folder} does not exist (expected <dir>/[train/]<class>/<image>)")
+    _, samples = _scan_imagefolder(folder)
+    return _fingerprint(folder, samples)
 
 
 def _load_imagefolder(
@@ -338,11 +420,8 @@ def _load_imagefolder(
     if not path.is_dir():
         raise DatasetUnavailableError(f"image folder {path} does not exist (expected <dir>/[train/]<class>/<image>)")
     classes, samples = _scan_imagefolder(path)
-    fp = hashlib.sha256(str(path).encode())
-    for file, label in samples:
-        st = file.stat()
-        fp.update(f"{file.relative_to(path)}\0{label}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    key = f"imagefolder-{fp.hexdigest()[:16]}-{size}px"
+    fp = _fingerprint(path, samples)
+    key = f"imagefolder-{fp[:16]}-{size}px"
     cache = _image_cache_dir(root, key)
     mean, std = normalization if normalization else (None, None)
     ds = _load_image_cache(cache, name, mean, std)
@@ -352,14 +431,17 @@ def _load_imagefolder(
     def fill(x: np.ndarray) -> np.ndarray:
         y = np.empty(len(samples), np.int64)
         for i, (file, label) in enumerate(tqdm(samples, unit="img", desc=f"decode {path.name}")):
-            _decode_into(x, i, file.read_bytes(), size, None, str(file))
+            data = file.read_bytes()
+            if hashlib.sha256(data).hexdigest() != file_sha256(file.resolve()):
+                raise DataVerificationError(f"{file} changed while the image folder was being read; load it again")
+            _decode_into(x, i, data, size, None, str(file))
             y[i] = label
         return y
 
     meta = {
         "num_classes": len(classes),
         "class_names": classes,
-        "source": f"ImageFolder {path} ({len(samples)} files, fingerprint {fp.hexdigest()[:16]}), {size}x{size}",
+        "source": f"ImageFolder {path} ({len(samples)} files, content fingerprint {fp[:16]}), {size}x{size}",
     }
     _write_image_cache(cache, len(samples), size, fill, meta, compute_stats=normalization is None)
     ds = _load_image_cache(cache, name, mean, std)

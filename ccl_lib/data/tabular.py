@@ -16,6 +16,8 @@ from .settings import PathLike, _CACHE_FORMAT, log
 from .errors import DataVerificationError, UnknownDatasetError
 from .dataset import Dataset
 from .verify import Checksum, _open_tar, _tar_relpath, verify_file
+from .names import TABULAR_NAMES, canonical_name
+from .prepared import arrays_digest
 from .remote import REMOTE_FILES, data_root, fetch_file
 
 
@@ -33,6 +35,7 @@ _TABULAR: dict[str, _TabularSpec] = {
     "purchase100": _TabularSpec("purchase100", 600, 100, "csv", "dataset_purchase"),
     "texas100": _TabularSpec("texas100", 6169, 100, "texas", ""),
 }
+assert tuple(_TABULAR) == TABULAR_NAMES
 
 
 def _int_token(token: bytes) -> int:
@@ -176,6 +179,8 @@ def _parse_tabular_archive(path: Path, spec: _TabularSpec) -> tuple[np.ndarray, 
 
 
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` and their :func:`~ccl_lib.data.prepared.arrays_digest` (array ``checksum``) atomically."""
+    arrays = {**arrays, "checksum": np.str_(arrays_digest(arrays))}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -192,15 +197,20 @@ def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
 def _load_tabular_cache(path: Path, spec: _TabularSpec) -> Optional[Dataset]:
     try:
         with np.load(path, allow_pickle=False) as z:
-            if int(z["format"]) != _CACHE_FORMAT or int(z["n_features"]) != spec.n_features:
-                raise ValueError("stale cache format")
-            packed, y, source = z["x_packed"], z["y"].astype(np.int64), str(z["source"])
+            z = {k: z[k] for k in z.files}
+        if "checksum" not in z:
+            raise ValueError("it has no checksum (written by an older ccl_lib)")
+        if str(z.pop("checksum")) != arrays_digest(z):
+            raise ValueError("its arrays do not match their checksum (edited or corrupted)")
+        if int(z["format"]) != _CACHE_FORMAT or int(z["n_features"]) != spec.n_features:
+            raise ValueError("stale cache format")
+        packed, y, source = z["x_packed"], z["y"].astype(np.int64), str(z["source"])
         if packed.ndim != 2 or packed.shape[1] != (spec.n_features + 7) // 8 or len(y) != len(packed):
             raise ValueError("inconsistent shapes")
         x = np.unpackbits(packed, axis=1, count=spec.n_features)
         return Dataset(spec.name, x, y, spec.num_classes, "tabular", source=source)
     except Exception as exc:  # a damaged or stale cache is rebuilt from the verified archive
-        log.warning("ignoring damaged cache %s: %s", path, exc)
+        log.warning("ignoring the prepared array %s and rebuilding it from the verified archive: %s", path, exc)
         path.unlink(missing_ok=True)
         return None
 
@@ -218,7 +228,9 @@ def load_tabular(
     The archive (``dataset_location.tgz``, ``dataset_purchase.tgz``,
     ``dataset_texas.tgz`` of ``privacytrustlab/datasets``) is fetched with
     :func:`fetch_file`, verified, parsed (labels become 0-based) and cached as a
-    bit-packed ``root/prepared/<name>.npz``.  Rows keep the upstream file order.
+    bit-packed ``root/prepared/<name>.npz`` holding the sha256 of its arrays;
+    a cache whose arrays do not match it is rebuilt from the verified archive
+    (:mod:`ccl_lib.data.prepared`).  Rows keep the upstream file order.
 
     Args:
         name: ``"location"``, ``"purchase100"`` or ``"texas100"``.
@@ -229,9 +241,7 @@ def load_tabular(
             :data:`REMOTE_FILES`.
         base_url: download from ``base_url/<file name>`` (see :func:`fetch_file`).
     """
-    from .catalog import _canonical_name  # here: catalog imports this module
-
-    key = _canonical_name(name)
+    key = canonical_name(name)
     if key not in _TABULAR:
         raise UnknownDatasetError(f"{name!r} is not a tabular data set; use one of {sorted(_TABULAR)}")
     spec = _TABULAR[key]

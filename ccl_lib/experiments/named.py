@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -34,11 +35,180 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from .spec import RunSpec, grid
 
-__all__ = ["Experiment", "apply_overrides", "list_experiments", "load_experiment", "parse_override"]
+__all__ = [
+    "ConfigError",
+    "Experiment",
+    "SCHEMA",
+    "apply_overrides",
+    "check_config",
+    "list_experiments",
+    "load_experiment",
+    "parse_override",
+]
 
 _RECIPE_KEYS = ("model", "epochs", "milestones", "lr", "batch_size", "momentum", "weight_decay", "augment", "size",
                 "attacks", "amp")  # fmt: skip
 ALLOWED_KEYS = ("description", "paper", "dataset", "defenses", "seeds", "reference_epochs", *_RECIPE_KEYS)
+
+
+class ConfigError(ValueError):
+    """An experiment setting has the wrong type or range; the message names the setting, its value and what is allowed."""
+
+
+def _is_int(v: Any) -> bool:
+    return (isinstance(v, int) and not isinstance(v, bool)) or (
+        isinstance(v, float) and math.isfinite(v) and v.is_integer()
+    )
+
+
+def _positive_int(v: Any) -> Optional[str]:
+    return None if _is_int(v) and v >= 1 else "a positive integer, e.g. 30"
+
+
+def _seed_list(v: Any) -> Optional[str]:
+    ok = (_is_int(v) and v >= 0) or (
+        isinstance(v, list) and v and all(_is_int(x) and x >= 0 for x in v)
+    )
+    return None if ok else "a non-negative integer or a non-empty list of them, e.g. [0, 1, 2]"
+
+
+def _milestones(v: Any) -> Optional[str]:
+    ok = isinstance(v, list) and all(_is_int(x) and x >= 1 for x in v) and list(v) == sorted(set(v))
+    return None if ok else "a list of strictly increasing positive epochs, e.g. [50, 100] (or [])"
+
+
+def _number(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False):
+    def check(v: Any) -> Optional[str]:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (
+            (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+        )
+        if math.isinf(hi):
+            return None if ok else f"a finite number {'>' if lo_open else '>='} {lo:g}"
+        rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        return None if ok else f"a finite number in {rng}"
+
+    return check
+
+
+def _bool(v: Any) -> Optional[str]:
+    return None if isinstance(v, bool) else "true or false"
+
+
+def _text(v: Any) -> Optional[str]:
+    return None if isinstance(v, str) else "a string"
+
+
+def _dataset(v: Any) -> Optional[str]:
+    from ..data import available_datasets
+
+    names = [v] if isinstance(v, str) else v
+    allowed = f"a data set name or a non-empty list of names: {', '.join(available_datasets())}, or 'imagefolder:<path>'"
+    if not isinstance(names, list) or not names:
+        return allowed
+    for n in names:
+        if not isinstance(n, str) or not (n.lower().startswith("imagefolder:") or n.strip().lower() in available_datasets()):
+            return allowed
+    return None
+
+
+def _model(v: Any) -> Optional[str]:
+    from ..models import MODEL_NAMES
+
+    return None if v in (*MODEL_NAMES, "auto") else f"one of {', '.join((*MODEL_NAMES, 'auto'))}"
+
+
+def _size(v: Any) -> Optional[str]:
+    return None if v is None or (_is_int(v) and v >= 1) else "a positive integer (examples per split part) or null"
+
+
+def _attacks(v: Any) -> Optional[str]:
+    from .. import attacks as _attacks
+
+    names = [v] if isinstance(v, str) else v
+    allowed = f"null (the default suite) or a non-empty list of attack names: {', '.join(sorted(_attacks.ATTACKS))}"
+    if v is None:
+        return None
+    if not isinstance(names, list) or not names or not all(isinstance(a, str) and a in _attacks.ATTACKS for a in names):
+        return allowed
+    return None
+
+
+def _defenses(v: Any) -> Optional[str]:
+    from .. import defenses as _defenses
+
+    allowed = (
+        "an object {defense name: list of hyperparameter objects | object | \"paper\" | null} or a list of names; "
+        f"defenses: {', '.join(_defenses.DEFENSE_NAMES)}"
+    )
+    if isinstance(v, str):
+        v = [v]
+    if isinstance(v, list):
+        return None if v and all(isinstance(n, str) and n in _defenses.DEFENSE_NAMES for n in v) else allowed
+    if not isinstance(v, dict) or not v:
+        return allowed
+    for name, g in v.items():
+        if name not in _defenses.DEFENSE_NAMES:
+            return allowed
+        if not (g is None or g == "paper" or isinstance(g, dict)
+                or (isinstance(g, list) and all(isinstance(p, dict) for p in g))):
+            return allowed
+    return None
+
+
+#: The type and range of every experiment setting: ``{key: check}``, ``check(value)`` is ``None`` or what is allowed.
+SCHEMA = {
+    "description": _text,
+    "paper": _text,
+    "dataset": _dataset,
+    "defenses": _defenses,
+    "seeds": _seed_list,
+    "reference_epochs": _positive_int,
+    "model": _model,
+    "epochs": _positive_int,
+    "milestones": _milestones,
+    "lr": _number(0.0, lo_open=True),
+    "batch_size": _positive_int,
+    "momentum": _number(0.0, 1.0, hi_open=True),
+    "weight_decay": _number(0.0),
+    "augment": _bool,
+    "size": _size,
+    "attacks": _attacks,
+    "amp": _bool,
+}
+
+
+def _show(v: Any) -> str:
+    try:
+        text = json.dumps(v, allow_nan=True)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_config(config: Mapping[str, Any], source: str = "config", overridden: Optional[Mapping[str, str]] = None) -> None:
+    """Check every setting of an experiment config against :data:`SCHEMA` before anything runs.
+
+    Raises :class:`ConfigError` naming the setting, its value and what is
+    allowed; ``overridden`` maps the settings that came from ``--set`` to
+    the text given there, so the message quotes the command line rather
+    than the file.
+    """
+    overridden = overridden or {}
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"{source} must hold a JSON object, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(ALLOWED_KEYS) - {"name"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown setting(s) {unknown}; allowed: {', '.join(ALLOWED_KEYS)}")
+    for req in ("dataset", "defenses"):
+        if req not in config:
+            raise ConfigError(f"{source} needs a {req!r} entry")
+    for key, check in SCHEMA.items():
+        if key not in config:
+            continue
+        allowed = check(config[key])
+        if allowed is not None:
+            where = f"--set {overridden[key]}" if key in overridden else source
+            raise ConfigError(f"{where}: setting {key!r} = {_show(config[key])} is invalid; it must be {allowed}")
 
 
 def _config_dir():
@@ -59,7 +229,11 @@ def list_experiments() -> dict[str, str]:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``"epochs=5"`` -> ``("epochs", 5)``; the value is JSON when it parses, else a string."""
+    """``"epochs=5"`` -> ``("epochs", 5)``; the value is JSON when it parses, else a string.
+
+    Non-finite JSON numbers (``1e400`` parses as infinity, ``NaN``) are kept
+    as floats and refused by :func:`check_config` with the setting's name.
+    """
     if not isinstance(text, str) or "=" not in text:
         raise ValueError(f"an override must look like key=value (e.g. epochs=5 or seeds=[0,1]), got {text!r}")
     key, raw = text.split("=", 1)
@@ -82,7 +256,10 @@ def apply_overrides(config: Mapping[str, Any], overrides: Union[Mapping[str, Any
     cfg = copy.deepcopy(dict(config))
     if overrides is None:
         return cfg
-    items = list(overrides.items()) if isinstance(overrides, Mapping) else [parse_override(o) for o in overrides]
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+    else:
+        items = [parse_override(o) for o in ([overrides] if isinstance(overrides, str) else overrides)]
     for key, value in items:
         path = key.split(".")
         if path[0] not in ALLOWED_KEYS:
@@ -105,14 +282,7 @@ class Experiment:
     source: str = ""
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.config) - set(ALLOWED_KEYS) - {"name"})
-        if unknown:
-            raise ValueError(
-                f"experiment {self.name!r}: unknown setting(s) {unknown}; allowed: {', '.join(ALLOWED_KEYS)}"
-            )
-        for req in ("dataset", "defenses"):
-            if req not in self.config:
-                raise ValueError(f"experiment {self.name!r} needs a {req!r} entry")
+        check_config(self.config, f"experiment {self.name!r}")
 
     @property
     def description(self) -> str:
@@ -132,8 +302,15 @@ class Experiment:
         kw["milestones"] = tuple(ms)
         if kw.get("attacks") is not None:
             kw["attacks"] = list(kw["attacks"]) if not isinstance(kw["attacks"], str) else [kw["attacks"]]
+        for k in ("epochs", "batch_size", "size"):
+            if isinstance(kw.get(k), float):
+                kw[k] = int(kw[k])
         seeds = cfg.get("seeds", [0])
-        return grid(cfg["dataset"], cfg["defenses"], seeds, **kw)
+        seeds = [int(x) for x in seeds] if isinstance(seeds, list) else int(seeds)
+        try:
+            return grid(cfg["dataset"], cfg["defenses"], seeds, **kw)
+        except (ValueError, TypeError) as exc:  # a hyperparameter of a defense grid, or a recipe combination
+            raise ConfigError(f"experiment {self.name!r} ({self.source}): {exc}") from None
 
 
 def load_experiment(
@@ -165,6 +342,15 @@ def load_experiment(
     if not isinstance(config, dict):
         raise ValueError(f"{source} must hold a JSON object, got {type(config).__name__}")
     config.pop("name", None)
+    check_config(config, source)  # the file itself, before overrides
     if config.get("milestones") and "epochs" in config:
         config.setdefault("reference_epochs", config["epochs"])  # milestones follow an --set epochs=...
-    return Experiment(name=name, config=apply_overrides(config, overrides), source=source)
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    if overrides is None or isinstance(overrides, Mapping):
+        given = {k.split(".")[0]: f"{k}={_show(v)}" for k, v in (overrides or {}).items()}
+    else:
+        given = {parse_override(o)[0].split(".")[0]: str(o) for o in overrides}
+    merged = apply_overrides(config, overrides)
+    check_config(merged, source, overridden=given)
+    return Experiment(name=name, config=merged, source=source)

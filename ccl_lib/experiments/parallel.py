@@ -35,7 +35,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 
 from .cache import ResultCache, resolve_cache
-from .runner import RunResult, _compute, _progress, _store, _torch_threads, rows_frame, run_experiment
+from .runner import RunResult, _compute, _progress, _run_one, _store, _torch_threads, rows_frame
 from .spec import RunSpec
 
 __all__ = ["SweepError", "SweepResult", "available_cores", "resolve_workers", "run_grid", "run_sweep"]
@@ -139,11 +139,17 @@ def _init_worker(threads: int, gpu_queue: Any, env: dict[str, str]) -> None:
         pass
 
 
-def _worker_run(spec_dict: dict[str, Any], cache_root: Optional[str], device: str) -> RunResult:
-    """Run one spec in a worker process; the worker writes the result into the cache itself."""
+def _worker_run(spec_dict: dict[str, Any], cache: Optional[ResultCache], device: str) -> RunResult:
+    """Run one spec in a worker process; the worker writes the result into the cache itself.
+
+    It holds the entry's writer lock while computing, and waits for (then
+    loads) a result another sweep is computing.  The driver already warned
+    about a damaged entry, so the worker does not warn again.
+    """
     spec = RunSpec.from_dict(spec_dict)
-    cache = ResultCache(cache_root) if cache_root is not None else False
-    return run_experiment(spec, cache=cache, device=device, progress=False)
+    result = _run_one(spec, cache, device, False, False, None, warn=True if cache is None else False, wait=True)
+    assert result is not None
+    return result
 
 
 def _gpu_ids() -> list[str]:
@@ -210,11 +216,12 @@ def run_sweep(
 
     done: dict[str, RunResult] = {}
     if store is not None:
-        for s in specs:
+        for s in specs:  # every entry verified once; a damaged one logs one warning and is recomputed
             record = store.read_record(s.key())
             if record is not None:
                 done[s.key()] = RunResult.from_record(record, cached=True)
     n_cached = len(done)
+    late_cached = [0]  # runs another sweep finished while this one waited for their lock
     todo = [s for s in specs if s.key() not in done]
     failures: list[tuple[RunSpec, str]] = []
     n_workers = resolve_workers(workers, len(todo), device) if backend == "local" else workers
@@ -231,18 +238,15 @@ def run_sweep(
         else:
             assert res is not None
             done[spec.key()] = res
+            late_cached[0] += bool(res.cached)
         bar.update(1)
-        bar.set_postfix(computed=len(done) - n_cached, cached=n_cached, failed=len(failures))
+        n_now = n_cached + late_cached[0]
+        bar.set_postfix(computed=len(done) - n_now, cached=n_now, failed=len(failures))
 
     try:
         if todo and backend == "local" and n_workers == 1:
             with _torch_threads(available_cores()):
-                for s in todo:
-                    try:
-                        finish(s, run_experiment(s, cache=store if store is not None else False, device=device,
-                                                 progress=show), None)
-                    except Exception:
-                        finish(s, None, traceback.format_exc())
+                _run_serial(todo, store, device, show, finish)
         elif todo and backend == "local":
             _run_pool(todo, n_workers, store, device, finish)
         elif todo:
@@ -251,6 +255,7 @@ def run_sweep(
         bar.close()
 
     results = [done[s.key()] for s in specs if s.key() in done]
+    n_cached += late_cached[0]
     sweep = SweepResult(
         results=results, computed=len(done) - n_cached, cached=n_cached, failures=failures,
         seconds=time.perf_counter() - t0, workers=int(n_workers) if isinstance(n_workers, int) else 1,
@@ -266,6 +271,39 @@ def run_sweep(
     return sweep
 
 
+#: Seconds between polls for entries that another sweep is computing.
+LOCK_POLL_SECONDS = 0.2
+
+
+def _run_serial(todo, store, device, show, finish) -> None:
+    """Run specs in this process; entries another process is computing are deferred, then waited for.
+
+    Each entry is claimed with a non-blocking lock; a busy one goes to the back
+    of the queue, so two sweeps on one cache share the work and each run is
+    computed once.
+    """
+    import collections
+
+    queue = collections.deque(todo)
+    while queue:
+        progressed = False
+        for _ in range(len(queue)):
+            s = queue.popleft()
+            try:
+                res = _run_one(s, store, device, show, False, None, warn=store is None, wait=False)
+            except Exception:
+                finish(s, None, traceback.format_exc())
+                progressed = True
+                continue
+            if res is None:
+                queue.append(s)  # another process holds its lock: come back later
+            else:
+                finish(s, res, None)
+                progressed = True
+        if queue and not progressed:
+            time.sleep(LOCK_POLL_SECONDS)
+
+
 def _run_pool(todo, n_workers, store, device, finish) -> None:
     ctx = mp.get_context("spawn")
     threads = max(1, available_cores() // n_workers)
@@ -276,11 +314,10 @@ def _run_pool(todo, n_workers, store, device, finish) -> None:
         for i in range(n_workers):
             gpu_queue.put(ids[i % len(ids)])
     env = {k: v for k, v in os.environ.items() if k.startswith("CCL_")}
-    cache_root = str(store.root) if store is not None else None
     with cf.ProcessPoolExecutor(
         max_workers=n_workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, gpu_queue, env)
     ) as pool:
-        futures = {pool.submit(_worker_run, s.to_dict(), cache_root, device): s for s in todo}
+        futures = {pool.submit(_worker_run, s.to_dict(), store, device): s for s in todo}
         try:
             for fut in cf.as_completed(futures):
                 s = futures[fut]
@@ -325,22 +362,44 @@ def _run_ray(todo, workers, ray_address, store, device, finish) -> int:
         task = ray.remote(_ray_compute).options(**opts)
         queue = list(todo)
         pending: dict[Any, RunSpec] = {}
-        n_started = 0
-        while queue or pending:
-            while queue and len(pending) < limit:
-                s = queue.pop(0)
-                pending[task.remote(s.to_dict(), device, threads)] = s
-                n_started += 1
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            ref = ready[0]
-            s = pending.pop(ref)
-            try:
-                result, states, arrays = ray.get(ref)
-                if store is not None:
-                    _store(store, result, states, arrays)
-                finish(s, result, None)
-            except Exception:
-                finish(s, None, traceback.format_exc())
+        locks: dict[str, Any] = {}  # the driver holds each entry's writer lock while its task runs
+        try:
+            while queue or pending:
+                deferred = []
+                while queue and len(pending) < limit:
+                    s = queue.pop(0)
+                    if store is not None:
+                        record = store.read_record(s.key(), warn=False)
+                        if record is not None:  # finished by another sweep meanwhile
+                            finish(s, RunResult.from_record(record, cached=True), None)
+                            continue
+                        lk = store.lock(s.key(), wait=False)
+                        if lk is None:
+                            deferred.append(s)
+                            continue
+                        locks[s.key()] = lk
+                    pending[task.remote(s.to_dict(), device, threads)] = s
+                queue.extend(deferred)
+                if not pending:
+                    time.sleep(LOCK_POLL_SECONDS)
+                    continue
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                ref = ready[0]
+                s = pending.pop(ref)
+                try:
+                    result, states, arrays = ray.get(ref)
+                    if store is not None:
+                        _store(store, result, states, arrays)
+                    finish(s, result, None)
+                except Exception:
+                    finish(s, None, traceback.format_exc())
+                finally:
+                    lk = locks.pop(s.key(), None)
+                    if lk is not None:
+                        lk.release()
+        finally:
+            for lk in locks.values():
+                lk.release()
         return min(limit, len(todo))
     finally:
         if started:
