@@ -135,7 +135,8 @@ def rows_frame(rows: list[dict[str, Any]]):
 
 
 @functools.lru_cache(maxsize=2)
-def _dataset(name: str):
+def _dataset(name: str, fingerprint: Optional[str] = None):
+    """The pooled data set (``fingerprint``: an image folder's content identity, so an edited folder is reloaded)."""
     from ..data import load_dataset
 
     return load_dataset(name)
@@ -145,7 +146,7 @@ def _parts(spec: RunSpec):
     """(dataset, {part name: (x, y)}) of the run's split."""
     from ..splits import make_splits
 
-    ds = _dataset(spec.dataset)
+    ds = _dataset(spec.dataset, spec._data_identity().get("dataset_fingerprint"))
     if ds.kind != spec.kind:  # pragma: no cover - guards the name-based kind table
         raise RuntimeError(f"data set {spec.dataset!r} is {ds.kind}, but the engine classified it as {spec.kind}")
     splits = make_splits(ds.y, n_parts=spec.n_parts(), size=spec.size, seed=spec.seed)
@@ -389,20 +390,55 @@ def run_experiment(
 
     Returns:
         a :class:`RunResult`; ``cached`` says whether it was loaded.  A
-        finished run is never recomputed: the same spec always loads the same
-        stored rows.
+        finished, verified run is never recomputed: the same spec always loads
+        the same stored rows.  An entry failing verification (see
+        :meth:`ResultCache.check_record`) is recomputed with one warning line.
+        One writer per entry: while another process computes this spec on the
+        same cache, this call waits for its result (:meth:`ResultCache.lock`).
     """
     if not isinstance(spec, RunSpec):
         raise TypeError(f"spec must be a ccl_lib.experiments.RunSpec, got {type(spec).__name__}")
-    store = resolve_cache(cache)
+    result = _run_one(spec, resolve_cache(cache), device, progress, recompute, num_threads, warn=True, wait=True)
+    assert result is not None
+    return result
+
+
+def _run_one(
+    spec: RunSpec,
+    store: Optional[ResultCache],
+    device: Any,
+    progress: Optional[bool],
+    recompute: bool,
+    num_threads: Optional[int],
+    *,
+    warn: bool,
+    wait: bool,
+) -> Optional[RunResult]:
+    """Load ``spec`` from ``store`` or compute it while holding the entry's writer lock.
+
+    A damaged entry is recomputed (one warning line when ``warn``).  While
+    another process holds the lock, ``wait=True`` waits for it and then loads
+    its result; ``wait=False`` returns ``None`` (the caller comes back later).
+    """
     key = spec.key()
-    if store is not None and not recompute:
-        record = store.read_record(key)
+    if store is None:
+        with _torch_threads(num_threads):
+            result, _, _ = _compute(spec, device, _progress(progress))
+        return result
+    if not recompute:
+        record = store.read_record(key, warn=warn)
         if record is not None:
             return RunResult.from_record(record, cached=True)
-    with _torch_threads(num_threads):
-        result, states, arrays = _compute(spec, device, _progress(progress))
-    if store is not None:
+    lock = store.lock(key, wait=wait)
+    if lock is None:
+        return None
+    with lock:
+        if not recompute:  # finished by another writer while we waited for the lock
+            record = store.read_record(key, warn=False)
+            if record is not None:
+                return RunResult.from_record(record, cached=True)
+        with _torch_threads(num_threads):
+            result, states, arrays = _compute(spec, device, _progress(progress))
         _store(store, result, states, arrays)
     return result
 
@@ -416,10 +452,11 @@ def _record(spec: RunSpec, cache: Any) -> tuple[ResultCache, dict[str, Any]]:
     store = resolve_cache(cache)
     if store is None:
         raise ValueError("cache=False holds nothing to load; pass the cache the run was stored in")
-    record = store.read_record(spec.key())
+    record, reason = store.check_record(spec.key())
     if record is None:
+        why = f" (the stored entry is not usable: {reason})" if reason else ""
         raise CacheError(
-            f"run {spec.label()!r} (key {spec.key()}) is not in the cache {store.root}; "
+            f"run {spec.label()!r} (key {spec.key()}) is not in the cache {store.root}{why}; "
             "run it first with run_experiment(spec) or run_grid([spec])"
         )
     return store, record

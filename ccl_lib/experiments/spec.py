@@ -143,7 +143,10 @@ def _canonical_dataset(name: Any) -> str:
 
 
 def _positive_int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v or int(v) < 1:
+    if isinstance(v, np.integer):
+        v = int(v)
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v))
+            or int(v) != v or int(v) < 1):
         raise ValueError(f"{name} must be a positive integer, got {v!r}")
     return int(v)
 
@@ -202,6 +205,12 @@ class RunSpec:
     def __post_init__(self) -> None:
         s = object.__setattr__
         s(self, "dataset", _canonical_dataset(self.dataset))
+        if self.dataset.lower().startswith("imagefolder:"):
+            # The content identity of a user's image tree is part of the key: a changed folder
+            # is another experiment.  Taken once, when the spec is made (make a new spec after editing).
+            from ..data import imagefolder_fingerprint
+
+            s(self, "_fingerprint", imagefolder_fingerprint(self.dataset.split(":", 1)[1]))
         if not isinstance(self.defense, str) or not self.defense:
             raise ValueError(f"defense must be a defense name (see ccl_lib.defenses.DEFENSE_NAMES), got {self.defense!r}")
         s(self, "defense", self.defense.strip().lower())
@@ -221,7 +230,13 @@ class RunSpec:
         s(self, "epochs", _positive_int("epochs", self.epochs))
         if isinstance(self.milestones, (int, float)) and not isinstance(self.milestones, bool):
             s(self, "milestones", (self.milestones,))
-        ms = tuple(_positive_int("milestone", m) for m in (self.milestones or ()))
+        try:
+            if isinstance(self.milestones, (str, bytes, _MappingABC)):
+                raise TypeError
+            raw_ms = tuple(self.milestones or ())
+        except TypeError:
+            raise ValueError(f"milestones must be a list of increasing epochs, got {self.milestones!r}") from None
+        ms = tuple(_positive_int("milestone", m) for m in raw_ms)
         if list(ms) != sorted(set(ms)):
             raise ValueError(f"milestones must be strictly increasing epochs, got {list(ms)}")
         if ms and ms[-1] > self.epochs:
@@ -340,7 +355,13 @@ class RunSpec:
             "size": self.size,
             "attacks": sorted(self.resolved_attacks),
             "amp": self.amp,
+            **self._data_identity(),
         }
+
+    def _data_identity(self) -> dict[str, Any]:
+        """For ``imagefolder:<path>`` the folder's content fingerprint (taken when the spec was made)."""
+        fp = self.__dict__.get("_fingerprint")
+        return {} if fp is None else {"dataset_fingerprint": fp}
 
     def key(self) -> str:
         """16 hex digits of :func:`ccl_lib.utils.stable_hash` of :meth:`identity` (the cache folder name)."""
