@@ -6,6 +6,9 @@
 * :func:`resnet34` and :func:`densenet121` -- torchvision's networks with a
   CIFAR stem (3x3 convolution, stride 1, no max-pooling) for 32x32 images.
 * :class:`SmallCNN` -- a small convolutional network for quick CPU runs.
+* :class:`CifarResNet` (``resnet8``, ``resnet14``, ``resnet20``) -- the CIFAR
+  ResNets of He et al. (2016, Sec. 4.2) with BatchNorm, width 16: small enough
+  to memorize a CPU-sized CIFAR-10 part (the ``cifar10-cpu`` experiment).
 
 Every model takes ``dropout``: the dropout defense of App. E.2 applies it to
 the input of the last fully connected layer.
@@ -19,9 +22,12 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-__all__ = ["MLP", "SmallCNN", "build_model", "densenet121", "resnet34", "MODEL_NAMES"]
+__all__ = ["CifarResNet", "MLP", "SmallCNN", "build_model", "densenet121", "has_normalization", "resnet34", "MODEL_NAMES"]
 
-MODEL_NAMES = ("mlp", "small_cnn", "resnet34", "densenet121")
+#: CIFAR ResNets of depth 6n + 2 (He et al., 2016, Sec. 4.2) by registry name: (depth, width).
+CIFAR_RESNETS = {"resnet8": (8, 16), "resnet14": (14, 16), "resnet20": (20, 16)}
+
+MODEL_NAMES = ("mlp", "small_cnn", "resnet34", "densenet121", *CIFAR_RESNETS)
 
 
 def _check_dropout(p: float) -> float:
@@ -92,6 +98,78 @@ class SmallCNN(nn.Module):
         return self.classifier(self.dropout(self.features(x)))
 
 
+class _BasicBlock(nn.Module):
+    """Two 3x3 convolutions with BatchNorm and an identity (or 1x1 projection) shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    """The CIFAR ResNet of He et al. (2016, Sec. 4.2): depth ``6n + 2``, three stages of ``n`` blocks.
+
+    A 3x3 stem convolution with ``width`` channels, stages of ``width``,
+    ``2 * width`` and ``4 * width`` channels (stride 2 between stages), global
+    average pooling and a linear classifier; BatchNorm after every convolution.
+    Depth 8 and width 16 (78k parameters) memorize 1,000 CIFAR-10 images in a
+    few CPU minutes -- the CPU stand-in for the paper's ResNet-34 (Sec. 5.1).
+    ``dropout`` acts on the input of the classifier (App. E.2).
+    """
+
+    def __init__(
+        self, depth: int = 8, width: int = 16, num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        depth = _check_int("depth", depth, 8)
+        if (depth - 2) % 6:
+            raise ValueError(f"depth must be 6n + 2 (8, 14, 20, 32, ...; He et al., 2016), got {depth}")
+        w = _check_int("width", width, 1)
+        num_classes = _check_int("num_classes", num_classes, 2)
+        in_channels = _check_int("in_channels", in_channels, 1)
+        n = (depth - 2) // 6
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()]
+        cin = w
+        for stage, cout in enumerate((w, 2 * w, 4 * w)):
+            for b in range(n):
+                layers.append(_BasicBlock(cin, cout, stride=2 if stage > 0 and b == 0 else 1))
+                cin = cout
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.depth, self.width = depth, w
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(_check_dropout(dropout))
+        self.classifier = nn.Linear(cin, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.features(x)))
+
+
+_NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
+
+
+def has_normalization(model: nn.Module) -> bool:
+    """Whether ``model`` has a normalization layer (BatchNorm, GroupNorm, LayerNorm, InstanceNorm).
+
+    Without one, multiplying the loss by a small factor (App. E.1's 0.01 on
+    CIFAR-10) shrinks every step; with BatchNorm the network is invariant to the
+    scale of the weights before each normalization and still trains.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return any(isinstance(m, _NORM_TYPES) for m in model.modules())
+
+
 def resnet34(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0) -> nn.Module:
     """ResNet-34 (He et al., 2016) as in Sec. 5.1: torchvision's network with a CIFAR stem.
 
@@ -132,7 +210,9 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, dropout
 
     ``name`` is one of :data:`MODEL_NAMES`, or ``"auto"``: the MLP for tabular
     inputs and the small CNN for images.  Sec. 5.1 uses the MLP for
-    Purchase100/Texas100 and ResNet-34 / DenseNet-121 for CIFAR.  Raises
+    Purchase100/Texas100 and ResNet-34 / DenseNet-121 for CIFAR; ``resnet8``,
+    ``resnet14`` and ``resnet20`` are the CIFAR ResNets of :class:`CifarResNet`
+    (width 16) for CPU runs.  Raises
     ``ValueError`` for an unknown name, a malformed shape, ``num_classes < 2``
     or ``dropout`` outside [0, 1).
     """
@@ -162,4 +242,7 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, dropout
         return SmallCNN(c, num_classes, dropout=dropout)
     if name == "resnet34":
         return resnet34(num_classes, c, dropout)
+    if name in CIFAR_RESNETS:
+        depth, width = CIFAR_RESNETS[name]
+        return CifarResNet(depth, width, num_classes, c, dropout)
     return densenet121(num_classes, c, dropout)

@@ -140,4 +140,90 @@ def test_build_model_errors():
             build_model("mlp", (5,), 3, dropout=p)
     with pytest.raises(ValueError, match="hidden width"):
         MLP(5, 3, hidden=(8, 0))
-    assert set(MODEL_NAMES) == {"mlp", "small_cnn", "resnet34", "densenet121"}
+    assert set(MODEL_NAMES) == {"mlp", "small_cnn", "resnet34", "densenet121", "resnet8", "resnet14", "resnet20"}
+
+
+# --------------------------------------------------------------------------- CIFAR ResNets (cifar10-cpu)
+
+
+def _resnet_params(depth: int, w: int, k: int = 10, c: int = 3) -> int:
+    """Parameter count of He et al.'s CIFAR ResNet by hand: convs without bias, BN (2 per channel), 1x1 projections."""
+    n = (depth - 2) // 6
+    total = c * w * 9 + 2 * w  # stem conv + BN
+    cin = w
+    for stage, cout in enumerate((w, 2 * w, 4 * w)):
+        for b in range(n):
+            total += cin * cout * 9 + 2 * cout + cout * cout * 9 + 2 * cout
+            if cin != cout:
+                total += cin * cout + 2 * cout  # 1x1 projection + BN
+            cin = cout
+    return total + cin * k + k
+
+
+@pytest.mark.parametrize("name, depth", [("resnet8", 8), ("resnet14", 14), ("resnet20", 20)])
+def test_cifar_resnet_depth_and_parameter_count(name, depth):
+    m = build_model(name, (3, 32, 32), 10)
+    convs = [l for l in m.modules() if isinstance(l, nn.Conv2d) and l.kernel_size == (3, 3)]
+    assert len(convs) + 1 == depth  # 6n + 1 3x3 convolutions and the classifier (He et al., 2016, Sec. 4.2)
+    assert sum(p.numel() for p in m.parameters()) == _resnet_params(depth, 16)
+    assert sum(isinstance(l, nn.BatchNorm2d) for l in m.modules()) >= depth - 1
+    with torch.no_grad():
+        assert m.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_cifar_resnet_validates_depth_and_dropout():
+    from ccl_lib.models import CifarResNet
+
+    with pytest.raises(ValueError, match="6n \\+ 2"):
+        CifarResNet(depth=10)
+    with pytest.raises(ValueError, match="dropout"):
+        CifarResNet(dropout=1.5)
+    m = build_model("resnet8", (3, 32, 32), 10, dropout=0.5)
+    assert isinstance(m.dropout, nn.Dropout) and m.dropout.p == 0.5
+    assert last_linear(m) is m.classifier
+
+
+def test_batchnorm_makes_the_resnet_invariant_to_the_scale_of_its_conv_weights():
+    """Why the paper's loss scale can work with BatchNorm (and not without): scaling a conv before a BN
+    layer leaves the training-mode output unchanged (up to BN's epsilon)."""
+    from ccl_lib.models import has_normalization
+
+    torch.manual_seed(0)
+    m = build_model("resnet8", (3, 16, 16), 10).train()
+    x = torch.randn(16, 3, 16, 16)
+    with torch.no_grad():
+        before = m(x)
+        for conv in [l for l in m.modules() if isinstance(l, nn.Conv2d)]:
+            conv.weight.mul_(7.0)
+        after = m(x)
+    assert torch.allclose(before, after, atol=1e-3)
+    assert has_normalization(m) and not has_normalization(build_model("small_cnn", (3, 32, 32), 10))
+
+
+def test_cifar_resnet_memorizes_random_labels():
+    """Capacity: 64 random images with random labels are fitted exactly in 150 SGD steps."""
+    torch.manual_seed(0)
+    m = build_model("resnet8", (3, 8, 8), 10)
+    x, y = torch.randn(64, 3, 8, 8), torch.randint(0, 10, (64,))
+    opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(150):
+        opt.zero_grad()
+        nn.functional.cross_entropy(m.train()(x), y).backward()
+        opt.step()
+    with torch.no_grad():
+        assert (m.eval()(x).argmax(1) == y).float().mean() == 1.0
+
+
+def test_paper_scale_on_a_model_without_normalization_warns():
+    from ccl_lib.defenses import get_defense
+    from ccl_lib.defenses.ccl import UnnormalizedScaleWarning
+
+    cnn, res = build_model("small_cnn", (3, 32, 32), 10), build_model("resnet8", (3, 32, 32), 10)
+    with pytest.warns(UnnormalizedScaleWarning, match="without normalization"):
+        get_defense("ccql", scale=0.01).setup(cnn, num_classes=10, device=torch.device("cpu"))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        get_defense("ccql", scale=0.01).setup(res, num_classes=10, device=torch.device("cpu"))
+        get_defense("ccql", scale=1.0).setup(cnn, num_classes=10, device=torch.device("cpu"))
