@@ -23,8 +23,71 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ["DEFENSE_LABELS", "ATTACK_LABELS", "alpha_ablation", "attack_bars", "privacy_utility", "roc_curves", "strong_roc_grid", "tpr_intervals",
+__all__ = ["BOOK_DPI", "BOOK_WIDTH", "book_figsize", "use_book_style", "DEFENSE_LABELS", "ATTACK_LABELS", "alpha_ablation", "attack_bars", "privacy_utility", "roc_curves", "strong_roc_grid", "tpr_intervals",
            "training_curves"]  # fmt: skip
+
+#: Width of a full-column figure of the book, in inches: 720 px at :data:`BOOK_DPI`, the width
+#: of the book's content column (book/_static/custom.css), so figures are shown at 1:1.
+BOOK_WIDTH = 7.5
+#: The book's figure resolution: 96 dpi is one image pixel per CSS pixel, so a font of
+#: N pt in matplotlib renders at N pt in the browser when the figure is not scaled down.
+BOOK_DPI = 96
+
+
+def book_figsize(nrows: int = 1, ncols: int = 1, *, aspect: float = 0.75, width: float = BOOK_WIDTH):
+    """``figsize`` of a grid of ``nrows`` x ``ncols`` panels that fills the book's column.
+
+    Args:
+        nrows: panel rows (>= 1).
+        ncols: panel columns (>= 1); wide figures wrap into rows rather than adding columns
+            (at most 3-4 columns keep panels readable at 7.5 in).
+        aspect: panel height / panel width (> 0).
+        width: total width in inches (default :data:`BOOK_WIDTH`; keep it <= that).
+
+    Returns:
+        ``(width, height)`` in inches.
+    """
+    for name, v in (("nrows", nrows), ("ncols", ncols)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if not (aspect > 0 and width > 0):
+        raise ValueError(f"aspect and width must be positive, got {aspect!r} and {width!r}")
+    return (float(width), float(width) / ncols * aspect * nrows)
+
+
+def use_book_style() -> None:
+    """The book's one matplotlib style (:func:`ccl_lib.book.setup` applies it; scripts may call it).
+
+    Figures default to :data:`BOOK_WIDTH` x 3.6 in at :data:`BOOK_DPI` (720 px: the content
+    column), fonts 10 pt (axis labels, titles 11 pt) and never below 9 pt (ticks, legends),
+    so text renders at >= 9 pt when a figure is shown at its natural size; thicker lines,
+    light grids, legends without frames, and a tight layout.
+    """
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.figsize": (BOOK_WIDTH, 3.6),
+        "figure.dpi": BOOK_DPI,
+        "savefig.dpi": "figure",
+        "figure.constrained_layout.use": False,
+        "font.size": 10,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
+        "legend.fontsize": 9,
+        "legend.title_fontsize": 9,
+        "figure.titlesize": 12,
+        "legend.frameon": False,
+        "lines.linewidth": 1.8,
+        "lines.markersize": 5,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "image.cmap": "viridis",
+    })  # fmt: skip
+
 
 #: Display names of the defenses (legends).
 DEFENSE_LABELS = {

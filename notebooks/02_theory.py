@@ -35,27 +35,47 @@
 # and gains nothing from a GPU).
 
 # %% tags=["parameters"]
-n_samples = 20_000  # draws of p_y per Beta distribution (Theorem 3.1)
-n_fixed_mean = 20  # concentrations at a fixed mean of p_y (Theorems 3.1-3.2)
-fixed_mean = 0.8  # E[p_y] for that sweep
-n_distributions = 40  # random Beta distributions of p_y (Theorem 3.2)
-mu_s, mu_d, sigma_d = 0.3, 1.5, 0.8  # Gaussian member / non-member losses (Theorem 6.1)
-fprs = [0.1, 0.01]  # false-positive rates of the loss-threshold attack (Eq. 18)
-n_sim = 10_000  # simulated members and non-members per repeat
-n_repeats = 20  # repeats per simulated point
-n_logits = 2_000  # random logit vectors (Proposition 4.2)
+# draws of p_y per Beta distribution (Theorem 3.1)
+n_samples = 20_000
+# concentrations at a fixed mean of p_y (Theorems 3.1-3.2)
+n_fixed_mean = 20
+# E[p_y] for that sweep
+fixed_mean = 0.8
+# random Beta distributions of p_y (Theorem 3.2)
+n_distributions = 40
+# Gaussian member / non-member losses (Theorem 6.1)
+mu_s, mu_d, sigma_d = 0.3, 1.5, 0.8
+# false-positive rates of the loss-threshold attack (Eq. 18)
+fprs = [0.1, 0.01]
+# simulated members and non-members per repeat
+n_sim = 10_000
+# repeats per simulated point
+n_repeats = 20
+# random logit vectors (Proposition 4.2)
+n_logits = 2_000
 logit_scale = 5.0
-alpha = 0.5  # CCL weight (Eq. 4) in Proposition 4.2 and Sec. 6
-num_classes = 10  # classes of the random logits and of the Dirichlet model
-dirichlet_mu_y = 0.8  # mean true-class probability of the Dirichlet model (App. C)
-n_concentrations = 10  # Dirichlet concentrations alpha_0, from 2 to 2000
-n_mc = 50_000  # Monte Carlo draws per Dirichlet
-lr_dataset = "digits"  # real data for Sec. 6 (any tabular name of ccl_lib.data)
-lr_max_examples = 1_797  # examples used (first n of the pooled data set)
-lr_n_starts = 6  # random starts per objective
-lr_l2 = 1e-3  # L2 penalty on the weights (makes the minimum unique and finite)
-lr_init_scale = 1.0  # std of the random starts
-lr_concave = "exp"  # concave term of Sec. 6's experiment ("exp" = CCEL, "quadratic" = CCQL)
+# CCL weight (Eq. 4) in Proposition 4.2 and Sec. 6
+alpha = 0.5
+# classes of the random logits and of the Dirichlet model
+num_classes = 10
+# mean true-class probability of the Dirichlet model (App. C)
+dirichlet_mu_y = 0.8
+# Dirichlet concentrations alpha_0, from 2 to 2000
+n_concentrations = 10
+# Monte Carlo draws per Dirichlet
+n_mc = 50_000
+# real data for Sec. 6 (any tabular name of ccl_lib.data)
+lr_dataset = "digits"
+# examples used (first n of the pooled data set)
+lr_max_examples = 1_797
+# random starts per objective
+lr_n_starts = 6
+# L2 penalty on the weights (makes the minimum unique and finite)
+lr_l2 = 1e-3
+# std of the random starts
+lr_init_scale = 1.0
+# concave term of Sec. 6's experiment ("exp" = CCEL, "quadratic" = CCQL)
+lr_concave = "exp"
 seed = 0
 
 # %%

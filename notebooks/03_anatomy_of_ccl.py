@@ -33,12 +33,18 @@
 # (the defaults run in a few seconds on a CPU; nothing here needs a GPU).
 
 # %% tags=["parameters"]
-alphas = [0.2, 0.5, 0.8]  # CCL trade-off weights to draw (Eq. 4)
-gamma = 2.0  # focal-loss exponent (the paper's Sec. 3.1 uses 2)
-n_grid = 400  # points of p_y in (0, 1]
-n_check = 2048  # random logit vectors for the gradient check
-num_classes = 10  # classes of the random logits
-logit_scale = 5.0  # std of the random logits (so p_y covers (0, 1))
+# CCL trade-off weights to draw (Eq. 4)
+alphas = [0.2, 0.5, 0.8]
+# focal-loss exponent (the paper's Sec. 3.1 uses 2)
+gamma = 2.0
+# points of p_y in (0, 1]
+n_grid = 400
+# random logit vectors for the gradient check
+n_check = 2048
+# classes of the random logits
+num_classes = 10
+# std of the random logits (so p_y covers (0, 1))
+logit_scale = 5.0
 seed = 0
 
 # %%

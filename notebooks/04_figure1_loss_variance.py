@@ -38,15 +38,24 @@
 # minute on a CPU.
 
 # %% tags=["parameters"]
-dataset = "location"  # a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
-model = "auto"  # ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
-epochs = 30  # training epochs
-milestones = []  # epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
-augment = False  # random crop + flip for images (the paper's CIFAR recipe)
-part_size = 1000  # examples per split part (None, or more than the data set holds: all of it, in equal parts)
-seeds = [0]  # one run per seed; the curves are the mean over seeds
-gamma = 2.0  # focal-loss exponent (the paper: 2)
-workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+# a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
+dataset = "location"
+# ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
+model = "auto"
+# training epochs
+epochs = 30
+# epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
+milestones = []
+# random crop + flip for images (the paper's CIFAR recipe)
+augment = False
+# examples per split part (None, or more than the data set holds: all of it, in equal parts)
+part_size = 1000
+# one run per seed; the curves are the mean over seeds
+seeds = [0]
+# focal-loss exponent (the paper: 2)
+gamma = 2.0
+# parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+workers = "auto"
 
 # %%
 # %matplotlib inline
@@ -54,13 +63,16 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from ccl_lib import chapters, plots
+from ccl_lib import book, plots
+from ccl_lib.analysis.curves import history_of
+from ccl_lib.analysis.runs import mean_history, run_runs, run_summary, select_runs
+from ccl_lib.analysis.tables import history_table
 from ccl_lib.experiments import grid
 
-chapters.notebook_setup()
-recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
+book.setup()
+recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
                          part_size=part_size, seeds=seeds)
 
 # %% [markdown]
@@ -72,13 +84,13 @@ recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milesto
 
 # %%
 specs = grid(dataset, {"vanilla": [{}], "focal": [{"gamma": gamma}]}, **recipe)
-df, runs = chapters.run_runs(specs, workers=workers)
+df, runs = run_runs(specs, workers=workers)
 curves = {
-    "CE": chapters.mean_history(chapters.select_runs(runs, "vanilla")),
-    "Focal": chapters.mean_history(chapters.select_runs(runs, "focal", gamma=gamma)),
+    "CE": mean_history(select_runs(runs, "vanilla")),
+    "Focal": mean_history(select_runs(runs, "focal", gamma=gamma)),
 }
-curves = {k: chapters.with_relative_variance(h) for k, h in curves.items()}
-print(chapters.run_summary(df, runs))
+curves = {k: history_of(h) for k, h in curves.items()}
+print(run_summary(df, runs))
 
 # %% [markdown]
 # ## Figure 1: mean and variance of the training loss per epoch
@@ -101,13 +113,10 @@ plt.close(fig)
 # The numbers behind the figure (every fifth epoch and the last):
 
 # %%
-chapters.history_table(curves, columns=("train_loss_mean", "train_loss_var", "train_loss_rel_var", "train_acc", "test_acc"),
+history_table(curves, columns=("train_loss_mean", "train_loss_var", "train_loss_rel_var", "train_acc", "test_acc"),
                        every=5)
 
 # %% [markdown]
 # ## What we saw
 #
-# Written from the numbers above ({func}`ccl_lib.chapters.findings_figure1`):
-
-# %%
-display(Markdown(chapters.findings_figure1(*curves.values())))
+# Seed intervals and paired comparisons of these curves: {mod}`ccl_lib.analysis.curves`.

@@ -44,15 +44,24 @@
 # hours. The default (Location, 30 epochs, five values of $\alpha$) takes a few CPU minutes.
 
 # %% tags=["parameters"]
-dataset = "location"  # a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
-model = "auto"  # ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
-epochs = 30  # training epochs
-milestones = []  # epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
-augment = False  # random crop + flip for images (the paper's CIFAR recipe)
-part_size = 1000  # examples per split part (None, or more than the data set holds: all of it, in equal parts)
-seeds = [0]  # one run per seed and alpha; points are means over seeds, bars their std
-alphas = [0.1, 0.3, 0.5, 0.7, 0.9]  # the paper: 0.1, 0.2, ..., 0.9 (App. E.1)
-workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+# a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
+dataset = "location"
+# ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
+model = "auto"
+# training epochs
+epochs = 30
+# epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
+milestones = []
+# random crop + flip for images (the paper's CIFAR recipe)
+augment = False
+# examples per split part (None, or more than the data set holds: all of it, in equal parts)
+part_size = 1000
+# one run per seed and alpha; points are means over seeds, bars their std
+seeds = [0]
+# the paper: 0.1, 0.2, ..., 0.9 (App. E.1)
+alphas = [0.1, 0.3, 0.5, 0.7, 0.9]
+# parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+workers = "auto"
 
 # %%
 # %matplotlib inline
@@ -60,14 +69,16 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from ccl_lib import chapters, plots
+from ccl_lib import book, plots
+from ccl_lib.analysis.runs import run_runs, run_summary
+from ccl_lib.analysis.tables import alpha_table
 from ccl_lib.experiments import grid
 
-chapters.notebook_setup()
-alphas = [float(a) for a in chapters.param_list(alphas, "alphas")]
-recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
+book.setup()
+alphas = [float(a) for a in book.param_list(alphas, "alphas")]
+recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
                          part_size=part_size, seeds=seeds)
 
 # %% [markdown]
@@ -80,8 +91,8 @@ recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milesto
 # %%
 points = [{"alpha": a} for a in alphas]
 specs = grid(dataset, {"vanilla": [{}], "ccel": points, "ccql": points}, **recipe)
-df, runs = chapters.run_runs(specs, workers=workers)
-print(chapters.run_summary(df, runs))
+df, runs = run_runs(specs, workers=workers)
+print(run_summary(df, runs))
 
 # %% [markdown]
 # ## Figure 4: accuracy, privacy and loss variance against alpha
@@ -102,16 +113,12 @@ plt.close(fig)
 # $\alpha = 1$.
 
 # %%
-table = chapters.alpha_table(df, runs=runs)
+table = alpha_table(df, runs=runs)
 table
 
 # %% [markdown]
 # ## What we saw
 #
-# Written from the table above ({func}`ccl_lib.chapters.findings_figure4`); a trend is called
-# clear when Spearman's rank correlation with alpha is at least 0.7 in absolute value. With a
-# single seed, neighbouring values of alpha can swap places by chance: add seeds
-# (`-p seeds "[0, 1, 2]"`) for error bars.
-
-# %%
-display(Markdown(chapters.findings_figure4(table)))
+# With a single seed, neighbouring values of alpha can swap places by chance: add seeds
+# (`-p seeds "[0, 1, 2]"`) for error bars. Slopes against alpha with their intervals over seeds:
+# {mod}`ccl_lib.analysis.ablation`.

@@ -36,16 +36,26 @@
 # once they exist.
 
 # %% tags=["parameters"]
-dataset = "location"  # a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
-model = "auto"  # ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
-epochs = 30  # training epochs
-milestones = []  # epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
-augment = False  # random crop + flip for images (the paper's CIFAR recipe)
-part_size = 1000  # examples per split part (None, or more than the data set holds: all of it, in equal parts)
-seeds = [0]  # one run per seed; the curves are the mean over seeds
-alpha = 0.5  # the paper's Figure 5 uses alpha = 0.5
-tol = 0.01  # "converged": test accuracy within tol of its final value
-workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+# a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
+dataset = "location"
+# ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
+model = "auto"
+# training epochs
+epochs = 30
+# epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
+milestones = []
+# random crop + flip for images (the paper's CIFAR recipe)
+augment = False
+# examples per split part (None, or more than the data set holds: all of it, in equal parts)
+part_size = 1000
+# one run per seed; the curves are the mean over seeds
+seeds = [0]
+# the paper's Figure 5 uses alpha = 0.5
+alpha = 0.5
+# "converged": test accuracy within tol of its final value
+tol = 0.01
+# parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+workers = "auto"
 
 # %%
 # %matplotlib inline
@@ -53,13 +63,15 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from ccl_lib import chapters, plots
+from ccl_lib import book, plots
+from ccl_lib.analysis.curves import convergence_table
+from ccl_lib.analysis.runs import mean_history, run_runs, run_summary, select_runs
 from ccl_lib.experiments import grid
 
-chapters.notebook_setup()
-recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
+book.setup()
+recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
                          part_size=part_size, seeds=seeds)
 
 # %% [markdown]
@@ -67,12 +79,12 @@ recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milesto
 
 # %%
 specs = grid(dataset, {"vanilla": [{}], "ccel": [{"alpha": alpha}], "ccql": [{"alpha": alpha}]}, **recipe)
-df, runs = chapters.run_runs(specs, workers=workers)
-print(chapters.run_summary(df, runs))
+df, runs = run_runs(specs, workers=workers)
+print(run_summary(df, runs))
 curves = {
-    "CE": chapters.mean_history(chapters.select_runs(runs, "vanilla")),
-    "CCEL": chapters.mean_history(chapters.select_runs(runs, "ccel", alpha=alpha)),
-    "CCQL": chapters.mean_history(chapters.select_runs(runs, "ccql", alpha=alpha)),
+    "CE": mean_history(select_runs(runs, "vanilla")),
+    "CCEL": mean_history(select_runs(runs, "ccel", alpha=alpha)),
+    "CCQL": mean_history(select_runs(runs, "ccql", alpha=alpha)),
 }
 
 # %% [markdown]
@@ -88,13 +100,13 @@ plt.close(fig)
 # of the final one, and the final training cross-entropy and accuracy.
 
 # %%
-conv = chapters.convergence_table(curves, tol=tol)
+groups = {"CE": select_runs(runs, "vanilla"), "CCEL": select_runs(runs, "ccel", alpha=alpha),
+          "CCQL": select_runs(runs, "ccql", alpha=alpha)}
+conv = convergence_table(groups, tol=tol)
 conv
 
 # %% [markdown]
 # ## What we saw
 #
-# Written from the table above ({func}`ccl_lib.chapters.findings_figure5`):
-
-# %%
-display(Markdown(chapters.findings_figure5(conv, tol=tol)))
+# How much later each loss settles than cross-entropy, paired by seed:
+# {func}`ccl_lib.analysis.curves.convergence_lags`.

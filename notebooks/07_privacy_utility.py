@@ -40,17 +40,28 @@
 # baseline, five values of $\alpha$) takes a few CPU minutes, most of them shared with chapter 5.
 
 # %% tags=["parameters"]
-dataset = "location"  # a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
-model = "auto"  # ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
-epochs = 30  # training epochs
-milestones = []  # epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
-augment = False  # random crop + flip for images (the paper's CIFAR recipe)
-part_size = 1000  # examples per split part (None, or more than the data set holds: all of it, in equal parts)
-seeds = [0]  # one run per seed and setting; points are means over seeds
-grid = "cpu"  # "cpu": a few settings per baseline (ccl_lib.chapters.CPU_GRIDS); "paper": App. E's grids
-alphas = [0.1, 0.3, 0.5, 0.7, 0.9]  # CCEL/CCQL settings for grid="cpu" (with "paper": 0.1..0.9)
-acc_tolerance = 0.02  # a second, looser comparison: accuracy at most this far below the undefended model
-workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+# a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
+dataset = "location"
+# ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
+model = "auto"
+# training epochs
+epochs = 30
+# epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
+milestones = []
+# random crop + flip for images (the paper's CIFAR recipe)
+augment = False
+# examples per split part (None, or more than the data set holds: all of it, in equal parts)
+part_size = 1000
+# one run per seed and setting; points are means over seeds
+seeds = [0]
+# "cpu": a few settings per baseline (ccl_lib.analysis.privacy_utility.CPU_GRIDS); "paper": App. E's grids
+grid = "cpu"
+# CCEL/CCQL settings for grid="cpu" (with "paper": 0.1..0.9)
+alphas = [0.1, 0.3, 0.5, 0.7, 0.9]
+# a second, looser comparison: accuracy at most this far below the undefended model
+acc_tolerance = 0.02
+# parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+workers = "auto"
 
 # %%
 # %matplotlib inline
@@ -58,13 +69,15 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from ccl_lib import chapters, experiments, plots
+from ccl_lib import book, experiments, plots
+from ccl_lib.analysis.privacy_utility import best_at_utility, best_p1, defense_grid, utility_verdicts
+from ccl_lib.analysis.runs import run_runs, run_summary, short_setting
 
-chapters.notebook_setup()
-alphas = [float(a) for a in chapters.param_list(alphas, "alphas")] if grid == "cpu" else None
-recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
+book.setup()
+alphas = [float(a) for a in book.param_list(alphas, "alphas")] if grid == "cpu" else None
+recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
                          part_size=part_size, seeds=seeds, n_parts=5)
 
 # %% [markdown]
@@ -74,9 +87,9 @@ recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milesto
 # its checkpoints are given in the paper's 300-epoch units and rescaled to `epochs`.
 
 # %%
-specs = experiments.grid(dataset, chapters.defense_grid(grid, alphas, epochs=epochs), **recipe)
-df, runs = chapters.run_runs(specs, workers=workers)
-print(chapters.run_summary(df, runs))
+specs = experiments.grid(dataset, defense_grid(grid, alphas, epochs=epochs), **recipe)
+df, runs = run_runs(specs, workers=workers)
+print(run_summary(df, runs))
 
 # %% [markdown]
 # ## Figures 2-3: one panel per attack
@@ -93,7 +106,7 @@ plt.close(fig)
 # Every point of the figure (mean over seeds): test accuracy and the advantage of each attack.
 
 # %%
-labelled = df.assign(point=df["setting"].map(chapters.short_setting))
+labelled = df.assign(point=df["setting"].map(short_setting))
 points = labelled.pivot_table(index="point", columns="attack", values="advantage", sort=False)
 points.insert(0, "test_acc", labelled.groupby("point")["test_acc"].mean())
 points.sort_values("test_acc")
@@ -102,14 +115,14 @@ points.sort_values("test_acc")
 # ## The paper's rule: lowest advantage at no loss of accuracy
 #
 # For each attack and defense, the setting with the lowest advantage among those whose test
-# accuracy is at least the undefended model's ({func}`ccl_lib.chapters.best_at_utility`); defenses
+# accuracy is at least the undefended model's ({func}`ccl_lib.analysis.privacy_utility.best_at_utility`); defenses
 # with no such setting are missing. Test accuracy measured on $n$ examples has a binomial standard
 # error of $\sqrt{\mathrm{acc}(1-\mathrm{acc})/n}$, about 1.6 points for 1,000 examples at 56 %,
 # so the strict rule can hinge on noise; the second table allows `acc_tolerance` less accuracy.
 
 # %%
-best = chapters.best_at_utility(df)
-loose = chapters.best_at_utility(df, tolerance=acc_tolerance)
+best = best_at_utility(df)
+loose = best_at_utility(df, tolerance=acc_tolerance)
 for b in (best, loose):
     print(f"test accuracy >= {b.attrs['min_acc']:.3f}")
     display(b.pivot(index="defense", columns="attack", values="advantage") if len(b) else "no setting qualifies")
@@ -118,20 +131,21 @@ for b in (best, loose):
 # ## One number per curve
 #
 # The best P1 (Eq. 13, with the highest advantage over all attacks) of each defense over its
-# settings ({func}`ccl_lib.chapters.best_p1`): a summary of how far each curve reaches towards high
+# settings ({func}`ccl_lib.analysis.privacy_utility.best_p1`): a summary of how far each curve reaches towards high
 # accuracy *and* low risk.
 
 # %%
-ranking = chapters.best_p1(df)
+ranking = best_p1(df)
 ranking
 
 # %% [markdown]
 # ## What we saw
 #
-# Written from the tables above ({func}`ccl_lib.chapters.findings_figure23`):
+# The values this section quotes ({func}`ccl_lib.analysis.privacy_utility.utility_verdicts`):
 
-# %%
-display(Markdown(chapters.findings_figure23(df, best, loose, ranking)))
+# %% tags=["remove-output"]
+verdicts = utility_verdicts(df, best, ranking)
+verdicts_loose = utility_verdicts(df, loose)
 
 # %% [markdown]
 # ### What differs from the paper's setting

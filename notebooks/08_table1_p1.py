@@ -40,15 +40,24 @@
 # chapters 5-7.
 
 # %% tags=["parameters"]
-datasets = ["location", "digits"]  # data sets of ccl_lib.data; Table 1 has texas100, purchase100, imagenet, cifar10, cifar100
-model = "auto"  # ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
-epochs = 30  # training epochs
-milestones = []  # epochs at which the learning rate drops 10x (the paper: [50, 100] of 120 on Texas/Purchase)
-augment = False  # random crop + flip for images (the paper's CIFAR recipe)
-part_size = 1000  # examples per split part (None, or more than a data set holds: all of it, in equal parts)
-seeds = [0]  # one run per seed; P1 is the mean over seeds
-alpha = 0.5  # Table 1 fixes alpha = 0.5
-workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+# data sets of ccl_lib.data; Table 1 has texas100, purchase100, imagenet, cifar10, cifar100
+datasets = ["location", "digits"]
+# ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
+model = "auto"
+# training epochs
+epochs = 30
+# epochs at which the learning rate drops 10x (the paper: [50, 100] of 120 on Texas/Purchase)
+milestones = []
+# random crop + flip for images (the paper's CIFAR recipe)
+augment = False
+# examples per split part (None, or more than a data set holds: all of it, in equal parts)
+part_size = 1000
+# one run per seed; P1 is the mean over seeds
+seeds = [0]
+# Table 1 fixes alpha = 0.5
+alpha = 0.5
+# parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+workers = "auto"
 
 # %%
 # %matplotlib inline
@@ -57,14 +66,16 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep on a shared CPU
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from ccl_lib import chapters, paper_results
+from ccl_lib import book, paper_results
+from ccl_lib.analysis.p1 import p1_bars, p1_table, p1_verdicts
+from ccl_lib.analysis.runs import run_runs, run_summary
 from ccl_lib.experiments import grid
 
-chapters.notebook_setup(precision=3)
-datasets = chapters.param_list(datasets, "datasets")
-recipe = chapters.recipe(None, model=model, epochs=epochs, milestones=milestones, augment=augment,
+book.setup(precision=3)
+datasets = book.param_list(datasets, "datasets")
+recipe = book.recipe(None, model=model, epochs=epochs, milestones=milestones, augment=augment,
                          part_size=part_size, seeds=seeds)
 
 # %% [markdown]
@@ -78,9 +89,9 @@ recipe = chapters.recipe(None, model=model, epochs=epochs, milestones=milestones
 methods = {"CCQL": ("ccql", alpha), "CCEL": ("ccel", alpha), "w/o": ("vanilla", None)}
 defenses = {"vanilla": [{}], "ccel": [{"alpha": alpha}], "ccql": [{"alpha": alpha}]}
 specs = [s for ds in datasets
-         for s in grid(ds, defenses, size=chapters.fit_part_size(ds, part_size), **recipe)]
-df, runs = chapters.run_runs(specs, workers=workers)
-print(chapters.run_summary(df, runs))
+         for s in grid(ds, defenses, size=book.fit_part_size(ds, part_size), **recipe)]
+df, runs = run_runs(specs, workers=workers)
+print(run_summary(df, runs))
 
 # %% [markdown]
 # ## Table 1 on these data sets
@@ -89,7 +100,7 @@ print(chapters.run_summary(df, runs))
 # highest advantage and the attack that reached it.
 
 # %%
-p1, details = chapters.p1_table(df, methods)
+p1, details = p1_table(df, methods)
 display(p1)
 details
 
@@ -110,14 +121,14 @@ gains.round(3)
 # The same numbers as bars: this run's P1 next to the paper's (grey: the undefended model).
 
 # %%
-fig = chapters.p1_bars(p1, paper)
+fig = p1_bars(p1, paper)
 display(fig)
 plt.close(fig)
 
 # %% [markdown]
 # ## What we saw
 #
-# Written from the tables above ({func}`ccl_lib.chapters.findings_table1`):
+# The values this section quotes ({func}`ccl_lib.analysis.p1.p1_verdicts`):
 
-# %%
-display(Markdown(chapters.findings_table1(p1, paper)))
+# %% tags=["remove-output"]
+verdicts = p1_verdicts(p1, paper)

@@ -35,17 +35,28 @@
 # (Location, 30 epochs) takes a few CPU minutes; its focal-loss run is shared with chapter 4.
 
 # %% tags=["parameters"]
-dataset = "location"  # a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
-model = "auto"  # ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
-epochs = 30  # training epochs
-milestones = []  # epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
-augment = False  # random crop + flip for images (the paper's CIFAR recipe)
-part_size = 1000  # examples per split part (None, or more than the data set holds: all of it, in equal parts)
-seeds = [0]  # one run per seed and setting; bars are means over seeds, error bars their std
-gamma = 2.0  # focal-loss exponent (App. D: 2)
-concave = "exp"  # the concave term: "exp" (Eq. 5, CCLE as in App. D) or "quadratic" (Eq. 6)
-alphas = [0.2, 0.4, 0.6, 0.8]  # App. D's grid
-workers = "auto"  # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+# a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
+dataset = "location"
+# ccl_lib.models name; "auto": the MLP for tabular data, the small CNN for images
+model = "auto"
+# training epochs
+epochs = 30
+# epochs at which the learning rate drops 10x (the paper: [150, 225] of 300 on CIFAR)
+milestones = []
+# random crop + flip for images (the paper's CIFAR recipe)
+augment = False
+# examples per split part (None, or more than the data set holds: all of it, in equal parts)
+part_size = 1000
+# one run per seed and setting; bars are means over seeds, error bars their std
+seeds = [0]
+# focal-loss exponent (App. D: 2)
+gamma = 2.0
+# the concave term: "exp" (Eq. 5, CCLE as in App. D) or "quadratic" (Eq. 6)
+concave = "exp"
+# App. D's grid
+alphas = [0.2, 0.4, 0.6, 0.8]
+# parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
+workers = "auto"
 
 # %%
 # %matplotlib inline
@@ -55,14 +66,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from ccl_lib import chapters, plots
+from ccl_lib import book, plots
+from ccl_lib.analysis.focal import appendix_d_verdicts, pick_alpha
+from ccl_lib.analysis.runs import run_runs, run_summary
+from ccl_lib.analysis.tables import setting_table
 from ccl_lib.experiments import grid
 
-chapters.notebook_setup()
-alphas = [float(a) for a in chapters.param_list(alphas, "alphas")]
-recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
+book.setup()
+alphas = [float(a) for a in book.param_list(alphas, "alphas")]
+recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
                          part_size=part_size, seeds=seeds)
 
 # %% [markdown]
@@ -72,19 +86,19 @@ recipe = chapters.recipe(dataset, model=model, epochs=epochs, milestones=milesto
 defenses = {"focal": [{"gamma": gamma}],
             "focal_ccl": [{"gamma": gamma, "concave": concave, "alpha": a} for a in alphas]}
 specs = grid(dataset, defenses, **recipe)
-df, runs = chapters.run_runs(specs, workers=workers)
-print(chapters.run_summary(df, runs))
-chapters.setting_table(df).set_index("point").drop(columns=["setting", "defense"])
+df, runs = run_runs(specs, workers=workers)
+print(run_summary(df, runs))
+setting_table(df).set_index("point").drop(columns=["setting", "defense"])
 
 # %% [markdown]
 # ## Choosing alpha as the paper does
 #
 # Among the values of $\alpha$ whose test accuracy is at least focal loss's, the one with the
-# lowest highest-advantage ({func}`ccl_lib.chapters.pick_alpha`). When no value qualifies, the most
+# lowest highest-advantage ({func}`ccl_lib.analysis.focal.pick_alpha`). When no value qualifies, the most
 # accurate one is used and `qualified` is false.
 
 # %%
-choice = chapters.pick_alpha(df, "focal_ccl", "focal")
+choice = pick_alpha(df, "focal_ccl", "focal")
 pd.Series(choice)
 
 # %% [markdown]
@@ -114,7 +128,7 @@ bars
 # %% [markdown]
 # ## What we saw
 #
-# Written from the tables above ({func}`ccl_lib.chapters.findings_appendix_d`):
+# The values this section quotes ({func}`ccl_lib.analysis.focal.appendix_d_verdicts`):
 
-# %%
-display(Markdown(chapters.findings_appendix_d(bars, choice, alphas, df)))
+# %% tags=["remove-output"]
+verdicts = appendix_d_verdicts(bars, df)

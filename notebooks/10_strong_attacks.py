@@ -44,26 +44,43 @@
 # models), well under an hour on one GPU (every model is trained on CUDA when present).
 
 # %% tags=["parameters"]
-datasets = ["location", "cifar10-jpeg"]  # data sets of ccl_lib.data; each gets the model "auto" picks
-location_size = 1000  # Location: the target's members (as many non-member candidates; population 2x)
-cifar_size = 200  # CIFAR-10: the target's members
-location_epochs = 20  # SGD epochs (the paper's recipe otherwise: momentum 0.9, weight decay 5e-4)
+# data sets of ccl_lib.data; each gets the model "auto" picks
+datasets = ["location", "cifar10-jpeg"]
+# Location: the target's members (as many non-member candidates; population 2x)
+location_size = 1000
+# CIFAR-10: the target's members
+cifar_size = 200
+# SGD epochs (the paper's recipe otherwise: momentum 0.9, weight decay 5e-4)
+location_epochs = 20
 cifar_epochs = 30
 location_lr = 0.1
 cifar_lr = 0.05
-location_batch_size = 128  # the paper's batch size
-cifar_batch_size = 32  # smaller than the paper's 128: more steps for the tiny CPU training set
-k = 4  # reference models per (data set, defense, seed); each trains on 1/4 of the pool
-seeds = [0]  # one target (and its own split and reference models) per seed
-ccl_alpha = 0.5  # CCEL / CCQL alpha (Table 1 setting)
-ccl_scale = 1.0  # loss scale of CCL (App. E.1 uses 0.01 on CIFAR-10 with 300 epochs)
-relaxloss_alpha = 1.0  # RelaxLoss target loss level
-dp_noise_multiplier = 1.0  # DP-SGD noise sigma
-dp_max_grad_norm = 1.0  # DP-SGD clipping norm C
-dp_delta = 1e-5  # delta of the reported epsilon
-fixed_variance = True  # LiRA's global variance (recommended below 64 reference models)
-n_boot = 1000  # bootstrap replicates per interval
-level = 0.95  # interval coverage
+# the paper's batch size
+location_batch_size = 128
+# smaller than the paper's 128: more steps for the tiny CPU training set
+cifar_batch_size = 32
+# reference models per (data set, defense, seed); each trains on 1/4 of the pool
+k = 4
+# one target (and its own split and reference models) per seed
+seeds = [0]
+# CCEL / CCQL alpha (Table 1 setting)
+ccl_alpha = 0.5
+# loss scale of CCL (App. E.1 uses 0.01 on CIFAR-10 with 300 epochs)
+ccl_scale = 1.0
+# RelaxLoss target loss level
+relaxloss_alpha = 1.0
+# DP-SGD noise sigma
+dp_noise_multiplier = 1.0
+# DP-SGD clipping norm C
+dp_max_grad_norm = 1.0
+# delta of the reported epsilon
+dp_delta = 1e-5
+# LiRA's global variance (recommended below 64 reference models)
+fixed_variance = True
+# bootstrap replicates per interval
+n_boot = 1000
+# interval coverage
+level = 0.95
 
 # %%
 # %matplotlib inline
@@ -79,7 +96,7 @@ from IPython.display import Markdown, display
 from ccl_lib import plots
 from ccl_lib.attacks.reference import (findings_strong_attacks, format_strong_attack_table, run_strong_attacks,
                                       strong_attack_table, strongest_attacks)
-from ccl_lib.chapters import param_list
+from ccl_lib.book import param_list
 from ccl_lib.data import load_dataset
 from ccl_lib.defenses import get_defense
 from ccl_lib.stats import seed_summary

@@ -1,0 +1,146 @@
+"""Running a chapter's sweep and reducing its result frame to one row per run or per setting.
+
+The frame is :func:`ccl_lib.experiments.run_grid`'s (one row per run, evaluated epoch and
+attack); the runs are ``{spec.key(): RunResult}``, whose ``histories`` hold the training curves.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from .curves import history_of
+
+__all__ = [
+    "mean_history",
+    "run_runs",
+    "run_summary",
+    "select_runs",
+    "short_setting",
+    "strongest_attack_rows",
+]
+
+
+def run_runs(
+    specs: Sequence[Any], *, workers: Union[int, str] = 1, cache: Any = None, progress: Optional[bool] = False
+):
+    """Run (or load from the cache) ``specs`` with :func:`ccl_lib.experiments.run_sweep`.
+
+    Args:
+        specs: a non-empty list of :class:`ccl_lib.experiments.RunSpec` (e.g. from
+            :func:`ccl_lib.experiments.grid`).
+        workers: parallel worker processes (an integer >= 1, or ``"auto"``).
+        cache: a :class:`ccl_lib.experiments.ResultCache`, a folder, or ``None`` for the default cache.
+        progress: show a progress bar (terminal only; the book passes ``False``).
+
+    Returns:
+        ``(frame, runs)``: the result frame of :func:`ccl_lib.experiments.run_grid` (one row per
+        run, evaluated epoch and attack) and ``{spec.key(): RunResult}``, whose ``histories``
+        hold the per-epoch training curves.  Failed runs raise
+        :class:`ccl_lib.experiments.SweepError` (the finished ones stay cached).
+    """
+    from ..experiments import RunSpec, run_sweep
+
+    specs = list(specs)
+    if not specs or not all(isinstance(s, RunSpec) for s in specs):
+        raise ValueError("specs must be a non-empty list of RunSpec (see ccl_lib.experiments.grid)")
+    sweep = run_sweep(specs, workers=workers, cache=cache, progress=progress)
+    return sweep.frame(), {r.key: r for r in sweep.results}
+
+
+def run_summary(df, runs: Mapping[str, Any]) -> str:
+    """One line about a sweep: runs per data set with their training-set size, how many were
+    computed now and how many loaded from the cache, and the attacks.
+
+    Args:
+        df: the sweep's result frame (``df.attrs["summary"]`` holds the computed/cached counts).
+        runs: ``{key: RunResult}`` of :func:`run_runs`.
+    """
+    sizes: dict[str, set] = {}
+    for r in runs.values():
+        sizes.setdefault(r.spec.dataset, set()).add(int(r.meta.get("split_sizes", {}).get("target_train", -1)))
+    counts = {d: sum(1 for r in runs.values() if r.spec.dataset == d) for d in sizes}
+    parts = [
+        f"{counts[d]} runs on {d} ({'/'.join(str(n) for n in sorted(v))} training examples per model)"
+        for d, v in sizes.items()
+    ]
+    info = df.attrs.get("summary", {})
+    done = f"computed {info['computed']}, cached {info['cached']}; " if info else ""
+    return "; ".join(parts) + f"; {done}attacks: {', '.join(dict.fromkeys(df['attack']))}"
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-12)
+    return a == b
+
+
+def select_runs(runs: Mapping[str, Any], defense: str, **hparams: Any) -> list:
+    """The runs of one setting, sorted by seed.
+
+    Args:
+        runs: ``{key: RunResult}`` of :func:`run_runs`.
+        defense: the defense's registry name (``"vanilla"``, ``"ccql"``, ...).
+        **hparams: hyperparameters the runs must have (e.g. ``alpha=0.5``); floats compare
+            to within 1e-12.
+
+    Example: ``select_runs(runs, "ccql", alpha=0.5)``.
+    """
+    out = []
+    for r in runs.values():
+        hp = r.spec.hparams
+        if r.spec.defense == defense and all(k in hp and _same(hp[k], v) for k, v in hparams.items()):
+            out.append(r)
+    if not out:
+        raise ValueError(f"no run of defense {defense!r} with {hparams} among the {len(runs)} runs")
+    return sorted(out, key=lambda r: r.spec.seed)
+
+
+def mean_history(runs: Sequence[Any]):
+    """The per-epoch mean over seeds of the target models' histories.
+
+    Args:
+        runs: RunResults (or histories, see :func:`ccl_lib.analysis.curves.history_of`) of one
+            setting; a single run gives its own history.
+    """
+    import pandas as pd
+
+    frames = [history_of(r) for r in runs]
+    if not frames:
+        raise ValueError("mean_history needs at least one run")
+    return pd.concat(frames).groupby("epoch", as_index=False).mean(numeric_only=True)
+
+
+def strongest_attack_rows(df):
+    """One row per (run, evaluated epoch): the row of its strongest attack (highest headline
+    advantage), with that attack's name in ``worst_attack``.
+
+    Args:
+        df: a result frame of :func:`ccl_lib.experiments.run_grid`.
+    """
+    needed = ["run_id", "defense", "attack", "advantage", "test_acc", "max_advantage", "p1"]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"the frame lacks columns {missing} (is it the frame of run_grid?)")
+    if len(df) == 0:
+        raise ValueError("the result frame is empty")
+    idx = df.groupby("run_id", sort=False)["advantage"].idxmax()
+    out = df.loc[idx].rename(columns={"attack": "worst_attack"})
+    return out.reset_index(drop=True)
+
+
+def short_setting(setting: str) -> str:
+    """The defense part of an engine ``setting`` label.
+
+    ``"location/mlp ccql(alpha=0.5, scale=1) size=1000"`` -> ``"ccql(alpha=0.5, scale=1)"``;
+    an early-stopping checkpoint keeps its ``stop=N``.
+
+    Args:
+        setting: the ``setting`` column of a result frame.
+    """
+    m = re.match(r"^\S+ (\w+(?:\([^)]*\))?)", str(setting))
+    if not m:
+        return str(setting)
+    stop = re.search(r"\bstop=(\d+)", str(setting))
+    return m.group(1) + (f" stop={stop.group(1)}" if stop else "")

@@ -1,0 +1,181 @@
+"""Number formatting for the book: one table formatter and one percentage format.
+
+Every table a chapter shows goes through :func:`format_table`, so that the book has one
+number style: fractions the text quotes as percentages (accuracy, advantage, TPR) print
+as ``29.7 %``, other floats with a fixed number of significant digits, and no ``-0.000``.
+Inline numbers in prose use :func:`pct` and :func:`signed` (e.g. through myst-nb's ``glue``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable, Optional, Sequence
+
+__all__ = ["PERCENT_COLUMNS", "fmt_number", "format_table", "pct", "percent_columns", "ranges", "signed"]
+
+#: Column names (or patterns) that hold fractions the text reads as percentages.
+PERCENT_COLUMNS: tuple[str, ...] = (
+    "test_acc", "train_acc", "final_test_acc", "best_test_acc", "final_train_acc", "accuracy", "reference_acc",
+    "advantage", "advantage_oracle", "max_advantage", "balanced_accuracy", "tpr@0.1%", "tpr@1%", "fpr", "tpr",
+)  # fmt: skip
+_PERCENT_PATTERN = re.compile(r"(^|_)(acc|accuracy|advantage|tpr|fpr)($|_|@)")
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def pct(x: Optional[float], digits: int = 1) -> str:
+    """A fraction as a percentage: ``0.2967 -> "29.7 %"``; NaN or ``None`` -> ``"n/a"``.
+
+    Args:
+        x: the fraction (1.0 is 100 %).
+        digits: digits after the decimal point (>= 0).
+    """
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
+        raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
+    if x is None or not _finite(x):
+        return "n/a"
+    text = f"{100 * float(x):.{digits}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")
+    return f"{text} %"
+
+
+def signed(x: float, digits: int = 3) -> str:
+    """A difference with its sign: ``+0.012``, ``-0.006``; a value that rounds to zero is ``0.000``.
+
+    Args:
+        x: the number.
+        digits: digits after the decimal point (>= 0).
+    """
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
+        raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
+    if not _finite(x):
+        return "n/a"
+    text = f"{float(x):+.{digits}f}"
+    return text[1:] if float(text) == 0 else text
+
+
+def fmt_number(x: Any, precision: int = 3) -> str:
+    """One float in the book's style: ``precision`` significant digits without trailing zeros,
+    plain notation between 1e-3 and 1e5 (``0.0105``, ``12.3``, ``0.2``), scientific outside
+    (``8.06e-05``), integers as integers, no ``-0``; NaN -> ``"--"``.  Non-numbers are returned as ``str(x)``.
+
+    Args:
+        x: the value.
+        precision: significant digits (>= 1).
+    """
+    if isinstance(precision, bool) or not isinstance(precision, int) or precision < 1:
+        raise ValueError(f"precision must be a positive integer, got {precision!r}")
+    if isinstance(x, bool) or x is None:
+        return str(x)
+    if isinstance(x, int):
+        return f"{x:d}"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(v):
+        return "--"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == int(v) and abs(v) < 1e15 and float(f"{v:.{precision}g}") == v and abs(v) >= 1:
+        return f"{int(v):d}"
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if 1e-3 <= a < 1e5:
+        digits = max(0, precision - 1 - int(math.floor(math.log10(a))))
+        text = f"{v:.{digits}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+    else:
+        text = f"{v:.{precision - 1}e}"
+    return text.lstrip("-") if float(text) == 0 else text
+
+
+def percent_columns(columns: Iterable[Any]) -> list:
+    """The columns among ``columns`` that hold fractions read as percentages (accuracy,
+    advantage, TPR/FPR: :data:`PERCENT_COLUMNS` and names containing those words).
+    A MultiIndex column is matched on any of its levels."""
+    out = []
+    for c in columns:
+        names = c if isinstance(c, tuple) else (c,)
+        if any(str(n) in PERCENT_COLUMNS or _PERCENT_PATTERN.search(str(n)) for n in names):
+            out.append(c)
+    return out
+
+
+def format_table(
+    df: Any,
+    percent: Optional[Sequence[Any]] = None,
+    precision: int = 3,
+    *,
+    percent_digits: int = 1,
+    caption: Optional[str] = None,
+    hide_index: bool = False,
+):
+    """The one table formatter of the book: a pandas ``Styler`` of ``df`` with its numbers formatted.
+
+    Args:
+        df: a ``pandas.DataFrame`` (or a Series, shown as one column).
+        percent: the columns shown as percentages (fractions in [0, 1] -> ``29.7 %``); ``None``
+            picks them by name (:func:`percent_columns`: accuracies, advantages, TPR/FPR), ``[]``
+            shows none.
+        precision: significant digits of the other float columns (:func:`fmt_number`).
+        percent_digits: digits after the decimal point of percentages.
+        caption: an optional caption above the table.
+        hide_index: leave the index out (for frames whose index is a plain row number).
+
+    Returns:
+        a ``pandas.io.formats.style.Styler``; it renders as HTML in the book, and
+        ``.data`` is the unformatted frame.
+    """
+    import pandas as pd
+
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"format_table needs a pandas DataFrame or Series, got {type(df).__name__}")
+    cols = percent_columns(df.columns) if percent is None else list(percent)
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"percent names columns {missing} that the table lacks; it has {list(df.columns)}")
+    fmt_number(0.0, precision)  # validates precision
+    pct(0.0, percent_digits)  # validates percent_digits
+    formats: dict[Any, Any] = {}
+    for c in df.columns:
+        if c in cols:
+            formats[c] = lambda v, d=percent_digits: pct(v, d) if _finite(v) else "--"
+        elif pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+            formats[c] = lambda v, p=precision: fmt_number(v, p)
+    styler = df.style.format(formats)
+    if isinstance(df.index, pd.MultiIndex) or pd.api.types.is_float_dtype(df.index):
+        styler = styler.format_index(lambda v, p=precision: fmt_number(v, p) if isinstance(v, float) else str(v))
+    if caption:
+        styler = styler.set_caption(caption)
+    if hide_index:
+        styler = styler.hide(axis="index")
+    return styler
+
+
+def ranges(values: Iterable[int]) -> str:
+    """Integers as ranges: ``[1, 2, 3, 7, 9, 10] -> "1-3, 7, 9-10"``; none -> ``"none"``."""
+    e = sorted(int(x) for x in values)
+    if not e:
+        return "none"
+    out: list[str] = []
+    start = prev = e[0]
+    for x in e[1:]:
+        if x == prev + 1:
+            prev = x
+            continue
+        out.append(f"{start}" if start == prev else f"{start}-{prev}")
+        start = prev = x
+    out.append(f"{start}" if start == prev else f"{start}-{prev}")
+    return ", ".join(out)
