@@ -526,3 +526,141 @@ def tpr_intervals(best: Any, datasets: Sequence[str], defenses: Sequence[str],
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+#: Line styles and markers of :func:`curve_bands` and :func:`alpha_intervals`: curves that
+#: coincide (CCEL and CCQL in Fig. 5) stay distinguishable by dash pattern and marker.
+_SERIES_STYLES = (("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"), ((0, (5, 1, 1, 1)), "v"))
+_BAND_LABELS = {**_HISTORY_LABELS, "train_loss_rel_var": "variance / mean$^2$ of training loss"}
+
+
+def _series_style(i: int) -> dict[str, Any]:
+    ls, mk = _SERIES_STYLES[i % len(_SERIES_STYLES)]
+    return {"color": f"C{i % 10}", "ls": ls, "marker": mk}
+
+
+def curve_bands(
+    curves: Mapping[str, Any],
+    metrics: Sequence[str] = ("train_loss_mean", "train_loss_var", "test_acc"),
+    *,
+    logy: Sequence[str] = (),
+    titles: Optional[Mapping[str, str]] = None,
+    title: Optional[str] = None,
+    ncols: Optional[int] = None,
+):
+    """Fig. 1/5 with seeds: one panel per history column, one line per loss with its 95 % band.
+
+    Args:
+        curves: ``{label: frame}`` with the frames of
+            :func:`ccl_lib.analysis.curves.seed_curves` (``epoch``, ``<metric>``,
+            ``<metric>_low``, ``<metric>_high``); the band is drawn where the
+            interval is defined (two seeds or more).
+        metrics: the panels.
+        logy: metrics drawn on a logarithmic y axis (variances span decades).
+        titles: panel titles by metric (default: a description of the column).
+        title: the figure title.
+        ncols: panels per row (default: all in one row, up to 3).
+
+    Each label has its own colour, dash pattern and marker (every few epochs), so
+    curves that lie on top of each other stay visible.
+    """
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError("curve_bands needs a non-empty dict {label: frame of seed_curves}")
+    metrics = list(metrics)
+    if not metrics:
+        raise ValueError("curve_bands needs at least one metric")
+    unknown = [m for m in logy if m not in metrics]
+    if unknown:
+        raise ValueError(f"curve_bands: logy names {unknown}, which are not among the metrics {metrics}")
+    for label, f in curves.items():
+        _check_frame(f, ["epoch", *metrics], f"curve_bands[{label!r}]")
+    fig, axes = _grid(len(metrics), ncols or min(len(metrics), 3), (3.6, 3.0))
+    for ax, m in zip(axes, metrics):
+        for i, (label, f) in enumerate(curves.items()):
+            st = _series_style(i)
+            ep = f["epoch"].to_numpy(float)
+            every = max(1, len(ep) // 8)
+            ax.plot(ep, f[m].to_numpy(float), lw=1.5, ms=4, markevery=(i % every, every), label=label, **st)
+            lo, hi = f"{m}_low", f"{m}_high"
+            if lo in f.columns and hi in f.columns and np.isfinite(f[lo].to_numpy(float)).any():
+                low = f[lo].to_numpy(float)
+                if m in logy:
+                    low = np.where(low > 0, low, np.nan)  # a t-interval can reach below zero; a log axis cannot
+                ax.fill_between(ep, low, f[hi].to_numpy(float), color=st["color"], alpha=0.18, lw=0)
+        if m in logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title((titles or {}).get(m, _BAND_LABELS.get(m, m)))
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def alpha_intervals(
+    table: Any,
+    panels: Optional[Mapping[str, str]] = None,
+    *,
+    defenses: Sequence[str] = ("ccel", "ccql"),
+    logy: Sequence[str] = (),
+    reference: str = "vanilla",
+    title: Optional[str] = None,
+):
+    """Fig. 4 with seeds: one panel per quantity against alpha, the mean with 95 % interval bars.
+
+    Args:
+        table: one row per (defense, alpha) with ``defense``, ``alpha``, and for
+            every panel column ``c``: ``c``, ``c_low``, ``c_high``
+            (:func:`ccl_lib.analysis.ablation.alpha_summary`).  The ``reference``
+            rows (the undefended model) are drawn as a dotted line with a grey band.
+        panels: ``{column: panel title}`` (default: test accuracy, highest
+            advantage, training-loss variance).
+        defenses: the curves, one per CCL variant.
+        logy: columns drawn on a logarithmic y axis.
+        title: the figure title.
+    """
+    panels = dict(panels or {"test_acc": "test accuracy", "max_advantage": "highest attack advantage",
+                             "train_loss_var": "variance of training loss"})  # fmt: skip
+    if not panels:
+        raise ValueError("alpha_intervals needs at least one panel")
+    cols = [c for p in panels for c in (p, f"{p}_low", f"{p}_high")]
+    table = _check_frame(table, ["defense", "alpha", *cols], "alpha_intervals")
+    present = [d for d in defenses if d in set(table["defense"])]
+    if not present:
+        have = sorted(set(table["defense"]))
+        raise ValueError(f"alpha_intervals: none of {list(defenses)} is in the table; it has {have}")
+    unknown = [m for m in logy if m not in panels]
+    if unknown:
+        raise ValueError(f"alpha_intervals: logy names {unknown}, which are not panels {list(panels)}")
+    fig, axes = _grid(len(panels), min(len(panels), 3), (3.6, 3.0))
+    ref = table[table["defense"] == reference]
+    n = len(present)
+    for ax, (col, name) in zip(axes, panels.items()):
+        for i, d in enumerate(present):
+            g = table[table["defense"] == d].sort_values("alpha")
+            st = _series_style(i)
+            y = g[col].to_numpy(float)
+            err = np.vstack([y - g[f"{col}_low"].to_numpy(float), g[f"{col}_high"].to_numpy(float) - y])
+            err = np.where(np.isfinite(err), err, 0.0).clip(min=0)
+            x = g["alpha"].to_numpy(float) + (i - (n - 1) / 2) * 0.012  # side by side, bars do not overlap
+            ax.errorbar(x, y, yerr=err, capsize=2.5, lw=1.4, ms=4.5, label=_dlabel(d), **st)
+        if len(ref):
+            r = ref.iloc[0]
+            ax.axhline(float(r[col]), color="black", ls=":", lw=1.2, label=_dlabel(reference))
+            if math.isfinite(float(r[f"{col}_low"])) and math.isfinite(float(r[f"{col}_high"])):
+                ax.axhspan(float(r[f"{col}_low"]), float(r[f"{col}_high"]), color="gray", alpha=0.15, lw=0)
+        if col in logy:
+            ax.set_yscale("log")
+        ax.set_xlabel(r"$\alpha$")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- chapters 7-10 with seeds

@@ -1,0 +1,253 @@
+"""The alpha ablation over seeds: the analysis behind Fig. 4 of Liu et al. (ICML 2024).
+
+Fig. 4 (Sec. 5.2, "How does alpha affect utility and privacy?") varies the
+weight alpha of cross-entropy in the Convex-Concave Loss (Eq. 4) and reports
+(a) test accuracy, (b) the highest attack advantage and (c) the variance of the
+training losses; the paper's reading: as alpha decreases, the variance rises,
+the advantage falls and, for small alpha, accuracy drops (underfitting).
+
+The paper shows one run per alpha.  Here every point is a mean over seeds with
+a 95 % t-interval, and each of the paper's three directions is tested by the
+**slope** of the quantity against alpha, fitted by least squares per seed
+(one slope per seed over the whole alpha grid), with the t-interval of those
+slopes (:func:`ccl_lib.verdicts.seed_interval`) and the verdict word the
+interval supports (:func:`ccl_lib.verdicts.verdict`).  This replaces a rank
+correlation over five points of one seed, which cannot tell a trend from the
+seed-to-seed noise.
+
+* :func:`alpha_runs` -- one row per run: alpha, seed, accuracy, the headline
+  highest advantage (the attacker's own rule, over the paper's attacks), its
+  oracle upper bound, and the training-loss variance (last epoch, mean over
+  epochs, relative to the squared mean).
+* :func:`alpha_summary` -- per defense and alpha: mean and interval of each quantity.
+* :func:`alpha_slopes` -- per defense: the interval of the per-seed slope.
+* :func:`against_reference` -- per defense and alpha: the paired difference
+  from the undefended model (e.g. "is CCL's variance higher than CE's?").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ..verdicts import SeedInterval, difference_interval, seed_interval
+
+__all__ = [
+    "ALPHA_QUANTITIES",
+    "PAPER_DIRECTIONS",
+    "against_reference",
+    "alpha_runs",
+    "alpha_slopes",
+    "alpha_summary",
+]
+
+#: The per-run quantities of :func:`alpha_runs` and what they are.
+ALPHA_QUANTITIES: dict[str, str] = {
+    "test_acc": "test accuracy of the target model",
+    "train_acc": "training accuracy of the target model",
+    "max_advantage": "highest advantage over the paper's attacks, attacker's rule learned on the shadow (Eq. 2)",
+    "max_advantage_oracle": "highest advantage with the threshold chosen on the target (an upper bound)",
+    "train_loss_var": "variance of the per-example training cross-entropy at the last epoch",
+    "train_loss_var_avg": "that variance averaged over all epochs of training",
+    "train_loss_rel_var": "last-epoch variance divided by the squared mean (scale-free)",
+}
+
+#: The sign of the slope against alpha that the paper's Fig. 4 describes (Sec. 5.2):
+#: ``"higher"`` -- the quantity rises with alpha, ``"lower"`` -- it falls as alpha rises.
+PAPER_DIRECTIONS: dict[str, str] = {
+    "test_acc": "higher",
+    "max_advantage": "higher",
+    "train_loss_var": "lower",
+}
+
+
+def _check_frame(df: Any) -> Any:
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"need the DataFrame of ccl_lib.experiments.run_grid, got {type(df).__name__}")
+    needed = ["key", "run_id", "defense", "seed", "attack", "advantage", "test_acc", "train_acc", "train_loss_mean",
+              "train_loss_var"]  # fmt: skip
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"the frame lacks columns {missing} (is it the frame of run_grid?)")
+    if len(df) == 0:
+        raise ValueError("the result frame is empty")
+    return df
+
+
+def alpha_runs(
+    df,
+    runs: Optional[Mapping[str, Any]] = None,
+    *,
+    defenses: Sequence[str] = ("ccel", "ccql"),
+    reference: str = "vanilla",
+):
+    """One row per run of ``defenses`` and of the ``reference`` (undefended) model.
+
+    Args:
+        df: the frame of :func:`ccl_lib.experiments.run_grid` (one row per run and attack).
+        runs: ``{key: RunResult}``; adds ``train_loss_var_avg`` (the variance
+            averaged over the epochs of the target's training history).
+        defenses: the CCL variants (rows need an ``alpha`` column).
+        reference: the undefended defense; its rows get ``alpha = 1`` (CCL with
+            alpha = 1 is cross-entropy, Eq. 4).
+
+    The headline advantage is ``max_advantage``: the highest, over the paper's
+    attacks (rows with ``paper_attack``; all attacks when the frame has no such
+    column), of ``advantage`` -- TPR - FPR of the attacker's own rule learned on
+    the shadow model.  ``max_advantage_oracle`` is the same maximum of
+    ``advantage_oracle`` (thresholds chosen on the target: an upper bound), NaN
+    when the frame has none.  ``worst_attack`` is the attack reaching ``max_advantage``.
+    """
+    import pandas as pd
+
+    df = _check_frame(df)
+    keep = df[df["defense"].isin([*defenses, reference])]
+    if len(keep) == 0:
+        raise ValueError(f"no run of {list(defenses)} or {reference!r}; the frame has {sorted(set(df['defense']))}")
+    if keep["defense"].isin(defenses).any() and "alpha" not in keep.columns:
+        raise ValueError("the frame has no 'alpha' column: it holds no CCL run")
+    if "paper_attack" in keep.columns:
+        keep = keep[keep["paper_attack"].astype(bool)]
+        if len(keep) == 0:
+            raise ValueError("no row of the paper's attacks (paper_attack is False everywhere)")
+    rows = []
+    for run_id, g in keep.groupby("run_id", sort=False):
+        top = g.loc[g["advantage"].idxmax()]
+        d = str(top["defense"])
+        rows.append({
+            "key": top["key"],
+            "run_id": run_id,
+            "defense": d,
+            "alpha": 1.0 if d == reference else float(top["alpha"]),
+            "seed": int(top["seed"]),
+            "test_acc": float(top["test_acc"]),
+            "train_acc": float(top["train_acc"]),
+            "max_advantage": float(g["advantage"].max()),
+            "max_advantage_oracle": float(g["advantage_oracle"].max()) if "advantage_oracle" in g else math.nan,
+            "worst_attack": str(top["attack"]),
+            "train_loss_var": float(top["train_loss_var"]),
+            "train_loss_rel_var": float(top["train_loss_var"]) / float(top["train_loss_mean"]) ** 2,
+        })  # fmt: skip
+    out = pd.DataFrame(rows)
+    if runs is not None:
+        avg = {k: float(np.mean([h["train_loss_var"] for h in r.histories["target"]])) for k, r in runs.items()}
+        out["train_loss_var_avg"] = out["key"].map(avg)
+    return out
+
+
+def _quantities(per_run: Any, columns: Optional[Sequence[str]]) -> list[str]:
+    cols = [c for c in ALPHA_QUANTITIES if c in per_run.columns] if columns is None else list(columns)
+    missing = [c for c in cols if c not in per_run.columns]
+    if missing or not cols:
+        raise ValueError(
+            f"columns {missing or cols} are not in the table of alpha_runs; it has {list(per_run.columns)}"
+        )
+    return cols
+
+
+def alpha_summary(per_run, columns: Optional[Sequence[str]] = None, *, level: float = 0.95):
+    """Per defense and alpha: ``<c>`` (mean over seeds), ``<c>_low``, ``<c>_high`` for each column, and ``seeds``.
+
+    ``per_run`` is the table of :func:`alpha_runs`; ``worst_attack`` is the attack
+    most often the strongest over the seeds.
+    """
+    import pandas as pd
+
+    cols = _quantities(per_run, columns)
+    rows = []
+    for (d, a), g in per_run.groupby(["defense", "alpha"], sort=True):
+        row: dict[str, Any] = {"defense": d, "alpha": float(a)}
+        for c in cols:
+            vals = g[c].to_numpy(float)
+            vals = vals[np.isfinite(vals)]
+            iv = seed_interval(vals, level=level) if len(vals) else SeedInterval(math.nan, math.nan, math.nan, 0)
+            row.update({c: iv.mean, f"{c}_low": iv.low, f"{c}_high": iv.high})
+        if "worst_attack" in g:
+            row["worst_attack"] = g["worst_attack"].mode().iloc[0]
+        row["seeds"] = int(g["seed"].nunique())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    xc = x - x.mean()
+    return float(np.dot(xc, y - y.mean()) / np.dot(xc, xc))
+
+
+def alpha_slopes(
+    per_run,
+    column: str,
+    *,
+    defenses: Optional[Sequence[str]] = None,
+    log10: bool = False,
+    level: float = 0.95,
+) -> dict[str, SeedInterval]:
+    """``{defense: interval of the per-seed least-squares slope of column against alpha}``.
+
+    For each defense and seed the slope of ``column`` (``log10(column)`` with
+    ``log10=True``, for variances that span decades) over that seed's alpha grid
+    (the reference model at alpha = 1 excluded); the interval is the t-interval
+    over seeds.  A seed needs at least two values of alpha; seeds with fewer are
+    skipped.  Positive: the quantity rises with alpha.
+    """
+    if column not in per_run.columns:
+        raise ValueError(f"column {column!r} is not in the table of alpha_runs; it has {list(per_run.columns)}")
+    ccl = per_run[per_run["alpha"] < 1.0] if defenses is None else per_run[per_run["defense"].isin(defenses)]
+    names = list(dict.fromkeys(ccl["defense"])) if defenses is None else list(defenses)
+    out = {}
+    for d in names:
+        slopes = []
+        for _, g in ccl[ccl["defense"] == d].groupby("seed", sort=True):
+            x, y = g["alpha"].to_numpy(float), g[column].to_numpy(float)
+            if np.unique(x).size < 2:
+                continue
+            if log10:
+                if np.any(y <= 0):
+                    raise ValueError(f"log10 needs positive values of {column!r}, got {y.tolist()}")
+                y = np.log10(y)
+            slopes.append(_slope(x, y))
+        if not slopes:
+            raise ValueError(f"defense {d!r}: no seed has two or more values of alpha")
+        out[d] = seed_interval(slopes, level=level)
+    return out
+
+
+def against_reference(
+    per_run,
+    column: str,
+    *,
+    reference: str = "vanilla",
+    log10: bool = False,
+    level: float = 0.95,
+):
+    """Per CCL defense and alpha: the interval of ``column - column(reference)``, paired by seed.
+
+    With ``log10=True`` the difference of ``log10`` values (the log of the ratio
+    to the undefended model).  Returns a frame with ``defense``, ``alpha``,
+    ``diff``, ``diff_low``, ``diff_high``, ``seeds`` and ``interval`` (the
+    :class:`ccl_lib.verdicts.SeedInterval`, for :func:`ccl_lib.verdicts.verdict`).
+    """
+    import pandas as pd
+
+    if column not in per_run.columns:
+        raise ValueError(f"column {column!r} is not in the table of alpha_runs; it has {list(per_run.columns)}")
+    ref = per_run[per_run["defense"] == reference].set_index("seed")[column]
+    if len(ref) == 0:
+        raise ValueError(f"the table has no run of the reference {reference!r}")
+    rows = []
+    for (d, a), g in per_run[per_run["defense"] != reference].groupby(["defense", "alpha"], sort=True):
+        g = g.set_index("seed")
+        seeds = sorted(set(g.index) & set(ref.index))
+        if not seeds:
+            continue
+        va, vb = g.loc[seeds, column].to_numpy(float), ref.loc[seeds].to_numpy(float)
+        if log10:
+            va, vb = np.log10(va), np.log10(vb)
+        iv = difference_interval(va, vb, paired=True, level=level)
+        rows.append({"defense": d, "alpha": float(a), "diff": iv.mean, "diff_low": iv.low, "diff_high": iv.high,
+                     "seeds": iv.n, "interval": iv})  # fmt: skip
+    return pd.DataFrame(rows)
