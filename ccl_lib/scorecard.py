@@ -7,7 +7,7 @@ its interval) and the likely cause of any difference.  :func:`record` writes
 one small JSON file per (chapter, item, setting) under the scorecard folder
 (:func:`scorecard_dir`: ``book/generated/scorecard`` of the book being built),
 atomically; the scorecard page, executed after the chapters, reads them back
-with :func:`load` (every file verified) and shows :func:`markdown_table`.  No
+with :func:`load` (every file verified) and shows :func:`html_table`.  No
 cell of the scorecard is typed by hand: a chapter that did not run leaves its
 items "not run".
 
@@ -34,6 +34,7 @@ __all__ = [
     "ITEMS",
     "SCORECARD_FORMAT",
     "clear",
+    "html_table",
     "load",
     "markdown_table",
     "record",
@@ -245,16 +246,45 @@ def _cell(v: Any) -> str:
 def markdown_table(directory: Union[None, str, os.PathLike] = None, *, link: bool = True) -> str:
     """The scorecard as a Markdown table (display it with ``IPython.display.Markdown``).
 
-    With ``link=True`` the chapter cell is a MyST link to the chapter's page
-    (``{doc}`` role to ``book/generated/<chapter>``).
+    With ``link=True`` the chapter cell is a MyST ``{doc}`` link to the chapter's
+    page, relative to the scorecard page: put the scorecard notebook next to the
+    chapters (``book/generated/``) and execute it after them.
     """
     df = table(directory)
     head = list(df.columns)
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for rec in df.to_dict("records"):
         cells = [_cell(rec[c]) for c in head]
         ch = rec["Chapter"]
         if link and ch:
-            cells[head.index("Chapter")] = f"[{_cell(ch)}]({_cell(ch)}.ipynb)"
+            cells[head.index("Chapter")] = f"{{doc}}`{_cell(ch)}`"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def html_table(directory: Union[None, str, os.PathLike] = None, *, link: bool = True) -> str:
+    """The scorecard as an HTML table (display it with ``IPython.display.HTML``).
+
+    Works in the Jupyter Book build as it is (myst-nb renders ``text/markdown``
+    outputs as CommonMark, without tables or roles, unless
+    ``nb_render_markdown_format`` is changed).  With ``link=True`` the chapter
+    cell links to ``<chapter>.html``, relative to the scorecard page: put the
+    scorecard notebook next to the chapters (``book/generated/``) and execute
+    it after them.
+    """
+    import html
+
+    df = table(directory)
+    head = list(df.columns)
+    out = ['<table class="table scorecard">', "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+           + "</tr></thead>", "<tbody>"]  # fmt: skip
+    for rec in df.to_dict("records"):
+        cells = []
+        for c in head:
+            text = html.escape("" if rec[c] is None or (isinstance(rec[c], float) and math.isnan(rec[c])) else str(rec[c]))
+            if c == "Chapter" and link and text:
+                text = f'<a href="{html.escape(str(rec[c]), quote=True)}.html">{text}</a>'
+            cells.append(f"<td>{text}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)

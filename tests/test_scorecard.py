@@ -78,4 +78,11 @@ def test_markdown_table_links_chapters(folder):
     md = scorecard.markdown_table(folder).splitlines()
     assert md[0].startswith("| Paper item | Claim | Chapter |") and len(md) == 2 + len(scorecard.ITEMS)
     line = next(m for m in md if m.startswith("| Fig 5 "))
-    assert "[06_convergence](06_convergence.ipynb)" in line and "loc \\| 3 seeds" in line
+    assert "{doc}`06_convergence`" in line and "loc \\| 3 seeds" in line
+
+
+def test_html_table_escapes_and_links(folder):
+    scorecard.record("Fig 5", "06_convergence", "a < b & c", "agrees", directory=folder)
+    h = scorecard.html_table(folder)
+    assert h.count("<tr>") == 1 + len(scorecard.ITEMS)
+    assert '<a href="06_convergence.html">06_convergence</a>' in h and "a &lt; b &amp; c" in h
