@@ -1,0 +1,126 @@
+// The in-page check of .ci/check_pages.py: appended to every built page, it waits for MathJax,
+// inspects the rendered page and appends its verdict as JSON in a pre element (id: __RESULT_ID__).
+// __CONFIG__ and __RESULT_ID__ are filled in by check_pages.py.
+(async () => {
+  const CFG = __CONFIG__;
+  const out = {errors: [], notes: [], width: window.innerWidth};
+  const fail = (kind, msg) => out.errors.push({kind, msg: String(msg).slice(0, 300)});
+  const where = (el) => {
+    const sec = el.closest("section[id]");
+    const cell = el.closest(".cell");
+    return (sec ? "#" + sec.id : "") + (cell ? " cell " + Array.from(document.querySelectorAll(".cell")).indexOf(cell) : "");
+  };
+  const text = (el) => (el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 160);
+  try {
+    if (document.readyState !== "complete") await new Promise(r => window.addEventListener("load", r));
+    const hasMath = document.querySelector(".math, span.math, div.math, .MathJax, mjx-container");
+    if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+      await window.MathJax.startup.promise;
+      if (window.MathJax.typesetPromise) await window.MathJax.typesetPromise();
+    } else if (hasMath) {
+      fail("math", "the page has math but MathJax did not load");
+    }
+    await new Promise(r => setTimeout(r, 300));
+    const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
+
+    // ---------------------------------------------------------------- math
+    document.querySelectorAll("span.math, div.math").forEach(el => {
+      if (!el.querySelector("mjx-container")) fail("math", "untypeset math " + where(el) + ": " + text(el));
+    });
+    document.querySelectorAll("mjx-merror, [data-mjx-error], .MathJax_Error, mjx-container [data-mml-node='merror']").forEach(el =>
+      fail("math", "MathJax error " + where(el) + ": " + (el.getAttribute("data-mjx-error") || text(el))));
+    const skip = "script, style, pre, code, textarea, mjx-container, .highlight, kbd, samp, .math";
+    const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+    const raw = /\\\(|\\\)|\\\[|\\\]|\$\$/;
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!raw.test(n.nodeValue)) continue;
+      const p = n.parentElement;
+      if (!p || p.closest(skip)) continue;
+      fail("math", "raw TeX delimiters in the text " + where(p) + ": " + n.nodeValue.trim().slice(0, 120));
+    }
+
+    // ---------------------------------------------------------------- images
+    const content = article.getBoundingClientRect();
+    const cs = getComputedStyle(article);
+    const colLeft = content.left + parseFloat(cs.paddingLeft), colRight = content.right - parseFloat(cs.paddingRight);
+    const colWidth = colRight - colLeft;
+    out.column = Math.round(colWidth);
+    article.querySelectorAll("img").forEach(img => {
+      const name = (img.getAttribute("src") || "").slice(-80);
+      if (!img.complete || img.naturalWidth === 0) { fail("image", "broken image " + name + " " + where(img)); return; }
+      const r = img.getBoundingClientRect();
+      const attrW = parseFloat(img.getAttribute("width") || "");
+      const natural = attrW > 0 && !String(img.getAttribute("width")).endsWith("%") ? attrW : img.naturalWidth;
+      if (img.closest(".cell_output") && r.width < CFG.minScale * natural - 0.5)
+        fail("squeezed", `figure ${name} ${where(img)} shown at ${Math.round(r.width)} of ${natural} px (` +
+             `${(100 * r.width / natural).toFixed(0)} %): its text falls below the size it was drawn at`);
+      if (r.width > colWidth + 1 || r.right > colRight + 1)
+        fail("overflow", `image ${name} ${where(img)} is ${Math.round(r.width)} px wide in a ${Math.round(colWidth)} px column`);
+    });
+
+    // ---------------------------------------------------------------- overflow
+    const scrolls = (el) => { const o = getComputedStyle(el).overflowX; return o === "auto" || o === "scroll"; };
+    const clips = (el) => { const o = getComputedStyle(el).overflowX; return o === "hidden" || o === "clip"; };
+    const cands = article.querySelectorAll("figure, table, div.math, mjx-container[display='true'], .cell_output .output, div.highlight pre, .cell_output pre, svg");
+    cands.forEach(el => {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0) return;
+      const tag = el.tagName.toLowerCase() + (el.className && typeof el.className === "string" ? "." + el.className.split(" ")[0] : "");
+      for (let a = el.parentElement; a && a !== article.parentElement; a = a.parentElement) {
+        if (scrolls(a)) {
+          if (el.scrollWidth > a.clientWidth + 1) out.notes.push(`${tag} ${where(el)} scrolls (${el.scrollWidth} in ${a.clientWidth} px)`);
+          return;
+        }
+        const ar = a.getBoundingClientRect();
+        if (clips(a) && r.right > ar.right + 1) {
+          fail("overflow", `${tag} ${where(el)} is clipped: ${Math.round(r.width)} px in a ${Math.round(ar.width)} px box that does not scroll: ${text(el).slice(0, 60)}`);
+          return;
+        }
+        if (a === article) break;
+      }
+      if (r.right > colRight + 1 || r.left < colLeft - 1)
+        fail("overflow", `${tag} ${where(el)} sticks out of the ${Math.round(colWidth)} px column (${Math.round(r.width)} px): ${text(el).slice(0, 60)}`);
+    });
+    if (document.documentElement.scrollWidth > document.documentElement.clientWidth + 1)
+      fail("overflow", `the page scrolls sideways (${document.documentElement.scrollWidth} px in ${document.documentElement.clientWidth})`);
+
+    // ---------------------------------------------------------------- outputs
+    article.querySelectorAll(".cell_output .stderr, .cell_output .output.stderr").forEach(el =>
+      fail("output", "stderr output " + where(el) + ": " + text(el)));
+    article.querySelectorAll(".cell_output .traceback, .cell_output .output.traceback, .cell_output .output.error").forEach(el =>
+      fail("output", "traceback " + where(el) + ": " + text(el)));
+    article.querySelectorAll(".cell_output").forEach(el => {
+      const t = el.textContent || "";
+      if (/Traceback \(most recent call last\)/.test(t)) fail("output", "traceback " + where(el) + ": " + text(el));
+      const w = t.match(/\b[A-Z]\w*Warning\b\s*:[^\n]{0,100}/);
+      if (w) fail("output", "Python warning " + where(el) + ": " + w[0]);
+      if (/\d+%\|[^\n]*\|\s*\d+\/\d+/.test(t) || /IProgress|it\/s\]/.test(t)) fail("output", "progress bar " + where(el) + ": " + text(el));
+    });
+    article.querySelectorAll("script[type='application/vnd.jupyter.widget-view+json'], .jupyter-widgets, .widget-area").forEach(el =>
+      fail("output", "widget output " + where(el)));
+
+    // ---------------------------------------------------------------- network
+    const remote = (u) => /^(https?:)?\/\//i.test(u || "");
+    document.querySelectorAll("script[src], img[src], iframe[src], source[src], video[src], audio[src], embed[src]").forEach(el => {
+      if (remote(el.getAttribute("src"))) fail("network", `${el.tagName.toLowerCase()} loads ${el.getAttribute("src")}`);
+    });
+    document.querySelectorAll("link[href]").forEach(el => {
+      const rel = (el.getAttribute("rel") || "").toLowerCase();
+      if (/stylesheet|preload|modulepreload|icon|manifest|prefetch/.test(rel) && remote(el.getAttribute("href")))
+        fail("network", `link rel=${rel} loads ${el.getAttribute("href")}`);
+    });
+    document.querySelectorAll("style").forEach(el => {
+      const m = (el.textContent || "").match(/@import\s+url\(["']?(https?:)?\/\/[^)]+\)/);
+      if (m) fail("network", "style imports " + m[0]);
+    });
+    performance.getEntriesByType("resource").forEach(e => {
+      if (/^https?:/i.test(e.name)) fail("network", "requested " + e.name);
+    });
+  } catch (e) {
+    fail("check", "the check itself failed: " + e + (e && e.stack ? " " + e.stack.slice(0, 200) : ""));
+  }
+  const pre = document.createElement("pre");
+  pre.id = "__RESULT_ID__";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();

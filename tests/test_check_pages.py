@@ -1,0 +1,90 @@
+""".ci/check_pages.py: the headless-Chromium check of the built book, on hand-made pages with known defects.
+
+Skipped where no Chromium is installed (CI installs Debian's ``chromium``); the math case
+needs the MathJax that ``make mathjax`` unpacks into .cache/mathjax.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MATHJAX = ROOT / ".cache" / "mathjax" / "static" / "mathjax"
+CHROMIUM = next((shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome") if shutil.which(c)), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed")
+
+
+def _checker():
+    spec = importlib.util.spec_from_file_location("check_pages", ROOT / ".ci" / "check_pages.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _png(width: int, height: int = 40) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _page(body: str, head: str = "") -> str:
+    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head><body><main>{body}</main></body></html>"
+
+
+def _kinds(result: dict) -> set:
+    return {e["kind"] for e in result["errors"]}
+
+
+def test_check_pages_finds_each_defect(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    small, wide = _png(300), _png(800)
+    (site / "good.html").write_text(_page(
+        f"<p>plain text</p><div class='cell_output'><img src='{small}'></div>"
+        "<div style='overflow-x:auto;width:200px'><table><tr><td style='white-space:nowrap'>"
+        + "a wide table that scrolls " * 20 + "</td></tr></table></div>"))  # fmt: skip
+    (site / "bad_load.html").write_text(_page(
+        "<div class='math'>\\(x^2\\)</div><p>left raw: \\(y\\)</p><img src='missing.png'>",
+        head="<script src='https://cdn.example.invalid/mathjax.js'></script>"))  # fmt: skip
+    (site / "bad_layout.html").write_text(_page(
+        f"<div class='cell_output'><img src='{wide}' style='width:400px'></div>"
+        "<div style='overflow:hidden;width:300px'><table><tr><td style='white-space:nowrap'>"
+        + "clipped " * 80 + "</td></tr></table></div>"
+        "<div class='cell_output'><div class='output stderr'><pre>/x.py:3: UserWarning: careful</pre></div></div>"
+        "<div class='cell_output'><pre>Traceback (most recent call last):\n  boom</pre></div>"))  # fmt: skip
+    results = _checker().check_site(site, budget_ms=5000, timeout_s=60)
+    assert set(results) == {"good.html", "bad_load.html", "bad_layout.html"}
+    assert results["good.html"]["errors"] == []
+    assert _kinds(results["bad_load.html"]) == {"math", "image", "network"}
+    msgs = " ".join(e["msg"] for e in results["bad_load.html"]["errors"])
+    assert "MathJax did not load" in msgs and "raw TeX" in msgs and "cdn.example.invalid" in msgs
+    assert _kinds(results["bad_layout.html"]) == {"squeezed", "overflow", "output"}
+    msgs = " ".join(e["msg"] for e in results["bad_layout.html"]["errors"])
+    assert "400 of 800 px" in msgs and "clipped" in msgs and "UserWarning" in msgs and "traceback" in msgs
+
+
+@pytest.mark.skipif(not (MATHJAX / "tex-chtml.js").exists(), reason="MathJax not fetched (make mathjax)")
+def test_local_mathjax_typesets_offline(tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(MATHJAX, site / "_static" / "mathjax")
+    head = ("<script>window.MathJax = {options: {processHtmlClass: 'math'}};</script>"
+            "<script defer src='_static/mathjax/tex-chtml.js'></script>")  # fmt: skip
+    (site / "math.html").write_text(
+        _page(
+            "<p class='tex2jax_ignore'>inline <span class='math'>\\(\\alpha^2\\)</span></p>"
+            "<div class='math'>\\[\\mathcal{L}_{\\mathrm{CCL}} = \\alpha\\,\\ell + (1-\\alpha)\\,\\mathcal{C}\\]</div>",
+            head,
+        )
+    )
+    (site / "broken.html").write_text(_page("<div class='math'>\\[\\frac{1}{\\]</div>", head))
+    results = _checker().check_site(site, budget_ms=15000, timeout_s=90)
+    assert results["math.html"]["errors"] == []
+    assert _kinds(results["broken.html"]) == {"math"}
