@@ -393,3 +393,12 @@ def test_focal_loss_is_smaller_than_ce_and_vanishes_at_p_one():
     assert (L.focal_loss(z, y, 2.0, "none") <= L.cross_entropy(z, y, "none")).all()
     z = torch.tensor([[50.0, -50.0]], dtype=F64)
     assert float(L.focal_loss(z, torch.tensor([0]), 2.0)) < 1e-40
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_an_empty_batch_raises_instead_of_returning_nan(reduction):
+    logits, targets = torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)
+    for fn in (L.cross_entropy, L.focal_loss, L.convex_concave_loss):
+        with pytest.raises(ValueError, match="empty batch"):
+            fn(logits, targets, reduction=reduction)
+    assert math.isnan(float(torch.zeros(0).mean()))  # what the unchecked mean would have returned

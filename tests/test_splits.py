@@ -100,3 +100,20 @@ def test_errors():
     for seed in (-1, 1.5, None):
         with pytest.raises(ValueError, match="seed must be a non-negative integer"):
             make_splits(y, seed=seed)
+
+
+def test_huge_label_values_cost_no_memory_and_split_like_their_ranks():
+    y = imbalanced_labels(n=100)
+    ranks = np.unique(y, return_inverse=True)[1]
+    huge = (y.astype(np.int64) * 10**12) + 7  # bincount over these labels would need terabytes
+    a, b = make_splits(huge, size=20, seed=3), make_splits(ranks, size=20, seed=3)
+    for (name, ia), (_, ib) in zip(a.items(), b.items()):
+        assert np.array_equal(ia, ib), name
+
+
+def test_fewer_examples_than_parts_is_a_clear_error():
+    for n, parts in ((3, 4), (4, 5), (1, 4)):
+        with pytest.raises(ValueError, match=rf"needs at least {parts} examples \(one per part\), but y has {n}"):
+            make_splits(np.zeros(n, dtype=int), n_parts=parts)
+    s = make_splits(np.array([0, 1, 0, 1]))  # exactly one per part works
+    assert sorted(np.concatenate([v for _, v in s.items()]).tolist()) == [0, 1, 2, 3]

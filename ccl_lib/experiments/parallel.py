@@ -18,6 +18,13 @@ Backends:
   run into its cache.  Worker nodes need ``ccl_lib`` installed and the data
   (``$CCL_DATA_MIRROR``/``$CCL_DATA_DIR``) reachable.
 
+One writer per entry: a run is computed only while holding its entry's lock
+(:meth:`ResultCache.lock`).  A serial sweep that finds an entry locked by
+another process goes on with the other runs and comes back to it (then
+loads the other process's result); pool workers wait for it; the Ray driver
+holds the locks of the tasks it has in flight.  So two sweeps on one cache
+share the work and compute each run once.
+
 Runs are deterministic on the CPU: every run seeds everything from its own
 ``spec.seed``, so serial, process-pool and Ray sweeps give identical rows.
 """
