@@ -79,6 +79,10 @@ seed = 0
 
 # %% tags=["remove-input"]
 # %matplotlib inline
+from ccl_lib import book
+
+book.setup()
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -88,7 +92,9 @@ from myst_nb import glue
 from ccl_lib import metrics
 from ccl_lib.attacks import TABULAR_ATTACKS, best_threshold, metric_scores, run_attacks
 from ccl_lib.data import load_dataset
+from ccl_lib.formatting import format_table
 from ccl_lib.models import build_model
+from ccl_lib.plots import book_figsize
 from ccl_lib.splits import make_splits
 from ccl_lib.train import TrainConfig, fit, predict_logits
 from ccl_lib.utils import seed_everything
@@ -117,13 +123,18 @@ def part(name):
 data = {name: part(name) for name in ("target_train", "target_test", "shadow_train", "shadow_test")}
 
 # %% tags=["remove-input"]
-pd.DataFrame(
+parts = pd.DataFrame(
     [
-        {"part": name, "examples": len(y), "classes present": int(len(torch.unique(y))),
-         "largest class share": float(torch.bincount(y).max()) / len(y)}
+        {
+            "part": name,
+            "examples": len(y),
+            "classes present": int(len(torch.unique(y))),
+            "largest class share": float(torch.bincount(y).max()) / len(y),
+        }
         for name, (_, y) in data.items()
     ]
-).style.format({"largest class share": "{:.1%}"}).hide(axis="index")
+)
+format_table(parts, percent=["largest class share"], hide_index=True)
 
 # %% [markdown]
 # ## Training the target and the shadow model
@@ -133,6 +144,7 @@ pd.DataFrame(
 # ({class}`ccl_lib.train.TrainConfig`). Only the data and the seed differ. With 1,000 training
 # examples and about a million parameters, both models memorize their training sets. The gap
 # between training and test loss is what the attack exploits.
+
 
 # %%
 def train(train_part, test_part, run_seed, n_epochs=epochs):
@@ -148,7 +160,7 @@ target, target_hist = train("target_train", "target_test", seed)
 shadow, shadow_hist = train("shadow_train", "shadow_test", seed + 1)
 
 # %% tags=["remove-input"]
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, ax = plt.subplots(1, 2, figsize=book_figsize(1, 2))
 for label, h in (("target", target_hist), ("shadow", shadow_hist)):
     ax[0].plot(h.epoch, h.train_loss_mean, label=f"{label}: train")
     ax[0].plot(h.epoch, h.test_loss_mean, ls="--", label=f"{label}: test")
@@ -159,11 +171,14 @@ ax[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
 ax[1].legend()
 plt.tight_layout()
 plt.show()
-final = pd.DataFrame({label: h.iloc[-1][["train_acc", "test_acc", "train_loss_mean", "test_loss_mean"]]
-                      for label, h in (("target", target_hist), ("shadow", shadow_hist))}).T
+final = pd.DataFrame(
+    {
+        label: h.iloc[-1][["train_acc", "test_acc", "train_loss_mean", "test_loss_mean"]]
+        for label, h in (("target", target_hist), ("shadow", shadow_hist))
+    }
+).T
 final.columns = ["train accuracy", "test accuracy", "mean train loss", "mean test loss"]
-final.style.format({"train accuracy": "{:.1%}", "test accuracy": "{:.1%}",
-                    "mean train loss": "{:.4f}", "mean test loss": "{:.2f}"})
+format_table(final, percent=["train accuracy", "test accuracy"])
 
 # %% [markdown]
 # ## The loss attack
@@ -173,6 +188,7 @@ final.style.format({"train accuracy": "{:.1%}", "test accuracy": "{:.1%}",
 # that a higher score means "more likely a member". The attack says "member" when the loss is at
 # most a threshold $\tau$ (Eq. 14). The histograms show why this works: training examples sit at
 # losses near $0$, and test examples spread over several orders of magnitude.
+
 
 # %%
 def losses(model, name):
@@ -191,7 +207,7 @@ tau = -choice.threshold
 # %% tags=["remove-input"]
 every = np.r_[shadow_in, shadow_out, target_in, target_out]
 bins = np.logspace(np.log10(max(every.min(), 1e-8)), np.log10(every.max()), 50)
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+fig, ax = plt.subplots(1, 2, figsize=book_figsize(1, 2), sharey=True)
 for a, (label, lin, lout) in zip(ax, (("shadow", shadow_in, shadow_out), ("target", target_in, target_out))):
     a.hist(lin, bins=bins, alpha=0.6, label="members (train)")
     a.hist(lout, bins=bins, alpha=0.6, label="non-members (test)")
@@ -201,9 +217,13 @@ ax[0].set_ylabel("examples")
 ax[1].legend(loc="upper left")
 plt.tight_layout()
 plt.show()
-pd.DataFrame({"members": [np.median(target_in), target_in.mean(), target_in.std()],
-              "non-members": [np.median(target_out), target_out.mean(), target_out.std()]},
-             index=["median loss", "mean loss", "std of loss"]).style.format("{:.3g}")
+pd.DataFrame(
+    {
+        "members": [np.median(target_in), target_in.mean(), target_in.std()],
+        "non-members": [np.median(target_out), target_out.mean(), target_out.std()],
+    },
+    index=["median loss", "mean loss", "std of loss"],
+).pipe(format_table)
 
 # %% [markdown]
 # ## Two advantages: the attacker's and the oracle's
@@ -235,12 +255,20 @@ adv_oracle = metrics.advantage_oracle(scores, labels)
 tpr_shadow, fpr_shadow = float((target_in <= tau).mean()), float((target_out <= tau).mean())
 pd.DataFrame(
     [
-        {"rule": "tau learned on the shadow model (the paper's advantage)", "TPR": tpr_shadow,
-         "FPR": fpr_shadow, "TPR - FPR": adv_shadow},
-        {"rule": "best tau chosen on the target (oracle, an upper bound)", "TPR": np.nan, "FPR": np.nan,
-         "TPR - FPR": adv_oracle},
+        {
+            "rule": "tau learned on the shadow model (the paper's advantage)",
+            "TPR": tpr_shadow,
+            "FPR": fpr_shadow,
+            "TPR - FPR": adv_shadow,
+        },
+        {
+            "rule": "best tau chosen on the target (oracle, an upper bound)",
+            "TPR": np.nan,
+            "FPR": np.nan,
+            "TPR - FPR": adv_oracle,
+        },
     ]
-).style.format({"TPR": "{:.1%}", "FPR": "{:.1%}", "TPR - FPR": "{:.1%}"}, na_rep="").hide(axis="index")
+).pipe(format_table, percent=["TPR", "FPR", "TPR - FPR"], hide_index=True)
 
 # %% [markdown]
 # ## ROC curve, AUC and TPR at low FPR
@@ -261,7 +289,7 @@ auc = metrics.roc_auc(scores, labels)
 tpr_low = {f: metrics.tpr_at_fpr(scores, labels, f) for f in low_fprs}
 
 # %% tags=["remove-input"]
-fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+fig, ax = plt.subplots(1, 2, figsize=book_figsize(1, 2, aspect=0.85))
 for a, log in zip(ax, (False, True)):
     a.plot(roc.fpr, roc.tpr, label=f"loss attack (AUC = {auc:.3f})")
     grid = np.logspace(-4, 0, 100) if log else np.linspace(0, 1, 100)
@@ -275,10 +303,13 @@ for a, log in zip(ax, (False, True)):
 ax[0].legend(loc="lower right")
 plt.tight_layout()
 plt.show()
-summary = {"advantage (tau from the shadow model)": adv_shadow, "oracle advantage (best tau on the target)": adv_oracle,
-           "AUC": auc}
+summary = {
+    "advantage (tau from the shadow model)": adv_shadow,
+    "oracle advantage (best tau on the target)": adv_oracle,
+    "AUC": auc,
+}
 summary.update({f"TPR at {100 * f:g} % FPR": v for f, v in tpr_low.items()})
-pd.Series(summary, name="loss attack, one global threshold").to_frame().style.format("{:.3f}")
+format_table(pd.Series(summary, name="loss attack, one global threshold"))
 
 # %% [markdown]
 # ## The paper's tabular attacks in one call
@@ -293,16 +324,23 @@ pd.Series(summary, name="loss attack, one global threshold").to_frame().style.fo
 # TPR at low FPR.
 
 # %%
-report = run_attacks(target, shadow, target_in=data["target_train"], target_out=data["target_test"],
-                     shadow_in=data["shadow_train"], shadow_out=data["shadow_test"],
-                     attacks=list(TABULAR_ATTACKS), kind="tabular", seed=seed, progress=False)
+report = run_attacks(
+    target,
+    shadow,
+    target_in=data["target_train"],
+    target_out=data["target_test"],
+    shadow_in=data["shadow_train"],
+    shadow_out=data["shadow_test"],
+    attacks=list(TABULAR_ATTACKS),
+    kind="tabular",
+    seed=seed,
+    progress=False,
+)
 
 # %% tags=["remove-input"]
 shown = report[["attack", "advantage", "advantage_oracle", "auc", "tpr@1%", "tpr@0.1%"]].copy()
 shown.columns = ["attack", "advantage (shadow rule)", "oracle advantage", "AUC", "TPR at 1% FPR", "TPR at 0.1% FPR"]
-shown.style.format({c: "{:.1%}" for c in shown.columns if c not in ("attack", "AUC")} | {"AUC": "{:.3f}"}).hide(
-    axis="index"
-)
+format_table(shown, percent=[c for c in shown.columns if c not in ("attack", "AUC")], hide_index=True)
 
 # %% tags=["remove-input"]
 rep = report.set_index("attack")
