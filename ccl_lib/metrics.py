@@ -2,6 +2,19 @@
 
 Membership scores follow one convention everywhere: a *higher* score means
 "more likely a member".  Labels are 1 for members, 0 for non-members.
+
+Two advantages (Eq. 2, TPR - FPR) are distinguished:
+
+* the paper's advantage (footnote 2: "tau is determined by shadow models") is
+  that of a *fixed* rule the attacker learned without the target's labels:
+  :func:`decision_advantage` (hard decisions) or
+  :func:`advantage_at_threshold` (a threshold);
+* :func:`advantage_oracle` (alias :func:`advantage`) is ``max over thresholds``
+  chosen on the target's own members and non-members: an upper bound, biased
+  upwards on finite samples, not an attack.
+
+Every function takes 1-d arrays of scores (one per example) and refuses
+anything else with a message.
 """
 
 from __future__ import annotations
@@ -14,6 +27,8 @@ __all__ = [
     "RocCurve",
     "advantage",
     "advantage_at_threshold",
+    "advantage_oracle",
+    "decision_advantage",
     "balanced_accuracy",
     "p1_score",
     "roc_auc",
@@ -31,12 +46,26 @@ class RocCurve:
     thresholds: np.ndarray
 
 
+def _one_d(a: np.ndarray, what: str) -> np.ndarray:
+    if hasattr(a, "detach"):  # a torch tensor
+        a = a.detach().cpu().numpy()
+    arr = np.asarray(a)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{what} must be a 1-d array (one entry per example), got shape {arr.shape}; "
+            "for (n, K) model outputs compute one membership score per example first "
+            "(e.g. ccl_lib.attacks.metric_scores)"
+        )
+    return arr
+
+
 def _check_scores(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = _one_d(scores, "membership scores")
     try:
-        s = np.asarray(scores, dtype=np.float64).ravel()
+        s = np.asarray(s, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError("membership scores must be real numbers (higher = more likely a member)") from None
-    m = np.asarray(labels).ravel()
+    m = _one_d(labels, "membership labels")
     if s.shape != m.shape:
         raise ValueError(f"scores and labels must have the same length, got {s.shape} and {m.shape}")
     if m.dtype.kind not in "biuf" or not np.isin(m, (0, 1)).all():
@@ -70,21 +99,44 @@ def roc_curve(scores: np.ndarray, labels: np.ndarray) -> RocCurve:
     return RocCurve(fpr=fpr, tpr=tpr, thresholds=thr)
 
 
-def advantage(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Membership advantage, Eq. 2: ``max over thresholds of TPR - FPR``.
+def advantage_oracle(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Oracle advantage: ``max over thresholds of TPR - FPR`` (Eq. 2), the threshold chosen on these labels.
 
-    This is the advantage of the best threshold rule chosen with knowledge of
-    the target's membership (an upper bound for any threshold the attacker
-    picks on shadow data; see :func:`advantage_at_threshold`).
+    The advantage of the best threshold rule chosen *with* knowledge of the
+    membership being scored: an upper bound for any threshold the attacker
+    picks without it (:func:`advantage_at_threshold`,
+    :func:`decision_advantage`), and >= 0 by construction, so it is biased
+    upwards on finite samples even without any membership signal.  Not the
+    paper's advantage (footnote 2: the threshold comes from shadow models).
     """
     roc = roc_curve(scores, labels)
     return float(np.max(roc.tpr - roc.fpr))
 
 
+#: Former name of :func:`advantage_oracle` (the target-chosen threshold); kept for existing callers.
+advantage = advantage_oracle
+
+
+def decision_advantage(decisions: np.ndarray, labels: np.ndarray) -> float:
+    """TPR - FPR (Eq. 2) of hard member decisions made without these labels -- the paper's advantage.
+
+    ``decisions`` are 0/1 (or bool; 1 = "member") from a rule learned on a
+    shadow model; ``labels`` the true membership.  Can be negative.
+    """
+    p = _one_d(decisions, "decisions")
+    if p.dtype.kind not in "biuf" or not np.isin(p, (0, 1)).all():
+        raise ValueError("decisions must be hard decisions: 0/False (non-member) or 1/True (member)")
+    p = p.astype(bool)
+    _, m = _check_scores(p.astype(float), labels)
+    return float(p[m].mean() - p[~m].mean())
+
+
 def advantage_at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
     """TPR - FPR (Eq. 2) of the fixed rule ``score >= threshold`` (e.g. chosen on a shadow model).
 
-    Unlike :func:`advantage` this can be negative (a rule worse than chance).
+    This is the paper's advantage when the threshold was learned without the
+    target's labels; unlike :func:`advantage_oracle` it can be negative (a
+    rule worse than chance).
     """
     s, m = _check_scores(scores, labels)
     threshold = float(threshold)
@@ -96,7 +148,7 @@ def advantage_at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: fl
 
 def balanced_accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
     """(TPR + TNR) / 2 of hard member predictions; equals (1 + TPR - FPR) / 2 (cf. Eq. 2)."""
-    p = np.asarray(predictions).ravel()
+    p = _one_d(predictions, "predictions")
     if p.dtype.kind not in "biuf" or not np.isin(p, (0, 1)).all():
         raise ValueError("predictions must be hard decisions: 0/False (non-member) or 1/True (member)")
     p = p.astype(bool)

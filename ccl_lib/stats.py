@@ -17,12 +17,20 @@ it also varies with the training seed.  This module gives both error bars:
 
 Scores follow :mod:`ccl_lib.metrics`: higher means "member".
 
-Metric names (``metric=``): ``"advantage"`` (Eq. 2, max TPR - FPR),
+Metric names (``metric=``) of scores: ``"advantage_oracle"`` (max over
+thresholds of TPR - FPR, the threshold chosen on the resampled target: the
+oracle upper bound; ``"advantage"`` is accepted as its former name here),
 ``"auc"``, and ``"tpr@<fpr>"`` -- the TPR at a false-positive rate written as
 a fraction or a percentage: ``"tpr@0.001"`` = ``"tpr@0.1%"``, ``"tpr@1%"``.
 A callable ``metric(scores, labels) -> float`` (e.g. a function of
 :mod:`ccl_lib.metrics`) is also accepted and evaluated replicate by replicate
 on exactly the same resamples.
+
+The paper's advantage (Eq. 2, footnote 2) is that of the attacker's *fixed*
+decisions: :func:`decision_interval` bootstraps it on the same replicates
+(same seed and sizes -> the same resampled members and non-members), and
+:func:`interval_columns` gives its ``advantage`` columns from
+``decisions=(decision_in, decision_out)``.
 
 A note on resolution: with ``n_out`` non-members the smallest non-zero FPR is
 ``1 / n_out``; TPR at 0.1% FPR with 1,000 non-members allows one false
@@ -43,6 +51,7 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_distribution",
     "bootstrap_metrics",
+    "decision_interval",
     "format_interval",
     "interval_columns",
     "metric_label",
@@ -60,14 +69,15 @@ _MAX_CELLS = 1 << 22  # replicates x examples per vectorized chunk (~16 MiB of i
 def parse_metric(metric: str) -> tuple[str, Optional[float]]:
     """Parse a metric name into ``(kind, fpr)``.
 
-    ``"advantage"`` -> ``("advantage", None)``; ``"auc"`` -> ``("auc", None)``;
+    ``"advantage_oracle"`` (or ``"advantage"``) -> ``("advantage", None)``, the
+    max over thresholds of TPR - FPR of the scores; ``"auc"`` -> ``("auc", None)``;
     ``"tpr@0.1%"`` and ``"tpr@0.001"`` -> ``("tpr", 0.001)``.  Raises
     ``ValueError`` listing the accepted forms for anything else.
     """
     if not isinstance(metric, str):
         raise TypeError(f"metric name must be a string, got {type(metric).__name__}")
     m = metric.strip().lower().replace(" ", "")
-    if m in ("advantage", "adv"):
+    if m in ("advantage", "adv", "advantage_oracle"):
         return "advantage", None
     if m in ("auc", "roc_auc"):
         return "auc", None
@@ -78,19 +88,19 @@ def parse_metric(metric: str) -> tuple[str, Optional[float]]:
             raise ValueError(f"the FPR of {metric!r} must lie in [0, 1] (or [0%, 100%]), got {fpr}")
         return "tpr", fpr
     raise ValueError(
-        f"unknown metric {metric!r}; use 'advantage', 'auc', 'tpr@<fpr>' with the FPR as a fraction "
+        f"unknown metric {metric!r}; use 'advantage_oracle', 'auc', 'tpr@<fpr>' with the FPR as a fraction "
         "or a percentage ('tpr@0.001', 'tpr@0.1%', 'tpr@1%'), or a callable metric(scores, labels) -> float"
     )
 
 
 def metric_label(metric: MetricSpec) -> str:
-    """A short display name: ``"TPR@0.1%FPR"``, ``"advantage"``, ``"AUC"`` or the callable's name."""
+    """A short display name: ``"TPR@0.1%FPR"``, ``"oracle advantage"``, ``"AUC"`` or the callable's name."""
     if callable(metric):
         return getattr(metric, "__name__", "metric")
     kind, fpr = parse_metric(metric)
     if kind == "tpr":
         return f"TPR@{100 * fpr:g}%FPR"
-    return "AUC" if kind == "auc" else "advantage"
+    return "AUC" if kind == "auc" else "oracle advantage"
 
 
 def min_resolvable_fpr(n_out: int) -> float:
@@ -212,7 +222,7 @@ def _iter_replicates(n_in: int, n_out: int, n_boot: int, seed: int):
 def bootstrap_metrics(
     scores_in: np.ndarray,
     scores_out: np.ndarray,
-    metrics: Sequence[MetricSpec] = ("advantage", "auc", "tpr@0.1%", "tpr@1%"),
+    metrics: Sequence[MetricSpec] = ("advantage_oracle", "auc", "tpr@0.1%", "tpr@1%"),
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
@@ -291,7 +301,7 @@ def bootstrap_metrics(
 def bootstrap_ci(
     scores_in: np.ndarray,
     scores_out: np.ndarray,
-    metric: MetricSpec = "advantage",
+    metric: MetricSpec = "advantage_oracle",
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
@@ -306,7 +316,8 @@ def bootstrap_ci(
 
     Args:
         scores_in, scores_out: membership scores (higher = member) of members and non-members.
-        metric: ``"advantage"`` (Eq. 2), ``"auc"``, ``"tpr@0.1%"``/``"tpr@0.001"``
+        metric: ``"advantage_oracle"`` (max over thresholds, chosen on the resample; for
+            the attacker's fixed decisions use :func:`decision_interval`), ``"auc"``, ``"tpr@0.1%"``/``"tpr@0.001"``
             (TPR at a false-positive rate, Carlini et al. 2022), or a callable
             ``metric(scores, labels) -> float`` such as :func:`ccl_lib.metrics.advantage`.
         n_boot: number of replicates (1,000 is enough for 95% intervals).
@@ -323,7 +334,7 @@ def bootstrap_ci(
 def bootstrap_distribution(
     scores_in: np.ndarray,
     scores_out: np.ndarray,
-    metric: MetricSpec = "advantage",
+    metric: MetricSpec = "advantage_oracle",
     n_boot: int = 1000,
     seed: int = 0,
 ) -> np.ndarray:
@@ -332,25 +343,81 @@ def bootstrap_distribution(
     return next(iter(res["_replicates"].values()))
 
 
-def interval_columns(
-    scores_in: np.ndarray,
-    scores_out: np.ndarray,
-    metrics: Sequence[str] = ("advantage", "auc", "tpr@0.1%", "tpr@1%"),
+def decision_interval(
+    decision_in: np.ndarray,
+    decision_out: np.ndarray,
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+) -> tuple[float, float, float]:
+    """``(estimate, low, high)`` of the paper's advantage TPR - FPR (Eq. 2) of fixed member decisions.
+
+    Stratified percentile bootstrap as :func:`bootstrap_ci`: members and
+    non-members are resampled separately with the *same* replicate stream
+    (same sizes and seed -> the same resamples as :func:`bootstrap_metrics`),
+    and the decisions -- learned on the shadow model, never refitted -- are
+    re-counted on each resample.
+    """
+    d_in = np.asarray(decision_in).ravel()
+    d_out = np.asarray(decision_out).ravel()
+    for nm, d in (("decision_in", d_in), ("decision_out", d_out)):
+        if d.size == 0:
+            raise ValueError(f"{nm} is empty; the bootstrap needs at least one member and one non-member decision")
+        if d.dtype.kind not in "biuf" or not np.isin(d, (0, 1)).all():
+            raise ValueError(f"{nm} must hold hard decisions, 0/False (non-member) or 1/True (member)")
+    _check_common(n_boot, level, seed)
+    a_in, a_out = d_in.astype(np.float64), d_out.astype(np.float64)
+    n_in, n_out = len(a_in), len(a_out)
+    est = float(a_in.mean() - a_out.mean())
+    reps = np.empty(n_boot)
+    done = 0
+    for c_in, c_out in _iter_replicates(n_in, n_out, n_boot, seed):
+        b = c_in.shape[0]
+        reps[done : done + b] = c_in @ a_in / n_in - c_out @ a_out / n_out
+        done += b
+    lo, hi = np.quantile(reps, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    return est, float(lo), float(hi)
+
+
+def interval_columns(
+    scores_in: np.ndarray,
+    scores_out: np.ndarray,
+    metrics: Sequence[str] = ("advantage_oracle", "auc", "tpr@0.1%", "tpr@1%"),
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    *,
+    decisions: Optional[tuple[np.ndarray, np.ndarray]] = None,
 ) -> dict[str, float]:
     """Flat table columns ``{m: estimate, m_low: ..., m_high: ...}`` for each metric name (shared replicates).
 
-    Handy for a results row: ``{**row, **interval_columns(r.scores_in, r.scores_out)}``
-    for an :class:`~ccl_lib.attacks.base.AttackResult` ``r``.
+    ``"advantage"`` is the paper's advantage of the attacker's fixed decisions
+    and needs ``decisions=(decision_in, decision_out)`` (:func:`decision_interval`);
+    ``"advantage_oracle"`` and the other names are computed from the scores.
+    Handy for a results row: ``{**row, **interval_columns(r.scores_in, r.scores_out,
+    decisions=(r.decision_in, r.decision_out))}`` for an
+    :class:`~ccl_lib.attacks.base.AttackResult` ``r``.
     """
     if isinstance(metrics, str) or any(not isinstance(m, str) for m in metrics):
         raise TypeError("metrics must be a list of metric names, e.g. ['tpr@0.1%', 'auc']")
-    res = bootstrap_metrics(scores_in, scores_out, list(metrics), n_boot=n_boot, level=level, seed=seed)
+    metrics = list(metrics)
     out: dict[str, float] = {}
+    score_metrics = [m for m in metrics if m != "advantage"]
+    res = {}
+    if score_metrics:
+        res = bootstrap_metrics(scores_in, scores_out, score_metrics, n_boot=n_boot, level=level, seed=seed)
     for name in metrics:
-        est, lo, hi = res[name]
+        if name == "advantage":
+            if decisions is None or decisions[0] is None or decisions[1] is None:
+                raise ValueError(
+                    "'advantage' (the attacker's own decisions, Eq. 2) needs decisions=(decision_in, decision_out); "
+                    "for the best threshold chosen on the target ask for 'advantage_oracle'"
+                )
+            if len(decisions[0]) != len(np.ravel(scores_in)) or len(decisions[1]) != len(np.ravel(scores_out)):
+                raise ValueError("decisions must have one entry per member / non-member score")
+            est, lo, hi = decision_interval(decisions[0], decisions[1], n_boot=n_boot, level=level, seed=seed)
+        else:
+            est, lo, hi = res[name]
         out[name], out[f"{name}_low"], out[f"{name}_high"] = est, lo, hi
     return out
 

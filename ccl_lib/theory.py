@@ -18,7 +18,9 @@ Everything the "Theory, numerically" and "Anatomy of CCL" chapters compute:
   simulation (:func:`simulate_loss_attack`).
 * **Lemma C.1 / Proposition C.2**: the delta method under a Dirichlet model of
   the softmax output (:func:`dirichlet_moments`, :func:`dirichlet_delta_method`,
-  :func:`dirichlet_monte_carlo`, :func:`prob_metric`).
+  :func:`dirichlet_monte_carlo`, :func:`prob_metric`), and the honest check of the
+  proposition, Monte Carlo against the delta method over ``alpha_0``
+  (:func:`proposition_c2_table`): it holds for concentrated outputs only.
 * **Sec. 6, "Can our method achieve global minimum?"**: multinomial logistic
   regression minimized from many random starts (:func:`logistic_regression_minima`).
 
@@ -70,6 +72,7 @@ __all__ = [
     "dirichlet_delta_method",
     "dirichlet_moments",
     "dirichlet_monte_carlo",
+    "proposition_c2_table",
     "gaussian_advantage",
     "gaussian_advantage_at_threshold",
     "gradient_bounds",
@@ -814,6 +817,70 @@ def dirichlet_monte_carlo(
     s2 = float((c * c).mean())
     m4 = float((c**4).mean())
     return s2, math.sqrt(max(m4 - s2 * s2, 0.0) / n_samples)
+
+
+def proposition_c2_table(
+    mu: Sequence[float] = (0.7, 0.2, 0.1),
+    alpha0s: Sequence[float] = (0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 100.0, 1000.0),
+    metric: str = "entropy",
+    y: int = 0,
+    n_samples: int = 100_000,
+    seed: int = 0,
+) -> "pd.DataFrame":
+    """Proposition C.2 checked honestly: Monte Carlo ``Var(f(P))`` over ``alpha_0`` against the delta method.
+
+    Proposition C.2 claims that, at a fixed mean ``mu`` of ``P ~ Dirichlet(alpha_0 mu)``, a larger
+    ``Var(P_i) = mu_i (1 - mu_i) / (alpha_0 + 1)`` (a smaller ``alpha_0``) gives a larger
+    ``Var(f(P))``.  Its proof compares delta-method approximations (Lemma C.1, Eq. 21), which
+    scale as ``1 / (alpha_0 + 1)`` *by construction*, so it holds there trivially; whether the
+    *true* variance follows is a question for Monte Carlo.  Away from concentrated outputs it does
+    not: for ``mu = (.7, .2, .1)`` the entropy's variance is about 0.029, 0.085, 0.060, 0.021 at
+    ``alpha_0`` = 0.1, 2, 5, 20 -- it *rises* with ``alpha_0`` below about 2.
+
+    Args:
+        mu: the fixed mean of ``P`` (positive, sums to 1).
+        alpha0s: total concentrations ``alpha_0`` (each > 0), sorted ascending in the result.
+        metric: a name of :data:`PROB_METRICS` (``"entropy"``, ``"m_entropy"``, ``"ce"``, ``"confidence"``).
+        y: the true class for label-dependent metrics.
+        n_samples, seed: Monte Carlo draws per ``alpha_0`` (:func:`dirichlet_monte_carlo`).
+
+    Returns:
+        a DataFrame, one row per ``alpha_0`` (ascending): ``alpha0``, ``var_py`` (exact
+        ``Var(P_y)``), ``mc_var`` and ``mc_se`` (Monte Carlo ``Var(f(P))`` and its standard error),
+        ``delta_var`` (Eq. 21), ``rel_error`` (``delta_var / mc_var - 1``), and, comparing with
+        the next larger ``alpha_0`` (smaller ``Var(P_y)``): ``holds`` -- the Monte Carlo variance
+        is larger here, as the proposition claims; ``significant`` -- the difference exceeds 3
+        standard errors; ``delta_holds`` -- the same for the delta method (always True).  The
+        last row has no successor (``holds`` etc. are ``None``).
+    """
+    import pandas as pd
+
+    m = np.asarray(mu, dtype=np.float64)
+    if m.ndim != 1 or m.size < 2 or not np.all(m > 0) or abs(m.sum() - 1.0) > 1e-9:
+        raise ValueError(f"mu must be a probability vector with positive entries summing to 1, got {mu!r}")
+    a0s = np.sort(np.asarray(alpha0s, dtype=np.float64).ravel())
+    if a0s.size < 2 or not np.all(np.isfinite(a0s)) or np.any(a0s <= 0):
+        raise ValueError(f"alpha0s must hold at least two finite concentrations > 0, got {alpha0s!r}")
+    if not (isinstance(y, (int, np.integer)) and 0 <= y < m.size):
+        raise ValueError(f"y must be a class index in [0, {m.size - 1}], got {y!r}")
+    f = prob_metric(metric, int(y))
+    rows = []
+    for i, a0 in enumerate(a0s):
+        mc, se = dirichlet_monte_carlo(a0 * m, f, n_samples, seed=seed + i)
+        dm = dirichlet_delta_method(a0 * m, f)
+        rows.append({"alpha0": float(a0), "var_py": float(m[y] * (1 - m[y]) / (a0 + 1)), "mc_var": mc, "mc_se": se,
+                     "delta_var": dm, "rel_error": dm / mc - 1.0 if mc > 0 else math.nan})  # fmt: skip
+    for r, nxt in zip(rows, rows[1:] + [None]):
+        if nxt is None:
+            r.update(holds=None, significant=None, delta_holds=None)
+            continue
+        diff = r["mc_var"] - nxt["mc_var"]
+        r["holds"] = bool(diff > 0)
+        r["significant"] = bool(abs(diff) > 3 * math.hypot(r["mc_se"], nxt["mc_se"]))
+        r["delta_holds"] = bool(r["delta_var"] > nxt["delta_var"])
+    df = pd.DataFrame(rows)
+    df.attrs.update(mu=m.tolist(), metric=metric, y=int(y), n_samples=int(n_samples))
+    return df
 
 
 # --------------------------------------------------------------------------- Sec. 6: global minimum

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from ccl_lib.attacks import ATTACKS
 from ccl_lib.attacks import AttackContext, METRICS, metric_attack, metric_scores, run_attacks
 
 
@@ -28,7 +29,7 @@ def ids(lo, hi):
     return torch.arange(lo, hi, dtype=torch.float32)[:, None].repeat(1, 3)
 
 
-def np_scores(z, y, metric, confidence="true"):
+def np_scores(z, y, metric, confidence="max"):
     """Independent NumPy formulas (Yeom 2018; Salem 2019; Song & Mittal 2021, Eq. 4)."""
     z = np.asarray(z, np.float64)
     p = np.exp(z - z.max(1, keepdims=True))
@@ -127,9 +128,9 @@ def test_metric_attack_thresholds_are_learned_on_the_shadow_model(metric):
     assert np.mean(res.decision_in == dec_in) > 0.998  # float32-vs-float64 rounding at most on a few
     assert np.array_equal(res.decision_in, res.scores_in >= 0) and np.array_equal(res.decision_out, res.scores_out >= 0)
     summ = res.summary()
-    assert summ["shadow_advantage"] > 0.5 and summ["advantage"] >= summ["shadow_advantage"] - 1e-12
+    assert summ["advantage"] > 0.5 and summ["advantage_oracle"] >= summ["advantage"] - 1e-12
     # the shadow-learned decisions generalize: close to the target-chosen optimum
-    assert summ["advantage"] - summ["shadow_advantage"] < 0.06
+    assert summ["advantage_oracle"] - summ["advantage"] < 0.06
 
 
 def test_metric_attack_is_scored_on_the_target_not_the_shadow():
@@ -139,9 +140,9 @@ def test_metric_attack_is_scored_on_the_target_not_the_shadow():
     z, y = _leaky_tables(n, 4, rng, target_leaks=False)
     res = metric_attack(_ctx(z, y, n), "loss")
     summ = res.summary()
-    assert summ["advantage"] <= math.sqrt(math.log(1e6) / n)  # KS bound, p = 1e-6
+    assert summ["advantage_oracle"] <= math.sqrt(math.log(1e6) / n)  # KS bound, p = 1e-6
     p = res.decision_out.mean()
-    assert abs(summ["shadow_advantage"]) <= 5 * math.sqrt(2 * p * (1 - p) / n) + 1e-9
+    assert abs(summ["advantage"]) <= 5 * math.sqrt(2 * p * (1 - p) / n) + 1e-9
 
 
 def test_correctness_attack_and_confidence_variants():
@@ -153,9 +154,9 @@ def test_correctness_attack_and_confidence_variants():
     correct = (z.argmax(1) == y).numpy()
     assert np.array_equal(res.decision_in, correct[2 * n : 3 * n])
     # Yeom et al.: advantage of the correctness rule = train accuracy - test accuracy
-    assert res.summary()["shadow_advantage"] == pytest.approx(correct[2 * n : 3 * n].mean() - correct[3 * n :].mean())
-    a = metric_attack(ctx, "confidence")
-    b = metric_attack(ctx, "confidence", confidence="max")
+    assert res.summary()["advantage"] == pytest.approx(correct[2 * n : 3 * n].mean() - correct[3 * n :].mean())
+    a = metric_attack(ctx, "confidence", confidence="true")
+    b = metric_attack(ctx, "confidence")  # the default: maximum probability (Salem et al.; the paper's)
     assert "true-class" in a.info["confidence"] and "maximum" in b.info["confidence"]
     assert not np.array_equal(a.scores_in, b.scores_in)
     g = metric_attack(ctx, "loss", class_dependent=False)
@@ -175,16 +176,100 @@ def test_run_attacks_on_table_models_balances_and_reports():
         target_in=(x[2 * n : 3 * n], y[2 * n : 3 * n]), target_out=(x[3 * n : 3 * n + 200], y[3 * n : 3 * n + 200]),
         shadow_in=(x[:n], y[:n]), shadow_out=(x[n : 2 * n], y[n : 2 * n]),
         attacks=["loss", "confidence", "correctness"], device="cpu", return_results=True, progress=False,
-        attack_options={"confidence": {"confidence": "max"}},
     )  # fmt: skip
     assert list(rep["attack"]) == ["loss", "confidence", "correctness"]
     assert (rep["n_in"] == 200).all() and (rep["n_out"] == 200).all()
     assert res["confidence"].info["confidence"].startswith("maximum")
-    assert rep.loc[rep.attack == "loss", "advantage"].item() > 0.5
+    assert rep.loc[rep.attack == "loss", "advantage_oracle"].item() > 0.5
     rep2 = run_attacks(
         model, model,
         target_in=(x[2 * n : 3 * n], y[2 * n : 3 * n]), target_out=(x[3 * n : 3 * n + 200], y[3 * n : 3 * n + 200]),
         shadow_in=(x[:n], y[:n]), shadow_out=(x[n : 2 * n], y[n : 2 * n]),
         attacks=["loss"], device="cpu", progress=False,
     )  # fmt: skip
-    assert rep2["advantage"].item() == rep.loc[rep.attack == "loss", "advantage"].item()  # seeded balancing
+    assert rep2["advantage_oracle"].item() == rep.loc[rep.attack == "loss", "advantage_oracle"].item()  # seeded balancing
+
+
+def test_confidence_decisions_differ_from_loss_decisions_on_a_model_that_misclassifies():
+    """Max-probability confidence is its own attack; the true-class variant is the loss attack in disguise.
+
+    With class-dependent thresholds, ``log p_y`` is increasing in ``p_y``, so thresholding ``p_y``
+    per class gives exactly the loss attack's decisions; ``max_k p_k`` differs from ``p_y`` exactly
+    on misclassified examples, so its decisions differ there.
+    """
+    rng = np.random.default_rng(5)
+    n, k = 400, 4
+    z, y = _leaky_tables(n, k, rng)
+    wrong = (z.argmax(1) != y).numpy()
+    assert wrong[2 * n :].mean() > 0.1  # the model misclassifies a good part of the target's queries
+    ctx = _ctx(z, y, n)
+    loss = metric_attack(ctx, "loss")
+    conf = metric_attack(ctx, "confidence")
+    true = metric_attack(ctx, "confidence", confidence="true", name="confidence_true")
+    dec = lambda r: np.r_[r.decision_in, r.decision_out]  # noqa: E731
+    assert np.array_equal(dec(true), dec(loss))  # one attack under two names
+    differ = dec(conf) != dec(loss)
+    assert differ.sum() >= 10  # a different rule...
+    # ...and it differs where the maximum is not the true class (or thresholds of other classes apply)
+    assert differ[~wrong[2 * n :]].sum() <= differ.sum()
+    assert "confidence_true" in ATTACKS and "confidence" in ATTACKS
+
+
+PAPER_METRICS = ("correctness", "loss", "confidence", "entropy", "modified_entropy")
+
+
+def test_no_signal_headline_advantage_is_unbiased_and_the_oracle_is_not():
+    """Issue 12: members and non-members from one distribution, target = shadow = one untrained model.
+
+    The shadow-learned rule is independent of the target's sets, so its TPR - FPR has mean 0; the
+    max over target-chosen thresholds is >= 0 on every draw and about +0.045 on average (300 + 300).
+    """
+    n, k, draws = 300, 5, 40
+    adv = {m: [] for m in PAPER_METRICS}
+    var = {m: [] for m in PAPER_METRICS}
+    oracle = {m: [] for m in PAPER_METRICS}
+    for d in range(draws):
+        rng = np.random.default_rng(1000 + d)
+        z = torch.as_tensor(rng.normal(0, 2, (4 * n, k)), dtype=torch.float32)  # one untrained model's outputs
+        y = torch.as_tensor(rng.integers(0, k, 4 * n))
+        ctx = _ctx(z, y, n)
+        for m in PAPER_METRICS:
+            r = metric_attack(ctx, m)
+            s = r.summary()
+            p = np.r_[r.decision_in, r.decision_out].mean()
+            adv[m].append(s["advantage"])
+            var[m].append(p * (1 - p) * 2 / n)  # binomial variance of TPR - FPR of a fixed rule
+            oracle[m].append(s["advantage_oracle"])
+    for m in PAPER_METRICS:
+        se = math.sqrt(sum(var[m])) / draws
+        assert abs(np.mean(adv[m])) <= 4 * se + 1e-12, (m, np.mean(adv[m]), se)
+        assert min(oracle[m]) >= 0
+        if m == "correctness":  # a 0/1 score has one real threshold: the oracle is max(0, the rule's advantage)
+            np.testing.assert_allclose(oracle[m], np.maximum(0.0, adv[m]), atol=1e-12)
+        else:
+            assert np.mean(oracle[m]) > max(0.02, np.mean(adv[m]) + 4 * se), m
+
+
+def _separable_sets(n, k, rng):
+    """Members: the true class's logit +30; non-members: a wrong class ahead by 0.5 (misclassified, unsure)."""
+    y = torch.as_tensor(rng.integers(0, k, 4 * n))
+    z = torch.zeros(4 * n, k)
+    member = np.r_[np.ones(n), np.zeros(n), np.ones(n), np.zeros(n)].astype(bool)
+    rows = torch.arange(4 * n)
+    z[rows[member], y[member]] = 30.0
+    z[rows[~member], (y[~member] + 1) % k] = 0.5
+    return z, y
+
+
+def test_perfectly_separable_data_gives_advantage_one_headline_and_oracle():
+    from ccl_lib.attacks import ClassifierConfig, TABULAR_ATTACKS
+
+    n, k = 100, 4
+    z, y = _separable_sets(n, k, np.random.default_rng(0))
+    model = TableModel(z)
+    x = ids(0, 4 * n)
+    rep = run_attacks(model, model, target_in=(x[2 * n : 3 * n], y[2 * n : 3 * n]), target_out=(x[3 * n :], y[3 * n :]),
+                      shadow_in=(x[:n], y[:n]), shadow_out=(x[n : 2 * n], y[n : 2 * n]), device="cpu", progress=False,
+                      attack_options={"nn": {"config": ClassifierConfig(steps=200)}})  # fmt: skip
+    assert list(rep["attack"]) == list(TABULAR_ATTACKS)
+    assert (rep["advantage"] == 1.0).all() and (rep["advantage_oracle"] == 1.0).all(), rep

@@ -103,7 +103,7 @@ def test_perfect_separation_gives_advantage_one():
     assert bacc == 1.0 and thr == s_in.min()
     res = AttackResult("sep", s_in, s_out, s_in >= thr, s_out >= thr)
     summ = res.summary()
-    assert summ["advantage"] == 1.0 and summ["shadow_advantage"] == 1.0
+    assert summ["advantage_oracle"] == 1.0 and summ["advantage"] == 1.0
     assert summ["auc"] == 1.0 and summ["tpr@0.1%"] == 1.0 and summ["balanced_accuracy"] == 1.0
 
 
@@ -116,10 +116,10 @@ def test_identical_distributions_give_no_advantage():
     res = AttackResult("iid", s_in, s_out, s_in >= tau, s_out >= tau)
     summ = res.summary()
     # one-sided two-sample KS bound: P(sup(TPR - FPR) > t) <= exp(-t^2 n / 1) for m = n; p = 1e-6
-    assert summ["advantage"] <= math.sqrt(math.log(1e6) / n)
+    assert summ["advantage_oracle"] <= math.sqrt(math.log(1e6) / n)
     # a fixed threshold: difference of two binomial proportions, 5 standard deviations
     p = (s_out >= tau).mean()
-    assert abs(summ["shadow_advantage"]) <= 5 * math.sqrt(2 * p * (1 - p) / n)
+    assert abs(summ["advantage"]) <= 5 * math.sqrt(2 * p * (1 - p) / n)
     assert abs(summ["auc"] - 0.5) <= 5 * math.sqrt((2 * n + 1) / (12 * n * n))
 
 
@@ -148,7 +148,7 @@ def test_theorem_6_1_gaussian_losses(mu_s, sig_s, mu_d, sig_d):
     # and the best threshold on the target: sup over tau of Eq. 17
     taus = np.linspace(-3, 5, 20001)
     sup = float(np.max(norm.cdf((taus - mu_s) / sig_s) - norm.cdf((taus - mu_d) / sig_d)))
-    adv = AttackResult("loss", t_in, t_out).summary()["advantage"]
+    adv = AttackResult("loss", t_in, t_out).summary()["advantage_oracle"]
     assert abs(adv - sup) <= math.sqrt(math.log(1e6) / n) + 1e-3
 
 
@@ -180,13 +180,13 @@ def test_validation_messages():
 def test_summary_keys_and_roc():
     res = AttackResult("a", [3.0, 2.0, 2.0], [2.0, 1.0], [True, True, False], [False, False])
     summ = res.summary()
-    assert list(summ) == ["advantage", "shadow_advantage", "balanced_accuracy", "auc", "tpr@0.1%", "tpr@1%", "n_in", "n_out"]
+    assert list(summ) == ["advantage", "advantage_oracle", "balanced_accuracy", "auc", "tpr@0.1%", "tpr@1%", "n_in", "n_out"]
     # hand computed: threshold 3 -> TPR 1/3, FPR 0; threshold 2 -> TPR 1, FPR 1/2
-    assert summ["advantage"] == pytest.approx(1 / 2)
-    assert summ["shadow_advantage"] == pytest.approx(2 / 3)
+    assert summ["advantage_oracle"] == pytest.approx(1 / 2)
+    assert summ["advantage"] == pytest.approx(2 / 3)
     assert summ["balanced_accuracy"] == pytest.approx((2 / 3 + 1) / 2)
     assert summ["auc"] == pytest.approx(5 / 6)  # pairs (in, out): 3>2, 3>1, 2=2, 2>1, 2=2, 2>1
     assert (summ["n_in"], summ["n_out"]) == (3, 2)
     roc = res.roc()
     assert np.allclose(roc.tpr, [0, 1 / 3, 1, 1]) and np.allclose(roc.fpr, [0, 0, 0.5, 1])
-    assert math.isnan(AttackResult("b", [1.0], [0.0]).summary()["shadow_advantage"])
+    assert math.isnan(AttackResult("b", [1.0], [0.0]).summary()["advantage"])

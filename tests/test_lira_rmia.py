@@ -12,7 +12,7 @@ from scipy import stats as st
 
 from ccl_lib import metrics
 from ccl_lib.attacks.lira import fit_gaussians, lira_attack, lira_scores, logit_confidence
-from ccl_lib.attacks.reference import (
+from ccl_lib.attacks import (
     ReferenceModels,
     attack_pool,
     fresh_copy,
@@ -252,14 +252,16 @@ def test_train_reference_models_is_seeded_and_records_membership():
     def model_fn():
         return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 2))
 
-    a = train_reference_models(x, y, model_fn=model_fn, k=4, config=cfg, seed=3, progress=False)
-    b = train_reference_models(x, y, model_fn=model_fn, k=4, config=cfg, seed=3, progress=False)
+    a = train_reference_models(x, y, model_fn=model_fn, k=4, config=cfg, seed=3, progress=False, attacker="mismatched")
+    b = train_reference_models(x, y, model_fn=model_fn, k=4, config=cfg, seed=3, progress=False, attacker="mismatched")
+    with pytest.raises(ValueError, match="attacker='mismatched'"):  # the default attacker knows the defense
+        train_reference_models(x, y, model_fn=model_fn, k=4, config=cfg, seed=3, progress=False)
     assert a.logits.shape == (4, 80, 2) and a.membership.shape == (4, 80)
     assert (a.membership.sum(0) == 2).all()
     np.testing.assert_array_equal(a.logits, b.logits)
     np.testing.assert_array_equal(a.membership, b.membership)
     assert len(a.histories) == 4 and len(a.histories[0]) == 2
-    assert a.info["defense"] == {"name": "ce"}
+    assert a.info["defense"] == {"name": "ce"} and a.info["attacker"] == "mismatched"
     assert not np.array_equal(a.logits[0], a.logits[1])  # different seeds and subsets per model
 
 
@@ -275,7 +277,8 @@ def test_reference_models_train_on_their_in_examples_only():
         nn.init.zeros_(m.weight)  # an unseen example keeps logits (0, 0): phi = 0
         return m
 
-    refs = train_reference_models(x, y, model_fn=model_fn, k=4, config=cfg, seed=0, progress=False)
+    refs = train_reference_models(x, y, model_fn=model_fn, k=4, config=cfg, seed=0, progress=False,
+                                  attacker="mismatched")  # fmt: skip
     assert refs.train_accuracy() == 1.0
     phi = refs.logit_confidence()
     assert phi[refs.membership].min() > 1.0 and np.abs(phi[~refs.membership]).max() < 1e-6
@@ -286,7 +289,11 @@ def test_attack_pool_layout():
     ap = attack_pool(y, size=30, seed=0)
     assert len(ap.pool) == 120 and len(np.unique(ap.pool)) == 120
     np.testing.assert_array_equal(ap.pool[:30], ap.target_train)
-    assert ap.is_member.sum() == 30 and len(ap.population) == 60 and ap.pkeep == 0.25
+    assert ap.is_member.sum() == 30 and len(ap.population) == 60 and ap.pkeep == 0.5
+    mem = ap.membership(k=4, seed=1)
+    # Carlini et al.'s design on the candidates (every one IN for k/2 models), no model on the population
+    assert mem.shape == (4, 120) and (mem[:, :60].sum(0) == 2).all() and not mem[:, 60:].any()
+    assert mem.sum(1).mean() == 30  # a reference model trains on as many examples as the target (on average)
 
 
 def test_suite_registration_runs_lira_and_rmia_through_run_attacks():
@@ -296,7 +303,7 @@ def test_suite_registration_runs_lira_and_rmia_through_run_attacks():
     torch.manual_seed(0)
     target = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 2))
     shadow = fresh_copy(target)
-    opts = {"config": TrainConfig(epochs=2, batch_size=16), "k": 4}
+    opts = {"config": TrainConfig(epochs=2, batch_size=16), "k": 4, "attacker": "mismatched"}
     report = run_attacks(
         target, shadow, target_in=(x[:30], y[:30]), target_out=(x[30:60], y[30:60]),
         shadow_in=(x[60:90], y[60:90]), shadow_out=(x[90:], y[90:]),
@@ -320,12 +327,13 @@ def test_run_strong_attacks_end_to_end_on_digits():
     run = run_strong_attacks(ds, get_defense("ccql", alpha=0.5), size=60, k=4, config=cfg, model_fn=model_fn,
                              seed=1, label="CCQL", progress=False)  # fmt: skip
     assert set(run.results) == {"lira_online", "lira_offline", "rmia"}
-    assert run.refs.n_pool == 240 and (run.refs.membership.sum(0) == 1).all()
+    assert run.refs.n_pool == 240 and (run.refs.membership[:, :120].sum(0) == 2).all()
+    assert not run.refs.membership[:, 120:].any()  # the population (RMIA's z) trains no model
     assert abs(run.refs.membership.sum(1).mean() - 60) < 1e-9  # references see as many examples as the target
     rows = run.rows()
     assert len(rows) == 3 and rows[0]["defense"] == "CCQL" and rows[0]["n_in"] == 60 and rows[0]["n_out"] == 60
     assert 0 <= run.test_acc <= 1 and np.isnan(run.epsilon)
-    assert run.refs.info["defense"]["defense"] == "ccql"
+    assert run.refs.info["defense"]["defense"] == "ccql" and run.refs.info["attacker"] == "matched"
     again = run_strong_attacks(ds, get_defense("ccql", alpha=0.5), size=60, k=4, config=cfg, model_fn=model_fn,
                                seed=1, progress=False)  # fmt: skip
     np.testing.assert_array_equal(run.results["rmia"].scores_in, again.results["rmia"].scores_in)
@@ -355,7 +363,7 @@ def _finding_rows():
 
 
 def test_strongest_attacks_and_findings_follow_the_numbers():
-    from ccl_lib.attacks.reference import findings_strong_attacks, strongest_attacks
+    from ccl_lib.attacks import findings_strong_attacks, strongest_attacks
 
     df = _finding_rows()
     best = strongest_attacks(df)
@@ -379,7 +387,7 @@ def test_strong_attack_table_intervals_and_chapter_plots():
     matplotlib.use("Agg")
     from ccl_lib import plots
     from ccl_lib.attacks.base import AttackResult
-    from ccl_lib.attacks.reference import (ReferenceModels, StrongAttackRun, format_strong_attack_table,
+    from ccl_lib.attacks import (ReferenceModels, StrongAttackRun, format_strong_attack_table,
                                            strong_attack_table, strongest_attacks)
 
     rng = np.random.default_rng(0)
@@ -414,3 +422,64 @@ def test_strong_attack_table_intervals_and_chapter_plots():
     assert len(fig.axes) == 1 and len(fig.axes[0].get_xticklabels()) == 2
     with pytest.raises(ValueError):
         plots.tpr_intervals(table.drop(columns=["tpr@1%_low"]), ["toy"], ["open"])
+
+
+def _memorization_problem(n_part=100, noise=8, seed=0):
+    """Four parts of ``n_part`` examples: one-hot ids (+ noise features), random labels -- only memorization helps."""
+    g = torch.Generator().manual_seed(seed)
+    n = 4 * n_part
+    x = torch.cat([torch.eye(n), torch.randn(n, noise, generator=g)], 1)
+    y = torch.randint(0, 2, (n,), generator=g)
+    p = lambda a, b: (x[a:b], y[a:b])  # noqa: E731
+    return x.shape[1], dict(target_in=p(0, n_part), target_out=p(n_part, 2 * n_part),
+                            shadow_in=p(2 * n_part, 3 * n_part), shadow_out=p(3 * n_part, n))  # fmt: skip
+
+
+def test_lira_and_rmia_beat_chance_at_one_percent_fpr_on_an_overfit_model():
+    """Reference models trained like the target (the default attacker) find members at 1% FPR, far above 0.01."""
+    from ccl_lib.attacks import run_attacks
+    from ccl_lib.defenses import get_defense
+
+    d, sets = _memorization_problem(noise=2)
+    cfg = TrainConfig(epochs=30, batch_size=20, lr=1.0, momentum=0.0, weight_decay=0.0, device="cpu",
+                      track_train_loss=False)  # fmt: skip
+    defense = get_defense("vanilla")
+    torch.manual_seed(0)
+    target = nn.Linear(d, 2)
+    defense.train(target, *sets["target_in"], config=cfg, progress=False)
+    shadow = fresh_copy(target)
+    with pytest.raises(ValueError, match="attacker='mismatched'"):  # the default attacker trains like the target
+        run_attacks(target, shadow, **sets, attacks=["lira"], progress=False, device="cpu")
+    opts = {"k": 4}
+    rep, res = run_attacks(target, shadow, **sets, attacks=["lira", "lira_offline", "rmia"], progress=False,
+                           device="cpu", defense=defense, train_config=cfg, return_results=True,
+                           attack_options={a: opts for a in ("lira", "lira_offline", "rmia")})  # fmt: skip
+    r = rep.set_index("attack")
+    # chance: TPR = FPR; n_out = 100, so 1% FPR allows one false positive
+    assert (r.loc[["lira", "lira_offline"], "tpr@1%"] >= 0.5).all(), r
+    # RMIA's score is a fraction of 200 population samples: members and the most extreme non-members tie at 1,
+    # so its 1% FPR point is not resolved here; at 5% FPR it must beat chance (0.05) clearly too
+    rmia = res["rmia"]
+    assert metrics.tpr_at_fpr(*rmia.scores_and_labels(), 0.05) >= 0.3
+    assert (r["auc"] > 0.9).all()
+    # thresholds from pseudo-target reference models (never the target's labels): a real attack, not the oracle
+    assert (r["advantage"] > 0.4).all() and (r["advantage"] <= r["advantage_oracle"] + 1e-12).all()
+
+
+def test_mismatched_attacker_is_an_explicit_option():
+    from ccl_lib.attacks import AttackContext, context_references
+    from ccl_lib.defenses import get_defense
+
+    d, sets = _memorization_problem(n_part=20)
+    m = nn.Linear(d, 2)
+    ctx = AttackContext(m, m, **sets, seed=0, train_config=TrainConfig(epochs=1, batch_size=20, device="cpu"))
+    refs, *_ = context_references(ctx, k=2, attacker="mismatched")
+    assert refs.info["attacker"] == "mismatched" and refs.info["defense"] == {"name": "ce"}
+    with pytest.raises(ValueError, match="do not pass a defense"):
+        context_references(ctx, k=2, attacker="mismatched", defense=get_defense("vanilla"))
+    with pytest.raises(ValueError, match="attacker must be one of"):
+        context_references(ctx, k=2, attacker="naive")
+    ctx.defense = get_defense("vanilla")
+    refs, *_ = context_references(ctx, k=2)  # matched: the context's defense and recipe
+    assert refs.info["attacker"] == "matched" and refs.info["defense"]["defense"] == "vanilla"
+    assert refs.info["config"]["epochs"] == 1

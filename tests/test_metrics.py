@@ -162,3 +162,25 @@ def test_tpr_at_fpr_hand_example():
     assert M.tpr_at_fpr(s, y, 0.5) == 1.0  # threshold 1: TPR 1, FPR exactly 0.5 counts
     assert M.tpr_at_fpr(s, y, 0.49) == 0.5
     assert M.tpr_at_fpr(s, y, 0.0) == 0.5
+
+
+def test_metrics_refuse_2d_scores_and_decision_advantage_is_the_rate_difference():
+    z = np.zeros((4, 2))
+    lab = np.array([1, 1, 0, 0])
+    for fn in (M.roc_auc, M.roc_curve, M.advantage_oracle, M.tpr_at_fpr):
+        with pytest.raises(ValueError, match="1-d array"):
+            fn(z, lab)
+    with pytest.raises(ValueError, match="1-d array"):
+        M.advantage_at_threshold(z, lab, 0.0)
+    with pytest.raises(ValueError, match="1-d array"):
+        M.balanced_accuracy(np.ones((4, 1)), lab)
+    assert M.decision_advantage([1, 0, 1, 1], lab) == pytest.approx(0.5 - 1.0)  # worse than chance: negative
+    assert M.advantage is M.advantage_oracle  # the former name
+
+
+def test_p1_score_is_scipys_harmonic_mean():
+    from scipy.stats import hmean
+
+    rng = np.random.default_rng(0)
+    for acc, adv in rng.uniform(0.01, 0.99, (50, 2)):
+        assert M.p1_score(acc, adv) == pytest.approx(hmean([acc, 1 - adv]), rel=1e-12)

@@ -73,12 +73,19 @@ def test_recipes_grids_and_names_are_usable_by_the_library():
     assert pr.APPENDIX_D["dataset"] in pr.TRAINING_RECIPES
 
 
-def test_published_p1_values_are_attainable_harmonic_means():
-    # Eq. 13: P1 <= min(2*acc, 2*(1-adv)) and a harmonic mean never exceeds either
-    # argument; every published P1 must be reachable by some (acc, adv) in [0, 1]^2,
-    # e.g. acc = 1 - adv = P1.
+def test_published_p1_values_bound_the_advantage_the_paper_saw():
+    # Eq. 13 is the harmonic mean of Acc and 1 - Adv; with Acc <= 1, P1 = v needs 1 - Adv >= v / (2 - v)
+    # (the harmonic mean of 1 and v / (2 - v) is v). Checked against scipy's harmonic mean, and the
+    # published P1 of each model implies its highest advantage was at most 1 - v / (2 - v).
+    from scipy.stats import hmean
+
     for method in pr.METHODS:
         for col in pr.PAPER_DATASETS:
             v = pr.table1_p1(method, col)
             assert 0 < v < 1
-            assert math.isclose(p1_score(v, 1 - v), v, rel_tol=1e-12)
+            b = v / (2 - v)
+            assert hmean([1.0, b]) == pytest.approx(v, rel=1e-12)
+            assert p1_score(1.0, 1 - b) == pytest.approx(v, rel=1e-12)
+            assert p1_score(0.99, 1 - b) < v  # any accuracy below 1 needs a smaller advantage
+    # e.g. undefended CIFAR-100 (P1 0.273): its highest advantage was at most 0.842 (at any accuracy)
+    assert 1 - 0.273 / (2 - 0.273) == pytest.approx(0.8419, abs=1e-4)

@@ -226,7 +226,8 @@ def test_gradient_bounds_proposition_4_2():
 # --------------------------------------------------------------------------- Theorem 6.1
 
 
-def test_gaussian_advantage_against_attacks_module_and_integration():
+def test_gaussian_advantage_against_integration_and_sampling():
+    """Eq. 17 against numerical integration of the two densities; Eq. 18 against it at tau = mu_d + Phi^-1(a) s_d."""
     from ccl_lib.attacks import gaussian_loss_advantage
 
     mu_s, s_s, mu_d, s_d = 0.4, 0.5, 1.2, 0.8
@@ -234,12 +235,19 @@ def test_gaussian_advantage_against_attacks_module_and_integration():
         closed = T.gaussian_advantage_at_threshold(tau, mu_s, s_s, mu_d, s_d)
         integral = integrate.quad(lambda x: stats.norm.pdf(x, mu_s, s_s) - stats.norm.pdf(x, mu_d, s_d), -np.inf, tau)[0]
         assert closed == pytest.approx(integral, abs=1e-9)
-        assert closed == pytest.approx(gaussian_loss_advantage(mu_s, s_s, mu_d, s_d, threshold=tau), abs=1e-15)
+    rng = np.random.default_rng(11)
+    l_in, l_out = rng.normal(mu_s, s_s, 400_000), rng.normal(mu_d, s_d, 400_000)
     for fpr in (0.001, 0.01, 0.2):
-        tau = mu_d + stats.norm.ppf(fpr) * s_d
+        tau = mu_d + stats.norm.ppf(fpr) * s_d  # the loss threshold flagging a fraction fpr of non-members
+        integral = integrate.quad(lambda x: stats.norm.pdf(x, mu_s, s_s), -np.inf, tau)[0] - fpr
         eq18 = T.gaussian_advantage(mu_s, s_s, mu_d, s_d, fpr)
-        assert eq18 == pytest.approx(T.gaussian_advantage_at_threshold(tau, mu_s, s_s, mu_d, s_d), abs=1e-14)
-        assert eq18 == pytest.approx(gaussian_loss_advantage(mu_s, s_s, mu_d, s_d, fpr=fpr), abs=1e-15)
+        assert eq18 == pytest.approx(integral, abs=1e-9)
+        sampled = (l_in <= tau).mean() - (l_out <= tau).mean()
+        assert abs(eq18 - sampled) < 5 * math.sqrt(0.25 / 400_000 * 2)
+        # the attack-side entry point: same convention (flag loss <= tau), validated arguments
+        assert gaussian_loss_advantage(mu_s, s_s, mu_d, s_d, fpr=fpr) == pytest.approx(integral, abs=1e-9)
+    with pytest.raises(ValueError, match="exactly one"):
+        gaussian_loss_advantage(mu_s, s_s, mu_d, s_d)
     # broadcasting over sigma_s
     sig = np.array([0.1, 0.5, 1.0])
     assert T.gaussian_advantage(mu_s, sig, mu_d, s_d, 0.1).shape == (3,)
@@ -312,20 +320,39 @@ def test_dirichlet_monte_carlo_and_monotonicity():
     a = np.array([5.0, 3.0, 2.0])
     var, se = T.dirichlet_monte_carlo(a, T.prob_metric("ce", 0), 100_000, seed=8)
     assert abs(var - (special.polygamma(1, 5.0) - special.polygamma(1, 10.0))) < 4 * se
-    # Prop. C.2: at a fixed mean, the delta-method variance scales as 1/(a0 + 1), and for a
-    # concentrated Dirichlet the delta method agrees with Monte Carlo.
+    # for a concentrated Dirichlet the delta method (Lemma C.1) agrees with Monte Carlo
     mu = np.array([0.7, 0.2, 0.1])
-    prev = np.inf
-    for a0 in (5.0, 20.0, 100.0):
-        d = T.dirichlet_delta_method(a0 * mu, T.prob_metric("entropy", 0))
-        assert d < prev
-        prev = d
-    d1 = T.dirichlet_delta_method(5 * mu, T.prob_metric("m_entropy", 0))
-    d2 = T.dirichlet_delta_method(20 * mu, T.prob_metric("m_entropy", 0))
-    assert d1 / d2 == pytest.approx(21 / 6)
     big = 2000 * mu
     mc, se = T.dirichlet_monte_carlo(big, T.prob_metric("m_entropy", 0), 50_000, seed=9)
     assert T.dirichlet_delta_method(big, T.prob_metric("m_entropy", 0)) == pytest.approx(mc, rel=0.03)
+
+
+def test_proposition_c2_table_against_the_exact_variance_of_the_log_likelihood():
+    # -log P_y with P_y ~ Beta(a0 mu_y, a0 (1 - mu_y)): Var = psi1(a0 mu_y) - psi1(a0), exactly
+    mu = (0.7, 0.2, 0.1)
+    a0s = (0.5, 2.0, 20.0, 200.0)
+    t = T.proposition_c2_table(mu, a0s, metric="ce", y=0, n_samples=100_000, seed=1)
+    exact = special.polygamma(1, 0.7 * np.array(a0s)) - special.polygamma(1, np.array(a0s))
+    assert list(t["alpha0"]) == list(a0s)
+    np.testing.assert_allclose(t["var_py"], 0.21 / (np.array(a0s) + 1))
+    assert (np.abs(t["mc_var"] - exact) < 4 * t["mc_se"]).all()
+    assert list(t["holds"][:-1]) == list(exact[:-1] > exact[1:]) and t["holds"].iloc[-1] is None
+    assert t["delta_holds"][:-1].all()  # the delta method decreases in a0 by construction
+    assert abs(t["rel_error"].iloc[-1]) < 0.05  # and is accurate only for concentrated outputs
+    assert abs(t["rel_error"].iloc[0]) > 0.3
+
+
+def test_proposition_c2_fails_for_the_entropy_away_from_concentrated_outputs():
+    # issue 12: mu = (.7, .2, .1): Var(entropy) 0.029, 0.085, 0.060, 0.021 at a0 = 0.1, 2, 5, 20
+    t = T.proposition_c2_table((0.7, 0.2, 0.1), (0.1, 2.0, 5.0, 20.0), metric="entropy", n_samples=100_000, seed=2)
+    np.testing.assert_allclose(t["mc_var"], [0.029, 0.085, 0.060, 0.021], atol=0.0015)
+    # from a0 = 0.1 to 2, Var(P_y) falls but Var(entropy) rises: the proposition fails, significantly
+    assert t["holds"].iloc[0] is False and t["significant"].iloc[0] is True
+    assert t["holds"].iloc[1] is True and t["holds"].iloc[2] is True  # it holds for concentrated outputs
+    with pytest.raises(ValueError, match="probability vector"):
+        T.proposition_c2_table((0.7, 0.2), (1.0, 2.0))
+    with pytest.raises(ValueError, match="alpha0s"):
+        T.proposition_c2_table((0.5, 0.5), (1.0,))
 
 
 # --------------------------------------------------------------------------- Sec. 6

@@ -6,11 +6,19 @@ on the target model's members (train split) and non-members (test split):
 * NN-based (Shokri et al., 2017; Salem et al., 2019): ``nn``, ``nn_sorted``
   -- :mod:`ccl_lib.attacks.nn`;
 * metric-based (Yeom et al., 2018; Salem et al., 2019; Song & Mittal, 2021):
-  ``correctness``, ``loss``, ``confidence`` (true-class probability; and
-  ``confidence_max``), ``entropy``, ``modified_entropy`` with class-dependent
-  thresholds -- :mod:`ccl_lib.attacks.metric`, :mod:`ccl_lib.attacks.threshold`;
+  ``correctness``, ``loss``, ``confidence`` (maximum probability),
+  ``entropy``, ``modified_entropy`` with class-dependent thresholds
+  (``confidence_true``, the true-class probability, is available but not in
+  the default suite) -- :mod:`ccl_lib.attacks.metric`, :mod:`ccl_lib.attacks.threshold`;
 * augmentation-based (Choquette-Choo et al., 2021): ``rotation``,
-  ``translation`` (images only) -- :mod:`ccl_lib.attacks.augmentation`.
+  ``translation`` (images only) -- :mod:`ccl_lib.attacks.augmentation`;
+* beside the paper's eight (:data:`PAPER_ATTACKS`; never folded into P1 unless
+  asked): ``nn_sorted``, and LiRA/RMIA with reference models trained like the
+  target (:mod:`ccl_lib.attacks.reference`, :mod:`ccl_lib.attacks.strong`).
+
+Every report row has the headline ``advantage`` -- TPR - FPR on the target of
+the rule the attacker learned on the shadow model (Eq. 2, footnote 2) -- and
+``advantage_oracle``, the best threshold chosen on the target (an upper bound).
 
 Quick use::
 
@@ -55,24 +63,68 @@ from .augmentation import (
 )
 from .suite import (
     ATTACK_NAMES,
+    EXTRA_ATTACKS,
     IMAGE_ATTACKS,
+    MIN_SET_SIZE,
+    PAPER_ATTACKS,
     REPORT_COLUMNS,
     TABULAR_ATTACKS,
     default_attacks,
+    is_paper_attack,
     p1_from_report,
     results_frame,
     run_attacks,
 )
+from .reference import (
+    ATTACKERS,
+    AttackPool,
+    ReferenceModels,
+    attack_pool,
+    context_references,
+    fresh_copy,
+    pool_membership,
+    sample_membership,
+    train_reference_models,
+)
+from .strong import (
+    StrongAttackRun,
+    findings_strong_attacks,
+    format_strong_attack_table,
+    run_strong_attacks,
+    strong_attack_table,
+    strong_attacks,
+    strongest_attacks,
+)
 
-# Register attacks of any further module of this package (e.g. lira.py, rmia.py).
+# Register attacks of any further module of this package.
 for _m in pkgutil.iter_modules(__path__):
     if not _m.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_m.name}")
 del _m
 
 __all__ = [
+    "ATTACKERS",
     "ATTACKS",
     "ATTACK_NAMES",
+    "AttackPool",
+    "EXTRA_ATTACKS",
+    "MIN_SET_SIZE",
+    "PAPER_ATTACKS",
+    "ReferenceModels",
+    "StrongAttackRun",
+    "attack_pool",
+    "context_references",
+    "findings_strong_attacks",
+    "format_strong_attack_table",
+    "fresh_copy",
+    "is_paper_attack",
+    "pool_membership",
+    "run_strong_attacks",
+    "sample_membership",
+    "strong_attack_table",
+    "strong_attacks",
+    "strongest_attacks",
+    "train_reference_models",
     "AUG_FEATURES",
     "AttackClassifier",
     "AttackContext",

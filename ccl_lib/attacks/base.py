@@ -5,7 +5,11 @@ the target model; the attacker knows the architecture and the data
 distribution and trains a *shadow* model the same way on a disjoint shadow
 split, which gives labelled member (shadow train) and non-member (shadow test)
 examples.  Every attack learns its rule on the shadow model and is then scored
-on the target's train (members) and test (non-members) splits.
+on the target's train (members) and test (non-members) splits.  The
+headline ``advantage`` is TPR - FPR of that learned rule on the target (Eq. 2
+and footnote 2 of the paper; the authors' ``_mem_inf_thre``);
+``advantage_oracle`` is the best threshold chosen on the target itself, an
+upper bound that is not an attack.
 
 * :class:`AttackResult` -- membership scores of the target's members and
   non-members (higher = member) and the attacker's own hard decisions, from
@@ -40,6 +44,8 @@ __all__ = [
     "DATA_KINDS",
     "SUMMARY_KEYS",
     "balanced_indices",
+    "check_candidates",
+    "check_target_logits",
     "check_xy",
     "query_logits",
     "register_attack",
@@ -51,7 +57,7 @@ Tensor = torch.Tensor
 DATA_KINDS = ("tabular", "image")
 
 #: Keys of :meth:`AttackResult.summary`, in report order.
-SUMMARY_KEYS = ("advantage", "shadow_advantage", "balanced_accuracy", "auc", "tpr@0.1%", "tpr@1%", "n_in", "n_out")
+SUMMARY_KEYS = ("advantage", "advantage_oracle", "balanced_accuracy", "auc", "tpr@0.1%", "tpr@1%", "n_in", "n_out")
 
 
 def _as_1d_float(a: Any, what: str) -> np.ndarray:
@@ -85,6 +91,35 @@ def logits_and_labels(logits: Any, labels: Any, dtype: torch.dtype = torch.float
     if not torch.isfinite(z).all():
         raise ValueError("logits contain NaN or infinite values")
     return z, y
+
+
+def check_candidates(n_pool: int, candidates: Any, is_member: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validated pool positions of the tested examples and their membership (LiRA, RMIA)."""
+    c = np.asarray(candidates)
+    if c.ndim != 1 or len(c) == 0 or not np.issubdtype(c.dtype, np.integer):
+        raise ValueError("candidates must be a non-empty 1-d array of integer pool positions")
+    if c.min() < 0 or c.max() >= n_pool:
+        raise ValueError(f"candidates must index the pool [0, {n_pool}), got [{c.min()}, {c.max()}]")
+    m = np.asarray(is_member)
+    if m.shape != c.shape:
+        raise ValueError(f"is_member must have one entry per candidate ({len(c)}), got shape {m.shape}")
+    if m.dtype != bool:
+        if not np.isin(m, (0, 1)).all():
+            raise ValueError("is_member must be boolean (True = member of the target's training set)")
+        m = m.astype(bool)
+    if m.all() or not m.any():
+        raise ValueError("the candidates need at least one member and one non-member to score an attack")
+    return c, m
+
+
+def check_target_logits(target_logits: Any, refs: Any) -> np.ndarray:
+    """The target's ``(n_pool, C)`` logits on the reference models' pool, as float32 (LiRA, RMIA)."""
+    t = as_numpy(target_logits, np.float32)
+    if t.shape != refs.logits.shape[1:]:
+        raise ValueError(
+            f"target_logits must be the target's logits on the whole pool, shape {refs.logits.shape[1:]}, got {t.shape}"
+        )
+    return t
 
 
 def _as_1d_bool(a: Any, what: str, n: int) -> np.ndarray:
@@ -158,37 +193,50 @@ class AttackResult:
         """Exact ROC curve of the membership score on the target (:func:`ccl_lib.metrics.roc_curve`)."""
         return _metrics.roc_curve(*self.scores_and_labels())
 
-    def shadow_advantage(self) -> float:
-        """TPR - FPR on the target of the attacker's own decisions (Eq. 2), NaN without decisions."""
+    def decision_advantage(self) -> float:
+        """TPR - FPR on the target of the attacker's own decisions (Eq. 2), NaN without decisions.
+
+        The decisions come from the rule the attack learned without the
+        target's membership (on the shadow model, or on reference models);
+        this is the paper's advantage (Eq. 2 with footnote 2: "tau is
+        determined by shadow models").  It can be negative.
+        """
         if self.decision_in is None or self.decision_out is None:
             return math.nan
         return float(self.decision_in.mean() - self.decision_out.mean())
 
     def summary(self) -> dict[str, Union[float, int]]:
-        """The report's numbers for this attack.
+        """The report's numbers for this attack (keys :data:`SUMMARY_KEYS`).
 
-        * ``advantage`` -- Eq. 2, ``max over thresholds of TPR - FPR`` of the
-          score, the threshold chosen on the target (the strongest threshold
-          rule; an upper bound for any threshold the attacker could pick);
-        * ``shadow_advantage`` -- TPR - FPR of the attacker's own decisions,
-          learned on the shadow model (NaN for a score-only attack);
-        * ``balanced_accuracy`` -- (TPR + TNR) / 2 of those decisions,
-          ``(1 + shadow_advantage) / 2`` (NaN for a score-only attack);
+        * ``advantage`` -- the HEADLINE, Eq. 2 with footnote 2 of the paper:
+          TPR - FPR on the target of the attacker's own decisions, learned
+          without the target's membership (class thresholds or attack
+          classifier fitted on the shadow model; for LiRA/RMIA a threshold
+          fitted on the attacker's reference models).  NaN for a score-only
+          result without decisions.  Can be negative.
+        * ``advantage_oracle`` -- ``max over thresholds of TPR - FPR`` of the
+          score with the threshold chosen *on the target's* members and
+          non-members: an upper bound for any threshold rule on this score,
+          not an attack (biased upwards: about +0.045 on 300 + 300 examples
+          that carry no membership signal at all).
+        * ``balanced_accuracy`` -- (TPR + TNR) / 2 of the decisions,
+          ``(1 + advantage) / 2`` (NaN without decisions);
         * ``auc`` -- area under the ROC curve of the score;
-        * ``tpr@0.1%``, ``tpr@1%`` -- TPR at FPR <= 0.1% and 1% (Carlini et al., 2022);
+        * ``tpr@0.1%``, ``tpr@1%`` -- TPR at FPR <= 0.1% and 1% (Carlini et al., 2022),
+          the threshold read off the target's ROC curve (as in Carlini et al.);
         * ``n_in``, ``n_out`` -- numbers of target members and non-members scored.
         """
         scores, labels = self.scores_and_labels()
         roc = _metrics.roc_curve(scores, labels)
-        adv_shadow = self.shadow_advantage()
+        adv = self.decision_advantage()
         ok_01 = roc.fpr <= 0.001 + 1e-12
         ok_1 = roc.fpr <= 0.01 + 1e-12
         return {
-            "advantage": float(np.max(roc.tpr - roc.fpr)),
-            "shadow_advantage": adv_shadow,
+            "advantage": adv,
+            "advantage_oracle": float(np.max(roc.tpr - roc.fpr)),
             "balanced_accuracy": (
                 math.nan
-                if math.isnan(adv_shadow)
+                if math.isnan(adv)
                 else _metrics.balanced_accuracy(np.r_[self.decision_in, self.decision_out], labels)
             ),
             "auc": _metrics.roc_auc(scores, labels),
@@ -277,6 +325,11 @@ class AttackContext:
     non-members (test split); ``shadow_in``/``shadow_out`` likewise for the
     shadow model.  Attacks read them through :meth:`data` and :meth:`logits`
     so that every (model, set, augmentation) is queried once per suite run.
+    ``defense`` and ``train_config`` are the target's training algorithm and
+    recipe (a :class:`ccl_lib.defenses.Defense` and a
+    :class:`ccl_lib.train.TrainConfig`), known to the attacker in the threat
+    model of LiRA/RMIA (Carlini et al., 2022); the reference-model attacks
+    train with them by default.
     """
 
     target: nn.Module
@@ -290,6 +343,8 @@ class AttackContext:
     device: Optional[torch.device] = None
     batch_size: int = 2048
     progress: bool = False
+    defense: Any = None
+    train_config: Any = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -11,7 +11,8 @@ which is close to Gaussian across training runs; it is computed from the logits
 ``z`` as ``z_y - logsumexp_{k != y} z_k`` (exact, no ``p_y`` round-off, finite
 for any logits).
 
-From the attacker's reference models (:mod:`ccl_lib.attacks.reference`) LiRA
+From the attacker's reference models (:mod:`ccl_lib.attacks.reference`;
+run them with :mod:`ccl_lib.attacks.strong`) LiRA
 fits, per example, ``N(mu_in, s_in^2)`` to the IN observations and
 ``N(mu_out, s_out^2)`` to the OUT observations, then
 
@@ -43,21 +44,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
 
-from .base import AttackResult, as_numpy, logits_and_labels, register_attack
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .reference import ReferenceModels
+from .base import AttackResult, as_numpy, check_candidates, check_target_logits, logits_and_labels
+from .threshold import pseudo_target_threshold
 
 __all__ = [
     "GaussianFit",
     "fit_gaussians",
     "lira_attack",
-    "lira_context_attack",
     "lira_offline_score",
     "lira_online_score",
     "lira_scores",
@@ -223,35 +221,8 @@ def lira_scores(
     return lira_online_score(target_stat, fit) if online else lira_offline_score(target_stat, fit)
 
 
-def _check_candidates(n_pool: int, candidates: Any, is_member: Any) -> tuple[np.ndarray, np.ndarray]:
-    c = np.asarray(candidates)
-    if c.ndim != 1 or len(c) == 0 or not np.issubdtype(c.dtype, np.integer):
-        raise ValueError("candidates must be a non-empty 1-d array of integer pool positions")
-    if c.min() < 0 or c.max() >= n_pool:
-        raise ValueError(f"candidates must index the pool [0, {n_pool}), got [{c.min()}, {c.max()}]")
-    m = np.asarray(is_member)
-    if m.shape != c.shape:
-        raise ValueError(f"is_member must have one entry per candidate ({len(c)}), got shape {m.shape}")
-    if m.dtype != bool:
-        if not np.isin(m, (0, 1)).all():
-            raise ValueError("is_member must be boolean (True = member of the target's training set)")
-        m = m.astype(bool)
-    if m.all() or not m.any():
-        raise ValueError("the candidates need at least one member and one non-member to score an attack")
-    return c, m
-
-
-def _check_target_logits(target_logits: ArrayLike, refs: "ReferenceModels") -> np.ndarray:
-    t = as_numpy(target_logits, np.float32)
-    if t.shape != refs.logits.shape[1:]:
-        raise ValueError(
-            f"target_logits must be the target's logits on the whole pool, shape {refs.logits.shape[1:]}, got {t.shape}"
-        )
-    return t
-
-
 def lira_attack(
-    refs: "ReferenceModels",
+    refs: Any,
     target_logits: ArrayLike,
     candidates: ArrayLike,
     is_member: ArrayLike,
@@ -260,6 +231,7 @@ def lira_attack(
     fixed_variance: bool = False,
     min_std: float = 1e-4,
     name: Optional[str] = None,
+    n_pseudo: int = 4,
 ) -> AttackResult:
     """Run LiRA on a target model and return an :class:`AttackResult` (scores of members / non-members).
 
@@ -270,14 +242,40 @@ def lira_attack(
         is_member: ground-truth membership of the candidates (to split the scores only).
         online, fixed_variance, min_std: see :func:`lira_scores`.
         name: result name (default ``"lira_online"``/``"lira_offline"``).
+        n_pseudo: reference models used as pseudo-targets to learn the
+            decision threshold (0: no decisions).
 
-    LiRA gives scores, not decisions: ``decision_in``/``decision_out`` are ``None``.
+    LiRA is a score: its AUC and TPR at fixed FPR need no threshold.  Its
+    ``advantage`` (the headline of :meth:`AttackResult.summary`) comes from a
+    threshold chosen **without the target's labels**: each of the first
+    ``n_pseudo`` reference models is attacked with the others (the attacker
+    knows its membership), its best balanced-accuracy threshold is taken, and
+    the median of these thresholds is applied to the target
+    (:func:`~ccl_lib.attacks.threshold.pseudo_target_threshold`).
+    ``advantage_oracle`` is the threshold chosen on the target (upper bound).
     """
-    c, m = _check_candidates(refs.n_pool, candidates, is_member)
-    t = _check_target_logits(target_logits, refs)
+    c, m = check_candidates(refs.n_pool, candidates, is_member)
+    t = check_target_logits(target_logits, refs)
     phi_ref = logit_confidence(refs.logits[:, c], refs.labels[c])
     phi_t = logit_confidence(t[c], refs.labels[c])
-    scores = lira_scores(phi_t, phi_ref, refs.membership[:, c], online=online, fixed_variance=fixed_variance, min_std=min_std)
+    mask = refs.membership[:, c]
+    scores = lira_scores(phi_t, phi_ref, mask, online=online, fixed_variance=fixed_variance, min_std=min_std)
+    if not isinstance(n_pseudo, (int, np.integer)) or n_pseudo < 0:
+        raise ValueError(f"n_pseudo must be a non-negative integer, got {n_pseudo!r}")
+    pseudo = []
+    for j in range(min(int(n_pseudo), refs.k) if refs.k >= 3 else 0):
+        keep = np.arange(refs.k) != j
+        sub = mask[keep]
+        ok = (sub.any(0) if online else True) & (~sub).any(0)  # examples the remaining models can score
+        if not np.any(ok):
+            continue
+        s_j = lira_scores(phi_ref[j][ok], phi_ref[keep][:, ok], sub[:, ok], online=online,
+                          fixed_variance=fixed_variance, min_std=min_std)  # fmt: skip
+        pseudo.append((s_j, mask[j, ok]))
+    decisions = None
+    if pseudo:
+        tau = pseudo_target_threshold(pseudo)
+        decisions = scores >= tau
     name = name or ("lira_online" if online else "lira_offline")
     info = {
         "attack": "LiRA (Carlini et al., 2022)",
@@ -286,51 +284,11 @@ def lira_attack(
         "statistic": "logit-scaled confidence log(p_y / (1 - p_y))",
         "k": refs.k,
         "reference": refs.info.get("defense"),
+        "decision": (
+            f"score >= median best threshold of {len(pseudo)} pseudo-target reference models (no target labels)"
+            if decisions is not None else "none (score only: advantage is NaN)"
+        ),
     }
-    return AttackResult(name=name, scores_in=scores[m], scores_out=scores[~m], info=info)
-
-
-def lira_context_attack(
-    ctx: Any,
-    *,
-    online: bool = True,
-    fixed_variance: bool = True,
-    k: int = 8,
-    defense: Any = None,
-    config: Any = None,
-    model_fn: Any = None,
-    pkeep: Optional[float] = None,
-    min_std: float = 1e-4,
-) -> AttackResult:
-    """LiRA as a suite attack (``run_attacks(..., attacks=["lira"])``): trains ``k`` reference models first.
-
-    Options are those of :func:`ccl_lib.attacks.reference.context_references`
-    (``defense``, ``config``, ``model_fn``, ``k``, ``pkeep``) plus ``online``,
-    ``fixed_variance`` and ``min_std``; the reference models are shared with
-    ``lira_offline`` and ``rmia`` run on the same context with the same options.
-    """
-    from .reference import context_references
-
-    refs, t_logits, cand, is_member, _ = context_references(
-        ctx, model_fn=model_fn, defense=defense, config=config, k=k, pkeep=pkeep
-    )
-    return lira_attack(
-        refs, t_logits, cand, is_member, online=online, fixed_variance=fixed_variance, min_std=min_std,
-        name="lira" if online else "lira_offline",
-    )  # fmt: skip
-
-
-@register_attack("lira")
-def _lira_online_suite(ctx: Any, **options: Any) -> AttackResult:
-    """Online LiRA (Carlini et al., 2022) with K reference models; see :func:`lira_context_attack`."""
-    if "online" in options:
-        raise ValueError("attack 'lira' is the online attack; use 'lira_offline' for the offline one")
-    return lira_context_attack(ctx, online=True, **options)
-
-
-@register_attack("lira_offline")
-def _lira_offline_suite(ctx: Any, **options: Any) -> AttackResult:
-    """Offline LiRA (Carlini et al., 2022, Sec. VI-C) with K reference models; see :func:`lira_context_attack`."""
-    if "online" in options:
-        raise ValueError("attack 'lira_offline' is the offline attack; use 'lira' for the online one")
-    return lira_context_attack(ctx, online=False, **options)
+    if decisions is None:
+        return AttackResult(name=name, scores_in=scores[m], scores_out=scores[~m], info=info)
+    return AttackResult(name, scores[m], scores[~m], decisions[m], decisions[~m], info)

@@ -9,16 +9,19 @@ attack                 membership score                           reference
 =====================  =========================================  ==============================
 ``correctness``        1 if ``argmax p == y`` else 0              Yeom et al. (2018)
 ``loss``               ``-CE = log p_y``                          Yeom et al. (2018), Eq. 14
-``confidence``         ``p_y`` (true-class probability)           Song & Mittal (2021)
-``confidence_max``     ``max_k p_k`` (maximum probability)        Salem et al. (2019)
+``confidence``         ``max_k p_k`` (maximum probability)        Salem et al. (2019)
+``confidence_true``    ``p_y`` (true-class probability)           Song & Mittal (2021)
 ``entropy``            ``-H(p) = sum_k p_k log p_k``              Salem et al. (2019)
 ``modified_entropy``   ``-Mentr``, ``Mentr = -(1-p_y) log p_y``   Song & Mittal (2021), Eq. 4
                        ``- sum_{k != y} p_k log(1 - p_k)``
 =====================  =========================================  ==============================
 
-``confidence`` uses the **true-class probability** ``p_y`` by default (Song &
-Mittal's definition); ``confidence_max`` is the label-free maximum probability
-of Salem et al.  Both are available (also as ``confidence="max"``).
+``confidence`` uses the **maximum probability** by default (Salem et al.,
+2019; the paper's attack, as in the authors' ``metric_based_attack.py``).
+The true-class probability ``p_y`` (Song & Mittal, 2021) is available as the
+attack ``confidence_true`` (or ``confidence="true"``) but is not in the
+default suite: with class-dependent thresholds its decisions are exactly the
+loss attack's (``log p_y`` is increasing in ``p_y``).
 
 Thresholds are class-dependent (Song & Mittal, 2021): for each class, the
 threshold maximizing balanced accuracy on the shadow model's members and
@@ -97,16 +100,16 @@ def _check_logits(logits: Any, y: Any) -> tuple[Tensor, Tensor]:
     return z.detach().cpu().double(), t.detach().cpu().long()
 
 
-def metric_scores(logits: Any, y: Any, metric: str, *, confidence: str = "true") -> np.ndarray:
+def metric_scores(logits: Any, y: Any, metric: str, *, confidence: str = "max") -> np.ndarray:
     """Membership score of each query from the model's logits (higher = member).
 
     Args:
         logits: (n, K) outputs of the queried model.
         y: (n,) true labels.
         metric: one of :data:`METRICS` (see the module's table).
-        confidence: for ``metric="confidence"``: ``"true"`` = true-class
-            probability ``p_y`` (Song & Mittal, 2021), ``"max"`` = maximum
-            probability (Salem et al., 2019).
+        confidence: for ``metric="confidence"``: ``"max"`` = maximum
+            probability (Salem et al., 2019; the default), ``"true"`` =
+            true-class probability ``p_y`` (Song & Mittal, 2021).
 
     Returns:
         (n,) float64 scores, computed in float64 with ``log p`` and ``log(1 - p)``
@@ -141,7 +144,7 @@ def metric_attack(
     ctx: AttackContext,
     metric: str,
     *,
-    confidence: str = "true",
+    confidence: str = "max",
     class_dependent: bool = True,
     name: Optional[str] = None,
 ) -> AttackResult:
@@ -150,15 +153,18 @@ def metric_attack(
     Args:
         ctx: the attacker's view (:class:`ccl_lib.attacks.base.AttackContext`).
         metric: one of :data:`METRICS`.
-        confidence: ``"true"`` or ``"max"`` (for ``metric="confidence"``).
+        confidence: ``"max"`` (default) or ``"true"`` (for ``metric="confidence"``).
         class_dependent: one threshold per class (Song & Mittal, 2021; the
             default) or a single threshold for all classes.
         name: the result's name (default: the metric's).
 
     Returns:
-        an :class:`AttackResult` whose scores are ``metric - threshold[y]`` (so
-        the attacker's decisions are ``score >= 0``); for ``correctness`` the
-        score is the 0/1 correctness and the decision is "correct = member".
+        an :class:`AttackResult` whose decisions are ``metric >= threshold[y]``
+        with the shadow-learned thresholds (its ``advantage``, the headline),
+        and whose scores are ``metric - threshold[y]`` (so decisions are
+        ``score >= 0``; the ``advantage_oracle`` of these scores adds one
+        global shift chosen on the target); for ``correctness`` the score is
+        the 0/1 correctness and the decision is "correct = member".
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
@@ -214,15 +220,21 @@ def loss_attack(ctx: AttackContext, *, class_dependent: bool = True) -> AttackRe
 
 
 @register_attack("confidence")
-def confidence_attack(ctx: AttackContext, *, confidence: str = "true", class_dependent: bool = True) -> AttackResult:
-    """Confidence attack: member iff the true-class probability (default) or the maximum probability is high."""
+def confidence_attack(ctx: AttackContext, *, confidence: str = "max", class_dependent: bool = True) -> AttackResult:
+    """Confidence attack (Salem et al., 2019; the paper's): member iff the maximum probability is high.
+
+    ``confidence="true"`` thresholds the true-class probability instead (see ``confidence_true``).
+    """
     return metric_attack(ctx, "confidence", confidence=confidence, class_dependent=class_dependent)
 
 
-@register_attack("confidence_max")
-def confidence_max_attack(ctx: AttackContext, *, class_dependent: bool = True) -> AttackResult:
-    """Confidence attack on the maximum probability (Salem et al., 2019)."""
-    return metric_attack(ctx, "confidence", confidence="max", class_dependent=class_dependent, name="confidence_max")
+@register_attack("confidence_true")
+def confidence_true_attack(ctx: AttackContext, *, class_dependent: bool = True) -> AttackResult:
+    """Confidence attack on the true-class probability ``p_y`` (Song & Mittal, 2021); not in the default suite.
+
+    With class-dependent thresholds its decisions equal the loss attack's (``log p_y`` is monotone in ``p_y``).
+    """
+    return metric_attack(ctx, "confidence", confidence="true", class_dependent=class_dependent, name="confidence_true")
 
 
 @register_attack("entropy")

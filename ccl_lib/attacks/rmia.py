@@ -37,16 +37,14 @@ into 0/0.  Higher score = member.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from scipy.special import logsumexp
 
-from .base import AttackResult, as_numpy, logits_and_labels, register_attack
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .reference import ReferenceModels
+from .base import AttackResult, as_numpy, check_candidates, check_target_logits, logits_and_labels
+from .threshold import pseudo_target_threshold
 
 __all__ = [
     "log_marginal",
@@ -217,7 +215,7 @@ def tune_offline_a(
 
 
 def rmia_attack(
-    refs: "ReferenceModels",
+    refs: Any,
     target_logits: ArrayLike,
     candidates: ArrayLike,
     is_member: ArrayLike,
@@ -227,6 +225,7 @@ def rmia_attack(
     gamma: float = 1.0,
     online: bool = False,
     name: str = "rmia",
+    n_pseudo: int = 4,
 ) -> AttackResult:
     """Run RMIA (offline by default) on a target model; returns an :class:`AttackResult`.
 
@@ -239,10 +238,17 @@ def rmia_attack(
         a: offline coefficient in [0, 1], or ``"tune"`` (:func:`tune_offline_a`).
         gamma: dominance threshold of Eq. 4.
         online: use all reference models for ``Pr(x)`` (IN and OUT).
-    """
-    from .lira import _check_candidates, _check_target_logits
+        n_pseudo: reference models used as pseudo-targets to learn the
+            decision threshold (0: no decisions).
 
-    c, m = _check_candidates(refs.n_pool, candidates, is_member)
+    RMIA is a score (AUC, TPR at fixed FPR).  Its ``advantage`` comes from a
+    threshold chosen **without the target's labels**: each of the first
+    ``n_pseudo`` reference models is attacked with the others (same ``a``,
+    same population), and the median of their best balanced-accuracy
+    thresholds is applied to the target
+    (:func:`~ccl_lib.attacks.threshold.pseudo_target_threshold`).
+    """
+    c, m = check_candidates(refs.n_pool, candidates, is_member)
     pop = np.asarray(population)
     if pop.ndim != 1 or len(pop) == 0 or not np.issubdtype(pop.dtype, np.integer):
         raise ValueError("population must be a non-empty 1-d array of integer pool positions")
@@ -250,7 +256,7 @@ def rmia_attack(
         raise ValueError(f"population must index the pool [0, {refs.n_pool})")
     if np.intersect1d(pop, c).size:
         raise ValueError("population and candidates must be disjoint (z must not be a tested example)")
-    t = _check_target_logits(target_logits, refs)
+    t = check_target_logits(target_logits, refs)
     ref_lp = true_class_log_prob(refs.logits, refs.labels)
     tgt_lp = true_class_log_prob(t, refs.labels)
     tuned: Optional[dict] = None
@@ -265,6 +271,22 @@ def rmia_attack(
     lx = log_marginal(ref_lp[:, c], refs.membership[:, c], a=a_used if not online else 0.0, online=online)
     lz = log_marginal(ref_lp[:, pop], refs.membership[:, pop], a=a_used if not online else 0.0, online=online)
     scores = rmia_scores(tgt_lp[c], lx, tgt_lp[pop], lz, gamma)
+    if not isinstance(n_pseudo, (int, np.integer)) or n_pseudo < 0:
+        raise ValueError(f"n_pseudo must be a non-negative integer, got {n_pseudo!r}")
+    a_ps = a_used if not online else 0.0
+    pseudo = []
+    for j in range(min(int(n_pseudo), refs.k) if refs.k >= 3 else 0):
+        keep = np.arange(refs.k) != j
+        lp_r, m_r = ref_lp[keep], refs.membership[keep]
+        px = log_marginal(lp_r[:, c], m_r[:, c], a=a_ps, online=online)
+        pz = log_marginal(lp_r[:, pop], m_r[:, pop], a=a_ps, online=online)
+        pop_j = ~refs.membership[j, pop] & ~np.isnan(pz)
+        ok = ~np.isnan(px)
+        if not ok.any() or not pop_j.any():
+            continue
+        s_j = rmia_scores(ref_lp[j, c][ok], px[ok], ref_lp[j, pop][pop_j], pz[pop_j], gamma)
+        pseudo.append((s_j, refs.membership[j, c][ok]))
+    decisions = scores >= pseudo_target_threshold(pseudo) if pseudo else None
     info = {
         "attack": "RMIA (Zarifzadeh et al., 2024)",
         "mode": "online" if online else "offline",
@@ -276,31 +298,10 @@ def rmia_attack(
     }
     if tuned is not None:
         info["a_auc"] = tuned
-    return AttackResult(name=name, scores_in=scores[m], scores_out=scores[~m], info=info)
-
-
-@register_attack("rmia")
-def rmia_context_attack(
-    ctx: Any,
-    *,
-    a: Union[float, str] = "tune",
-    gamma: float = 1.0,
-    online: bool = False,
-    k: int = 8,
-    defense: Any = None,
-    config: Any = None,
-    model_fn: Any = None,
-    pkeep: Optional[float] = None,
-) -> AttackResult:
-    """RMIA as a suite attack (``run_attacks(..., attacks=["rmia"])``), offline by default.
-
-    Trains (or reuses, see :func:`ccl_lib.attacks.reference.context_references`)
-    ``k`` reference models on the context's pool; the shadow split is the
-    population z.
-    """
-    from .reference import context_references
-
-    refs, t_logits, cand, is_member, pop = context_references(
-        ctx, model_fn=model_fn, defense=defense, config=config, k=k, pkeep=pkeep
+    info["decision"] = (
+        f"score >= median best threshold of {len(pseudo)} pseudo-target reference models (no target labels)"
+        if decisions is not None else "none (score only: advantage is NaN)"
     )
-    return rmia_attack(refs, t_logits, cand, is_member, pop, a=a, gamma=gamma, online=online, name="rmia")
+    if decisions is None:
+        return AttackResult(name=name, scores_in=scores[m], scores_out=scores[~m], info=info)
+    return AttackResult(name, scores[m], scores[~m], decisions[m], decisions[~m], info)

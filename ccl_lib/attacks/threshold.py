@@ -12,6 +12,10 @@ split) and non-members (its test split):
   shadow examples of that class (Song & Mittal's class-dependent thresholds).
 * :func:`threshold_at_fpr` -- the loosest threshold whose shadow FPR is at
   most ``fpr`` (the fixed-FPR attack of Theorem 6.1, Eq. 18).
+* :func:`pseudo_target_threshold` -- for score-only attacks (LiRA, RMIA): the
+  median over pseudo-targets (reference models whose membership the attacker
+  knows) of their best threshold, so the decision rule never sees the
+  target's labels.
 
 The search is vectorized: one sort and cumulative counts, O(n log n) per class,
 and gives exactly what a brute-force scan over every candidate gives
@@ -33,6 +37,7 @@ __all__ = [
     "apply_thresholds",
     "best_threshold",
     "class_thresholds",
+    "pseudo_target_threshold",
     "threshold_at_fpr",
 ]
 
@@ -204,3 +209,26 @@ def threshold_at_fpr(scores_out: Any, fpr: float) -> float:
     if not ok.any():
         return float("inf")
     return float(d[last[ok][-1]])
+
+
+def pseudo_target_threshold(pseudo: Any) -> float:
+    """A threshold learned on pseudo-targets: the median of their :func:`best_threshold` values.
+
+    Args:
+        pseudo: a sequence of ``(scores, is_member)`` pairs, one per
+            pseudo-target -- a model of the attacker (e.g. one reference model,
+            attacked with the other ones) whose membership the attacker knows.
+
+    Returns:
+        the median threshold (float); the attacker applies ``score >= tau`` to
+        the real target.  Pairs without both members and non-members are skipped.
+    """
+    taus = []
+    for scores, member in pseudo:
+        s = _scores(scores, "pseudo-target scores")
+        m = _labels01(member, len(s), "pseudo-target membership")
+        if m.any() and not m.all():
+            taus.append(best_threshold(s, m).threshold)
+    if not taus:
+        raise ValueError("no pseudo-target had both members and non-members; cannot learn a threshold")
+    return float(np.median(taus))

@@ -8,7 +8,8 @@ noise of standard deviation ``noise_multiplier * C`` to their sum, and the
 privacy accountant turns (noise_multiplier, q, number of steps) into the
 (epsilon, delta) guarantee.  For pure epsilon-DP, Yeom et al. (2018, Thm. 1)
 bound the membership advantage (Eq. 2 of the paper) of *any* attack by
-``e^epsilon - 1``: a meaningful bound only for epsilon well below 1.
+``e^epsilon - 1``; an advantage never exceeds 1, so the bound is vacuous for
+``epsilon >= ln 2 ~ 0.69`` and meaningful only well below it.
 
 Nothing here is a hand-written clipper: :class:`DPSGD` hands the model, the
 paper's SGD optimizer (Sec. 5.1: momentum 0.9, weight decay 5e-4, step decay)
@@ -322,6 +323,7 @@ class DPSGD(Defense):
         try:
             for epoch in bar:
                 t0 = time.perf_counter()
+                lr_epoch = float(dp_opt.original_optimizer.param_groups[0]["lr"])  # the lr this epoch trains with
                 dp_model.train()
                 total, n_batches = 0.0, 0
                 for xb, yb in dp_loader:
@@ -345,7 +347,7 @@ class DPSGD(Defense):
                 if not math.isfinite(mean_obj):
                     raise FloatingPointError(f"DP-SGD diverged at epoch {epoch}: mean loss {mean_obj} ({self.describe()})")
                 eps = epsilon_of(engine, h["delta"])
-                row: dict[str, float] = {"epoch": epoch, "lr": sched.get_last_lr()[0], "objective": mean_obj}
+                row: dict[str, float] = {"epoch": epoch, "lr": lr_epoch, "objective": mean_obj}
                 if config.track_train_loss:
                     row.update(_stats(model, x, y, config.eval_batch_size, "train"))
                 if x_test is not None:

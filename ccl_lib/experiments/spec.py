@@ -40,7 +40,10 @@ __all__ = [
 ]
 
 #: Version of the stored results; part of every key (bump it when rows change meaning).
-RESULTS_FORMAT = 2  # 2: bootstrap interval columns (<metric>_low, <metric>_high) in every row
+# 2: bootstrap interval columns (<metric>_low, <metric>_high) in every row.
+# 3: `advantage` = the attacker's shadow-learned rule on the target (Eq. 2, footnote 2), `advantage_oracle`
+#    beside it, `paper_attack`, P1/max_advantage over the paper's attacks, confidence = max probability.
+RESULTS_FORMAT = 3
 
 #: Data sets whose examples are images (everything else of ccl_lib.data is tabular).
 _IMAGE_DATASETS = ("cifar10", "cifar10-jpeg", "cifar100", "imagenet")
