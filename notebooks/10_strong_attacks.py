@@ -94,7 +94,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ccl_lib import plots
-from ccl_lib.attacks.reference import (findings_strong_attacks, format_strong_attack_table, run_strong_attacks,
+from ccl_lib.attacks.strong import (findings_strong_attacks, format_strong_attack_table, run_strong_attacks,
                                       strong_attack_table, strongest_attacks)
 from ccl_lib.book import param_list
 from ccl_lib.data import load_dataset
@@ -157,7 +157,7 @@ datasets, seeds = param_list(datasets, "datasets"), param_list(seeds, "seeds")  
 # For each data set and seed, `ccl_lib.splits.make_splits` draws four stratified parts of equal
 # size: the target's **members** (its training set), as many **non-member candidates**, and two
 # parts of **population** data for the attacker. The candidates and the population form the
-# attacker's pool. Then, for each defense, `ccl_lib.attacks.reference.run_strong_attacks` trains
+# attacker's pool. Then, for each defense, `ccl_lib.attacks.strong.run_strong_attacks` trains
 # the target with the defense, trains the $K$ reference models with the *same* defense and recipe,
 # queries the target on the pool, and runs online LiRA, offline LiRA and offline RMIA. Each attack
 # scores the candidates; its ROC curve, TPR at 0.1% and 1% FPR, AUC and advantage are computed on
@@ -268,7 +268,7 @@ summary.round(4)
 # %% [markdown]
 # ## What we saw
 #
-# Written from the numbers above ({func}`ccl_lib.attacks.reference.findings_strong_attacks`), for
+# Written from the numbers above ({func}`ccl_lib.attacks.strong.findings_strong_attacks`), for
 # the first seed:
 
 # %%
