@@ -127,9 +127,12 @@ def _cmd_run(args, out) -> int:
     exp, specs = _load(args, out)
     cache = ResultCache(args.cache) if args.cache else ResultCache()
     if args.dry_run:
-        n_cached = sum(1 for s in specs if s.key() in cache)
+        n_cached = 0
         for s in specs:
-            print(f"{'cached ' if s.key() in cache else 'to run '} {s.key()}  {s.label()}", file=out)
+            record, reason = cache.check_record(s.key())
+            n_cached += record is not None
+            why = f"  (stored entry not usable: {reason})" if reason else ""
+            print(f"{'cached ' if record is not None else 'to run '} {s.key()}  {s.label()}{why}", file=out)
         print(f"{exp.name}: {len(specs)} runs, {n_cached} cached, {len(specs) - n_cached} to run", file=out)
         return 0
     print(f"{exp.name}: {len(specs)} runs; cache {cache.root}", file=out, flush=True)
@@ -149,8 +152,8 @@ def _cmd_run(args, out) -> int:
         _write_table(df, args.out)
     if len(df):
         runs = df.drop_duplicates("run_id")  # test_acc, max_advantage and p1 are per run, not per attack
-        table = summarize(runs, values=["test_acc", "max_advantage", "p1"], by=["defense", "setting"])
-        cols = ["setting", "test_acc_mean", "max_advantage_mean", "p1_mean", "n"]
+        table = summarize(runs, values=["train_acc", "test_acc", "max_advantage", "p1"], by=["defense", "setting"])
+        cols = ["setting", "train_acc_mean", "test_acc_mean", "max_advantage_mean", "p1_mean", "n"]
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"), file=out)
     print(f"{exp.name}: {sweep.summary()}" + (f"; rows written to {args.out}" if args.out else ""), file=out)
     return status

@@ -24,6 +24,7 @@ from .settings import (
     _IMG_EXTENSIONS,
     _MMAP_THRESHOLD,
     log,
+    progress_disabled,
 )
 from .errors import DataError, DataVerificationError, DatasetUnavailableError, UnsafeDataError
 from .dataset import Dataset, _channel_stats
@@ -199,7 +200,7 @@ def _load_cifar10_jpeg(root: Path, download: bool, size: int) -> Dataset:
     path = fetch_file(remote, root, download=download, dataset=name)
     tarball_ok = _hash_file(path)["sha256"] == remote.checksums[0].hexdigest
     entries: list[tuple[str, Union[bytes, memoryview]]] = []
-    with tqdm(total=60_000, unit="img", desc=f"read {path.name}") as bar:
+    with tqdm(total=60_000, unit="img", desc=f"read {path.name}", disable=progress_disabled()) as bar:
         for rel, data in _iter_tar_files(path, strip_top=True, prefixes=remote.prefixes):
             entries.append((rel, data))
             bar.update(1)
@@ -228,7 +229,7 @@ def _load_cifar10_jpeg(root: Path, download: bool, size: int) -> Dataset:
 
     def fill(x: np.ndarray) -> np.ndarray:
         batch = 2048
-        with tqdm(total=len(keyed), unit="img", desc="decode cifar10-jpeg") as bar:
+        with tqdm(total=len(keyed), unit="img", desc="decode cifar10-jpeg", disable=progress_disabled()) as bar:
             for start in range(0, len(keyed), batch):
                 part = keyed[start : start + batch]
                 names = [f"{path.name}:{t[2]}" for t in part]
@@ -430,7 +431,7 @@ def _load_imagefolder(
 
     def fill(x: np.ndarray) -> np.ndarray:
         y = np.empty(len(samples), np.int64)
-        for i, (file, label) in enumerate(tqdm(samples, unit="img", desc=f"decode {path.name}")):
+        for i, (file, label) in enumerate(tqdm(samples, unit="img", desc=f"decode {path.name}", disable=progress_disabled())):
             data = file.read_bytes()
             if hashlib.sha256(data).hexdigest() != file_sha256(file.resolve()):
                 raise DataVerificationError(f"{file} changed while the image folder was being read; load it again")

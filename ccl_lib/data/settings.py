@@ -40,3 +40,8 @@ _CACHE_FORMAT = 1
 _CHUNK = 1 << 20
 _MMAP_THRESHOLD = 4 << 30  # image caches larger than this are memory-mapped read-only
 _IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def progress_disabled() -> bool:
+    """Progress bars of data preparation are off when ``CCL_PROGRESS=0`` (as in the book build)."""
+    return os.environ.get("CCL_PROGRESS", "1") == "0"
