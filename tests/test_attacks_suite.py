@@ -146,6 +146,19 @@ def test_run_attacks_validates_inputs():
         run_attacks(m, m, **bad, attacks=["loss"])
 
 
+def test_run_attacks_casts_float64_inputs_and_warns_on_small_sets():
+    m = Lin()
+    s = _sets(n=40)
+    ref = run_attacks(m, m, **s, attacks=["loss", "entropy"], progress=False)
+    s64 = {k: (x.double(), y) for k, (x, y) in s.items()}  # float64 data, float32 model
+    got = run_attacks(m, m, **s64, attacks=["loss", "entropy"], progress=False)
+    pd.testing.assert_frame_equal(got, ref)  # cast to the model's dtype: the same queries, the same report
+    with pytest.warns(UserWarning, match="only 20 members and 20 non-members"):
+        run_attacks(m, m, **_sets(n=20), attacks=["loss"], progress=False)
+    with pytest.raises(ValueError, match="different float dtypes"):
+        run_attacks(m, Lin().double(), **s, attacks=["loss"], progress=False)
+
+
 # --------------------------------------------------------------------------- end to end
 
 

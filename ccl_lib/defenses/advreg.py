@@ -15,9 +15,10 @@ that tells members (training data) from non-members (the reference split) from
   the same pair of batches (the trainer hands one of each per step).
 * **min step**: the classifier minimizes ``CE + weight * gain`` on the
   training batch, where ``gain`` is the inference model's member score on
-  that batch -- ``mean h(f(x), y) - 0.5`` (``gain="prob"``, the form of the
-  authors' release that Chen et al. 2022 and Liu et al. 2024 use) or
-  ``mean log h(f(x), y)`` (``gain="log"``, Algorithm 1 of the paper).  ``h``'s
+  that batch -- ``mean h(f(x), y) - 0.5`` (``gain="prob"``, the form of
+  RelaxLoss's code, Chen et al. 2022, ``source/*/defense/advreg.py``:
+  ``CE + alpha * (mean(h) - 0.5)``) or ``mean log h(f(x), y)``
+  (``gain="log"``, Algorithm 1 of Nasr et al.).  ``h``'s
   parameters are constants in this step (the trainer's backward pass does not
   touch them).
 
@@ -26,8 +27,24 @@ two branches (probabilities -> 256 -> 64, label -> 64) joined by 128 -> 64 -> 1,
 ReLU activations -- a reduced version of Nasr et al.'s architecture.
 
 During the first ``warmup_epochs`` epochs the classifier trains with plain CE
-and the inference model is idle (the release of Liu et al. trains 4 warm-up
-epochs; the default here is 0).
+and the inference model is idle (the default here is 0; RelaxLoss's code
+trains 3 warm-up epochs of plain CE, and trains its attack model during them).
+
+Where this deviates from the official RelaxLoss code (Chen et al., 2022,
+``DingfanChen/RelaxLoss``, ``source/cifar/defense/advreg.py``), kept on
+purpose and documented rather than aligned (the chapters' numbers are this
+implementation's):
+
+* **schedule**: there, each epoch after warm-up is one full pass of attack
+  training over fresh (member, reference) batches, then one full pass of
+  classifier training; here the ``inference_steps`` max steps before each
+  classifier step **reuse one pair of batches** (Nasr et al.'s Algorithm 1
+  with k inner steps).
+* **attack model and loss**: there, an MLP (one hidden layer of 100) on the
+  *sorted raw logits* (the label is built but not used), sigmoid output and an
+  MSE loss; here the two-branch MLP above on the softmax probabilities and the
+  one-hot label, with binary cross-entropy.
+* **warm-up**: 3 epochs there (with 5 attack epochs each), 0 by default here.
 
 Grid (App. E.2): ``weight`` in {0.8, 1.0, 1.2, 1.4, 1.6, 1.8}.
 """

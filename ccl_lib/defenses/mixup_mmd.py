@@ -1,5 +1,8 @@
 """Mixup + MMD (Li, Li & Ribeiro, CODASPY 2021); Liu et al. 2024, App. E.2.
 
+Li, Li & Ribeiro, "Membership Inference Attacks and Defenses in Classification
+Models", CODASPY 2021, pp. 5-16.
+
 The classifier is trained with mixup (Zhang et al., 2018) and an MMD penalty
 that pulls the distribution of its softmax outputs on training (member) data
 towards the distribution on held-out reference data:

@@ -22,6 +22,22 @@ even epochs are flattening epochs.  The branch is chosen with ``torch.where``
 on device tensors, so no step synchronizes with the host.
 
 Grid (App. E.2): ``alpha`` in {0.01, 0.04, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2}.
+
+**Deviations from the official code** (``DingfanChen/RelaxLoss``,
+``source/cifar/defense/relaxloss.py``), documented rather than aligned: this
+module follows Algorithm 1 of the paper; the release's flattening branch differs in
+
+* **detached soft targets**: here the soft target is a constant
+  (:func:`flattened_targets` runs under ``no_grad``); in the release the
+  clipped ``p_y`` inside the target keeps its gradient;
+* **which samples are flattened**: here the *correctly classified* samples get
+  the flattened target and the misclassified ones their one-hot target; the
+  release applies the soft-target cross-entropy to the *misclassified*
+  samples, ``(1 - correct) * CE(soft)``, and subtracts every sample's
+  cross-entropy (``- CE``, a gradient-ascent term) in the same loss.
+
+The ascent branch (``|L - alpha|``, 0-based even epochs) and the descent
+branch are the release's.
 """
 
 from __future__ import annotations
