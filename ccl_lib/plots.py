@@ -14,6 +14,10 @@ decide.
   and test accuracy per epoch.
 * :func:`roc_curves` -- ROC curves of attacks (log-log by default, Carlini et al., 2022).
 * :func:`attack_bars` -- App. D, Fig. 6: grouped bars of the advantage of every attack.
+* :func:`curve_bands` -- Fig. 1/5 over seeds: per-epoch means with 95 % bands, one line
+  style and marker per loss (:mod:`ccl_lib.analysis.curves`).
+* :func:`alpha_intervals` -- Fig. 4 over seeds: means with 95 % interval bars against alpha
+  (:mod:`ccl_lib.analysis.ablation`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 __all__ = ["BOOK_DPI", "BOOK_WIDTH", "book_figsize", "use_book_style", "DEFENSE_LABELS", "ATTACK_LABELS", "alpha_ablation", "attack_bars", "privacy_utility", "roc_curves", "strong_roc_grid", "tpr_intervals",
-           "training_curves"]  # fmt: skip
+           "training_curves", "curve_bands", "alpha_intervals"]  # fmt: skip
 
 #: Width of a full-column figure of the book, in inches: 720 px at :data:`BOOK_DPI`, the width
 #: of the book's content column (book/_static/custom.css), so figures are shown at 1:1.
@@ -531,12 +535,67 @@ def tpr_intervals(best: Any, datasets: Sequence[str], defenses: Sequence[str],
 #: Line styles and markers of :func:`curve_bands` and :func:`alpha_intervals`: curves that
 #: coincide (CCEL and CCQL in Fig. 5) stay distinguishable by dash pattern and marker.
 _SERIES_STYLES = (("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"), ((0, (5, 1, 1, 1)), "v"))
-_BAND_LABELS = {**_HISTORY_LABELS, "train_loss_rel_var": "variance / mean$^2$ of training loss"}
+#: Short panel titles of :func:`curve_bands` (a third of the book's column each).
+_BAND_LABELS = {
+    "train_loss_mean": "training loss: mean",
+    "train_loss_var": "training loss: variance",
+    "train_loss_rel_var": "variance / mean$^2$",
+    "test_acc": "test accuracy",
+    "train_acc": "training accuracy",
+    "test_loss_mean": "test loss: mean",
+    "objective": "training objective",
+}
 
 
 def _series_style(i: int) -> dict[str, Any]:
     ls, mk = _SERIES_STYLES[i % len(_SERIES_STYLES)]
     return {"color": f"C{i % 10}", "ls": ls, "marker": mk}
+
+
+def _finish_panels(fig, axes, logy: Sequence[str], spans: Mapping[str, tuple[float, float]],
+                   title: Optional[str]) -> None:
+    """Log axes where asked and the plotted means span more than a decade (``spans``: column ->
+    (min, max); else a log axis labels only minor ticks), one legend below the panels (it never
+    hides a curve), the title above."""
+    from matplotlib.ticker import NullFormatter, PercentFormatter
+
+    from .formatting import percent_columns
+
+    shares = set(percent_columns(spans))
+    for ax, c in zip(axes, spans):
+        if c in shares and c not in logy:  # fractions the text quotes as percentages
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        if c in logy:
+            lo, hi = spans[c]
+            if lo > 0 and hi / lo > 10:
+                ax.set_yscale("log")
+                ax.yaxis.set_minor_formatter(NullFormatter())
+    handles, labels = axes[0].get_legend_handles_labels()
+    rows = math.ceil(len(labels) / 5)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), bbox_to_anchor=(0.5, 0.0))
+    if title:
+        fig.suptitle(title)
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, min(0.4, 0.32 * rows / height), 1, 1))
+
+
+def _span(columns: Sequence[Any]) -> tuple[float, float]:
+    v = np.concatenate([np.asarray(c, dtype=float) for c in columns])
+    v = v[np.isfinite(v)]
+    return (float(v.min()), float(v.max())) if v.size else (math.nan, math.nan)
+
+
+def _book_panels(n: int, ncols: Optional[int] = None, aspect: float = 0.85):
+    """``n`` panels in rows of ``ncols`` (default up to 3) filling the book's column (:func:`book_figsize`)."""
+    import matplotlib.pyplot as plt
+
+    ncols = min(n, ncols or 3)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=book_figsize(nrows, ncols, aspect=aspect), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        fig.delaxes(ax)
+    return fig, flat[:n]
 
 
 def curve_bands(
@@ -564,6 +623,8 @@ def curve_bands(
     Each label has its own colour, dash pattern and marker (every few epochs), so
     curves that lie on top of each other stay visible.
     """
+    from matplotlib.ticker import MaxNLocator
+
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError("curve_bands needs a non-empty dict {label: frame of seed_curves}")
     metrics = list(metrics)
@@ -574,7 +635,7 @@ def curve_bands(
         raise ValueError(f"curve_bands: logy names {unknown}, which are not among the metrics {metrics}")
     for label, f in curves.items():
         _check_frame(f, ["epoch", *metrics], f"curve_bands[{label!r}]")
-    fig, axes = _grid(len(metrics), ncols or min(len(metrics), 3), (3.6, 3.0))
+    fig, axes = _book_panels(len(metrics), ncols, aspect=0.95)
     for ax, m in zip(axes, metrics):
         for i, (label, f) in enumerate(curves.items()):
             st = _series_style(i)
@@ -587,15 +648,11 @@ def curve_bands(
                 if m in logy:
                     low = np.where(low > 0, low, np.nan)  # a t-interval can reach below zero; a log axis cannot
                 ax.fill_between(ep, low, f[hi].to_numpy(float), color=st["color"], alpha=0.18, lw=0)
-        if m in logy:
-            ax.set_yscale("log")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title((titles or {}).get(m, _BAND_LABELS.get(m, m)))
-        ax.grid(alpha=0.3)
-    axes[0].legend(frameon=False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    spans = {m: _span([f[m] for f in curves.values()]) for m in metrics}
+    _finish_panels(fig, axes, logy, spans, title)
     return fig
 
 
@@ -634,7 +691,7 @@ def alpha_intervals(
     unknown = [m for m in logy if m not in panels]
     if unknown:
         raise ValueError(f"alpha_intervals: logy names {unknown}, which are not panels {list(panels)}")
-    fig, axes = _grid(len(panels), min(len(panels), 3), (3.6, 3.0))
+    fig, axes = _book_panels(len(panels), aspect=0.95)
     ref = table[table["defense"] == reference]
     n = len(present)
     for ax, (col, name) in zip(axes, panels.items()):
@@ -644,22 +701,17 @@ def alpha_intervals(
             y = g[col].to_numpy(float)
             err = np.vstack([y - g[f"{col}_low"].to_numpy(float), g[f"{col}_high"].to_numpy(float) - y])
             err = np.where(np.isfinite(err), err, 0.0).clip(min=0)
-            x = g["alpha"].to_numpy(float) + (i - (n - 1) / 2) * 0.012  # side by side, bars do not overlap
+            x = g["alpha"].to_numpy(float) + (i - (n - 1) / 2) * 0.025  # side by side, bars do not overlap
             ax.errorbar(x, y, yerr=err, capsize=2.5, lw=1.4, ms=4.5, label=_dlabel(d), **st)
         if len(ref):
             r = ref.iloc[0]
             ax.axhline(float(r[col]), color="black", ls=":", lw=1.2, label=_dlabel(reference))
             if math.isfinite(float(r[f"{col}_low"])) and math.isfinite(float(r[f"{col}_high"])):
                 ax.axhspan(float(r[f"{col}_low"]), float(r[f"{col}_high"]), color="gray", alpha=0.15, lw=0)
-        if col in logy:
-            ax.set_yscale("log")
         ax.set_xlabel(r"$\alpha$")
         ax.set_title(name)
-        ax.grid(alpha=0.3)
-    axes[0].legend(frameon=False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    spans = {c: _span([table[c]]) for c in panels}
+    _finish_panels(fig, axes, logy, spans, title)
     return fig
 
 
