@@ -132,3 +132,17 @@ def test_variance_premise_verdicts():
     assert confound.variance_premise(df, attack="loss", n_boot=500)["verdict"].word == "not reproduced"
     with pytest.raises(ValueError, match="at least 4 runs"):
         confound.variance_premise(df.iloc[:3], attack="loss")
+
+
+def test_cifar10_cpu_named_experiment():
+    """The memorizing CPU image regime: ResNet-8 (BatchNorm), 500 per part, 50 epochs, milestones at 1/2 and 3/4."""
+    from ccl_lib.experiments import load_experiment
+
+    specs = load_experiment("cifar10-cpu").specs()
+    assert len(specs) == 9 and {s.defense for s in specs} == {"vanilla", "ccel", "ccql"}
+    s = specs[0]
+    assert (s.dataset, s.model, s.size, s.epochs, s.milestones, s.augment) == (
+        "cifar10-jpeg", "resnet8", 500, 50, (25, 38), False)
+    assert {x.defense_hparams().get("scale") for x in specs if x.defense != "vanilla"} == {0.01}  # App. E.1
+    vanilla = load_experiment("cifar10-cpu", ['defenses={"vanilla": [{}]}', "epochs=20"]).specs()
+    assert len(vanilla) == 3 and vanilla[0].milestones == (10, 15)  # milestones follow --set epochs
