@@ -210,7 +210,7 @@ def headline_frame(df, attack: Optional[str] = None):
         sub = df[df["attack"] == attack].copy()
         sub["adv"] = sub["advantage"]
     else:
-        sub = df.drop_duplicates([c for c in ("arm", "key", "eval_epoch") if c in df.columns]).copy()
+        sub = df.drop_duplicates([c for c in ("arm", "beta", "key", "eval_epoch") if c in df.columns]).copy()
         sub["adv"] = sub["max_advantage"]
     sub["gap"] = sub["train_acc"] - sub["test_acc"]
     sub["train_loss_var_rel"] = sub["train_loss_var"] / sub["train_loss_mean"]

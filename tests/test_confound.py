@@ -146,3 +146,11 @@ def test_cifar10_cpu_named_experiment():
     assert {x.defense_hparams().get("scale") for x in specs if x.defense != "vanilla"} == {0.01}  # App. E.1
     vanilla = load_experiment("cifar10-cpu", ['defenses={"vanilla": [{}]}', "epochs=20"]).specs()
     assert len(vanilla) == 3 and vanilla[0].milestones == (10, 15)  # milestones follow --set epochs
+
+
+def test_a_run_shared_by_two_betas_counts_in_both_summaries_and_once_in_the_premise():
+    df = _frame([0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.5] * 3, [0.5] * 3)
+    twice = pd.concat([df, df.assign(beta=0.05, arm_label=df["arm_label"].str.replace("0.01", "0.05"))])
+    s = confound.arm_summary(twice)
+    assert len(s) == 4 and set(s["beta"]) == {0.01, 0.05} and (s["n"] == 3).all()
+    assert confound.variance_premise(twice, attack=None, n_boot=200)["n_runs"] == 6
