@@ -213,6 +213,7 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
     trained: dict[str, Any] = {}
     defense = spec.make_defense()
     roles = {"target": ("target_train", "target_test"), "shadow": ("shadow_train", "shadow_test")}
+    pending: dict[str, Any] = {}
     for role, (tr, te) in roles.items():
         d = spec.make_defense()  # a fresh object per model: no state shared between target and shadow
         rseed = derive_seed(spec.seed, role)
@@ -223,12 +224,26 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
             weight_decay=spec.weight_decay, milestones=spec.milestones,
             augment=bool(spec.augment and spec.kind == "image"), seed=rseed, device=str(dev), amp=spec.amp,
         )
+        models[role] = model
+        if dev.type == "cuda":  # trained together below (ccl_lib.train.fit_many)
+            pending[role] = (d, config)
+            continue
         trained[role] = d.train(
             model, *parts[tr], config=config, x_test=parts[te][0], y_test=parts[te][1],
             reference=parts.get("reference") if d.needs_reference else None,
             progress=progress, desc=f"{role}: {label}",
         )
-        models[role] = model
+    if pending:  # on CUDA target and shadow step together where the defense allows (else one by one, said so)
+        from ..train import fit_many
+
+        names = list(pending)
+        results = fit_many(
+            [models[r] for r in names], [parts[roles[r][0]] for r in names],
+            objective=[pending[r][0] for r in names], configs=[pending[r][1] for r in names],
+            x_test=[parts[roles[r][1]][0] for r in names], y_test=[parts[roles[r][1]][1] for r in names],
+            reference=parts.get("reference") if defense.needs_reference else None, progress=progress, desc=label,
+        )
+        trained.update(zip(names, results))
 
     eval_epochs = tuple(defense.checkpoint_epochs) or (spec.epochs,)
     multi = bool(defense.checkpoint_epochs)
