@@ -92,7 +92,7 @@ from myst_nb import glue
 from ccl_lib import metrics
 from ccl_lib.attacks import TABULAR_ATTACKS, best_threshold, metric_scores, run_attacks
 from ccl_lib.data import load_dataset
-from ccl_lib.formatting import format_table
+from ccl_lib.formatting import format_table, pct
 from ccl_lib.models import build_model
 from ccl_lib.plots import book_figsize
 from ccl_lib.splits import make_splits
@@ -214,7 +214,7 @@ for a, (label, lin, lout) in zip(ax, (("shadow", shadow_in, shadow_out), ("targe
     a.axvline(tau, color="k", ls="--", label=r"$\tau$ learned on the shadow model")
     a.set(xscale="log", xlabel="cross-entropy loss", title=f"{label} model")
 ax[0].set_ylabel("examples")
-ax[1].legend(loc="upper left")
+fig.legend(*ax[1].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3)
 plt.tight_layout()
 plt.show()
 pd.DataFrame(
@@ -243,7 +243,7 @@ pd.DataFrame(
 # find out. It is not an attack but an **oracle**: an upper bound on what any threshold on this
 # score could reach. It is also biased upwards on a finite sample. The maximum over all
 # thresholds picks up noise as well as signal, so it is positive even when there is no membership
-# signal at all (exercise {ref}`ch01-ex1` measures how positive).
+# signal at all ({ref}`ch01-ex1` measures how positive).
 
 # %%
 scores = -np.r_[target_in, target_out]  # higher = member
@@ -346,61 +346,61 @@ format_table(shown, percent=[c for c in shown.columns if c not in ("attack", "AU
 rep = report.set_index("attack")
 loss_row = rep.loc["loss"]
 gap_row = final.loc["target"]
-glue("ch01_train_acc", float(gap_row["train accuracy"]), display=False)
-glue("ch01_test_acc", float(gap_row["test accuracy"]), display=False)
+glue("ch01_train_acc", pct(float(gap_row["train accuracy"]), 1), display=False)
+glue("ch01_test_acc", pct(float(gap_row["test accuracy"]), 1), display=False)
 glue("ch01_loss_in", float(target_in.mean()), display=False)
 glue("ch01_loss_out", float(target_out.mean()), display=False)
-glue("ch01_adv_shadow", adv_shadow, display=False)
-glue("ch01_adv_oracle", adv_oracle, display=False)
-glue("ch01_tpr_shadow", tpr_shadow, display=False)
-glue("ch01_fpr_shadow", fpr_shadow, display=False)
+glue("ch01_adv_shadow", pct(adv_shadow, 1), display=False)
+glue("ch01_adv_oracle", pct(adv_oracle, 1), display=False)
+glue("ch01_tpr_shadow", pct(tpr_shadow, 1), display=False)
+glue("ch01_fpr_shadow", pct(fpr_shadow, 1), display=False)
 glue("ch01_auc", auc, display=False)
 tpr1_global = metrics.tpr_at_fpr(scores, labels, 0.01)
-glue("ch01_tpr1_global", tpr1_global, display=False)
-glue("ch01_loss_adv_class", float(loss_row["advantage"]), display=False)
+glue("ch01_tpr1_global", pct(tpr1_global, 1), display=False)
+glue("ch01_loss_adv_class", pct(float(loss_row["advantage"]), 1), display=False)
 glue("ch01_loss_oracle_class", float(loss_row["advantage_oracle"]), display=False)
-glue("ch01_loss_tpr1_class", float(loss_row["tpr@1%"]), display=False)
+glue("ch01_loss_tpr1_class", pct(float(loss_row["tpr@1%"]), 1), display=False)
 glue("ch01_class_vs_global", "higher" if loss_row["advantage"] > adv_shadow else "lower", display=False)
 glue("ch01_class_vs_global_tpr", "higher" if loss_row["tpr@1%"] > tpr1_global else "lower", display=False)
 best_attack = rep["advantage"].idxmax()
 glue("ch01_best_attack", best_attack.replace("_", " "), display=False)
-glue("ch01_best_adv", float(rep.loc[best_attack, "advantage"]), display=False)
+glue("ch01_best_adv", pct(float(rep.loc[best_attack, "advantage"]), 1), display=False)
 oracle_gap = rep["advantage_oracle"] - rep["advantage"]
-glue("ch01_gap_min", float(oracle_gap.min()), display=False)
-glue("ch01_gap_max", float(oracle_gap.max()), display=False)
+glue("ch01_gap_min", pct(float(oracle_gap.min()), 1), display=False)
+glue("ch01_gap_max", pct(float(oracle_gap.max()), 1), display=False)
 
 # %% [markdown]
 # ## What we saw
 #
-# The target fits its training set ({glue:text}`ch01_train_acc:.1%` training accuracy) but reaches
-# only {glue:text}`ch01_test_acc:.1%` on its test set. The mean loss of its members,
+# The target fits its training set ({glue:text}`ch01_train_acc` training accuracy) but reaches
+# only {glue:text}`ch01_test_acc` on its test set. The mean loss of its members,
 # {glue:text}`ch01_loss_in:.4f`, is orders of magnitude below that of its non-members,
 # {glue:text}`ch01_loss_out:.2f`, and the members' losses are packed into a narrow peak near
 # zero. That is all the loss attack needs.
 #
 # The threshold the attacker learned on the shadow model transfers: applied to the target it
-# flags {glue:text}`ch01_tpr_shadow:.1%` of the members and {glue:text}`ch01_fpr_shadow:.1%` of the
-# non-members, an advantage of {glue:text}`ch01_adv_shadow:.1%`. The best threshold chosen on the
-# target would reach {glue:text}`ch01_adv_oracle:.1%`. Here the two are close because the signal
+# flags {glue:text}`ch01_tpr_shadow` of the members and {glue:text}`ch01_fpr_shadow` of the
+# non-members, an advantage of {glue:text}`ch01_adv_shadow`. The best threshold chosen on the
+# target would reach {glue:text}`ch01_adv_oracle`. Here the two are close because the signal
 # is strong and the shadow model is a faithful copy of the target. The oracle is still the larger
-# one, as it must be, and it stays positive even where there is nothing to find (exercise
+# one, as it must be, and it stays positive even where there is nothing to find (see
 # {ref}`ch01-ex1`).
 #
 # The ROC curve has an AUC of {glue:text}`ch01_auc:.3f`, yet at an FPR of 1 % the single global
-# threshold finds only {glue:text}`ch01_tpr1_global:.1%` of the members. Many non-members are fit
+# threshold finds only {glue:text}`ch01_tpr1_global` of the members. Many non-members are fit
 # confidently too, so the lowest losses are not all members. An average such as the advantage or
 # the AUC says little about the few members an attacker can name with confidence.
 #
 # With one threshold per class (the `loss` row of the table), the loss attack reaches an advantage
-# of {glue:text}`ch01_loss_adv_class:.1%`, {glue:text}`ch01_class_vs_global` than the single
-# global threshold's {glue:text}`ch01_adv_shadow:.1%`, and its TPR at 1 % FPR is
-# {glue:text}`ch01_loss_tpr1_class:.1%`, {glue:text}`ch01_class_vs_global_tpr` than the global
+# of {glue:text}`ch01_loss_adv_class`, {glue:text}`ch01_class_vs_global` than the single
+# global threshold's {glue:text}`ch01_adv_shadow`, and its TPR at 1 % FPR is
+# {glue:text}`ch01_loss_tpr1_class`, {glue:text}`ch01_class_vs_global_tpr` than the global
 # threshold's. With 1,000 members spread over 30 classes, each class threshold is learned from a
 # few dozen shadow examples, so per-class thresholds are not automatically stronger: they adapt to
 # each class and they are noisier. The strongest attack of the table is the
-# {glue:text}`ch01_best_attack` attack, with an advantage of {glue:text}`ch01_best_adv:.1%`. Over
+# {glue:text}`ch01_best_attack` attack, with an advantage of {glue:text}`ch01_best_adv`. Over
 # the six attacks, the oracle exceeds the attacker's advantage by
-# {glue:text}`ch01_gap_min:.1%` to {glue:text}`ch01_gap_max:.1%`.
+# {glue:text}`ch01_gap_min` to {glue:text}`ch01_gap_max`.
 #
 # The loss gap and the tiny spread of the members' losses are what the Convex-Concave Loss
 # targets. Chapter 2 shows why a convex loss such as cross-entropy shrinks that spread, and

@@ -365,8 +365,8 @@ _ = scorecard.record(
 # :label: ch03-ex2
 #
 # **Your own concave term in the loss.** {func}`ccl_lib.losses.convex_concave_loss` accepts any
-# callable in $\mathcal F$ as `concave`. Take $\tilde\ell(p) = \log(2 - p)$ (chapter 2,
-# {ref}`ch02-ex1`): (a) check that the closed-form gradient of Eq. 10-11
+# callable in $\mathcal F$ as `concave`. Take $\tilde\ell(p) = \log(2 - p)$ (the first exercise of
+# chapter 2): (a) check that the closed-form gradient of Eq. 10-11
 # ({func}`ccl_lib.theory.ccl_logit_gradient`) matches autograd for it; (b) find where its weight
 # crosses 1; (c) train the paper's MLP on scikit-learn's digits with it for 20 epochs, through a
 # small {class}`ccl_lib.train.Objective`.
