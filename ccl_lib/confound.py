@@ -451,7 +451,8 @@ def describe_comparison(cmp: Mapping[str, Any], dataset: str) -> str:
     """One Markdown sentence for a :func:`compare_at_equal_accuracy` result (the chapter's answer)."""
     adv, acc, v = cmp["adv_diff"], cmp["acc_diff"], cmp["verdict"]
     head = (f"On {dataset}, {cmp['ccl']} minus {cmp['ce']}: advantage {adv.format(digits=3)}, "
-            f"test accuracy {acc.format(percent=True, digits=1)} points ({cmp['n']} seeds, 95 % intervals)")  # fmt: skip
+            f"test accuracy {acc.format(percent=True, digits=1)} points "
+            f"({cmp['n']} seeds, 95 % intervals)")  # fmt: skip
     if v.word == "lower":
         tail = "the concave term lowers the advantage beyond what the scale's learning rate and weight decay do"
     elif v.word == "higher":

@@ -22,7 +22,9 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-__all__ = ["CifarResNet", "MLP", "SmallCNN", "build_model", "densenet121", "has_normalization", "resnet34", "MODEL_NAMES"]
+__all__ = [
+    "CifarResNet", "MLP", "SmallCNN", "build_model", "densenet121", "has_normalization", "resnet34", "MODEL_NAMES",
+]  # fmt: skip
 
 #: CIFAR ResNets of depth 6n + 2 (He et al., 2016, Sec. 4.2) by registry name: (depth, width).
 CIFAR_RESNETS = {"resnet8": (8, 16), "resnet14": (14, 16), "resnet20": (20, 16)}

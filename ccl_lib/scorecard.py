@@ -103,7 +103,9 @@ def _interval_text(interval: Any, percent: bool, digits: int) -> str:
         return f"{interval.format(percent=percent, digits=digits)} ({interval.n} seeds)"
     if isinstance(interval, str):
         return interval.strip()
-    raise ValueError(f"interval must be a ccl_lib.verdicts.SeedInterval, a string or None, got {type(interval).__name__}")
+    raise ValueError(
+        f"interval must be a ccl_lib.verdicts.SeedInterval, a string or None, got {type(interval).__name__}"
+    )
 
 
 def record(
@@ -197,7 +199,9 @@ def _read(path: Path) -> dict[str, Any]:
         if not isinstance(row.get(k), t):
             raise ValueError(f"scorecard file {path}: field {k!r} must be a {t.__name__}, got {row.get(k)!r}")
     if row["format"] != SCORECARD_FORMAT:
-        raise ValueError(f"scorecard file {path} has format {row['format']}, expected {SCORECARD_FORMAT}; rerun its chapter")
+        raise ValueError(
+            f"scorecard file {path} has format {row['format']}, expected {SCORECARD_FORMAT}; rerun its chapter"
+        )
     if row["item"] not in ITEMS or row["verdict"] not in VERDICT_WORDS:
         raise ValueError(f"scorecard file {path}: unknown item {row['item']!r} or verdict {row['verdict']!r}")
     return row
@@ -233,8 +237,10 @@ def load(directory: Union[None, str, os.PathLike] = None, *, missing: bool = Tru
 def table(directory: Union[None, str, os.PathLike] = None):
     """:func:`load` with the scorecard page's column titles."""
     df = load(directory)
-    return df.rename(columns={"item": "Paper item", "claim": "Claim", "chapter": "Chapter", "setting": "Setting",
-                              "verdict": "Verdict", "interval": "Interval (95 %)", "cause": "Likely cause"})  # fmt: skip
+    return df.rename(columns={
+        "item": "Paper item", "claim": "Claim", "chapter": "Chapter", "setting": "Setting", "verdict": "Verdict",
+        "interval": "Interval (95 %)", "cause": "Likely cause",
+    })  # fmt: skip
 
 
 def _cell(v: Any) -> str:
@@ -281,7 +287,7 @@ def html_table(directory: Union[None, str, os.PathLike] = None, *, link: bool = 
     for rec in df.to_dict("records"):
         cells = []
         for c in head:
-            text = html.escape("" if rec[c] is None or (isinstance(rec[c], float) and math.isnan(rec[c])) else str(rec[c]))
+            text = html.escape(_cell(rec[c]).replace("\\|", "|"))
             if c == "Chapter" and link and text:
                 text = f'<a href="{html.escape(str(rec[c]), quote=True)}.html">{text}</a>'
             cells.append(f"<td>{text}</td>")

@@ -249,7 +249,8 @@ def verdict(
         raise ValueError("give either claim (a sign the paper asserts) or paper (a value it reports), not both")
     if claim is not None and claim not in _CLAIMS:
         raise ValueError(f"claim must be one of {sorted(_CLAIMS)} or None, got {claim!r}")
-    if paper is not None and (isinstance(paper, bool) or not isinstance(paper, numbers.Real) or not math.isfinite(paper)):
+    bad_paper = isinstance(paper, bool) or not isinstance(paper, numbers.Real) or not math.isfinite(paper)
+    if paper is not None and bad_paper:
         raise ValueError(f"paper must be a finite number or None, got {paper!r}")
     if isinstance(min_seeds, bool) or not isinstance(min_seeds, numbers.Integral) or min_seeds < MIN_SEEDS:
         raise ValueError(f"min_seeds must be an integer >= {MIN_SEEDS} (verdicts need 3 seeds), got {min_seeds!r}")

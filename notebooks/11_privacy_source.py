@@ -78,7 +78,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle 
 os.environ["PYTHONWARNINGS"] = "ignore:loss scale"
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 
 from ccl_lib import book, confound, scorecard

@@ -151,8 +151,8 @@ def _resnet_params(depth: int, w: int, k: int = 10, c: int = 3) -> int:
     n = (depth - 2) // 6
     total = c * w * 9 + 2 * w  # stem conv + BN
     cin = w
-    for stage, cout in enumerate((w, 2 * w, 4 * w)):
-        for b in range(n):
+    for cout in (w, 2 * w, 4 * w):
+        for _ in range(n):
             total += cin * cout * 9 + 2 * cout + cout * cout * 9 + 2 * cout
             if cin != cout:
                 total += cin * cout + 2 * cout  # 1x1 projection + BN
@@ -163,10 +163,10 @@ def _resnet_params(depth: int, w: int, k: int = 10, c: int = 3) -> int:
 @pytest.mark.parametrize("name, depth", [("resnet8", 8), ("resnet14", 14), ("resnet20", 20)])
 def test_cifar_resnet_depth_and_parameter_count(name, depth):
     m = build_model(name, (3, 32, 32), 10)
-    convs = [l for l in m.modules() if isinstance(l, nn.Conv2d) and l.kernel_size == (3, 3)]
+    convs = [mod for mod in m.modules() if isinstance(mod, nn.Conv2d) and mod.kernel_size == (3, 3)]
     assert len(convs) + 1 == depth  # 6n + 1 3x3 convolutions and the classifier (He et al., 2016, Sec. 4.2)
     assert sum(p.numel() for p in m.parameters()) == _resnet_params(depth, 16)
-    assert sum(isinstance(l, nn.BatchNorm2d) for l in m.modules()) >= depth - 1
+    assert sum(isinstance(mod, nn.BatchNorm2d) for mod in m.modules()) >= depth - 1
     with torch.no_grad():
         assert m.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
@@ -193,7 +193,7 @@ def test_batchnorm_makes_the_resnet_invariant_to_the_scale_of_its_conv_weights()
     x = torch.randn(16, 3, 16, 16)
     with torch.no_grad():
         before = m(x)
-        for conv in [l for l in m.modules() if isinstance(l, nn.Conv2d)]:
+        for conv in [mod for mod in m.modules() if isinstance(mod, nn.Conv2d)]:
             conv.weight.mul_(7.0)
         after = m(x)
     assert torch.allclose(before, after, atol=1e-3)
