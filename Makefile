@@ -80,6 +80,9 @@ $(GEN)/%.ipynb: notebooks/%.py $(LIB) $(STAMP)
 # No progress bar or widget reaches an executed notebook.
 $(EXECUTED): export TQDM_DISABLE = 1
 
+# The scorecard page reads the rows the chapters recorded: it executes after every chapter.
+$(GEN)/99_scorecard.ipynb: $(filter-out $(GEN)/99_scorecard.ipynb,$(EXECUTED))
+
 notebooks: $(EXECUTED)
 
 book: notebooks $(MATHJAX_STAMP)

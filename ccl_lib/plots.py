@@ -18,6 +18,11 @@ decide.
   style and marker per loss (:mod:`ccl_lib.analysis.curves`).
 * :func:`alpha_intervals` -- Fig. 4 over seeds: means with 95 % interval bars against alpha
   (:mod:`ccl_lib.analysis.ablation`).
+* :func:`privacy_utility_intervals` -- Fig. 2/3 over seeds: a grid of panels (one per attack),
+  interval bars on accuracy and advantage, one legend.
+* :func:`attack_bars_intervals` -- Fig. 6 over seeds: per-attack bars with 95 % intervals.
+* :func:`p1_bars_intervals` -- Table 1 over seeds beside the paper's values.
+* :func:`strong_roc_panels` -- chapter 10's log-log ROC curves, one panel per (data set, attack).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 __all__ = ["BOOK_DPI", "BOOK_WIDTH", "book_figsize", "use_book_style", "DEFENSE_LABELS", "ATTACK_LABELS", "alpha_ablation", "attack_bars", "privacy_utility", "roc_curves", "strong_roc_grid", "tpr_intervals",
-           "training_curves", "curve_bands", "alpha_intervals"]  # fmt: skip
+           "training_curves", "curve_bands", "alpha_intervals", "privacy_utility_intervals", "attack_bars_intervals",
+           "p1_bars_intervals", "strong_roc_panels"]  # fmt: skip
 
 #: Width of a full-column figure of the book, in inches: 720 px at :data:`BOOK_DPI`, the width
 #: of the book's content column (book/_static/custom.css), so figures are shown at 1:1.
@@ -117,7 +123,7 @@ ATTACK_LABELS = {
     "correctness": "Correctness",
     "loss": "Loss",
     "confidence": "Confidence",
-    "confidence_max": "Confidence (max)",
+    "confidence_true": "Confidence (p_y)",
     "entropy": "Entropy",
     "modified_entropy": "M-entropy",
     "rotation": "Rotation",
@@ -491,12 +497,12 @@ def strong_roc_grid(runs: Mapping[tuple, Any], datasets: Sequence[str], defenses
     fig, axes = plt.subplots(len(datasets), len(attacks), figsize=(4.2 * len(attacks), 3.9 * len(datasets)),
                              squeeze=False)
     for i, ds in enumerate(datasets):
-        for j, (attack, title) in enumerate(attacks.items()):
+        for j, (attack, panel_title) in enumerate(attacks.items()):
             missing = [d for d in defenses if (ds, d, seed) not in runs]
             if missing:
                 raise KeyError(f"no run for {ds}, seed {seed} and defenses {missing}")
             roc_curves({d: runs[(ds, d, seed)].results[attack] for d in defenses}, ax=axes[i, j],
-                       title=f"{title} on {ds}")
+                       title=f"{panel_title} on {ds}")
     fig.suptitle(title or f"Membership inference with reference models (seed {seed})", fontsize=11)
     fig.tight_layout()
     return fig
@@ -507,28 +513,33 @@ def tpr_intervals(best: Any, datasets: Sequence[str], defenses: Sequence[str],
     """TPR at low FPR with interval bars, one panel per data set, one column per defense (chapter 10).
 
     ``best`` has one row per (dataset, defense) with ``attack``, each metric
-    and its ``_low`` / ``_high`` columns -- :func:`ccl_lib.attacks.reference.strongest_attacks`
-    of :func:`ccl_lib.attacks.reference.strong_attack_table`.
+    and its ``_low`` / ``_high`` columns -- :func:`ccl_lib.attacks.strong.strongest_attacks`
+    of :func:`ccl_lib.attacks.strong.strong_attack_table`.
     """
     import matplotlib.pyplot as plt
 
     _check_frame(best, ["dataset", "defense", "attack", *metrics, *(f"{m}_{b}" for m in metrics for b in ("low", "high"))],
                  "tpr_intervals")
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 3.7), squeeze=False)
+    counts = [int((best["dataset"] == ds).sum()) for ds in datasets]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(BOOK_WIDTH, 3.6), squeeze=False,
+                             gridspec_kw={"width_ratios": [max(c, 2) for c in counts]})  # fmt: skip
     offsets = np.linspace(-0.12, 0.12, len(metrics)) if len(metrics) > 1 else [0.0]
     for ax, ds in zip(axes[0], datasets):
-        sub = best[best["dataset"] == ds].set_index("defense").loc[list(defenses)]
+        sub = best[best["dataset"] == ds].set_index("defense")
+        sub = sub.loc[[d for d in defenses if d in sub.index]]  # the data sets may run different defenses
         xpos = np.arange(len(sub))
         for off, m, mk in zip(offsets, metrics, "osD^v"):
             err = np.vstack([sub[m] - sub[f"{m}_low"], sub[f"{m}_high"] - sub[m]]).clip(min=0)
             ax.errorbar(xpos + off, 100 * sub[m], yerr=100 * err, fmt=mk, capsize=3,
                         label=f"TPR at {m.split('@')[1]} FPR")
-        ax.set_xticks(xpos, [f"{d}\n{a.replace('_', ' ')}" for d, a in zip(sub.index, sub["attack"])], fontsize=8)
+        ax.set_xticks(xpos, [f"{d}\n{a.replace('_', ' ')}" for d, a in zip(sub.index, sub["attack"])], fontsize=9)
+        ax.set_xlim(-0.5, len(sub) - 0.5)
         ax.set_ylabel("true-positive rate (%)")
-        ax.set_title(f"{ds}: strongest attack per defense", fontsize=10)
+        ax.set_title(f"{ds}: strongest attack per defense")
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     return fig
 
 
@@ -716,3 +727,299 @@ def alpha_intervals(
 
 
 # --------------------------------------------------------------------------- chapters 7-10 with seeds
+
+#: Markers of :func:`privacy_utility_intervals`, one per defense (after the colour cycle repeats,
+#: curves still differ by marker).
+_DEFENSE_MARKERS = ("o", "s", "^", "v", "D", "<", ">", "p", "P", "X", "h")
+
+
+def _interval_err(frame: Any, col: str) -> np.ndarray:
+    """``(2, n)`` error-bar lengths of ``col`` from its ``_low`` / ``_high`` columns; NaN ends give no bar."""
+    y = frame[col].to_numpy(float)
+    err = np.vstack([y - frame[f"{col}_low"].to_numpy(float), frame[f"{col}_high"].to_numpy(float) - y])
+    return np.where(np.isfinite(err), err, 0.0).clip(min=0)
+
+
+def privacy_utility_intervals(
+    points: Any,
+    attacks: Optional[Sequence[str]] = None,
+    *,
+    value: str = "advantage",
+    ncols: int = 3,
+    reference: str = "vanilla",
+    title: Optional[str] = None,
+):
+    """Fig. 2/3 with seeds: one panel per attack, one curve per defense, 95 % interval bars on every point.
+
+    Each point is one setting of a defense (its hyperparameters): the mean test accuracy (x) and
+    mean advantage (y) over seeds, with the intervals of both as error bars.  The curves join a
+    defense's settings in order of accuracy; the undefended ``reference`` is a star with dotted
+    lines through it, as in the paper's figures (the region right of the vertical line is the one
+    Sec. 5.2 reads).  Panels share the accuracy axis and wrap into rows of ``ncols``, so a figure
+    with six or eight panels stays readable at the book's column width (:data:`BOOK_WIDTH`).
+
+    Args:
+        points: one row per (defense, setting, attack) with ``defense``, ``point`` (the setting's
+            label), ``attack``, ``test_acc``, ``test_acc_low``, ``test_acc_high`` and ``value``,
+            ``<value>_low``, ``<value>_high`` (e.g. means and
+            :func:`ccl_lib.verdicts.seed_interval` ends).
+        attacks: the panels, in order (default: every attack of ``points``).
+        value: the y column: ``"advantage"`` (the attacker's own rule, Eq. 2) or
+            ``"advantage_oracle"`` (thresholds chosen on the target, an upper bound).
+        ncols: panels per row (>= 1).
+        reference: the undefended defense.
+        title: the figure's title.
+
+    Returns:
+        a ``matplotlib.figure.Figure`` with one legend below the panels.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    need = ["defense", "point", "attack", "test_acc", "test_acc_low", "test_acc_high", value, f"{value}_low",
+            f"{value}_high"]  # fmt: skip
+    points = _check_frame(points, need, "privacy_utility_intervals")
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"privacy_utility_intervals: ncols must be a positive integer, got {ncols!r}")
+    names = list(dict.fromkeys(points["attack"])) if attacks is None else list(attacks)
+    unknown = [a for a in names if a not in set(points["attack"])]
+    if unknown or not names:
+        raise ValueError(f"privacy_utility_intervals: attacks {unknown or names} are not in the frame; "
+                         f"it has {sorted(set(points['attack']))}")  # fmt: skip
+    defenses = [d for d in dict.fromkeys(points["defense"]) if d != reference]
+    style = {d: {"color": f"C{i % 10}", "marker": _DEFENSE_MARKERS[i % len(_DEFENSE_MARKERS)]}
+             for i, d in enumerate(defenses)}  # fmt: skip
+    ncols = min(ncols, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    w, h = book_figsize(nrows, ncols, aspect=0.8)
+    legend_h = 0.22 * math.ceil((len(defenses) + 1) / 4) + 0.1
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w, h + legend_h), sharex=True, squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[len(names):]:
+        ax.set_visible(False)
+    ylab = {"advantage": "attack advantage", "advantage_oracle": "oracle advantage"}.get(value, value)
+    for i, (ax, atk) in enumerate(zip(flat, names)):
+        sub = points[points["attack"] == atk]
+        for d in defenses:
+            cur = sub[sub["defense"] == d].sort_values("test_acc")
+            if len(cur) == 0:
+                continue
+            ccl = d in ("ccel", "ccql")
+            ax.errorbar(cur["test_acc"], cur[value], xerr=_interval_err(cur, "test_acc"),
+                        yerr=_interval_err(cur, value),
+                        lw=2.0 if ccl else 1.2, ms=5 if ccl else 4, capsize=0, elinewidth=0.7, alpha=0.95,
+                        zorder=4 if ccl else 3, label=_dlabel(d), **style[d])  # fmt: skip
+        ref = sub[sub["defense"] == reference]
+        if len(ref):
+            acc, adv = float(ref["test_acc"].mean()), float(ref[value].mean())
+            one = ref.iloc[:1]
+            ax.errorbar([acc], [adv], xerr=_interval_err(one, "test_acc"), yerr=_interval_err(one, value), marker="*",
+                        ms=11, color="black", ls="none", elinewidth=0.8, zorder=5, label=_dlabel(reference))
+            ax.axhline(adv, color="black", ls=":", lw=1)
+            ax.axvline(acc, color="black", ls=":", lw=1)
+        ax.set_title(_alabel(atk))
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        if i % ncols == 0:
+            ax.set_ylabel(ylab)
+        if i >= len(names) - ncols:
+            ax.set_xlabel("test accuracy")
+            ax.xaxis.set_tick_params(labelbottom=True)
+    handles, labels = [], []
+    for ax in flat[: len(names)]:
+        for hd, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(hd)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, legend_h / (h + legend_h), 1, 1))
+    return fig
+
+
+def attack_bars_intervals(
+    table: Any,
+    groups: Mapping[str, str],
+    *,
+    value: str = "advantage",
+    title: Optional[str] = None,
+    ylabel: str = "attack advantage",
+):
+    """App. D, Fig. 6 with seeds: for each attack, one bar per group (mean over seeds) with its 95 % interval.
+
+    Args:
+        table: one row per (group, attack) with ``group``, ``attack``, ``value``, ``<value>_low``,
+            ``<value>_high`` (means and :func:`ccl_lib.verdicts.seed_interval` ends).
+        groups: ``{group value: legend text}``, in the order of the bars.
+        value: the bar height column.
+        title: the figure's title.
+        ylabel: the y axis label.
+
+    Returns:
+        a ``matplotlib.figure.Figure`` of the book's column width.
+    """
+    import matplotlib.pyplot as plt
+
+    table = _check_frame(table, ["group", "attack", value, f"{value}_low", f"{value}_high"], "attack_bars_intervals")
+    if not isinstance(groups, Mapping) or not groups:
+        raise ValueError("attack_bars_intervals needs a non-empty dict {group: legend text}")
+    missing = [g for g in groups if g not in set(table["group"])]
+    if missing:
+        have = sorted(set(table["group"]))
+        raise ValueError(f"attack_bars_intervals: groups {missing} are not in the table; it has {have}")
+    names = list(dict.fromkeys(table["attack"]))
+    fig, ax = plt.subplots(figsize=(BOOK_WIDTH, 3.4))
+    width = 0.8 / len(groups)
+    x = np.arange(len(names))
+    for i, (g, lab) in enumerate(groups.items()):
+        sub = table[table["group"] == g].set_index("attack").reindex(names)
+        ax.bar(x + (i - (len(groups) - 1) / 2) * width, sub[value].to_numpy(float), width,
+               yerr=_interval_err(sub, value), capsize=2.5, color=f"C{i % 10}", label=lab,
+               error_kw={"elinewidth": 1.0})  # fmt: skip
+    ax.set_xticks(x)
+    ax.set_xticklabels([_alabel(a) for a in names], rotation=25, ha="right")
+    ax.set_ylabel(ylabel)
+    if value.startswith(("advantage", "tpr", "test_acc")):
+        from matplotlib.ticker import PercentFormatter
+
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.grid(False, axis="x")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(groups))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def p1_bars_intervals(summary: Any, paper: Any, *, order: Optional[Sequence[str]] = None, reference: str = "w/o"):
+    """Table 1 as a figure with seeds: this run's P1 per data set and method (mean, 95 % interval bars)
+    beside the paper's values (one run each, no bars).
+
+    Args:
+        summary: one row per (dataset, method) with ``dataset``, ``method``, ``p1``, ``p1_low``, ``p1_high``.
+        paper: the paper's table, methods as rows and data sets as columns
+            (:func:`ccl_lib.paper_results.table1`).
+        order: the methods, in the order of the bars (default: ``paper``'s rows).
+        reference: the undefended method, drawn in grey.
+
+    Returns:
+        a ``matplotlib.figure.Figure`` of the book's column width, two panels sharing the P1 axis.
+    """
+    import matplotlib.pyplot as plt
+
+    summary = _check_frame(summary, ["dataset", "method", "p1", "p1_low", "p1_high"], "p1_bars_intervals")
+    methods = list(order) if order is not None else list(paper.index)
+    ours = list(dict.fromkeys(summary["dataset"]))
+    fig, axes = plt.subplots(1, 2, figsize=(BOOK_WIDTH, 3.3), sharey=True,
+                             gridspec_kw={"width_ratios": [max(2, len(ours)), len(paper.columns)]})  # fmt: skip
+    width = 0.8 / len(methods)
+    colour = {m: ("0.6" if m == reference else f"C{i % 10}") for i, m in enumerate(methods)}
+    x = np.arange(len(ours))
+    for i, m in enumerate(methods):
+        sub = summary[summary["method"] == m].set_index("dataset").reindex(ours)
+        axes[0].bar(x + (i - (len(methods) - 1) / 2) * width, sub["p1"].to_numpy(float), width,
+                    yerr=_interval_err(sub, "p1"), capsize=2.5, color=colour[m], label=m)  # fmt: skip
+    axes[0].set_xticks(x)
+    axes[0].set_xticklabels(ours)
+    axes[0].set_title("this run (95 % intervals)")
+    xp = np.arange(len(paper.columns))
+    for i, m in enumerate(methods):
+        if m in paper.index:
+            axes[1].bar(xp + (i - (len(methods) - 1) / 2) * width, paper.loc[m].to_numpy(float), width, color=colour[m])
+    axes[1].set_xticks(xp)
+    axes[1].set_xticklabels(list(paper.columns), rotation=25, ha="right")
+    axes[1].set_title("the paper (Table 1)")
+    axes[0].set_ylabel("P1 (Eq. 13)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
+    for ax in axes:
+        ax.grid(alpha=0.3, axis="y")
+        ax.grid(False, axis="x")
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
+
+
+def strong_roc_panels(
+    runs: Mapping[tuple, Any],
+    attacks: Mapping[str, str],
+    *,
+    seed: int,
+    datasets: Optional[Sequence[str]] = None,
+    defenses: Optional[Sequence[str]] = None,
+    ncols: int = 3,
+    title: Optional[str] = None,
+):
+    """Chapter 10's log-log ROC curves: one panel per (data set, attack), one curve per defense, one legend.
+
+    Each panel starts at the smallest measurable false-positive rate of its runs (one false positive,
+    ``1 / n_out``); the dotted diagonal is guessing.  Defenses missing for a data set are left out of
+    its panels (the data sets may run different defenses).
+
+    Args:
+        runs: ``{(dataset, defense, seed): StrongAttackRun}`` (:func:`ccl_lib.attacks.strong.run_strong_attacks`).
+        attacks: ``{attack name: panel title}`` (e.g. ``{"lira_online": "LiRA online"}``).
+        seed: which seed's runs to draw.
+        datasets: the rows of panels (default: every data set of ``runs``, in order).
+        defenses: the curves, in order (default: every defense of ``runs``).
+        ncols: panels per row (default 3: one row per data set with three attacks).
+        title: the figure's title (default: none).
+
+    Returns:
+        a ``matplotlib.figure.Figure`` of the book's column width.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError("strong_roc_panels needs a non-empty dict {(dataset, defense, seed): StrongAttackRun}")
+    if not isinstance(attacks, Mapping) or not attacks:
+        raise ValueError("strong_roc_panels needs a non-empty dict {attack name: panel title}")
+    keys = [k for k in runs if k[2] == seed]
+    if not keys:
+        raise ValueError(f"strong_roc_panels: no run for seed {seed}; seeds: {sorted({k[2] for k in runs})}")
+    datasets = list(dict.fromkeys(k[0] for k in keys)) if datasets is None else list(datasets)
+    defenses = list(dict.fromkeys(k[1] for k in keys)) if defenses is None else list(defenses)
+    colour = {d: f"C{i % 10}" for i, d in enumerate(defenses)}
+    panels = [(ds, a) for ds in datasets for a in attacks]
+    ncols = min(ncols, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    w, h = book_figsize(nrows, ncols, aspect=0.95)
+    legend_h = 0.45
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w, h + legend_h), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[len(panels):]:
+        ax.set_visible(False)
+    for i, (ax, (ds, attack)) in enumerate(zip(flat, panels)):
+        lo = 1.0
+        for d in defenses:
+            run = runs.get((ds, d, seed))
+            if run is None or attack not in run.results:
+                continue
+            roc = _roc_of(run.results[attack])
+            pos = roc.fpr[roc.fpr > 0]
+            if len(pos):
+                lo = min(lo, float(pos.min()))
+            ax.plot(roc.fpr, roc.tpr, color=colour[d], lw=1.5, label=str(d))
+        grid_x = np.logspace(math.log10(lo), 0, 50)
+        ax.plot(grid_x, grid_x, color="gray", ls=":", lw=1, label="chance")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, 1.0)
+        ax.set_ylim(lo, 1.0)
+        ax.set_title(f"{attacks[attack]}, {ds}")
+        if i % ncols == 0:
+            ax.set_ylabel("true-positive rate")
+        if i >= len(panels) - ncols:
+            ax.set_xlabel("false-positive rate")
+        ax.grid(alpha=0.3, which="both")
+    handles, labels = [], []
+    for ax in flat[: len(panels)]:
+        for hd, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(hd)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, legend_h / (h + legend_h), 1, 1))
+    return fig
