@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import math
 import os
 import platform
 import subprocess
@@ -78,8 +77,13 @@ def log(msg: str) -> None:
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         if out.returncode == 0:
             return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
@@ -165,12 +169,20 @@ def calibrate(make_pair, train_sets, cfg: TrainConfig, strategies: list[str], n_
         data = []
         for imgs, y in train_sets:
             idx = torch.arange(n_cal)
-            sub = DeviceImages(imgs.pixels[:n_cal], imgs.mean.flatten().tolist(), imgs.std.flatten().tolist(), imgs.device)
+            sub = DeviceImages(
+                imgs.pixels[:n_cal], imgs.mean.flatten().tolist(), imgs.std.flatten().tolist(), imgs.device
+            )
             data.append((sub, y[idx]))
         c = TrainConfig(**{**cfg.to_dict(), "epochs": 2, "milestones": (), "track_train_loss": False})
         try:
-            res = fit_many(models, data, objective=get_defense("vanilla"), configs=[c, TrainConfig(**{**c.to_dict(), "seed": c.seed + 1})],
-                           strategy=strategy, progress=False)
+            res = fit_many(
+                models,
+                data,
+                objective=get_defense("vanilla"),
+                configs=[c, TrainConfig(**{**c.to_dict(), "seed": c.seed + 1})],
+                strategy=strategy,
+                progress=False,
+            )
         except Exception as exc:  # e.g. an operator without a vmap rule on this device
             log(f"calibration: strategy {strategy!r} failed: {type(exc).__name__}: {exc}")
             out[strategy] = {"error": f"{type(exc).__name__}: {exc}"}
@@ -186,19 +198,36 @@ def calibrate(make_pair, train_sets, cfg: TrainConfig, strategies: list[str], n_
 
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU (< 2 minutes), same code and JSON layout")
-    ap.add_argument("--out", default=None, help="results JSON (default results/paper_gpu_cifar10.json, or "
-                                                "$OUT/paper_gpu_smoke.json / /tmp with --smoke)")
-    ap.add_argument("--budget-s", type=float, default=None, help="wall-clock budget of the whole script (default 480; smoke 100)")
+    ap.add_argument(
+        "--smoke", action="store_true", help="tiny sizes on the CPU (< 2 minutes), same code and JSON layout"
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="results JSON (default results/paper_gpu_cifar10.json, or $OUT/paper_gpu_smoke.json / /tmp with --smoke)",
+    )
+    ap.add_argument(
+        "--budget-s", type=float, default=None, help="wall-clock budget of the whole script (default 480; smoke 100)"
+    )
     ap.add_argument("--epochs", type=int, default=None, help="fix the epoch count instead of fitting it to the budget")
     ap.add_argument("--size", type=int, default=None, help="examples per split part (default 15000; smoke 64)")
-    ap.add_argument("--model", default=None, help="model name for ccl_lib.models.build_model (default resnet34; smoke resnet8)")
+    ap.add_argument(
+        "--model", default=None, help="model name for ccl_lib.models.build_model (default resnet34; smoke resnet8)"
+    )
     ap.add_argument("--dataset", default="cifar10-jpeg")
     ap.add_argument("--device", default=None, help="auto, cpu, cuda (default auto; smoke cpu)")
-    ap.add_argument("--strategy", default="auto", choices=("auto", "stacked", "sequential"),
-                    help="fit_many strategy; auto = the faster one in the calibration")
+    ap.add_argument(
+        "--strategy",
+        default="auto",
+        choices=("auto", "stacked", "sequential"),
+        help="fit_many strategy; auto = the faster one in the calibration",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--attacks", default=None, help="comma-separated attack names (default: every attack run_attacks runs on images)")
+    ap.add_argument(
+        "--attacks",
+        default=None,
+        help="comma-separated attack names (default: every attack run_attacks runs on images)",
+    )
     ap.add_argument("--no-amp", action="store_true", help="train in float32 instead of bf16 autocast")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
@@ -242,8 +271,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         raise SystemExit(f"{args.dataset!r} is not an image data set")
     splits = make_splits(ds.y, n_parts=4, size=size, seed=args.seed)
     parts = {k: (ds.features(idx), torch.from_numpy(ds.y[idx]).long()) for k, idx in splits.items()}
-    train_sets = {role: (DeviceImages.from_dataset(ds, getattr(splits, f"{role}_train"), dev), parts[f"{role}_train"][1])
-                  for role in ("target", "shadow")}
+    train_sets = {
+        role: (DeviceImages.from_dataset(ds, getattr(splits, f"{role}_train"), dev), parts[f"{role}_train"][1])
+        for role in ("target", "shadow")
+    }
     t_data = time.perf_counter() - t_start
     log(f"data {ds.name}: {size} per part, {len(ds.y)} images in all, ready after {t_data:.1f}s")
 
@@ -257,8 +288,19 @@ def main(argv: Optional[list[str]] = None) -> int:
             out.append(build_model(model_name, ds.input_shape, ds.num_classes, **kw))
         return out
 
-    base = TrainConfig(epochs=1, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4, augment=True,
-                       device=str(dev), amp=amp, cpu_amp=False, track_train_loss=False, seed=seeds["target"])
+    base = TrainConfig(
+        epochs=1,
+        batch_size=128,
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        augment=True,
+        device=str(dev),
+        amp=amp,
+        cpu_amp=False,
+        track_train_loss=False,
+        seed=seeds["target"],
+    )
     flops = train_flops_per_image(lambda: build_model(model_name, ds.input_shape, ds.num_classes), dev)
 
     # 3. calibration: which strategy, how many images per second
@@ -274,7 +316,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     # 4. the epoch count that fits the budget
     n_models = 2 * len(DEFENSES)
     per_epoch = n_models * size / ips  # seconds for one epoch of every model
-    attack_reserve = 0.12 * budget if not smoke else 0.3 * budget
+    attack_reserve = 0.25 * budget if not smoke else 0.3 * budget  # attacks and final accuracies after training
     left = budget - (time.perf_counter() - t_start) - attack_reserve
     if args.epochs:
         epochs = args.epochs
@@ -284,9 +326,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         epochs = max(1, min(PAPER_EPOCHS, int(left / per_epoch)))
     milestones = scaled_milestones(epochs)
     full_cost = PAPER_EPOCHS * n_models * size / ips
-    log(f"strategy {strategy}: {ips:,.0f} images/s = {ips * flops / mm16['best']:.1%} of the bf16 matmul rate "
+    log(
+        f"strategy {strategy}: {ips:,.0f} images/s = {ips * flops / mm16['best']:.1%} of the bf16 matmul rate "
         f"({ips * flops / mm32['best']:.1%} of fp32); {epochs} epochs (milestones {list(milestones)}) fit the budget; "
-        f"the paper's 300 epochs of these {n_models} models would take {full_cost / 3600:.2f} h here")
+        f"the paper's 300 epochs of these {n_models} models would take {full_cost / 3600:.2f} h here"
+    )
 
     # 5. train, attack, report
     scale = default_scale("cifar10")
@@ -296,12 +340,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     for name, hp in DEFENSES:
         kw = dict(hp, scale=scale) if name != "vanilla" else {}
         defense = get_defense(name, **kw)
-        cfgs = [TrainConfig(**{**base.to_dict(), "epochs": epochs, "milestones": milestones, "seed": seeds[r]})
-                for r in ("target", "shadow")]
+        cfgs = [
+            TrainConfig(**{**base.to_dict(), "epochs": epochs, "milestones": milestones, "seed": seeds[r]})
+            for r in ("target", "shadow")
+        ]
         target, shadow = make_pair(defense)
         t0 = time.perf_counter()
-        hist = fit_many([target, shadow], [train_sets["target"], train_sets["shadow"]], objective=defense, configs=cfgs,
-                        strategy=strategy, progress=False)
+        hist = fit_many(
+            [target, shadow],
+            [train_sets["target"], train_sets["shadow"]],
+            objective=defense,
+            configs=cfgs,
+            strategy=strategy,
+            progress=False,
+        )
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         t_train = time.perf_counter() - t0
@@ -310,24 +362,43 @@ def main(argv: Optional[list[str]] = None) -> int:
         train_acc = accuracy(target, *parts["target_train"])
         t1 = time.perf_counter()
         seed_everything(args.seed)
-        report = run_attacks(target, shadow, target_in=parts["target_train"], target_out=parts["target_test"],
-                             shadow_in=parts["shadow_train"], shadow_out=parts["shadow_test"], kind="image",
-                             seed=args.seed, device=dev, progress=False, attacks=attacks)
+        report = run_attacks(
+            target,
+            shadow,
+            target_in=parts["target_train"],
+            target_out=parts["target_test"],
+            shadow_in=parts["shadow_train"],
+            shadow_out=parts["shadow_test"],
+            kind="image",
+            seed=args.seed,
+            device=dev,
+            progress=False,
+            attacks=attacks,
+        )
         t_attack = time.perf_counter() - t1
         p1 = float(p1_from_report(report, test_acc))
         paper_rows = report[report["attack"].isin(PAPER_ATTACKS)]
         max_adv = float(paper_rows["advantage"].max())
-        rows = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in report.to_dict("records")]
+        rows = [
+            {k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in report.to_dict("records")
+        ]
         results[name] = {
-            "defense": defense.describe(), "test_acc": test_acc, "train_acc": train_acc,
-            "max_advantage": max_adv, "p1": p1, "train_seconds": t_train, "attack_seconds": t_attack,
+            "defense": defense.describe(),
+            "test_acc": test_acc,
+            "train_acc": train_acc,
+            "max_advantage": max_adv,
+            "p1": p1,
+            "train_seconds": t_train,
+            "attack_seconds": t_attack,
             "images_per_s": 2 * size * epochs / t_train,
             "final_objective": [h[-1]["objective"] for h in (r.history for r in hist)],
             "attacks": rows,
         }
         table.append({"defense": name, "test_acc": test_acc, "max_advantage": max_adv, "p1": p1})
-        log(f"{name}: test acc {test_acc:.3f}, train acc {train_acc:.3f}, max advantage {max_adv:.3f}, P1 {p1:.3f} "
-            f"(train {t_train:.1f}s, attacks {t_attack:.1f}s)")
+        log(
+            f"{name}: test acc {test_acc:.3f}, train acc {train_acc:.3f}, max advantage {max_adv:.3f}, P1 {p1:.3f} "
+            f"(train {t_train:.1f}s, attacks {t_attack:.1f}s)"
+        )
 
     wall = time.perf_counter() - t_start
     measured_ips = 2 * len(DEFENSES) * size * epochs / train_seconds_total
@@ -337,13 +408,26 @@ def main(argv: Optional[list[str]] = None) -> int:
         "smoke": smoke,
         "provenance": {**prov, "wall_seconds": wall},
         "settings": {
-            "dataset": ds.name, "model": model_name, "size_per_part": size, "epochs": epochs,
-            "milestones": list(milestones), "paper_epochs": PAPER_EPOCHS, "paper_milestones": list(PAPER_MILESTONES),
-            "lr": base.lr, "batch_size": base.batch_size, "momentum": base.momentum, "weight_decay": base.weight_decay,
-            "augment": "crop+flip", "amp": "bf16 autocast, fp32 master weights" if amp else "float32",
-            "attack_precision": "float32", "strategy": strategy, "seed": args.seed, "seeds": seeds,
+            "dataset": ds.name,
+            "model": model_name,
+            "size_per_part": size,
+            "epochs": epochs,
+            "milestones": list(milestones),
+            "paper_epochs": PAPER_EPOCHS,
+            "paper_milestones": list(PAPER_MILESTONES),
+            "lr": base.lr,
+            "batch_size": base.batch_size,
+            "momentum": base.momentum,
+            "weight_decay": base.weight_decay,
+            "augment": "crop+flip",
+            "amp": "bf16 autocast, fp32 master weights" if amp else "float32",
+            "attack_precision": "float32",
+            "strategy": strategy,
+            "seed": args.seed,
+            "seeds": seeds,
             "defenses": {n: (dict(hp, scale=scale) if n != "vanilla" else {}) for n, hp in DEFENSES},
-            "budget_seconds": budget, "attacks": attacks or "all (run_attacks' image suite)",
+            "budget_seconds": budget,
+            "attacks": attacks or "all (run_attacks' image suite)",
         },
         "throughput": {
             "calibration": cal,
@@ -363,16 +447,22 @@ def main(argv: Optional[list[str]] = None) -> int:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_path, record)
     th = record["throughput"]
-    print(f"\nTable 1, CIFAR-10 column ({ds.name}, {model_name}, {size}/part, {epochs} of {PAPER_EPOCHS} epochs, "
-          f"device {prov.get('gpu') or dev}):\n")
+    print(
+        f"\nTable 1, CIFAR-10 column ({ds.name}, {model_name}, {size}/part, {epochs} of {PAPER_EPOCHS} epochs, "
+        f"device {prov.get('gpu') or dev}):\n"
+    )
     print("| defense | test acc | max advantage (paper's attacks) | P1 |")
     print("|---|---:|---:|---:|")
     for r in table:
         print(f"| {r['defense']} | {r['test_acc']:.3f} | {r['max_advantage']:.3f} | {r['p1']:.3f} |")
-    print(f"\ntraining: {th['images_per_s']:,.0f} images/s ({strategy}), {th['frac_of_bf16_matmul']:.1%} of the bf16 matmul "
-          f"rate measured in this run ({mm16['best'] / 1e12:.1f} TFLOP/s; {th['train_flops_per_image'] / 1e9:.2f} GFLOP per image)")
-    print(f"the paper's 300 epochs: {th['extrapolated_300_epochs_seconds'] / 3600:.2f} h for these {n_models} models "
-          f"({th['extrapolated_300_epochs_per_model_seconds'] / 3600:.2f} h per model)")
+    print(
+        f"\ntraining: {th['images_per_s']:,.0f} images/s ({strategy}), {th['frac_of_bf16_matmul']:.1%} of the bf16 matmul "
+        f"rate measured in this run ({mm16['best'] / 1e12:.1f} TFLOP/s; {th['train_flops_per_image'] / 1e9:.2f} GFLOP per image)"
+    )
+    print(
+        f"the paper's 300 epochs: {th['extrapolated_300_epochs_seconds'] / 3600:.2f} h for these {n_models} models "
+        f"({th['extrapolated_300_epochs_per_model_seconds'] / 3600:.2f} h per model)"
+    )
     print(f"wall time {wall:.1f}s; results in {out_path}")
     return 0
 

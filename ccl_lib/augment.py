@@ -70,7 +70,7 @@ class DeviceImages:
         self.std = torch.tensor(std[:c], dtype=torch.float32, device=self.device).view(1, c, 1, 1)
 
     @classmethod
-    def from_dataset(cls, dataset, indices, device: Union[str, torch.device] = "auto") -> "DeviceImages":
+    def from_dataset(cls, dataset, indices, device: Union[str, torch.device] = "auto") -> DeviceImages:
         """The images ``dataset.x[indices]`` of an image :class:`ccl_lib.data.Dataset`."""
         if getattr(dataset, "kind", None) != "image":
             raise ValueError(f"DeviceImages needs an image data set, got kind {getattr(dataset, 'kind', None)!r}")
@@ -86,7 +86,7 @@ class DeviceImages:
         n, h, w, c = self.pixels.shape
         return torch.Size((n, c, h, w))
 
-    def to(self, device: Union[str, torch.device]) -> "DeviceImages":
+    def to(self, device: Union[str, torch.device]) -> DeviceImages:
         """The same images on ``device`` (``self`` when already there)."""
         dev = torch.device(device)
         if dev == self.device or (dev.type == self.device.type and dev.index is None):
@@ -127,7 +127,9 @@ class DeviceImages:
             raise ValueError("give both offsets and flips, or neither")
         b, h, w, _ = px.shape
         if tuple(offsets.shape) != (2, b) or tuple(flips.shape) != (b,):
-            raise ValueError(f"offsets must have shape (2, {b}) and flips ({b},), got {tuple(offsets.shape)} and {tuple(flips.shape)}")
+            raise ValueError(
+                f"offsets must have shape (2, {b}) and flips ({b},), got {tuple(offsets.shape)} and {tuple(flips.shape)}"
+            )
         off = offsets.to(self.device, torch.long)
         rows = off[0][:, None] + torch.arange(h, device=self.device)[None, :] - padding  # (b, h), in image coordinates
         cols = off[1][:, None] + torch.arange(w, device=self.device)[None, :] - padding

@@ -16,11 +16,11 @@ keep their own state, e.g. adversarial regularization's inference model).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import os
 import time
-import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
@@ -886,7 +886,7 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
             if channels_last and not images:
                 xb = xb.flatten(0, 1).contiguous(memory_format=torch.channels_last).view(xb.shape)
             masks = []
-            for sd, p, shape, dtype in drops:
+            for _, p, shape, dtype in drops:
                 masks.append(torch.stack([
                     torch.empty((m_b, *shape), device=device, dtype=dtype).bernoulli_(1 - p, generator=g).div_(1 - p)
                     for g in drop_gens

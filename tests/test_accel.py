@@ -50,7 +50,9 @@ def test_cpu_amp_trains_in_bf16_on_the_cpu_and_stays_close_to_float32():
     for cpu_amp in (False, True):
         torch.manual_seed(0)
         m = MLP(10, 2, hidden=(32,))
-        res = fit(m, x, y, config=TrainConfig(epochs=8, batch_size=32, lr=0.05, device="cpu", cpu_amp=cpu_amp), progress=False)
+        res = fit(
+            m, x, y, config=TrainConfig(epochs=8, batch_size=32, lr=0.05, device="cpu", cpu_amp=cpu_amp), progress=False
+        )
         runs[cpu_amp] = (m, res)
     w32, w16 = runs[False][0].classifier.weight, runs[True][0].classifier.weight
     assert w16.dtype == torch.float32  # fp32 master weights

@@ -41,7 +41,9 @@ def test_batches_equal_dataset_features_with_crop_flip():
     # an independent reference for one sample: pad the normalized image by hand, cut the window, mirror
     i, r, c = 3, int(offsets[0, 3]), int(offsets[1, 3])
     ref = torch.zeros(3, 16, 16)
-    ref[:, 4:12, 4:12] = (torch.from_numpy(ds.x[int(idx[i])]).permute(2, 0, 1).float() / 255 - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
+    ref[:, 4:12, 4:12] = (
+        torch.from_numpy(ds.x[int(idx[i])]).permute(2, 0, 1).float() / 255 - torch.tensor(MEAN)[:, None, None]
+    ) / torch.tensor(STD)[:, None, None]
     win = ref[:, r : r + 8, c : c + 8]
     if flips[i]:
         win = win.flip(2)

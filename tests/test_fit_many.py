@@ -75,7 +75,9 @@ def assert_same_training(alone, ref, models, many, atol):
 def test_stacked_mlps_equal_separate_fits_with_milestones_and_different_seeds():
     data = [blobs(200, seed=s) for s in (1, 2, 3)]
     xt, yt = blobs(64, seed=9)
-    configs = [TrainConfig(epochs=3, batch_size=32, lr=0.05, milestones=(1, 2), device="cpu", seed=s) for s in (5, 6, 7)]
+    configs = [
+        TrainConfig(epochs=3, batch_size=32, lr=0.05, milestones=(1, 2), device="cpu", seed=s) for s in (5, 6, 7)
+    ]
 
     def make(i):
         torch.manual_seed(i)
@@ -119,7 +121,8 @@ def test_stacked_images_with_crop_flip_milestones_and_ccl_equal_separate_fits():
     data = [images(48, s) for s in (1, 2)]
     xt, yt = images(20, 7)
     configs = [
-        TrainConfig(epochs=2, batch_size=16, lr=0.05, milestones=(1,), augment=True, device="cpu", seed=s) for s in (8, 9)
+        TrainConfig(epochs=2, batch_size=16, lr=0.05, milestones=(1,), augment=True, device="cpu", seed=s)
+        for s in (8, 9)
     ]
 
     def make(i):
@@ -148,8 +151,10 @@ def test_batchnorm_statistics_and_dropout_masks_follow_each_model():
 
 def test_checkpoints_per_model():
     data = [blobs(64, seed=s) for s in (1, 2)]
-    configs = [TrainConfig(epochs=3, batch_size=32, device="cpu", seed=0, checkpoint_epochs=(1,)),
-               TrainConfig(epochs=3, batch_size=32, device="cpu", seed=1, checkpoint_epochs=(2, 3))]
+    configs = [
+        TrainConfig(epochs=3, batch_size=32, device="cpu", seed=0, checkpoint_epochs=(1,)),
+        TrainConfig(epochs=3, batch_size=32, device="cpu", seed=1, checkpoint_epochs=(2, 3)),
+    ]
     models = [MLP(10, 4, hidden=(8,)) for _ in range(2)]
     many = fit_many(models, data, configs=configs, strategy="stacked", progress=False)
     assert sorted(many[0].checkpoints) == [1] and sorted(many[1].checkpoints) == [2, 3]
@@ -161,8 +166,14 @@ def test_stateful_defenses_fall_back_to_sequential_and_say_why():
     configs = [TrainConfig(epochs=2, batch_size=32, device="cpu", seed=s) for s in (0, 1)]
     relax = get_defense("relaxloss")
     with pytest.raises(ValueError, match="relaxloss.*not one the stacked path covers"):
-        fit_many([MLP(10, 4, hidden=(8,)) for _ in range(2)], data, objective=relax, configs=configs,
-                 strategy="stacked", progress=False)
+        fit_many(
+            [MLP(10, 4, hidden=(8,)) for _ in range(2)],
+            data,
+            objective=relax,
+            configs=configs,
+            strategy="stacked",
+            progress=False,
+        )
     # "auto" on the CPU trains them one by one, exactly as fit does
     torch.manual_seed(0)
     models = [MLP(10, 4, hidden=(8,)) for _ in range(2)]
@@ -180,11 +191,22 @@ def test_models_that_cannot_share_a_step_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="shapes"):
         fit_many([mk(8), mk(9)], data, configs=TrainConfig(epochs=1, device="cpu"), strategy="stacked", progress=False)
     with pytest.raises(ValueError, match="configs differ"):
-        fit_many([mk(8), mk(8)], data, configs=[TrainConfig(epochs=1, device="cpu"), TrainConfig(epochs=1, lr=0.01, device="cpu")],
-                 strategy="stacked", progress=False)
+        fit_many(
+            [mk(8), mk(8)],
+            data,
+            configs=[TrainConfig(epochs=1, device="cpu"), TrainConfig(epochs=1, lr=0.01, device="cpu")],
+            strategy="stacked",
+            progress=False,
+        )
     with pytest.raises(ValueError, match="different objectives"):
-        fit_many([mk(8), mk(8)], data, objective=[get_defense("ccel", alpha=0.3), get_defense("ccel", alpha=0.5)],
-                 configs=TrainConfig(epochs=1, device="cpu"), strategy="stacked", progress=False)
+        fit_many(
+            [mk(8), mk(8)],
+            data,
+            objective=[get_defense("ccel", alpha=0.3), get_defense("ccel", alpha=0.5)],
+            configs=TrainConfig(epochs=1, device="cpu"),
+            strategy="stacked",
+            progress=False,
+        )
 
 
 def test_input_validation():

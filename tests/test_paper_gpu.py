@@ -31,14 +31,27 @@ def test_smoke_core_writes_the_results_layout(tmp_path, monkeypatch):
     monkeypatch.setenv("CCL_PROGRESS", "0")
     out = tmp_path / "r.json"
     # an unknown data set name: the smoke path falls back to synthetic images (no data needed)
-    rc = mod.main(["--smoke", "--size", "16", "--dataset", "no-such-images", "--attacks", "loss,confidence",
-                   "--epochs", "1", "--out", str(out)])
+    rc = mod.main(
+        [
+            "--smoke",
+            "--size",
+            "16",
+            "--dataset",
+            "no-such-images",
+            "--attacks",
+            "loss,confidence",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     rec = json.loads(out.read_text())
     assert rec["format"] == mod.JSON_FORMAT and rec["kind"] == "paper_gpu" and rec["smoke"] is True
     assert [r["defense"] for r in rec["table"]] == ["vanilla", "ccel", "ccql"]
     assert set(rec["results"]) == {"vanilla", "ccel", "ccql"}
-    for name, r in rec["results"].items():
+    for r in rec["results"].values():
         assert 0.0 <= r["test_acc"] <= 1.0 and r["p1"] >= 0.0
         assert {a["attack"] for a in r["attacks"]} == {"loss", "confidence"}
         # P1 (Eq. 13) recomputed from the row's own numbers: 2 * acc * (1 - adv) / (acc + 1 - adv)
