@@ -71,8 +71,13 @@ def test_privacy_utility_intervals_rejects_bad_input():
 
 
 def test_attack_bars_intervals_heights_and_errors():
-    t = pd.DataFrame([{"group": g, "attack": a, "advantage": m, "advantage_low": m - 0.02, "advantage_high": m + 0.05}
-                      for g, base in (("focal", 0.4), ("chosen", 0.3)) for a, m in (("loss", base), ("nn", base + 0.1))])
+    t = pd.DataFrame(
+        [
+            {"group": g, "attack": a, "advantage": m, "advantage_low": m - 0.02, "advantage_high": m + 0.05}
+            for g, base in (("focal", 0.4), ("chosen", 0.3))
+            for a, m in (("loss", base), ("nn", base + 0.1))
+        ]
+    )
     fig = plots.attack_bars_intervals(t, {"focal": "Focal", "chosen": "+ CCLE"})
     ax = fig.axes[0]
     heights = sorted(round(p.get_height(), 6) for p in ax.patches)
@@ -88,12 +93,18 @@ def test_p1_bars_intervals_draws_the_papers_values():
     from ccl_lib.paper_results import table1
 
     paper = table1()
-    s = pd.DataFrame([{"dataset": "location", "method": m, "p1": v, "p1_low": v - 0.01, "p1_high": v + 0.01}
-                      for m, v in (("CCQL", 0.34), ("CCEL", 0.33), ("w/o", 0.35))])
+    s = pd.DataFrame(
+        [
+            {"dataset": "location", "method": m, "p1": v, "p1_low": v - 0.01, "p1_high": v + 0.01}
+            for m, v in (("CCQL", 0.34), ("CCEL", 0.33), ("w/o", 0.35))
+        ]
+    )
     fig = plots.p1_bars_intervals(s, paper, order=["CCQL", "CCEL", "w/o"])
     ours, theirs = fig.axes[0], fig.axes[1]
     assert sorted(round(p.get_height(), 6) for p in ours.patches) == [0.33, 0.34, 0.35]
-    assert sorted(round(p.get_height(), 6) for p in theirs.patches) == sorted(round(v, 6) for v in paper.to_numpy().ravel())
+    assert sorted(round(p.get_height(), 6) for p in theirs.patches) == sorted(
+        round(v, 6) for v in paper.to_numpy().ravel()
+    )
     plt.close(fig)
 
 
@@ -107,10 +118,17 @@ def test_strong_roc_panels_starts_at_one_false_positive_and_keeps_its_title():
         return types.SimpleNamespace(results={"lira_online": (scores, labels), "rmia": (scores, labels)})
 
     runs = {("location", "vanilla", 0): run(1.0), ("location", "CCQL", 0): run(0.5), ("cifar", "vanilla", 0): run(2.0)}
-    fig = plots.strong_roc_panels(runs, {"lira_online": "LiRA online", "rmia": "RMIA"}, seed=0, ncols=2, title="my title")
+    fig = plots.strong_roc_panels(
+        runs, {"lira_online": "LiRA online", "rmia": "RMIA"}, seed=0, ncols=2, title="my title"
+    )
     assert fig._suptitle.get_text() == "my title"
     axes = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in axes] == ["LiRA online, location", "RMIA, location", "LiRA online, cifar", "RMIA, cifar"]
+    assert [ax.get_title() for ax in axes] == [
+        "LiRA online, location",
+        "RMIA, location",
+        "LiRA online, cifar",
+        "RMIA, cifar",
+    ]
     assert np.isclose(axes[0].get_xlim()[0], 1 / n_out)
     assert len(axes[2].get_lines()) == 2  # the cifar panels have one defense and the chance line
     with pytest.raises(ValueError, match="seed 3"):
