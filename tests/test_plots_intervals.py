@@ -22,9 +22,9 @@ def _points():
         for d, pts in (("vanilla", [0.5]), ("ccql", [0.45, 0.52]), ("dropout", [0.48, 0.55])):
             for j, acc in enumerate(pts):
                 adv = 0.3 + 0.1 * atk_i + 0.01 * j
-                rows.append({"defense": d, "point": f"{d}{j}", "attack": atk, "test_acc": acc, "test_acc_low": acc - 0.02,
-                             "test_acc_high": acc + 0.03, "advantage": adv, "advantage_low": adv - 0.05,
-                             "advantage_high": adv + 0.04})  # fmt: skip
+                acc_iv = {"test_acc": acc, "test_acc_low": acc - 0.02, "test_acc_high": acc + 0.03}
+                adv_iv = {"advantage": adv, "advantage_low": adv - 0.05, "advantage_high": adv + 0.04}
+                rows.append({"defense": d, "point": f"{d}{j}", "attack": atk, **acc_iv, **adv_iv})
     return pd.DataFrame(rows)
 
 
