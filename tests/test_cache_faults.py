@@ -267,7 +267,8 @@ def test_stale_locks_are_recovered_live_ones_respected(tmp_path):
         cache.lock(key, timeout=0.3, poll=0.05)
     # a dead holder on this host: claimed at once
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    lock_file.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "created": 0, "token": "y"}))
+    lock_file.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "created": 0,
+                                     "token": "y"}))
     lk = cache.lock(key, wait=False)
     assert lk is not None and json.loads(lock_file.read_text())["pid"] == os.getpid()
     lk.release()

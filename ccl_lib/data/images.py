@@ -431,7 +431,8 @@ def _load_imagefolder(
 
     def fill(x: np.ndarray) -> np.ndarray:
         y = np.empty(len(samples), np.int64)
-        for i, (file, label) in enumerate(tqdm(samples, unit="img", desc=f"decode {path.name}", disable=progress_disabled())):
+        bar = tqdm(samples, unit="img", desc=f"decode {path.name}", disable=progress_disabled())
+        for i, (file, label) in enumerate(bar):
             data = file.read_bytes()
             if hashlib.sha256(data).hexdigest() != file_sha256(file.resolve()):
                 raise DataVerificationError(f"{file} changed while the image folder was being read; load it again")

@@ -31,7 +31,10 @@ def available_datasets() -> list[str]:
 
 
 def canonical_name(name: str) -> str:
-    """The canonical spelling of a data set name (aliases resolved); :class:`UnknownDatasetError` lists the valid ones."""
+    """The canonical spelling of a data set name (aliases resolved).
+
+    Raises :class:`~ccl_lib.data.UnknownDatasetError` listing the valid names.
+    """
     if not isinstance(name, str):
         raise TypeError(f"data set name must be a string, got {type(name).__name__}")
     if name.lower().startswith("imagefolder:"):

@@ -36,7 +36,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import socket
 import threading
@@ -162,7 +161,7 @@ class EntryLock:
         except (OSError, ValueError):
             pass
 
-    def __enter__(self) -> "EntryLock":
+    def __enter__(self) -> EntryLock:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -476,7 +475,8 @@ class ResultCache:
                 try:
                     stale = path.read_bytes()
                     if self._lock_is_stale(path) and path.read_bytes() == stale:
-                        log.warning("ccl_lib cache: removing the abandoned lock %s (%s)", path, stale.decode(errors="replace"))
+                        log.warning("ccl_lib cache: removing the abandoned lock %s (%s)", path,
+                                    stale.decode(errors="replace"))
                         path.unlink()
                 except OSError:
                     pass

@@ -52,7 +52,7 @@ ALLOWED_KEYS = ("description", "paper", "dataset", "defenses", "seeds", "referen
 
 
 class ConfigError(ValueError):
-    """An experiment setting has the wrong type or range; the message names the setting, its value and what is allowed."""
+    """A setting of the wrong type or range; the message names the setting, its value and what is allowed."""
 
 
 def _is_int(v: Any) -> bool:
@@ -102,11 +102,14 @@ def _dataset(v: Any) -> Optional[str]:
     from ..data import available_datasets
 
     names = [v] if isinstance(v, str) else v
-    allowed = f"a data set name or a non-empty list of names: {', '.join(available_datasets())}, or 'imagefolder:<path>'"
+    allowed = (f"a data set name or a non-empty list of names: {', '.join(available_datasets())}, "
+               "or 'imagefolder:<path>'")
     if not isinstance(names, list) or not names:
         return allowed
     for n in names:
-        if not isinstance(n, str) or not (n.lower().startswith("imagefolder:") or n.strip().lower() in available_datasets()):
+        if not isinstance(n, str) or not (
+            n.lower().startswith("imagefolder:") or n.strip().lower() in available_datasets()
+        ):
             return allowed
     return None
 
@@ -185,7 +188,9 @@ def _show(v: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_config(config: Mapping[str, Any], source: str = "config", overridden: Optional[Mapping[str, str]] = None) -> None:
+def check_config(
+    config: Mapping[str, Any], source: str = "config", overridden: Optional[Mapping[str, str]] = None
+) -> None:
     """Check every setting of an experiment config against :data:`SCHEMA` before anything runs.
 
     Raises :class:`ConfigError` naming the setting, its value and what is
