@@ -165,7 +165,11 @@ def format_table(
 
 
 def ranges(values: Iterable[int]) -> str:
-    """Integers as ranges: ``[1, 2, 3, 7, 9, 10] -> "1-3, 7, 9-10"``; none -> ``"none"``."""
+    """Integers as ranges: ``[1, 2, 3, 7, 9, 10] -> "1-3, 7, 9-10"``; none -> ``"none"``.
+
+    Args:
+        values: integers in any order (e.g. the epochs where one curve lies below another).
+    """
     e = sorted(int(x) for x in values)
     if not e:
         return "none"

@@ -74,6 +74,11 @@ def check_concave_term(f: ConcaveTerm, n_grid: int = 201, tol: float = 1e-9) -> 
     The first and second derivatives are computed by autograd in float64 on
     ``n_grid`` points of [0, 1].  Raises ``ValueError`` naming the violated
     condition and the first point where it fails.
+
+    Args:
+        f: the candidate term, a callable ``f(p: Tensor) -> Tensor`` applied elementwise.
+        n_grid: number of grid points on [0, 1] (>= 2).
+        tol: a derivative counts as negative when it is below ``-tol`` (>= 0).
     """
     if not callable(f):
         raise TypeError(f"a concave term must be callable as f(p: Tensor) -> Tensor, got {type(f).__name__}")
@@ -123,6 +128,9 @@ def get_concave_term(concave: Union[str, ConcaveTerm]) -> ConcaveTerm:
     Names: ``"exp"`` (Eq. 5) and ``"quadratic"`` (Eq. 6).  A callable is checked
     with :func:`check_concave_term` and rejected with ``ValueError`` if it is
     not in F.
+
+    Args:
+        concave: ``"exp"``, ``"quadratic"`` or a callable ``f(p: Tensor) -> Tensor``.
     """
     if isinstance(concave, str):
         try:
@@ -206,7 +214,12 @@ def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 def true_class_log_prob(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """log p_y for each row, computed with ``log_softmax`` (stable for large logits)."""
+    """log p_y for each row, computed with ``log_softmax`` (stable for large logits).
+
+    Args:
+        logits: (N, K) unnormalized scores.
+        targets: (N,) integer labels in [0, K) (not validated here).
+    """
     return F.log_softmax(logits, dim=1).gather(1, targets.long().unsqueeze(1)).squeeze(1)
 
 
@@ -215,8 +228,12 @@ def cross_entropy(
 ) -> torch.Tensor:
     """Cross-entropy ``-log p_y`` (Sec. 3.1, Eq. 9 for its gradient), with input validation.
 
-    ``check_inputs=False`` skips the label-range and finiteness checks (each is
-    a host sync); shapes and dtypes are always checked.
+    Args:
+        logits: (N, K) unnormalized scores.
+        targets: (N,) integer labels in [0, K).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one loss per example).
+        check_inputs: validate the label range and finiteness (each is a host sync);
+            shapes and dtypes are always checked.
     """
     _check_reduction(reduction)
     _validate(logits, targets, check_inputs)
@@ -246,6 +263,13 @@ def focal_loss(
     The paper's Sec. 3.1 prints ``log(1 - p_y)``; the focal loss it uses (and
     the one that is convex and vanishes at p_y = 1, as Theorem 3.1 requires) is
     ``-(1 - p_y)^gamma log p_y``, which is what this computes.
+
+    Args:
+        logits: (N, K) unnormalized scores.
+        targets: (N,) integer labels in [0, K).
+        gamma: the focusing exponent (>= 0; 0 is cross-entropy, the paper uses 2).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one loss per example).
+        check_inputs: validate the label range and finiteness (a host sync).
     """
     gamma = _check_gamma(gamma)
     _check_reduction(reduction)
@@ -309,6 +333,11 @@ def concave_coefficient(
     """The factor ``alpha - (1 - alpha) p_y f'(p_y)`` of Eq. 10-11 (>= alpha, Prop. 4.2).
 
     It multiplies the cross-entropy gradient; ``f'`` is computed by autograd.
+
+    Args:
+        p_y: true-class probabilities in [0, 1] (any shape).
+        alpha: CCL's trade-off in [0, 1].
+        concave: ``"exp"``, ``"quadratic"`` or a callable in F (see :func:`get_concave_term`).
     """
     alpha = _check_alpha(alpha)
     f = get_concave_term(concave)
@@ -318,7 +347,12 @@ def concave_coefficient(
 
 
 class FocalLoss(nn.Module):
-    """Module form of :func:`focal_loss`."""
+    """Module form of :func:`focal_loss`.
+
+    Args:
+        gamma: the focusing exponent (>= 0).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+    """
 
     def __init__(self, gamma: float = 2.0, reduction: str = "mean") -> None:
         super().__init__()
@@ -330,7 +364,18 @@ class FocalLoss(nn.Module):
 
 
 class ConvexConcaveLoss(nn.Module):
-    """Module form of :func:`convex_concave_loss` (Eq. 4), validated at construction."""
+    """Module form of :func:`convex_concave_loss` (Eq. 4), validated at construction.
+
+    Args:
+        alpha: trade-off in [0, 1]; ``alpha = 1`` is exactly the convex loss.
+        concave: ``"exp"`` (Eq. 5, CCEL), ``"quadratic"`` (Eq. 6, CCQL) or a callable in F
+            (Definition 4.1, checked here).
+        convex: ``"ce"`` (Sec. 4) or ``"focal"`` (App. D, with ``gamma``).
+        scale: factor on the whole loss (App. E.1); must be > 0.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        gamma: focal-loss exponent for ``convex="focal"``.
+        check_inputs: validate labels and finiteness on every call (a host sync).
+    """
 
     def __init__(
         self,
