@@ -582,3 +582,26 @@ def test_the_loaders_do_not_import_the_catalog() -> None:
         tree = ast.parse(inspect.getsource(mod))
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert "catalog" not in imported and "ccl_lib.data.catalog" not in imported, mod.__name__
+
+
+def test_prepared_arrays_of_an_older_release_are_rebuilt_quietly(tmp_path: Path, caplog) -> None:
+    """No checksum (written before checksums existed) is an upgrade, not damage: INFO, not a warning."""
+    import json
+    import logging
+
+    from PIL import Image
+
+    tree = tmp_path / "tree"
+    for cls in ("a", "b"):
+        (tree / cls).mkdir(parents=True)
+        Image.new("RGB", (5, 5), (len(cls) * 40, 0, 0)).save(tree / cls / "0.png")
+    first = load_dataset(f"imagefolder:{tree}", tmp_path / "cache", image_size=4)
+    (folder,) = (tmp_path / "cache" / "prepared").glob("imagefolder-*")
+    meta = json.loads((folder / "meta.json").read_text())
+    del meta["sha256"], meta["digest"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with caplog.at_level(logging.INFO, logger="ccl_lib.data"):
+        again = load_dataset(f"imagefolder:{tree}", tmp_path / "cache", image_size=4)
+    assert np.array_equal(again.x, first.x)
+    levels = [r.levelno for r in caplog.records if r.name == "ccl_lib.data"]
+    assert levels == [logging.INFO], caplog.records

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -29,7 +30,7 @@ from .settings import (
 from .errors import DataError, DataVerificationError, DatasetUnavailableError, UnsafeDataError
 from .dataset import Dataset, _channel_stats
 from .verify import Checksum, _content_digest, _hash_file, _iter_tar_files, verify_file
-from .prepared import file_sha256, meta_digest
+from .prepared import StalePrepared, file_sha256, meta_digest
 from .remote import REMOTE_FILES, RemoteFile, _how_to_provide, _mirror_dir, data_root, fetch_file
 
 
@@ -121,9 +122,9 @@ def _load_image_cache(
     try:
         meta = json.loads((cache / "meta.json").read_text())
         if meta.get("format") != _CACHE_FORMAT:
-            raise ValueError("stale cache format")
+            raise StalePrepared("stale cache format")
         if not isinstance(meta.get("sha256"), dict) or meta.get("digest") is None:
-            raise ValueError("it has no checksums (written by an older ccl_lib)")
+            raise StalePrepared("it has no checksums (written by an older ccl_lib)")
         if meta_digest(meta) != meta["digest"]:
             raise ValueError("meta.json does not match its digest (edited or corrupted)")
         for fname in ("x.npy", "y.npy"):
@@ -141,7 +142,8 @@ def _load_image_cache(
         names = tuple(meta["class_names"]) if meta.get("class_names") else None
         return Dataset(name, x, y.astype(np.int64), int(meta["num_classes"]), "image", names, meta["source"], m, s)
     except Exception as exc:  # rebuilt from the verified source
-        log.warning("ignoring the prepared image cache %s and rebuilding it from the verified source: %s", cache, exc)
+        level = logging.INFO if isinstance(exc, StalePrepared) else logging.WARNING
+        log.log(level, "ignoring the prepared image cache %s and rebuilding it from the verified source: %s", cache, exc)
         shutil.rmtree(cache, ignore_errors=True)
         return None
 

@@ -29,6 +29,10 @@ from ..utils import sha256_file
 _VERIFIED: dict[tuple, str] = {}
 
 
+class StalePrepared(ValueError):
+    """A prepared array written by an older ccl_lib (another format, no checksum): rebuilt quietly (log level INFO)."""
+
+
 def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
     """SHA-256 over the arrays' names, dtypes, shapes and bytes (in name order)."""
     h = hashlib.sha256()

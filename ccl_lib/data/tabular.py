@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tarfile
 import tempfile
@@ -17,7 +18,7 @@ from .errors import DataVerificationError, UnknownDatasetError
 from .dataset import Dataset
 from .verify import Checksum, _open_tar, _tar_relpath, verify_file
 from .names import TABULAR_NAMES, canonical_name
-from .prepared import arrays_digest
+from .prepared import StalePrepared, arrays_digest
 from .remote import REMOTE_FILES, data_root, fetch_file
 
 
@@ -199,18 +200,19 @@ def _load_tabular_cache(path: Path, spec: _TabularSpec) -> Optional[Dataset]:
         with np.load(path, allow_pickle=False) as z:
             z = {k: z[k] for k in z.files}
         if "checksum" not in z:
-            raise ValueError("it has no checksum (written by an older ccl_lib)")
+            raise StalePrepared("it has no checksum (written by an older ccl_lib)")
         if str(z.pop("checksum")) != arrays_digest(z):
             raise ValueError("its arrays do not match their checksum (edited or corrupted)")
         if int(z["format"]) != _CACHE_FORMAT or int(z["n_features"]) != spec.n_features:
-            raise ValueError("stale cache format")
+            raise StalePrepared("stale cache format")
         packed, y, source = z["x_packed"], z["y"].astype(np.int64), str(z["source"])
         if packed.ndim != 2 or packed.shape[1] != (spec.n_features + 7) // 8 or len(y) != len(packed):
             raise ValueError("inconsistent shapes")
         x = np.unpackbits(packed, axis=1, count=spec.n_features)
         return Dataset(spec.name, x, y, spec.num_classes, "tabular", source=source)
     except Exception as exc:  # a damaged or stale cache is rebuilt from the verified archive
-        log.warning("ignoring the prepared array %s and rebuilding it from the verified archive: %s", path, exc)
+        level = logging.INFO if isinstance(exc, StalePrepared) else logging.WARNING
+        log.log(level, "ignoring the prepared array %s and rebuilding it from the verified archive: %s", path, exc)
         path.unlink(missing_ok=True)
         return None
 
