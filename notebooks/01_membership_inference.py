@@ -55,8 +55,8 @@
 # applies it, unchanged, to the target.
 #
 # **Reproduce / rescale:** `papermill 01_membership_inference.ipynb out.ipynb -p part_size 1250 -p epochs 120 -p milestones "[50, 100]"`
-# uses all 5,010 Location records and the paper's Purchase/Texas schedule (Sec. 5.1): about two
-# CPU minutes, seconds on a GPU (the trainer picks CUDA when present). Set `dataset` to
+# uses 5,000 of the 5,010 Location records and the paper's Purchase/Texas schedule (Sec. 5.1): about a
+# minute on two CPU cores, seconds on a GPU (the trainer picks CUDA when present). Set `dataset` to
 # `"purchase100"` or `"texas100"` for the paper's tabular benchmarks (downloaded and verified on
 # first use). The defaults below run in about 15 s on two CPU cores.
 
@@ -99,6 +99,9 @@ from ccl_lib.splits import make_splits
 from ccl_lib.train import TrainConfig, fit, predict_logits
 from ccl_lib.utils import seed_everything
 
+# papermill passes lists as text (-p milestones "[50, 100]")
+milestones = [int(m) for m in book.param_list(milestones, "milestones")]
+low_fprs = [float(f) for f in book.param_list(low_fprs, "low_fprs")]
 if cpu_threads:
     torch.set_num_threads(cpu_threads)
 
@@ -303,13 +306,10 @@ for a, log in zip(ax, (False, True)):
 ax[0].legend(loc="lower right")
 plt.tight_layout()
 plt.show()
-summary = {
-    "advantage (tau from the shadow model)": adv_shadow,
-    "oracle advantage (best tau on the target)": adv_oracle,
-    "AUC": auc,
-}
+summary = {"advantage (shadow tau)": adv_shadow, "oracle advantage": adv_oracle, "AUC": auc}
 summary.update({f"TPR at {100 * f:g} % FPR": v for f, v in tpr_low.items()})
-format_table(pd.Series(summary, name="loss attack, one global threshold"))
+summary = pd.DataFrame([summary], index=["loss attack, one global threshold"])
+format_table(summary, percent=[c for c in summary.columns if c != "AUC"])
 
 # %% [markdown]
 # ## The paper's tabular attacks in one call
@@ -339,7 +339,7 @@ report = run_attacks(
 
 # %% tags=["remove-input"]
 shown = report[["attack", "advantage", "advantage_oracle", "auc", "tpr@1%", "tpr@0.1%"]].copy()
-shown.columns = ["attack", "advantage (shadow rule)", "oracle advantage", "AUC", "TPR at 1% FPR", "TPR at 0.1% FPR"]
+shown.columns = ["attack", "advantage (shadow rule)", "oracle advantage", "AUC", "TPR at 1 % FPR", "TPR at 0.1 % FPR"]
 format_table(shown, percent=[c for c in shown.columns if c not in ("attack", "AUC")], hide_index=True)
 
 # %% tags=["remove-input"]
@@ -368,6 +368,9 @@ glue("ch01_best_adv", pct(float(rep.loc[best_attack, "advantage"]), 1), display=
 oracle_gap = rep["advantage_oracle"] - rep["advantage"]
 glue("ch01_gap_min", pct(float(oracle_gap.min()), 1), display=False)
 glue("ch01_gap_max", pct(float(oracle_gap.max()), 1), display=False)
+glue("ch01_n_members", f"{len(target_in):,}", display=False)
+glue("ch01_n_classes", ds.num_classes, display=False)
+glue("ch01_per_class", int(round(len(shadow_in) / ds.num_classes)), display=False)
 
 # %% [markdown]
 # ## What we saw
@@ -395,8 +398,9 @@ glue("ch01_gap_max", pct(float(oracle_gap.max()), 1), display=False)
 # of {glue:text}`ch01_loss_adv_class`, {glue:text}`ch01_class_vs_global` than the single
 # global threshold's {glue:text}`ch01_adv_shadow`, and its TPR at 1 % FPR is
 # {glue:text}`ch01_loss_tpr1_class`, {glue:text}`ch01_class_vs_global_tpr` than the global
-# threshold's. With 1,000 members spread over 30 classes, each class threshold is learned from a
-# few dozen shadow examples, so per-class thresholds are not automatically stronger: they adapt to
+# threshold's. With {glue:text}`ch01_n_members` members spread over {glue:text}`ch01_n_classes`
+# classes, each class threshold is learned from about {glue:text}`ch01_per_class` shadow members
+# and as many non-members, so per-class thresholds are not automatically stronger: they adapt to
 # each class and they are noisier. The strongest attack of the table is the
 # {glue:text}`ch01_best_attack` attack, with an advantage of {glue:text}`ch01_best_adv`. Over
 # the six attacks, the oracle exceeds the attacker's advantage by

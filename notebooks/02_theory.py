@@ -113,6 +113,9 @@ from ccl_lib.formatting import format_table, pct
 from ccl_lib.plots import book_figsize
 
 CHAPTER = "02_theory"
+# papermill passes lists as text (-p dirichlet_mu "[0.9, 0.05, 0.05]")
+fprs = [float(f) for f in book.param_list(fprs, "fprs")]
+dirichlet_mu = [float(m) for m in book.param_list(dirichlet_mu, "dirichlet_mu")]
 scorecard.clear(CHAPTER)
 rng = np.random.default_rng(seed)
 
