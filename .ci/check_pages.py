@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 RESULT_ID = "ccl-check-result"
@@ -108,6 +109,7 @@ def check_site(
     timeout_s: float = 120.0,
     chromium: str | None = None,
     keep: Path | None = None,
+    jobs: int = 2,
 ) -> dict[str, dict]:
     """``{page: {"errors": [...], "notes": [...], "column": px}}`` for every page of ``site``."""
     site = site.resolve()
@@ -119,22 +121,29 @@ def check_site(
     try:
         copy = tmp / "site"
         shutil.copytree(site, copy, symlinks=False)
-        for page in pages_of(copy, only):
-            rel = str(page.relative_to(copy))
+        pages = pages_of(copy, only)
+        for page in pages:
             inject(page, min_scale)
-            profile = tmp / "profile"
-            shutil.rmtree(profile, ignore_errors=True)
+
+        def one(i_page):
+            i, page = i_page
+            profile = tmp / f"profile-{i}"
             try:
                 dom = render(exe, page, profile, width, height, budget_ms, timeout_s)
             except subprocess.TimeoutExpired:
-                results[rel] = {"errors": [{"kind": "check", "msg": f"chromium did not finish in {timeout_s:g} s"}]}
-                continue
+                return {"errors": [{"kind": "check", "msg": f"chromium did not finish in {timeout_s:g} s"}]}
+            finally:
+                shutil.rmtree(profile, ignore_errors=True)
             found = re.findall(rf'<pre id="{RESULT_ID}"[^>]*>(.*?)</pre>', dom, re.S)
             if not found:
-                msg = "the page's check did not report (script error or timeout)"
-                results[rel] = {"errors": [{"kind": "check", "msg": msg}]}
-                continue
-            results[rel] = json.loads(html.unescape(found[-1]))
+                return {
+                    "errors": [{"kind": "check", "msg": "the page's check did not report (script error or timeout)"}]
+                }
+            return json.loads(html.unescape(found[-1]))
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for page, res in zip(pages, pool.map(one, enumerate(pages))):
+                results[str(page.relative_to(copy))] = res
         if keep is not None:
             shutil.copytree(copy, keep, dirs_exist_ok=True)
     finally:
@@ -152,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-ms", type=int, default=20000, help="Chromium's virtual time budget per page")
     ap.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit per page, seconds")
     ap.add_argument("--chromium", help="the browser executable (default: chromium on PATH)")
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="pages rendered at once")
     ap.add_argument("--keep", type=Path, help="copy the instrumented site here (to open the pages by hand)")
     ap.add_argument("--json", type=Path, help="also write the full results as JSON")
     ap.add_argument("-v", "--verbose", action="store_true", help="also list elements that scroll")
@@ -171,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_s=args.timeout,
         chromium=args.chromium,
         keep=args.keep,
+        jobs=args.jobs,
     )
     if not results:
         print(f"check_pages: no page matched in {site}", file=sys.stderr)
