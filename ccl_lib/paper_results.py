@@ -128,6 +128,9 @@ def paper_dataset_name(name: str) -> str:
     any case) to the Table 1 column name.
 
     Raises ``KeyError`` naming the accepted spellings for a data set that is not in Table 1.
+
+    Args:
+        name: a data set name of :func:`ccl_lib.data.load_dataset` or a Table 1 column.
     """
     lookup = {k.lower(): k for k in DATASET_NAMES}
     lookup.update({v: k for k, v in DATASET_NAMES.items()})

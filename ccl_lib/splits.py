@@ -20,7 +20,17 @@ PART_NAMES = ("target_train", "target_test", "shadow_train", "shadow_test", "ref
 
 @dataclass(frozen=True)
 class Splits:
-    """Index arrays into one pooled data set; the parts are pairwise disjoint."""
+    """Index arrays into one pooled data set; the parts are pairwise disjoint.
+
+    Attributes:
+        target_train: the target model's members (training set).
+        target_test: the target's non-members (the attack's "out" examples).
+        shadow_train: the shadow model's members (Sec. 5.1: the attacker's own model).
+        shadow_test: the shadow's non-members.
+        reference: the fifth part, a pool for LiRA/RMIA reference models (``None`` with 4 parts).
+        seed: the seed of the permutation that drew the parts.
+        meta: how the split was made (sizes, stratification), for the record.
+    """
 
     target_train: np.ndarray
     target_test: np.ndarray

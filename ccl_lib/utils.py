@@ -33,6 +33,10 @@ def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.dev
 
     Raises ``ValueError`` for a malformed name or for ``"cuda"`` (or
     ``"cuda:N"``) on a machine without that GPU.
+
+    Args:
+        device: ``"auto"`` or ``None`` (CUDA if available, else CPU), a device name
+            (``"cpu"``, ``"cuda"``, ``"cuda:1"``) or a ``torch.device``.
     """
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -49,7 +53,11 @@ def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.dev
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) RNGs."""
+    """Seed Python, NumPy and torch (CPU and CUDA) RNGs.
+
+    Args:
+        seed: a non-negative integer.
+    """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     random.seed(int(seed))  # torch.manual_seed below also seeds every CUDA device
@@ -58,7 +66,12 @@ def seed_everything(seed: int) -> None:
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    Args:
+        path: the file to write (its folder is created).
+        data: the bytes.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -75,7 +88,12 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
 
 
 def atomic_write_json(path: PathLike, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
+    """Atomically write ``obj`` as indented JSON (sorted keys; unknown types as ``str``).
+
+    Args:
+        path: the file to write (its folder is created).
+        obj: a JSON-serializable object.
+    """
     atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
 
 
@@ -84,6 +102,10 @@ def atomic_torch_save(obj: Any, path: PathLike) -> str:
 
     Returns the SHA-256 hex digest of the bytes written: record it and read
     the file back with :func:`load_torch_verified`.
+
+    Args:
+        obj: what ``torch.save`` accepts (a state dict, tensors, plain containers).
+        path: the file to write (its folder is created).
     """
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -93,7 +115,12 @@ def atomic_torch_save(obj: Any, path: PathLike) -> str:
 
 
 def sha256_file(path: PathLike, chunk_size: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file's bytes, read in chunks."""
+    """SHA-256 hex digest of a file's bytes, read in chunks.
+
+    Args:
+        path: the file.
+        chunk_size: bytes read at a time.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk_size), b""):
@@ -107,6 +134,11 @@ def load_torch_verified(path: PathLike, sha256: str, map_location: Any = "cpu") 
     The file is read once; its bytes are hashed and compared with ``sha256``
     (as returned by :func:`atomic_torch_save`) before anything is unpickled.
     Raises ``ValueError`` on a mismatch.
+
+    Args:
+        path: the file written by :func:`atomic_torch_save`.
+        sha256: its expected 64-character hex digest.
+        map_location: where tensors are loaded (``torch.load``'s argument).
     """
     if not (isinstance(sha256, str) and len(sha256) == 64):
         raise ValueError(f"sha256 must be a 64-character hex digest, got {sha256!r}")
@@ -118,6 +150,11 @@ def load_torch_verified(path: PathLike, sha256: str, map_location: Any = "cpu") 
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:
-    """A short hex digest of ``obj``'s canonical JSON (sorted keys); stable across runs."""
+    """A short hex digest of ``obj``'s canonical JSON (sorted keys); stable across runs.
+
+    Args:
+        obj: a JSON-serializable object (other values are hashed as ``str``).
+        length: hex characters kept (at most 64).
+    """
     blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:length]
