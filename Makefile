@@ -49,10 +49,13 @@ env: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+# All three checks run; the target fails if any of them does.
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 $(MATHJAX_STAMP):
 	@command -v npm >/dev/null || { echo "npm is needed to fetch MathJax (apt-get install npm)"; exit 1; }
