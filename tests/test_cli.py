@@ -116,3 +116,13 @@ def test_json_config_errors_name_the_file_and_key(tmp_path):
     cfg.write_text("[1, 2]")
     with pytest.raises(ValueError, match="must hold a JSON object, got list"):
         load_experiment(str(cfg))
+
+
+def test_python_callers_may_pass_tuples_and_numpy_numbers():
+    import numpy as np
+
+    exp = load_experiment("smoke-digits", {"seeds": (0, np.int64(1)), "epochs": np.int64(4), "lr": np.float32(0.05),
+                                           "milestones": (2,), "defenses": {"ccql": ({"alpha": 0.3},)}})
+    specs = exp.specs()
+    assert [s.seed for s in specs] == [0, 1] and {s.epochs for s in specs} == {4} and specs[0].milestones == (2,)
+    assert specs[0].lr == pytest.approx(0.05) and specs[0].hparams["alpha"] == 0.3

@@ -33,6 +33,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
+import numpy as np
+
 from .spec import RunSpec, grid
 
 __all__ = [
@@ -55,7 +57,12 @@ class ConfigError(ValueError):
     """A setting of the wrong type or range; the message names the setting, its value and what is allowed."""
 
 
+_SEQ = (list, tuple)  # JSON gives lists; Python callers of load_experiment may pass tuples
+
+
 def _is_int(v: Any) -> bool:
+    if isinstance(v, (np.integer, np.floating)):
+        v = v.item()
     return (isinstance(v, int) and not isinstance(v, bool)) or (
         isinstance(v, float) and math.isfinite(v) and v.is_integer()
     )
@@ -67,18 +74,20 @@ def _positive_int(v: Any) -> Optional[str]:
 
 def _seed_list(v: Any) -> Optional[str]:
     ok = (_is_int(v) and v >= 0) or (
-        isinstance(v, list) and v and all(_is_int(x) and x >= 0 for x in v)
+        isinstance(v, _SEQ) and len(v) > 0 and all(_is_int(x) and x >= 0 for x in v)
     )
     return None if ok else "a non-negative integer or a non-empty list of them, e.g. [0, 1, 2]"
 
 
 def _milestones(v: Any) -> Optional[str]:
-    ok = isinstance(v, list) and all(_is_int(x) and x >= 1 for x in v) and list(v) == sorted(set(v))
+    ok = isinstance(v, _SEQ) and all(_is_int(x) and x >= 1 for x in v) and list(v) == sorted(set(v))
     return None if ok else "a list of strictly increasing positive epochs, e.g. [50, 100] (or [])"
 
 
 def _number(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False):
     def check(v: Any) -> Optional[str]:
+        if isinstance(v, (np.integer, np.floating)):
+            v = v.item()
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (
             (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
         )
@@ -91,7 +100,7 @@ def _number(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: boo
 
 
 def _bool(v: Any) -> Optional[str]:
-    return None if isinstance(v, bool) else "true or false"
+    return None if isinstance(v, (bool, np.bool_)) else "true or false"
 
 
 def _text(v: Any) -> Optional[str]:
@@ -104,7 +113,7 @@ def _dataset(v: Any) -> Optional[str]:
     names = [v] if isinstance(v, str) else v
     allowed = (f"a data set name or a non-empty list of names: {', '.join(available_datasets())}, "
                "or 'imagefolder:<path>'")
-    if not isinstance(names, list) or not names:
+    if not isinstance(names, _SEQ) or not names:
         return allowed
     for n in names:
         if not isinstance(n, str) or not (
@@ -131,7 +140,8 @@ def _attacks(v: Any) -> Optional[str]:
     allowed = f"null (the default suite) or a non-empty list of attack names: {', '.join(sorted(_attacks.ATTACKS))}"
     if v is None:
         return None
-    if not isinstance(names, list) or not names or not all(isinstance(a, str) and a in _attacks.ATTACKS for a in names):
+    if not isinstance(names, _SEQ) or not names or not all(isinstance(a, str) and a in _attacks.ATTACKS
+                                                            for a in names):
         return allowed
     return None
 
@@ -145,15 +155,15 @@ def _defenses(v: Any) -> Optional[str]:
     )
     if isinstance(v, str):
         v = [v]
-    if isinstance(v, list):
+    if isinstance(v, _SEQ):
         return None if v and all(isinstance(n, str) and n in _defenses.DEFENSE_NAMES for n in v) else allowed
-    if not isinstance(v, dict) or not v:
+    if not isinstance(v, Mapping) or not v:
         return allowed
     for name, g in v.items():
         if name not in _defenses.DEFENSE_NAMES:
             return allowed
-        if not (g is None or g == "paper" or isinstance(g, dict)
-                or (isinstance(g, list) and all(isinstance(p, dict) for p in g))):
+        if not (g is None or g == "paper" or isinstance(g, Mapping)
+                or (isinstance(g, _SEQ) and all(isinstance(p, Mapping) for p in g))):
             return allowed
     return None
 
@@ -178,6 +188,17 @@ SCHEMA = {
     "attacks": _attacks,
     "amp": _bool,
 }
+
+
+def _plain(v: Any) -> Any:
+    """Tuples as lists and NumPy scalars as Python numbers, recursively (a config stays JSON)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
 
 
 def _show(v: Any) -> str:
@@ -252,7 +273,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def apply_overrides(config: Mapping[str, Any], overrides: Union[Mapping[str, Any], Sequence[str], None]) -> dict[str, Any]:
+def apply_overrides(
+    config: Mapping[str, Any], overrides: Union[Mapping[str, Any], Sequence[str], None]
+) -> dict[str, Any]:
     """A copy of ``config`` with ``overrides`` applied (``{"epochs": 5}`` or ``["epochs=5", "defenses.ccql=[{}]"]``).
 
     Dotted keys reach into nested dicts (``defenses.ccql``).  Unknown top-level
@@ -311,7 +334,7 @@ class Experiment:
             if isinstance(kw.get(k), float):
                 kw[k] = int(kw[k])
         seeds = cfg.get("seeds", [0])
-        seeds = [int(x) for x in seeds] if isinstance(seeds, list) else int(seeds)
+        seeds = [int(x) for x in seeds] if isinstance(seeds, _SEQ) else int(seeds)
         try:
             return grid(cfg["dataset"], cfg["defenses"], seeds, **kw)
         except (ValueError, TypeError) as exc:  # a hyperparameter of a defense grid, or a recipe combination
@@ -356,6 +379,6 @@ def load_experiment(
         given = {k.split(".")[0]: f"{k}={_show(v)}" for k, v in (overrides or {}).items()}
     else:
         given = {parse_override(o)[0].split(".")[0]: str(o) for o in overrides}
-    merged = apply_overrides(config, overrides)
+    merged = _plain(apply_overrides(config, overrides))
     check_config(merged, source, overridden=given)
     return Experiment(name=name, config=merged, source=source)
