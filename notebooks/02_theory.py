@@ -125,7 +125,8 @@ rng = np.random.default_rng(seed)
 # Write $1 - \epsilon = \mathbb E[p_y]$ and $\sigma^2 = \mathrm{Var}(p_y)$ over the data
 # distribution $\mathcal D$, with $0 < \epsilon < 1$.
 #
-# ```{prf:theorem} Theorem 3.1 of the paper
+# ```{prf:theorem} 3.1 of the paper
+# :nonumber:
 # :label: ch02-thm-31
 #
 # Let $\ell \in C^2(0, 1]$ with $\ell(1) = 0$ and $\ell'(x) < 0$ for all $x \in (0, 1]$. If
@@ -170,21 +171,10 @@ rows = []
 for a, b in beta_grid:
     p = np.clip(rng.beta(a, b, n_samples), 1e-12, 1.0)  # p_y = 0 would make CE infinite
     ce, fl = theory.taylor_bound("ce", p), theory.taylor_bound("focal", p)
-    rows.append(
-        dict(
-            a=a,
-            b=b,
-            eps=ce.eps,
-            sigma2=ce.sigma2,
-            E_ce=ce.expected_loss,
-            bound_ce=ce.bound,
-            c_ce=ce.coefficient,
-            E_focal=fl.expected_loss,
-            bound_focal=fl.bound,
-            c_focal=fl.coefficient,
-            holds=ce.holds and fl.holds,
-        )
-    )
+    row = {"a": a, "b": b, "eps": ce.eps, "sigma2": ce.sigma2, "holds": ce.holds and fl.holds}
+    for loss, tb in (("ce", ce), ("focal", fl)):
+        row |= {f"E_{loss}": tb.expected_loss, f"bound_{loss}": tb.bound, f"c_{loss}": tb.coefficient}
+    rows.append(row)
 thm31 = pd.DataFrame(rows)
 
 # %% tags=["remove-input"]
@@ -275,7 +265,8 @@ glue(
 # %% [markdown]
 # ## Theorem 3.2: for a concave loss the coefficient is negative
 #
-# ```{prf:theorem} Theorem 3.2 of the paper
+# ```{prf:theorem} 3.2 of the paper
+# :nonumber:
 # :label: ch02-thm-32
 #
 # Let $\ell \in C^2[0, 1]$ with $\ell(1) = 0$ and $\ell'(x) < 0$ for all $x \in [0, 1]$. If
@@ -296,7 +287,8 @@ glue(
 # which is $\le 0$. (App. B reaches the same point through the mean value theorem for integrals.)
 # ```
 #
-# ```{prf:remark}
+# ```{prf:remark} The coefficient depends on the distribution
+# :nonumber:
 # :label: ch02-rem-B
 #
 # $B$ depends on the distribution of $p_y$: the theorem fixes only its sign, and the proof its
@@ -307,7 +299,8 @@ glue(
 #
 # The concave terms the paper uses are those of its Definition 4.1:
 #
-# ```{prf:definition} Concave term, Definition 4.1 of the paper
+# ```{prf:definition} 4.1 of the paper: concave term
+# :nonumber:
 # :label: ch02-def-41
 #
 # $\mathcal F = \{ f \in C^2[0, 1] \mid f'(x) < 0,\ f''(x) < 0\ \ \forall x \in [0, 1] \}$.
@@ -328,19 +321,13 @@ rows = []
 for a, b in ab:
     cexp = theory.concave_coefficient_B("exp", beta=(a, b))
     cqua = theory.concave_coefficient_B("quadratic", beta=(a, b))
-    rows.append(
-        dict(
-            a=a,
-            b=b,
-            mean_p=a / (a + b),
-            B_exp=cexp.B,
-            B_quadratic=cqua.B,
-            B_exp_min=cexp.B_min,
-            B_exp_max=cexp.B_max,
-            B_ce=theory.taylor_coefficient("ce", beta=(a, b)),
-            B_ccel=theory.taylor_coefficient(ccel, beta=(a, b)),
-        )
-    )
+    row = {"a": a, "b": b, "mean_p": a / (a + b), "B_exp": cexp.B, "B_quadratic": cqua.B}
+    row |= {"B_exp_min": cexp.B_min, "B_exp_max": cexp.B_max}
+    row |= {
+        "B_ce": theory.taylor_coefficient("ce", beta=(a, b)),
+        "B_ccel": theory.taylor_coefficient(ccel, beta=(a, b)),
+    }
+    rows.append(row)
 thm32 = pd.DataFrame(rows).sort_values("mean_p")
 
 # %% tags=["remove-input"]
@@ -400,7 +387,8 @@ _ = scorecard.record(
 # The attack of {cite:t}`yeom2018privacy` flags a query as a member when its loss is at most $\tau$
 # (Eq. 14).
 #
-# ```{prf:theorem} Theorem 6.1 of the paper
+# ```{prf:theorem} 6.1 of the paper
+# :nonumber:
 # :label: ch02-thm-61
 #
 # Let the loss be $\mathcal N(\mu_S, \sigma_S^2)$ on members ($m = 1$) and
@@ -431,6 +419,7 @@ _ = scorecard.record(
 # when:
 #
 # ```{prf:remark} When a larger spread helps
+# :nonumber:
 # :label: ch02-rem-61
 #
 # $\partial\,\mathrm{Adv} / \partial\sigma_S = -\varphi(z)\,(\tau - \mu_S)/\sigma_S^2$ with
@@ -539,7 +528,8 @@ for k, fpr in enumerate(fprs):
 # (Eq. 9: $p_y - 1$ for $j = y$, $p_j$ otherwise) times the *acceleration coefficient*
 # $c(p_y) = \alpha - (1-\alpha)\,p_y\tilde\ell'(p_y)$.
 #
-# ```{prf:proposition} Proposition 4.2 of the paper
+# ```{prf:proposition} 4.2 of the paper
+# :nonumber:
 # :label: ch02-prop-42
 #
 # For any input and any $\alpha > 0$,
@@ -623,7 +613,8 @@ _ = scorecard.record(
 # entropy {cite}`salem2019mlleaks`, the modified entropy {cite}`song2021systematic`, or the loss.
 # Appendix C models $\mathbf P$ as a Dirichlet vector and uses the delta method.
 #
-# ```{prf:lemma} Lemma C.1 of the paper (delta method)
+# ```{prf:lemma} C.1 of the paper: the delta method
+# :nonumber:
 # :label: ch02-lem-c1
 #
 # Let $\mathbf P$ be a random vector with mean $\boldsymbol\mu$ and covariance
@@ -631,7 +622,8 @@ _ = scorecard.record(
 # $\boldsymbol\mu$. Then $\mathrm{Var}(f(\mathbf P)) \approx \mathbf J(\boldsymbol\mu)^\top\boldsymbol\Sigma\,\mathbf J(\boldsymbol\mu)$.
 # ```
 #
-# ```{prf:proposition} Proposition C.2 of the paper
+# ```{prf:proposition} C.2 of the paper
+# :nonumber:
 # :label: ch02-prop-c2
 #
 # Let $\mathbf P \sim \mathrm{Dirichlet}(\boldsymbol\alpha)$ on the simplex, with a fixed mean
@@ -758,14 +750,16 @@ for label, d in c2.items():
 # Sec. 6 considers multinomial logistic regression, where the cross-entropy $g(\mathbf w)$ is
 # convex in the weights (Eq. 19), and writes the concave term as a composition.
 #
-# ```{prf:lemma} Lemma 6.2 of the paper (scalar composition, Boyd and Vandenberghe)
+# ```{prf:lemma} 6.2 of the paper: scalar composition (Boyd and Vandenberghe)
+# :nonumber:
 # :label: ch02-lem-62
 #
 # For twice differentiable $g : \mathbb R^n \to \mathbb R$ and $h : \mathbb R \to \mathbb R$, the
 # composition $h \circ g$ is concave if $h$ is concave and non-increasing and $g$ is convex.
 # ```
 #
-# ```{prf:proposition} The claim of Sec. 6
+# ```{prf:proposition} the claim of Sec. 6
+# :nonumber:
 # :label: ch02-prop-s6
 #
 # With $h(x) = \tilde\ell(e^{-x})$, $\tilde\ell \in \mathcal F$, the term $f = h \circ g$ has
@@ -948,11 +942,11 @@ _ = scorecard.record(
 # :label: ch02-ex1
 #
 # **A new concave term.** Write a function of $p$ that belongs to $\mathcal F$
-# ({prf:ref}`ch02-def-41`), for example $f(p) = \log(2 - p)$, and check it with
+# ({prf:ref}`Definition 4.1 <ch02-def-41>`), for example $f(p) = \log(2 - p)$, and check it with
 # {func}`ccl_lib.losses.check_concave_term`. Then compute, for it: the constant $A = -f'(1)$ and
-# the bounds of {prf:ref}`ch02-prop-42` at $\alpha = 0.5$ (check them with
+# the bounds of {prf:ref}`Proposition 4.2 <ch02-prop-42>` at $\alpha = 0.5$ (check them with
 # {func}`ccl_lib.theory.gradient_bounds`, which accepts a callable), and the coefficient $B$ of
-# {prf:ref}`ch02-thm-32` on a Beta(8, 2) distribution of $p_y$. What does the value of $A$ tell you
+# {prf:ref}`Theorem 3.2 <ch02-thm-32>` on a Beta(8, 2) distribution of $p_y$. What does the value of $A$ tell you
 # about how this CCL treats confident examples? Finally, try $f(p) = -p^3 - p$: why is it rejected?
 # ```
 #
@@ -987,7 +981,7 @@ _ = scorecard.record(
 # **Theorem 6.1 at another threshold.** Instead of fixing the FPR, let the attacker put the
 # threshold at the members' mean loss, $\tau = \mu_S$. Use
 # {func}`ccl_lib.theory.gaussian_advantage_at_threshold` to draw the advantage against $\sigma_S$
-# for $\tau = \mu_S$ and for $\tau = \mu_S - 0.2$. What does {prf:ref}`ch02-rem-61` predict, and
+# for $\tau = \mu_S$ and for $\tau = \mu_S - 0.2$. What does the remark {prf:ref}`When a larger spread helps <ch02-rem-61>` predict, and
 # what do you see?
 # ```
 #
@@ -1015,7 +1009,7 @@ _ = scorecard.record(
 # ```{exercise}
 # :label: ch02-ex3
 #
-# **Where does Proposition C.2 break?** Rerun the Monte Carlo of {prf:ref}`ch02-prop-c2` with a
+# **Where does Proposition C.2 break?** Rerun the Monte Carlo of {prf:ref}`Proposition C.2 <ch02-prop-c2>` with a
 # more confident mean, $\boldsymbol\mu = (0.9, 0.05, 0.05)$, and with ten classes,
 # $\boldsymbol\mu = (0.8, 0.2/9, \dots, 0.2/9)$. At which $\alpha_0$ does the entropy's variance
 # peak? Is the loss (CE) ever non-monotone? Use papermill
