@@ -115,7 +115,8 @@ if cpu_threads:
 
 # %%
 ds = load_dataset(dataset)
-splits = make_splits(ds.y, n_parts=4, size=part_size, seed=seed)
+# part_size None, or too large for the data set (digits): all of it, in four equal parts
+splits = make_splits(ds.y, n_parts=4, size=book.fit_part_size(dataset, part_size), seed=seed)
 
 
 def part(name):
@@ -384,8 +385,8 @@ glue("ch01_per_class", int(round(len(shadow_in) / ds.num_classes)), display=Fals
 # The threshold the attacker learned on the shadow model transfers: applied to the target it
 # flags {glue:text}`ch01_tpr_shadow` of the members and {glue:text}`ch01_fpr_shadow` of the
 # non-members, an advantage of {glue:text}`ch01_adv_shadow`. The best threshold chosen on the
-# target would reach {glue:text}`ch01_adv_oracle`. Here the two are close because the signal
-# is strong and the shadow model is a faithful copy of the target. The oracle is still the larger
+# target would reach {glue:text}`ch01_adv_oracle`. Here the two are close: the shadow model,
+# trained with the target's recipe on data from the same distribution, is a faithful copy of it. The oracle is still the larger
 # one, as it must be, and it stays positive even where there is nothing to find (see
 # {ref}`ch01-ex1`).
 #
