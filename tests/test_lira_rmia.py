@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -11,7 +13,6 @@ import torch.nn as nn
 from scipy import stats as st
 
 from ccl_lib import metrics
-from ccl_lib.attacks.lira import fit_gaussians, lira_attack, lira_scores, logit_confidence
 from ccl_lib.attacks import (
     ReferenceModels,
     attack_pool,
@@ -21,6 +22,7 @@ from ccl_lib.attacks import (
     strong_attacks,
     train_reference_models,
 )
+from ccl_lib.attacks.lira import fit_gaussians, lira_attack, lira_scores, logit_confidence
 from ccl_lib.attacks.rmia import (
     log_marginal,
     pairwise_likelihood_ratio,
@@ -386,9 +388,14 @@ def test_strong_attack_table_intervals_and_chapter_plots():
 
     matplotlib.use("Agg")
     from ccl_lib import plots
+    from ccl_lib.attacks import (
+        ReferenceModels,
+        StrongAttackRun,
+        format_strong_attack_table,
+        strong_attack_table,
+        strongest_attacks,
+    )
     from ccl_lib.attacks.base import AttackResult
-    from ccl_lib.attacks import (ReferenceModels, StrongAttackRun, format_strong_attack_table,
-                                           strong_attack_table, strongest_attacks)
 
     rng = np.random.default_rng(0)
     refs = ReferenceModels(membership=np.zeros((4, 8), bool), logits=np.zeros((4, 8, 2)), labels=np.zeros(8, int))
@@ -483,3 +490,68 @@ def test_mismatched_attacker_is_an_explicit_option():
     refs, *_ = context_references(ctx, k=2)  # matched: the context's defense and recipe
     assert refs.info["attacker"] == "matched" and refs.info["defense"]["defense"] == "vanilla"
     assert refs.info["config"]["epochs"] == 1
+
+
+def _digits_pool(n=240):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.data[:n] / 16.0, dtype=torch.float32)
+    return x, torch.tensor(d.target[:n], dtype=torch.long)
+
+
+def test_reference_models_through_fit_many_equal_separate_fit_calls_on_digits():
+    # train_reference_models trains its K models with one fit_many call; on the CPU ("auto" = sequential)
+    # each model must equal a separate fit call with the same seed, subset, defense and recipe, and
+    # the stacked path (equal-size subsets: complementary halves) must agree within float tolerance.
+    from ccl_lib.attacks.reference import derive_seed
+    from ccl_lib.defenses import get_defense
+    from ccl_lib.models import MLP
+    from ccl_lib.train import fit
+
+    x, y = _digits_pool()
+    k, seed = 4, 5
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=0.05, device="cpu", milestones=(2,))
+    defense = get_defense("ccel", alpha=0.5)
+    built: list[nn.Module] = []
+
+    def model_fn():
+        m = MLP(64, 10, hidden=(32,))
+        built.append(m)
+        return m
+
+    refs = train_reference_models(x, y, model_fn=model_fn, k=k, defense=defense, config=cfg, seed=seed, progress=False)
+    assert len(built) == k and refs.info["model_seeds"] == [derive_seed(seed, 1, i) for i in range(k)]
+    for i, s in enumerate(refs.info["model_seeds"]):  # the previous code path, one model at a time
+        torch.manual_seed(s)
+        alone = MLP(64, 10, hidden=(32,))
+        idx = torch.from_numpy(np.flatnonzero(refs.membership[i]))
+        c = dataclasses.replace(cfg, seed=s, track_train_loss=False)
+        hist = fit(alone, x[idx], y[idx], objective=copy.deepcopy(defense), config=c, progress=False).history
+        for (name, p), q in zip(alone.state_dict().items(), built[i].state_dict().values()):
+            torch.testing.assert_close(q, p, rtol=0, atol=1e-6, msg=f"model {i} {name}")
+        assert [h["objective"] for h in refs.histories[i]] == pytest.approx([h["objective"] for h in hist], abs=1e-6)
+        with torch.no_grad():
+            np.testing.assert_allclose(refs.logits[i], alone(x).numpy(), atol=1e-5)
+    assert not np.allclose(refs.logits[0], refs.logits[1])  # different seeds and subsets per model
+
+    # stacked (vmap) against sequential, on a design with subsets of one size (complementary halves)
+    perm = np.random.default_rng(0).permutation(len(y))
+    halves = np.zeros((2, len(y)), bool)
+    halves[0, perm[: len(y) // 2]] = True
+    halves[1] = ~halves[0]
+    design = np.concatenate([halves, halves[:, ::-1]])  # every example IN for exactly 2 of the 4 models
+    runs = {
+        st_: train_reference_models(x, y, model_fn=lambda: MLP(64, 10, hidden=(32,)), k=k, defense=defense, config=cfg,
+                                    membership=design, seed=seed, progress=False, strategy=st_)
+        for st_ in ("sequential", "stacked")
+    }  # fmt: skip
+    np.testing.assert_allclose(runs["stacked"].logits, runs["sequential"].logits, atol=1e-4)
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        train_reference_models(
+            x, y, model_fn=model_fn, k=k, defense=defense, config=cfg, progress=False, strategy="fast"
+        )
+    with pytest.raises(ValueError, match="cannot stack"):  # the default design: subsets of different sizes
+        train_reference_models(
+            x, y, model_fn=model_fn, k=k, defense=defense, config=cfg, progress=False, strategy="stacked"
+        )

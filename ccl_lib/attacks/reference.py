@@ -41,7 +41,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..train import Objective, TrainConfig, TrainResult, fit, predict_logits
+from ..train import FIT_MANY_STRATEGIES, Objective, TrainConfig, fit_many, predict_logits
 
 __all__ = [
     "ATTACKERS",
@@ -169,21 +169,6 @@ class ReferenceModels:
         return float(pred[~self.membership].mean())
 
 
-def _train_one(
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    defense: Optional[Objective],
-    config: TrainConfig,
-    reference: Optional[tuple[Tensor, Tensor]],
-    desc: str,
-) -> TrainResult:
-    train = getattr(defense, "train", None)
-    if defense is not None and callable(train):  # a ccl_lib.defenses.Defense (vanilla, CCL, DP-SGD...)
-        return train(model, x, y, config=config, reference=reference, progress=False, desc=desc)
-    return fit(model, x, y, objective=defense, config=config, reference=reference, progress=False, desc=desc)
-
-
 def train_reference_models(
     x_pool: Tensor,
     y_pool: Tensor,
@@ -199,6 +184,7 @@ def train_reference_models(
     progress: Optional[bool] = None,
     desc: str = "reference models",
     attacker: str = "matched",
+    strategy: str = "auto",
 ) -> ReferenceModels:
     """Train the attacker's ``k`` reference models on random subsets of the pool (Carlini et al., 2022, Sec. IV-C).
 
@@ -218,17 +204,21 @@ def train_reference_models(
         membership: a ready ``(k, n_pool)`` matrix instead of sampling one.
         seed: everything (membership, initializations, batch orders) derives from it.
         reference: the reference split, for defenses that need one.
-        progress: tqdm bar over the models (default: on unless ``CCL_PROGRESS=0``).
+        progress: tqdm bars of the training (default: on unless ``CCL_PROGRESS=0``).
         attacker: ``"matched"`` (default: the attacker trains as the target
             was trained) or ``"mismatched"`` (plain cross-entropy, an attacker
             who does not know the defense); see :data:`ATTACKERS`.
+        strategy: how :func:`ccl_lib.train.fit_many` trains the ``k`` models
+            (one call): ``"auto"`` (default) steps them together on CUDA where
+            the defense is per-model and the training sets have one size, else
+            one after the other (on the CPU always, equal to separate
+            :func:`~ccl_lib.train.fit` calls); ``"stacked"`` or
+            ``"sequential"`` force one (:data:`ccl_lib.train.FIT_MANY_STRATEGIES`).
 
     Returns:
         :class:`ReferenceModels` with the membership matrix and every model's
         logits on the whole pool (queried like the target: eval mode, no augmentation).
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(x_pool, Tensor) or not isinstance(y_pool, Tensor):
         raise TypeError("x_pool and y_pool must be torch tensors (see Dataset.features)")
     n = len(x_pool)
@@ -247,6 +237,10 @@ def train_reference_models(
         )
     if attacker == "mismatched" and defense is not None:
         raise ValueError("attacker='mismatched' trains with plain cross-entropy; pass defense=None")
+    if strategy not in FIT_MANY_STRATEGIES:
+        raise ValueError(
+            f"strategy must be one of {FIT_MANY_STRATEGIES} (see ccl_lib.train.fit_many), got {strategy!r}"
+        )
     if membership is None:
         membership = sample_membership(n, k, pkeep, seed)
     else:
@@ -259,20 +253,28 @@ def train_reference_models(
         progress = os.environ.get("CCL_PROGRESS", "1") != "0"
     y_pool = y_pool.long()
 
-    logits, histories, seeds = [], [], []
-    for i in tqdm(range(k), desc=desc, disable=not progress, leave=False):
-        s = derive_seed(seed, 1, i)
-        seeds.append(s)
-        torch.manual_seed(s)
+    seeds = [derive_seed(seed, 1, i) for i in range(k)]
+    models = []
+    for s_i in seeds:  # each initialization from its own seed, as when the models were trained one by one
+        torch.manual_seed(s_i)
         model = model_fn()
         if not isinstance(model, nn.Module):
             raise TypeError(f"model_fn must return an nn.Module, got {type(model).__name__}")
+        models.append(model)
+    data = []
+    for i in range(k):
         idx = torch.from_numpy(np.flatnonzero(membership[i]))
-        cfg = dataclasses.replace(config, seed=s, track_train_loss=False, checkpoint_epochs=())
-        res = _train_one(model, x_pool[idx], y_pool[idx], copy.deepcopy(defense), cfg, reference, f"{desc} {i + 1}/{k}")
-        histories.append(res.history)
-        logits.append(predict_logits(model, x_pool, batch_size=config.eval_batch_size).numpy())
-        del model
+        data.append((x_pool[idx], y_pool[idx]))
+    configs = [dataclasses.replace(config, seed=s_i, track_train_loss=False, checkpoint_epochs=()) for s_i in seeds]
+    # one objective per model: deep copies, so that no state leaks between models; None = cross-entropy
+    objectives = None if defense is None else [copy.deepcopy(defense) for _ in range(k)]
+    results = fit_many(
+        models, data, objective=objectives, configs=configs, reference=reference, progress=progress,
+        strategy=strategy, desc=desc,
+    )  # fmt: skip
+    histories = [r.history for r in results]
+    logits = [predict_logits(m, x_pool, batch_size=config.eval_batch_size).numpy() for m in models]
+    del models, results
     describe = defense.describe() if defense is not None else {"name": "ce"}
     info = {
         "attacker": attacker,
@@ -283,7 +285,9 @@ def train_reference_models(
         "seed": int(seed),
         "model_seeds": seeds,
     }
-    return ReferenceModels(membership=membership, logits=np.stack(logits), labels=y_pool.numpy(), histories=histories, info=info)
+    return ReferenceModels(
+        membership=membership, logits=np.stack(logits), labels=y_pool.numpy(), histories=histories, info=info
+    )
 
 
 def pool_membership(n_candidates: int, n_population: int, k: int, pkeep: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -425,7 +429,9 @@ def context_references(
     seed = int(ctx.seed if seed is None else seed)
     key = (
         "reference_models",
-        stable_hash([defense.describe() if defense is not None else "ce", config.to_dict(), k, pkeep, seed, sizes, attacker]),
+        stable_hash(
+            [defense.describe() if defense is not None else "ce", config.to_dict(), k, pkeep, seed, sizes, attacker]
+        ),
         id(model_fn),
     )
     cache = ctx._cache
@@ -445,7 +451,9 @@ def context_references(
             x_pool, y_pool, model_fn=model_fn, k=k, defense=defense, config=config, membership=membership,
             seed=seed, progress=ctx.progress, desc="reference models", attacker=attacker,
         )  # fmt: skip
-        target_logits = torch.cat([query_logits(ctx.target, p[0], batch_size=ctx.batch_size, device=ctx.device) for p in parts])
+        target_logits = torch.cat(
+            [query_logits(ctx.target, p[0], batch_size=ctx.batch_size, device=ctx.device) for p in parts]
+        )
         cache[key] = (
             refs,
             target_logits.numpy(),
