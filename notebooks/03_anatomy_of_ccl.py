@@ -20,8 +20,8 @@
 # $$
 # \begin{aligned}
 # \ell_{\mathrm{ccl}} &= \alpha\,\ell_{\mathrm{ce}} + (1-\alpha)\,\tilde\ell(p_y), \\
-# \tilde\ell_{\exp}(p) &= -e^{p} && \text{(CCEL, Eq. 5)}, \\
-# \tilde\ell_{\mathrm{qua}}(p) &= -p - \tfrac12 p^2 && \text{(CCQL, Eq. 6)}.
+# \tilde\ell_{\exp}(p) &= -e^{p} \qquad \text{(CCEL, Eq. 5)}, \\
+# \tilde\ell_{\mathrm{qua}}(p) &= -p - \tfrac12 p^2 \qquad \text{(CCQL, Eq. 6)}.
 # \end{aligned}
 # $$
 #
