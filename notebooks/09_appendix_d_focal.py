@@ -228,10 +228,11 @@ best_grid = settings.drop(index="focal")["max_advantage"].idxmin()
 glue("ch09_grid_best", best_grid.replace("alpha=", ""), display=False)
 glue("ch09_grid_best_adv", float(settings.loc[best_grid, "max_advantage"]), display=False)
 glue("ch09_grid_best_acc", float(settings.loc[best_grid, "test_acc"]), display=False)
-setting_text = (f"{dataset}, {model if model != 'auto' else 'auto model'}, {epochs} epochs, focal gamma={gamma:g} "
+setting_text = (f"{dataset}, {df['model'].iloc[0]}, {epochs} epochs, focal gamma={gamma:g} "
                 f"+ {concave} term at alpha={choice['alpha']:g} ({'rule' if choice['qualified'] else 'most accurate'}), "
                 f"{len(common)} seeds; highest advantage change")
-scale_text = f"CPU scale: {dataset} for {epochs} epochs (the paper: ResNet-34 on CIFAR-10, 300 epochs, scale 0.01)"
+scale_text = (f"CPU scale: {df['model'].iloc[0]} on {dataset} for {epochs} epochs (the paper: ResNet-34 on CIFAR-10 "
+              "for 300 epochs with crop+flip, scale 0.01)")
 cause = "" if fig6.word == "agrees" else (
     f"{scale_text}; no alpha keeps focal loss's accuracy, so the most accurate one is compared"
     if not choice["qualified"] else scale_text)
