@@ -17,6 +17,7 @@ from ccl_lib.attacks import (
     ReferenceModels,
     attack_pool,
     fresh_copy,
+    pool_membership,
     run_strong_attacks,
     sample_membership,
     strong_attacks,
@@ -535,17 +536,13 @@ def test_reference_models_through_fit_many_equal_separate_fit_calls_on_digits():
             np.testing.assert_allclose(refs.logits[i], alone(x).numpy(), atol=1e-5)
     assert not np.allclose(refs.logits[0], refs.logits[1])  # different seeds and subsets per model
 
-    # stacked (vmap) against sequential, on a design with subsets of one size (complementary halves)
-    perm = np.random.default_rng(0).permutation(len(y))
-    halves = np.zeros((2, len(y)), bool)
-    halves[0, perm[: len(y) // 2]] = True
-    halves[1] = ~halves[0]
-    design = np.concatenate([halves, halves[:, ::-1]])  # every example IN for exactly 2 of the 4 models
+    # stacked (vmap) against sequential, on a design with subsets of one size (equal_sizes)
     runs = {
         st_: train_reference_models(x, y, model_fn=lambda: MLP(64, 10, hidden=(32,)), k=k, defense=defense, config=cfg,
-                                    membership=design, seed=seed, progress=False, strategy=st_)
+                                    equal_sizes=True, seed=seed, progress=False, strategy=st_)
         for st_ in ("sequential", "stacked")
     }  # fmt: skip
+    assert (runs["stacked"].membership.sum(1) == len(y) // 2).all()
     np.testing.assert_allclose(runs["stacked"].logits, runs["sequential"].logits, atol=1e-4)
     with pytest.raises(ValueError, match="strategy must be one of"):
         train_reference_models(
@@ -555,3 +552,21 @@ def test_reference_models_through_fit_many_equal_separate_fit_calls_on_digits():
         train_reference_models(
             x, y, model_fn=model_fn, k=k, defense=defense, config=cfg, progress=False, strategy="stacked"
         )
+
+
+def test_equal_sizes_membership_fixes_rows_and_keeps_columns():
+    n, k, r = 201, 8, 4
+    base = sample_membership(n, k, 0.5, seed=7)
+    eq = sample_membership(n, k, 0.5, seed=7, equal_sizes=True)
+    assert (eq.sum(0) == r).all()  # every example still IN for exactly r models
+    assert sorted(eq.sum(1)) == [100] * 4 + [101] * 4  # r * n / k = 100.5: sizes differ by at most one
+    # a minimal repair of Carlini et al.'s design: only the excess entries move (two per swapped unit)
+    excess = np.abs(base.sum(1) - eq.sum(1)).sum()
+    assert 0 < (base != eq).sum() <= excess
+    np.testing.assert_array_equal(eq, sample_membership(n, k, 0.5, seed=7, equal_sizes=True))
+    # still a random design: pairwise overlaps of two ~100-subsets of 201 are hypergeometric, mean ~50, sd ~3.6
+    overlap = eq.astype(int) @ eq.T.astype(int)
+    off = overlap[~np.eye(k, dtype=bool)]
+    assert np.abs(off - 50).max() < 20
+    pool = pool_membership(60, 30, k=4, seed=1, equal_sizes=True)  # 2m candidates, pkeep 0.5: m each
+    assert (pool.sum(1) == 30).all() and (pool[:, :60].sum(0) == 2).all() and not pool[:, 60:].any()

@@ -79,7 +79,9 @@ def derive_seed(seed: int, *path: int) -> int:
     return int(np.random.SeedSequence([int(seed), *map(int, path)]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def sample_membership(n_pool: int, k: int, pkeep: float = 0.5, seed: int = 0) -> np.ndarray:
+def sample_membership(
+    n_pool: int, k: int, pkeep: float = 0.5, seed: int = 0, *, equal_sizes: bool = False
+) -> np.ndarray:
     """Membership matrix ``(k, n_pool)`` of the reference models (True = trained on the example).
 
     Each column (example) has exactly ``r = round(pkeep * k)`` True entries,
@@ -87,6 +89,16 @@ def sample_membership(n_pool: int, k: int, pkeep: float = 0.5, seed: int = 0) ->
     uniform ``(k, n_pool)`` matrix per column and keep the ``r`` smallest), so
     every example has ``r`` IN and ``k - r`` OUT models; each model then sees
     about ``pkeep * n_pool`` examples.  ``r`` must be between 1 and ``k - 1``.
+
+    ``equal_sizes=True`` also fixes the rows: starting from that design, random
+    swaps within columns (an IN of an over-full model moved to an under-full
+    one that was OUT) bring every model to ``r * n_pool // k`` or one more
+    examples -- all equal when ``k`` divides ``r * n_pool`` (always for
+    :func:`pool_membership`'s ``2m`` candidates at ``pkeep = 0.5`` with even
+    ``k``: each model then sees ``m`` examples, exactly as many as the target).
+    Column sums stay ``r``.  One training-set size lets
+    :func:`ccl_lib.train.fit_many` step the models together on CUDA; the
+    default (``False``) keeps Carlini et al.'s design and earlier results.
     """
     if not isinstance(n_pool, (int, np.integer)) or n_pool < 1:
         raise ValueError(f"n_pool must be a positive integer, got {n_pool!r}")
@@ -103,7 +115,27 @@ def sample_membership(n_pool: int, k: int, pkeep: float = 0.5, seed: int = 0) ->
     rng = np.random.default_rng(derive_seed(seed, 0xB0B))
     u = rng.random((k, n_pool))
     ranks = u.argsort(axis=0).argsort(axis=0)
-    return ranks < r
+    member = ranks < r
+    if equal_sizes:
+        _equalize_rows(member, rng)
+    return member
+
+
+def _equalize_rows(member: np.ndarray, rng: np.random.Generator) -> None:
+    """Make the row sums of ``member`` differ by at most one, in place, by swaps within columns."""
+    k = member.shape[0]
+    total = int(member.sum())
+    target = np.full(k, total // k)
+    target[rng.permutation(k)[: total % k]] += 1
+    while True:
+        excess = member.sum(axis=1) - target
+        if not excess.any():
+            return
+        a, b = int(np.argmax(excess)), int(np.argmin(excess))  # excess sums to 0: a over-full, b under-full
+        cols = np.flatnonzero(member[a] & ~member[b])  # at least min(excess[a], -excess[b]) of them
+        take = rng.choice(cols, size=int(min(excess[a], -excess[b])), replace=False)
+        member[a, take] = False
+        member[b, take] = True
 
 
 @dataclass
@@ -185,6 +217,7 @@ def train_reference_models(
     desc: str = "reference models",
     attacker: str = "matched",
     strategy: str = "auto",
+    equal_sizes: bool = False,
 ) -> ReferenceModels:
     """Train the attacker's ``k`` reference models on random subsets of the pool (Carlini et al., 2022, Sec. IV-C).
 
@@ -214,6 +247,13 @@ def train_reference_models(
             one after the other (on the CPU always, equal to separate
             :func:`~ccl_lib.train.fit` calls); ``"stacked"`` or
             ``"sequential"`` force one (:data:`ccl_lib.train.FIT_MANY_STRATEGIES`).
+            Stacking needs one training-set size: Carlini et al.'s design
+            (the default) gives the models about, not exactly, ``pkeep * n``
+            examples, so on CUDA ``"auto"`` trains them one by one (with a
+            warning) unless ``equal_sizes=True`` or a ``membership`` with equal
+            row sums is given.
+        equal_sizes: sample a membership whose models all see the same number of
+            examples (see :func:`sample_membership`); ignored with ``membership=``.
 
     Returns:
         :class:`ReferenceModels` with the membership matrix and every model's
@@ -242,7 +282,7 @@ def train_reference_models(
             f"strategy must be one of {FIT_MANY_STRATEGIES} (see ccl_lib.train.fit_many), got {strategy!r}"
         )
     if membership is None:
-        membership = sample_membership(n, k, pkeep, seed)
+        membership = sample_membership(n, k, pkeep, seed, equal_sizes=equal_sizes)
     else:
         membership = np.asarray(membership, dtype=bool)
         if membership.shape != (k, n):
@@ -290,16 +330,18 @@ def train_reference_models(
     )
 
 
-def pool_membership(n_candidates: int, n_population: int, k: int, pkeep: float = 0.5, seed: int = 0) -> np.ndarray:
+def pool_membership(
+    n_candidates: int, n_population: int, k: int, pkeep: float = 0.5, seed: int = 0, *, equal_sizes: bool = False
+) -> np.ndarray:
     """``(k, n_candidates + n_population)`` membership of reference models over a candidates + population pool.
 
     Candidates (the first ``n_candidates`` pool positions) are IN for exactly
     ``round(pkeep * k)`` models (:func:`sample_membership`); population
-    samples (RMIA's z) are OUT for every model.
+    samples (RMIA's z) are OUT for every model.  ``equal_sizes``: see :func:`sample_membership`.
     """
     if not isinstance(n_population, (int, np.integer)) or n_population < 0:
         raise ValueError(f"n_population must be a non-negative integer, got {n_population!r}")
-    cand = sample_membership(n_candidates, k, pkeep, seed)
+    cand = sample_membership(n_candidates, k, pkeep, seed, equal_sizes=equal_sizes)
     return np.concatenate([cand, np.zeros((k, int(n_population)), bool)], axis=1)
 
 
@@ -327,9 +369,9 @@ class AttackPool:
         """The fraction of the candidates the target trained on (0.5): the references' ``pkeep``."""
         return len(self.target_train) / len(self.candidates)
 
-    def membership(self, k: int, pkeep: float = 0.5, seed: int = 0) -> np.ndarray:
+    def membership(self, k: int, pkeep: float = 0.5, seed: int = 0, *, equal_sizes: bool = False) -> np.ndarray:
         """The references' ``(k, n_pool)`` membership: :func:`pool_membership` over this pool."""
-        return pool_membership(len(self.candidates), len(self.population), k, pkeep, seed)
+        return pool_membership(len(self.candidates), len(self.population), k, pkeep, seed, equal_sizes=equal_sizes)
 
 
 def attack_pool(y: np.ndarray, size: int, seed: int = 0, population: Optional[int] = None) -> AttackPool:
@@ -379,6 +421,8 @@ def context_references(
     pkeep: float = 0.5,
     seed: Optional[int] = None,
     attacker: str = "matched",
+    strategy: str = "auto",
+    equal_sizes: bool = False,
 ) -> tuple[ReferenceModels, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reference models for an :class:`~ccl_lib.attacks.base.AttackContext` (the attack suite's view).
 
@@ -398,7 +442,10 @@ def context_references(
             must be known; ``attacker="mismatched"`` trains plain
             cross-entropy references (``config`` default: ``ctx.train_config``
             or ``TrainConfig()``).
-        k, pkeep, seed: see :func:`train_reference_models` (seed default ``ctx.seed``).
+        k, pkeep, seed, strategy: see :func:`train_reference_models` (seed default ``ctx.seed``).
+        equal_sizes: every reference model trains on exactly half the
+            candidates (as many as the target), which lets them be stacked on
+            CUDA (:func:`pool_membership`); default ``False`` (Carlini et al.'s design).
 
     Returns ``(refs, target_logits_on_pool, candidates, is_member, population)``,
     cached in the context so that LiRA and RMIA share one set of models.
@@ -430,7 +477,17 @@ def context_references(
     key = (
         "reference_models",
         stable_hash(
-            [defense.describe() if defense is not None else "ce", config.to_dict(), k, pkeep, seed, sizes, attacker]
+            [
+                defense.describe() if defense is not None else "ce",
+                config.to_dict(),
+                k,
+                pkeep,
+                seed,
+                sizes,
+                attacker,
+                strategy,
+                bool(equal_sizes),
+            ]
         ),
         id(model_fn),
     )
@@ -446,10 +503,10 @@ def context_references(
 
         if ctx.device is not None and config.device == "auto":
             config = dataclasses.replace(config, device=str(ctx.device))
-        membership = pool_membership(n_c, n_pool - n_c, k, pkeep, seed)
+        membership = pool_membership(n_c, n_pool - n_c, k, pkeep, seed, equal_sizes=equal_sizes)
         refs = train_reference_models(
             x_pool, y_pool, model_fn=model_fn, k=k, defense=defense, config=config, membership=membership,
-            seed=seed, progress=ctx.progress, desc="reference models", attacker=attacker,
+            seed=seed, progress=ctx.progress, desc="reference models", attacker=attacker, strategy=strategy,
         )  # fmt: skip
         target_logits = torch.cat(
             [query_logits(ctx.target, p[0], batch_size=ctx.batch_size, device=ctx.device) for p in parts]

@@ -469,7 +469,7 @@ def format_strong_attack_table(results: Any, seed: int) -> Any:
 
 # --------------------------------------------------------------------------- suite attacks
 
-_REF_OPTIONS = ("k", "defense", "config", "model_fn", "pkeep", "attacker")
+_REF_OPTIONS = ("k", "defense", "config", "model_fn", "pkeep", "attacker", "strategy", "equal_sizes")
 
 
 def _refs_for(ctx: Any, options: dict) -> tuple:
