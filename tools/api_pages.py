@@ -229,7 +229,16 @@ def _home(pkg_name: str, pkg, name: str, listed_children: list) -> str:
 
 
 def page(modname: str, title: str, blocks: list[str]) -> str:
-    body = [f"# `{modname}`", "", f"*{title}*", "", "```{eval-rst}", f".. automodule:: {modname}", "   :no-members:", ""]
+    body = [
+        f"# `{modname}`",
+        "",
+        f"*{title}*",
+        "",
+        "```{eval-rst}",
+        f".. automodule:: {modname}",
+        "   :no-members:",
+        "",
+    ]
     body += blocks
     while body and body[-1] == "":
         body.pop()
