@@ -20,6 +20,15 @@
     } else if (hasMath) {
       fail("math", "the page has math but MathJax did not load");
     }
+    // open every dropdown (hide-output cells, {dropdown}, collapsed solutions) so that what a
+    // reader can unfold is checked too
+    document.querySelectorAll("details").forEach(d => { d.open = true; });
+    document.querySelectorAll(".toggle-hidden").forEach(e => e.classList.remove("toggle-hidden"));
+    document.querySelectorAll("button.toggle-button").forEach(b => {
+      const id = (b.dataset.target || "").replace(/^#/, "");
+      const t = id ? document.getElementById(id) : null;
+      if (t) t.classList.remove("toggle-hidden");
+    });
     await new Promise(r => setTimeout(r, 300));
     const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
 
@@ -49,6 +58,7 @@
       const name = (img.getAttribute("src") || "").slice(-80);
       if (!img.complete || img.naturalWidth === 0) { fail("image", "broken image " + name + " " + where(img)); return; }
       const r = img.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) return;  // still hidden: nothing a reader sees
       const attrW = parseFloat(img.getAttribute("width") || "");
       const natural = attrW > 0 && !String(img.getAttribute("width")).endsWith("%") ? attrW : img.naturalWidth;
       if (img.closest(".cell_output") && r.width < CFG.minScale * natural - 0.5)

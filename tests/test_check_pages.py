@@ -59,7 +59,9 @@ def test_check_pages_finds_each_defect(tmp_path):
         "<div style='overflow:hidden;width:300px'><table><tr><td style='white-space:nowrap'>"
         + "clipped " * 80 + "</td></tr></table></div>"
         "<div class='cell_output'><div class='output stderr'><pre>/x.py:3: UserWarning: careful</pre></div></div>"
-        "<div class='cell_output'><pre>Traceback (most recent call last):\n  boom</pre></div>"))  # fmt: skip
+        "<div class='cell_output'><pre>Traceback (most recent call last):\n  boom</pre></div>"
+        f"<details><summary>more</summary><div class='cell_output'><img src='{_png(2000)}'></div>"
+        "</details>"))  # fmt: skip
     results = _checker().check_site(site, budget_ms=5000, timeout_s=60)
     assert set(results) == {"good.html", "bad_load.html", "bad_layout.html"}
     assert results["good.html"]["errors"] == []
@@ -69,6 +71,7 @@ def test_check_pages_finds_each_defect(tmp_path):
     assert _kinds(results["bad_layout.html"]) == {"squeezed", "overflow", "output"}
     msgs = " ".join(e["msg"] for e in results["bad_layout.html"]["errors"])
     assert "400 of 800 px" in msgs and "clipped" in msgs and "UserWarning" in msgs and "traceback" in msgs
+    assert "2000 px wide" in msgs  # the figure inside a closed dropdown is checked too
 
 
 @pytest.mark.skipif(not (MATHJAX / "tex-chtml.js").exists(), reason="MathJax not fetched (make mathjax)")
