@@ -69,8 +69,9 @@ def use_book_style() -> None:
     """The book's one matplotlib style (:func:`ccl_lib.book.setup` applies it; scripts may call it).
 
     Figures default to :data:`BOOK_WIDTH` x 3.6 in at :data:`BOOK_DPI` (720 px: the content
-    column), fonts 10 pt (axis labels, titles 11 pt) and never below 9 pt (ticks, legends),
-    so text renders at >= 9 pt when a figure is shown at its natural size; thicker lines,
+    column), fonts 10 pt (axis labels, titles 11 pt) and never below 9 pt (ticks, legends,
+    and ``fontsize="small"``, relative to an 11 pt base; avoid ``"x-small"``), so text renders
+    at >= 9 pt when a figure is shown at its natural size; thicker lines,
     light grids, legends without frames, and a tight layout.
     """
     import matplotlib as mpl
@@ -80,7 +81,8 @@ def use_book_style() -> None:
         "figure.dpi": BOOK_DPI,
         "savefig.dpi": "figure",
         "figure.constrained_layout.use": False,
-        "font.size": 10,
+        # base 11 pt: relative sizes stay >= 9 pt ("small" = 0.833 x 11 = 9.2 pt); explicit sizes below
+        "font.size": 11,
         "axes.titlesize": 11,
         "axes.labelsize": 10,
         "xtick.labelsize": 9,

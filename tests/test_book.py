@@ -87,7 +87,7 @@ def test_book_figure_text_is_at_least_9pt_at_the_column_width():
         use_book_style()
         fig, ax = plt.subplots()
         ax.plot([0, 1], [0, 1], label="a")
-        ax.legend()
+        ax.legend(fontsize="small")  # relative sizes too: "small" of the 11 pt base is 9.2 pt
         fig.canvas.draw()
         width_px = fig.get_size_inches()[0] * fig.dpi
         assert width_px == pytest.approx(720)

@@ -101,7 +101,7 @@ def p1_bars(p1, paper):
         ax.set_title(title)
         ax.grid(alpha=0.3, axis="y")
     axes[0].set_ylabel("P1 (Eq. 13)")
-    axes[0].legend(frameon=False, fontsize="small")
+    axes[0].legend(frameon=False)
     fig.tight_layout()
     return fig
 
