@@ -144,3 +144,18 @@ def test_alpha_summary_intervals():
     row = s[(s["defense"] == "ccql") & (s["alpha"] == 0.9)].iloc[0]
     assert (row["test_acc"], row["test_acc_low"], row["test_acc_high"]) == pytest.approx((m, lo, hi))
     assert row["seeds"] == 3 and not math.isnan(row["test_acc_low"])
+
+
+def test_alpha_summary_averages_variances_on_a_log_scale():
+    per = ablation.alpha_runs(_frame({"ccql": 0.2, "vanilla": 0.0}))
+    per.loc[per["seed"] == 1, "train_loss_var"] *= 100  # one seed two decades higher
+    s = ablation.alpha_summary(per, ["train_loss_var"])
+    g = per[(per["defense"] == "ccql") & (per["alpha"] == 0.5)]["train_loss_var"]
+    m, lo, hi = _t_interval(np.log10(g))
+    row = s[(s["defense"] == "ccql") & (s["alpha"] == 0.5)].iloc[0]
+    assert (row["train_loss_var"], row["train_loss_var_low"], row["train_loss_var_high"]) == pytest.approx(
+        (10**m, 10**lo, 10**hi)
+    )
+    assert row["train_loss_var"] == pytest.approx(10**-2.5 * 100 ** (1 / 3))  # geometric mean
+    lin = ablation.alpha_summary(per, ["train_loss_var"], log10=())
+    assert lin[(lin["defense"] == "ccql") & (lin["alpha"] == 0.5)]["train_loss_var"].iloc[0] == pytest.approx(g.mean())

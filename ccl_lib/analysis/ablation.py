@@ -19,7 +19,8 @@ seed-to-seed noise.
   highest advantage (the attacker's own rule, over the paper's attacks), its
   oracle upper bound, and the training-loss variance (last epoch, mean over
   epochs, relative to the squared mean).
-* :func:`alpha_summary` -- per defense and alpha: mean and interval of each quantity.
+* :func:`alpha_summary` -- per defense and alpha: mean and interval of each quantity
+  (geometric mean for the variances, which span decades).
 * :func:`alpha_slopes` -- per defense: the interval of the per-seed slope.
 * :func:`against_reference` -- per defense and alpha: the paired difference
   from the undefended model (e.g. "is CCL's variance higher than CE's?").
@@ -36,6 +37,7 @@ from ..verdicts import SeedInterval, difference_interval, seed_interval
 
 __all__ = [
     "ALPHA_QUANTITIES",
+    "LOG_QUANTITIES",
     "PAPER_DIRECTIONS",
     "against_reference",
     "alpha_runs",
@@ -149,11 +151,28 @@ def _quantities(per_run: Any, columns: Optional[Sequence[str]]) -> list[str]:
     return cols
 
 
-def alpha_summary(per_run, columns: Optional[Sequence[str]] = None, *, level: float = 0.95):
+#: Quantities that span decades: :func:`alpha_summary` averages them on a log scale by default.
+LOG_QUANTITIES: tuple[str, ...] = ("train_loss_var", "train_loss_var_avg", "train_loss_rel_var")
+
+
+def alpha_summary(
+    per_run,
+    columns: Optional[Sequence[str]] = None,
+    *,
+    log10: Sequence[str] = LOG_QUANTITIES,
+    level: float = 0.95,
+):
     """Per defense and alpha: ``<c>`` (mean over seeds), ``<c>_low``, ``<c>_high`` for each column, and ``seeds``.
 
-    ``per_run`` is the table of :func:`alpha_runs`; ``worst_attack`` is the attack
-    most often the strongest over the seeds.
+    Args:
+        per_run: the table of :func:`alpha_runs`.
+        columns: the quantities (default: every one of :data:`ALPHA_QUANTITIES` in the table).
+        log10: columns summarized on a log scale: the geometric mean over seeds, and the
+            t-interval of the ``log10`` values transformed back (always positive, and the
+            scale of the slope test of :func:`alpha_slopes` with ``log10=True``).
+        level: confidence level.
+
+    ``worst_attack`` is the attack most often the strongest over the seeds.
     """
     import pandas as pd
 
@@ -164,8 +183,14 @@ def alpha_summary(per_run, columns: Optional[Sequence[str]] = None, *, level: fl
         for c in cols:
             vals = g[c].to_numpy(float)
             vals = vals[np.isfinite(vals)]
+            log = c in log10
+            if log:
+                if np.any(vals <= 0):
+                    raise ValueError(f"{c!r} has values <= 0; leave it out of log10 to average it linearly")
+                vals = np.log10(vals)
             iv = seed_interval(vals, level=level) if len(vals) else SeedInterval(math.nan, math.nan, math.nan, 0)
-            row.update({c: iv.mean, f"{c}_low": iv.low, f"{c}_high": iv.high})
+            m, lo, hi = (10**iv.mean, 10**iv.low, 10**iv.high) if log else (iv.mean, iv.low, iv.high)
+            row.update({c: m, f"{c}_low": lo, f"{c}_high": hi})
         if "worst_attack" in g:
             row["worst_attack"] = g["worst_attack"].mode().iloc[0]
         row["seeds"] = int(g["seed"].nunique())
