@@ -54,7 +54,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 # Spinning OpenMP threads collapse when the cores are shared with other processes (up to 8x
@@ -69,6 +69,9 @@ import torch.nn.functional as F  # noqa: E402
 from ccl_lib.models import MLP, SmallCNN, build_model  # noqa: E402
 from ccl_lib.train import TrainConfig, fit, predict_logits  # noqa: E402
 from ccl_lib.utils import atomic_write_json, resolve_device  # noqa: E402
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Row = dict[str, Any]
 
@@ -414,8 +417,8 @@ def bench_inference(ctx: Context) -> list[Row]:
     return rows
 
 
-def brute_force_class_thresholds(s_in: "np.ndarray", s_out: "np.ndarray", y_in: "np.ndarray", y_out: "np.ndarray",
-                                 num_classes: int) -> "np.ndarray":
+def brute_force_class_thresholds(s_in: np.ndarray, s_out: np.ndarray, y_in: np.ndarray, y_out: np.ndarray,
+                                 num_classes: int) -> np.ndarray:
     """The peer way (Song & Mittal's reference code): per class, a Python loop over every
     observed score, counting with ``np.sum`` for each candidate (O(n^2) per class)."""
     import numpy as np

@@ -511,7 +511,7 @@ def gradient_check(
     num_classes: int = 10,
     logit_scale: float = 5.0,
     seed: int = 0,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Compare Eq. 10-11 with autograd on random logits; one row per (concave, alpha, dtype).
 
     Logits are ``logit_scale * N(0, 1)`` (so ``p_y`` covers (0, 1)).  Columns:
@@ -826,7 +826,7 @@ def proposition_c2_table(
     y: int = 0,
     n_samples: int = 100_000,
     seed: int = 0,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Proposition C.2 checked honestly: Monte Carlo ``Var(f(P))`` over ``alpha_0`` against the delta method.
 
     Proposition C.2 claims that, at a fixed mean ``mu`` of ``P ~ Dirichlet(alpha_0 mu)``, a larger

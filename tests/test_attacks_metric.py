@@ -9,8 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ccl_lib.attacks import ATTACKS
-from ccl_lib.attacks import AttackContext, METRICS, metric_attack, metric_scores, run_attacks
+from ccl_lib.attacks import ATTACKS, METRICS, AttackContext, metric_attack, metric_scores, run_attacks
 
 
 class TableModel(nn.Module):
@@ -262,7 +261,7 @@ def _separable_sets(n, k, rng):
 
 
 def test_perfectly_separable_data_gives_advantage_one_headline_and_oracle():
-    from ccl_lib.attacks import ClassifierConfig, TABULAR_ATTACKS
+    from ccl_lib.attacks import TABULAR_ATTACKS, ClassifierConfig
 
     n, k = 100, 4
     z, y = _separable_sets(n, k, np.random.default_rng(0))

@@ -19,7 +19,6 @@ import pytest
 import torch
 
 from ccl_lib import data as D
-from ccl_lib.data import images as DI
 from ccl_lib.data import (
     Checksum,
     DatasetUnavailableError,
@@ -30,6 +29,7 @@ from ccl_lib.data import (
     load_dataset,
     load_tabular,
 )
+from ccl_lib.data import images as DI
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LOCATION_TGZ = SHARED_DATA / "dataset_location.tgz"

@@ -90,7 +90,6 @@ def test_ray_backend_matches_serial(serial, tmp_path):
     pd.testing.assert_frame_equal(sweep.frame(), serial)
     # the driver stored the returned runs: they load back, models included
     from ccl_lib.experiments import load_model
-
     from ccl_lib.experiments.runner import rows_frame
 
     stored = rows_frame([row for s in small_grid() for row in load_result(s, cache=tmp_path).rows])

@@ -10,7 +10,7 @@ import torch
 from scipy import integrate, special, stats
 
 from ccl_lib import theory as T
-from ccl_lib.losses import convex_concave_loss, cross_entropy
+from ccl_lib.losses import convex_concave_loss
 
 E = math.e
 

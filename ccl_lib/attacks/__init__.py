@@ -38,6 +38,15 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from .augmentation import (
+    AUG_FEATURES,
+    augmentation_attack,
+    augmentation_features,
+    rotate_transform,
+    rotation_angles,
+    translate_transform,
+    translation_shifts,
+)
 from .base import (
     ATTACKS,
     DATA_KINDS,
@@ -49,31 +58,15 @@ from .base import (
     query_logits,
     register_attack,
 )
-from .threshold import ThresholdChoice, apply_thresholds, best_threshold, class_thresholds, threshold_at_fpr
 from .metric import CONFIDENCES, METRICS, gaussian_loss_advantage, metric_attack, metric_scores
-from .nn import NN_INPUTS, AttackClassifier, ClassifierConfig, classifier_attack, nn_attack, nn_features, train_attack_classifier
-from .augmentation import (
-    AUG_FEATURES,
-    augmentation_attack,
-    augmentation_features,
-    rotate_transform,
-    rotation_angles,
-    translate_transform,
-    translation_shifts,
-)
-from .suite import (
-    ATTACK_NAMES,
-    EXTRA_ATTACKS,
-    IMAGE_ATTACKS,
-    MIN_SET_SIZE,
-    PAPER_ATTACKS,
-    REPORT_COLUMNS,
-    TABULAR_ATTACKS,
-    default_attacks,
-    is_paper_attack,
-    p1_from_report,
-    results_frame,
-    run_attacks,
+from .nn import (
+    NN_INPUTS,
+    AttackClassifier,
+    ClassifierConfig,
+    classifier_attack,
+    nn_attack,
+    nn_features,
+    train_attack_classifier,
 )
 from .reference import (
     ATTACKERS,
@@ -95,6 +88,21 @@ from .strong import (
     strong_attacks,
     strongest_attacks,
 )
+from .suite import (
+    ATTACK_NAMES,
+    EXTRA_ATTACKS,
+    IMAGE_ATTACKS,
+    MIN_SET_SIZE,
+    PAPER_ATTACKS,
+    REPORT_COLUMNS,
+    TABULAR_ATTACKS,
+    default_attacks,
+    is_paper_attack,
+    p1_from_report,
+    results_frame,
+    run_attacks,
+)
+from .threshold import ThresholdChoice, apply_thresholds, best_threshold, class_thresholds, threshold_at_fpr
 
 # Register attacks of any further module of this package.
 for _m in pkgutil.iter_modules(__path__):

@@ -18,8 +18,8 @@ membership score is the classifier's logit and its decision ``logit >= 0``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 import contextlib
+from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Optional, Union
 
 import numpy as np
@@ -47,7 +47,15 @@ NN_INPUTS = ("prob", "logprob", "logit")
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    """Hyperparameters of the attack classifier (a small MLP trained with Adam)."""
+    """Hyperparameters of the attack classifier (a small MLP trained with Adam).
+
+    Attributes:
+        hidden: widths of the hidden ReLU layers (each >= 1); default two layers of 64.
+        steps: number of Adam steps (>= 1), each on one class-balanced minibatch.
+        batch_size: minibatch size (>= 1), half members and half non-members.
+        lr: Adam learning rate (> 0).
+        weight_decay: Adam's L2 weight decay (>= 0).
+    """
 
     hidden: tuple[int, ...] = (64, 64)
     steps: int = 800
@@ -68,14 +76,29 @@ class ClassifierConfig:
 
 
 class AttackClassifier:
-    """A trained attack classifier: standardization and an MLP; ``logits(features)`` scores queries."""
+    """A trained attack classifier: standardization and an MLP; ``logits(features)`` scores queries.
+
+    Built by :func:`train_attack_classifier`; not meant to be constructed by hand.
+
+    Args:
+        net: the trained MLP, mapping standardized (n, d) features to (n, 1) member logits.
+        mean: (1, d) per-feature mean of the training features (standardization).
+        std: (1, d) per-feature standard deviation (1 for constant features).
+        device: where ``net``, ``mean`` and ``std`` live and where queries are scored.
+    """
 
     def __init__(self, net: tnn.Module, mean: Tensor, std: Tensor, device: torch.device) -> None:
         self.net, self.mean, self.std, self.device = net, mean, std, device
 
     @torch.inference_mode()
     def logits(self, features: Any, batch_size: int = 65536) -> np.ndarray:
-        """Member logits (float64) of (n, d) features; ``>= 0`` means "member"."""
+        """Member logits (float64) of (n, d) features; ``>= 0`` means "member".
+
+        Args:
+            features: (n, d) array or tensor with the width the classifier was trained on
+                (a 1-d array is read as one feature per row); finite values only.
+            batch_size: rows scored per forward pass (memory only; the result does not depend on it).
+        """
         f = _as_features(features, "features")
         if f.shape[1] != self.mean.shape[1]:
             raise ValueError(f"the classifier was trained on {self.mean.shape[1]} features, got {f.shape[1]}")
@@ -197,6 +220,17 @@ def classifier_attack(
     The classifier never sees target features while training; its scores on
     the target's members and non-members are its logits and its decisions are
     ``logit >= 0``.
+
+    Args:
+        name: the attack's name in the report (:attr:`AttackResult.name`).
+        shadow_in: (n, d) features of the shadow model's members (training set).
+        shadow_out: (m, d) features of the shadow model's non-members.
+        target_in: (n', d) features of the target model's members (scored only).
+        target_out: (m', d) features of the target model's non-members (scored only).
+        seed: seeds the classifier's initialization and minibatches.
+        device: where to train and score (default CPU).
+        config: the classifier's :class:`ClassifierConfig`.
+        info: extra entries merged into :attr:`AttackResult.info` (e.g. the feature kind).
     """
     clf = train_attack_classifier(shadow_in, shadow_out, seed=seed, device=device, config=config)
     s_in = clf.logits(_as_features(target_in, "target_in"))
@@ -251,7 +285,16 @@ def nn_attack(
     config: ClassifierConfig = ClassifierConfig(),
     name: Optional[str] = None,
 ) -> AttackResult:
-    """NN-based attack (Shokri et al., 2017): attack classifier on the shadow model's output vectors."""
+    """NN-based attack (Shokri et al., 2017): attack classifier on the shadow model's output vectors.
+
+    Args:
+        ctx: the :class:`AttackContext` (models and balanced query sets).
+        sort: feed the sorted vector without the label (Salem et al., 2019) instead of
+            the vector and the one-hot label; see :func:`nn_features`.
+        inputs: one of :data:`NN_INPUTS` (``"prob"``, ``"logprob"``, ``"logit"``).
+        config: the attack classifier's :class:`ClassifierConfig`.
+        name: the report's attack name (default ``"nn"``, or ``"nn_sorted"`` when ``sort``).
+    """
     feats = {
         (r, p): nn_features(ctx.logits(r, p), ctx.labels(r, p), sort=sort, inputs=inputs)
         for r in ("shadow", "target")

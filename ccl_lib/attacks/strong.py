@@ -117,7 +117,8 @@ class StrongAttackRun:
         results: ``{attack name: AttackResult}`` (LiRA online/offline, RMIA).
         refs: the attacker's reference models.
         history: the target's training history (DP-SGD rows hold ``epsilon``).
-        test_acc, train_acc: the target's accuracy on its non-members / members.
+        test_acc: the target's accuracy on its non-members (test split).
+        train_acc: the target's accuracy on its members (training set).
         epsilon: DP-SGD's spent epsilon at its delta (NaN for other defenses).
         seconds: wall time of the setting (target + references + attacks).
         info: defense description, sizes, seeds.
@@ -316,6 +317,15 @@ def findings_strong_attacks(
     FPR; for each CCL variant, whether its TPR at 1% FPR is below, above or
     within the bootstrap interval of the reference; DP-SGD's epsilon, AUC rank
     and accuracy cost; online vs offline LiRA; and the FPR resolution.
+
+    Args:
+        results: the chapter's table (:func:`strong_attack_table`, one row per data set,
+            defense, attack and seed, with bootstrap ``*_low``/``*_high`` columns).
+        reference: the ``defense`` label of the undefended model.
+        ccl: the ``defense`` labels of the CCL variants compared with it.
+        dp: the ``defense`` label of DP-SGD (its bullet is skipped when absent).
+        seed: the seed whose rows are described (default: the first row's).
+        k: number of reference models, quoted in the text (default: not quoted).
     """
     import pandas as pd
 
@@ -398,7 +408,7 @@ def findings_strong_attacks(
 
 
 def strong_attack_table(
-    runs: Mapping[tuple, "StrongAttackRun"],
+    runs: Mapping[tuple, StrongAttackRun],
     metrics: Sequence[str] = ("tpr@0.1%", "tpr@1%", "auc", "advantage", "advantage_oracle"),
     n_boot: int = 1000,
     level: float = 0.95,
@@ -445,7 +455,12 @@ def strong_attack_table(
 
 
 def format_strong_attack_table(results: Any, seed: int) -> Any:
-    """:func:`strong_attack_table` of one seed for reading: "estimate [low, high]" cells, TPRs in percent."""
+    """:func:`strong_attack_table` of one seed for reading: "estimate [low, high]" cells, TPRs in percent.
+
+    Args:
+        results: the table of :func:`strong_attack_table`.
+        seed: the seed whose rows are shown (must occur in ``results``).
+    """
     import pandas as pd
 
     from ..stats import format_interval
@@ -486,6 +501,15 @@ def lira_context_attack(ctx: Any, *, online: bool = True, fixed_variance: bool =
     default the target's defense and recipe given to ``run_attacks``); the
     reference models are shared with ``lira_offline`` and ``rmia`` run on the
     same context with the same options.
+
+    Args:
+        ctx: the suite's :class:`~ccl_lib.attacks.base.AttackContext`.
+        online: the online attack (IN and OUT Gaussians) or, if ``False``, the offline one.
+        fixed_variance: one global std per group (Carlini et al., Sec. VI-B; default here,
+            stable with few reference models); see :func:`~ccl_lib.attacks.lira.lira_scores`.
+        min_std: floor on every standard deviation (> 0).
+        n_pseudo: reference models used as pseudo-targets to learn the decision
+            threshold without the target's labels (0: no decisions, ``advantage`` NaN).
     """
     bad = sorted(set(ref_options) - set(_REF_OPTIONS))
     if bad:
@@ -521,6 +545,15 @@ def rmia_context_attack(ctx: Any, *, a: Union[float, str] = "tune", gamma: float
     Trains (or reuses, see :func:`ccl_lib.attacks.reference.context_references`)
     ``k`` reference models on the context's pool; the shadow split is the
     population z.
+
+    Args:
+        ctx: the suite's :class:`~ccl_lib.attacks.base.AttackContext`.
+        a: offline coefficient in [0, 1], or ``"tune"`` (default:
+            :func:`~ccl_lib.attacks.rmia.tune_offline_a` on the reference models).
+        gamma: dominance threshold of RMIA's Eq. 4 (> 0).
+        online: estimate ``Pr(x)`` from all reference models (IN and OUT).
+        n_pseudo: reference models used as pseudo-targets to learn the decision
+            threshold (0: no decisions, ``advantage`` NaN).
     """
     bad = sorted(set(ref_options) - set(_REF_OPTIONS))
     if bad:

@@ -41,6 +41,8 @@ pickles are only ever read by torchvision after its own md5 check.
 
 from __future__ import annotations
 
+from .catalog import available_datasets, load_dataset
+from .dataset import Dataset
 from .errors import (
     DataError,
     DatasetUnavailableError,
@@ -49,30 +51,35 @@ from .errors import (
     UnsafeArchiveError,
     UnsafeDataError,
 )
-from .dataset import Dataset
-from .verify import Checksum, compute_checksum, git_blob_sha1, tar_content_sha256, verify_file
-from .remote import REMOTE_FILES, RemoteFile, data_root, extract_archive, fetch_file
-from .tabular import load_tabular
-from .catalog import available_datasets, load_dataset
 from .images import imagefolder_fingerprint
+from .remote import REMOTE_FILES, RemoteFile, data_root, extract_archive, fetch_file
 from .settings import (
-    NORMALIZATION,
     CIFAR10_CLASSES,
     CIFAR10_JPEG_COMMIT,
     ENV_BASE_URL,
     ENV_DATA_DIR,
     ENV_IMAGENET_DIR,
     ENV_MIRROR,
+    NORMALIZATION,
     PRIVACYTRUSTLAB_COMMIT,
 )
+from .tabular import load_tabular
+from .verify import Checksum, compute_checksum, git_blob_sha1, tar_content_sha256, verify_file
 
 __all__ = [
+    "CIFAR10_CLASSES",
+    "CIFAR10_JPEG_COMMIT",
     "Checksum",
     "DataError",
     "DataVerificationError",
     "Dataset",
     "DatasetUnavailableError",
+    "ENV_BASE_URL",
+    "ENV_DATA_DIR",
+    "ENV_IMAGENET_DIR",
+    "ENV_MIRROR",
     "NORMALIZATION",
+    "PRIVACYTRUSTLAB_COMMIT",
     "REMOTE_FILES",
     "RemoteFile",
     "UnknownDatasetError",

@@ -7,13 +7,14 @@ from typing import Optional
 
 import numpy as np
 
-from .settings import NORMALIZATION, PathLike
-from .errors import UnknownDatasetError
 from .dataset import Dataset
-from .names import available_datasets, canonical_name as _canonical_name
-from .remote import data_root
-from .tabular import _TABULAR, _load_digits, load_tabular
+from .errors import UnknownDatasetError
 from .images import _imagenet_dir, _load_cifar10_jpeg, _load_imagefolder, _load_torchvision_cifar
+from .names import available_datasets
+from .names import canonical_name as _canonical_name
+from .remote import data_root
+from .settings import NORMALIZATION, PathLike
+from .tabular import _TABULAR, _load_digits, load_tabular
 
 __all__ = ["available_datasets", "load_dataset"]
 

@@ -16,22 +16,22 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from .dataset import Dataset, _channel_stats
+from .errors import DataError, DatasetUnavailableError, DataVerificationError, UnsafeDataError
+from .prepared import StalePrepared, file_sha256, meta_digest
+from .remote import REMOTE_FILES, RemoteFile, _how_to_provide, _mirror_dir, data_root, fetch_file
 from .settings import (
+    _CACHE_FORMAT,
+    _IMG_EXTENSIONS,
+    _MMAP_THRESHOLD,
     CIFAR10_CLASSES,
     ENV_IMAGENET_DIR,
     ENV_MIRROR,
     PathLike,
-    _CACHE_FORMAT,
-    _IMG_EXTENSIONS,
-    _MMAP_THRESHOLD,
     log,
     progress_disabled,
 )
-from .errors import DataError, DataVerificationError, DatasetUnavailableError, UnsafeDataError
-from .dataset import Dataset, _channel_stats
 from .verify import Checksum, _content_digest, _hash_file, _iter_tar_files, verify_file
-from .prepared import StalePrepared, file_sha256, meta_digest
-from .remote import REMOTE_FILES, RemoteFile, _how_to_provide, _mirror_dir, data_root, fetch_file
 
 
 def _decode_into(

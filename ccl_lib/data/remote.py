@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .errors import DatasetUnavailableError, DataVerificationError, UnsafeArchiveError
 from .settings import (
-    progress_disabled,
+    _CHUNK,
     CIFAR10_JPEG_COMMIT,
     CIFAR10_JPEG_URL,
     ENV_BASE_URL,
@@ -22,10 +23,9 @@ from .settings import (
     ENV_MIRROR,
     PRIVACYTRUSTLAB_RAW_URL,
     PathLike,
-    _CHUNK,
     log,
+    progress_disabled,
 )
-from .errors import DataVerificationError, DatasetUnavailableError, UnsafeArchiveError
 from .verify import Checksum, _open_tar, _tar_relpath, verify_file
 
 
@@ -46,7 +46,7 @@ class RemoteFile:
             return base.rstrip("/") + "/" + self.filename
         return self.url
 
-    def with_checksums(self, *checksums: Checksum) -> "RemoteFile":
+    def with_checksums(self, *checksums: Checksum) -> RemoteFile:
         """A copy accepting other checksums (e.g. a test archive's own blob id)."""
         return dataclasses.replace(self, checksums=tuple(checksums))
 

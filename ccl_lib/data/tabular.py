@@ -13,13 +13,13 @@ from typing import IO, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from .settings import PathLike, _CACHE_FORMAT, log
-from .errors import DataVerificationError, UnknownDatasetError
 from .dataset import Dataset
-from .verify import Checksum, _open_tar, _tar_relpath, verify_file
+from .errors import DataVerificationError, UnknownDatasetError
 from .names import TABULAR_NAMES, canonical_name
 from .prepared import StalePrepared, arrays_digest
 from .remote import REMOTE_FILES, data_root, fetch_file
+from .settings import _CACHE_FORMAT, PathLike, log
+from .verify import Checksum, _open_tar, _tar_relpath, verify_file
 
 
 @dataclass(frozen=True)

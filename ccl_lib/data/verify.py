@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
-from .settings import PathLike, _CHUNK
 from .errors import DataVerificationError, UnsafeArchiveError
-
+from .settings import _CHUNK, PathLike
 
 _CHECKSUM_LENGTHS = {"sha256": 64, "git-blob-sha1": 40, "tar-content-sha256": 64, "md5": 32}
 

@@ -24,7 +24,10 @@ dp_sgd               DP-SGD (Abadi et al., 2016), ccl_lib.defenses.dp_sgd  --
 ==================== ==================================================== ==================
 """
 
+from .advreg import AdvReg, InferenceModel
 from .base import Defense, Param, soft_cross_entropy
+from .ccl import CCEL, CCL, CCQL, Focal, FocalCCL, Vanilla
+from .mixup_mmd import MixupMMD, gaussian_kernel, median_bandwidth, mixup, mmd2
 from .registry import (
     DEFENSE_NAMES,
     REFERENCE_DEFENSES,
@@ -36,10 +39,6 @@ from .registry import (
     paper_grid,
     register_defense,
 )
-from .ccl import CCEL, CCL, CCQL, Focal, FocalCCL, Vanilla
-from .relaxloss import RelaxLoss, flattened_targets, is_ascent_epoch
-from .mixup_mmd import MixupMMD, gaussian_kernel, median_bandwidth, mixup, mmd2
-from .advreg import AdvReg, InferenceModel
 from .regularizers import (
     PAPER_EARLY_STOPPING_EPOCHS,
     ConfidencePenalty,
@@ -50,6 +49,7 @@ from .regularizers import (
     rescale_epochs,
     smoothed_targets,
 )
+from .relaxloss import RelaxLoss, flattened_targets, is_ascent_epoch
 
 __all__ = [
     "AdvReg",

@@ -53,7 +53,7 @@ BACKENDS = ("local", "ray")
 class SweepError(RuntimeError):
     """Some runs of a sweep failed; the others are cached.  ``partial`` holds the :class:`SweepResult`."""
 
-    def __init__(self, message: str, partial: "SweepResult") -> None:
+    def __init__(self, message: str, partial: SweepResult) -> None:
         super().__init__(message)
         self.partial = partial
 

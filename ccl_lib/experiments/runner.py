@@ -108,7 +108,7 @@ class RunResult:
         return float(self.rows[-1]["p1"])
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], cached: bool = True) -> "RunResult":
+    def from_record(cls, record: dict[str, Any], cached: bool = True) -> RunResult:
         return cls(
             spec=RunSpec.from_dict(record["spec"]),
             key=record["key"],
@@ -200,8 +200,8 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
     """Train, attack and build the rows; returns (result, model states to store, score arrays)."""
     from ..attacks import is_paper_attack, p1_from_report, run_attacks
     from ..metrics import p1_score
-    from ..stats import interval_columns
     from ..models import build_model
+    from ..stats import interval_columns
     from ..train import TrainConfig
 
     t0 = time.perf_counter()

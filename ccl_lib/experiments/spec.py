@@ -415,7 +415,7 @@ class RunSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "RunSpec":
+    def from_dict(cls, d: Mapping[str, Any]) -> RunSpec:
         """Build a spec from :meth:`to_dict`'s output (unknown keys are an error)."""
         if not isinstance(d, _MappingABC):
             raise TypeError(f"a run spec must be a dict, got {type(d).__name__}")
@@ -430,7 +430,7 @@ class RunSpec:
             kw["attacks"] = tuple(kw["attacks"])
         return cls(**kw)
 
-    def replace(self, **changes: Any) -> "RunSpec":
+    def replace(self, **changes: Any) -> RunSpec:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
