@@ -50,7 +50,12 @@ AUG_FEATURES = ("correctness", "probability")
 
 
 def rotation_angles(r: float, steps: int = 1) -> tuple[float, ...]:
-    """Query angles of the rotation attack: ``0`` then ``-r k/steps, +r k/steps`` for ``k = 1..steps`` (degrees)."""
+    """Query angles of the rotation attack: ``0`` then ``-r k/steps, +r k/steps`` for ``k = 1..steps`` (degrees).
+
+    Args:
+        r: the largest rotation in degrees, in (0, 180].
+        steps: number of angles per side (>= 1); ``2 * steps + 1`` queries in all.
+    """
     r = float(r)
     if not (0.0 < r <= 180.0):
         raise ValueError(f"rotation r must be in (0, 180] degrees, got {r!r}")
@@ -67,6 +72,9 @@ def translation_shifts(d: int) -> tuple[tuple[int, int], ...]:
     """Query shifts of the translation attack: ``(0, 0)`` and every ``(i, j)`` with ``|i| + |j| = d``.
 
     ``i`` moves the image down by ``i`` rows, ``j`` right by ``j`` columns.
+
+    Args:
+        d: the shift's L1 length in pixels (integer >= 1); ``4 d + 1`` queries in all.
     """
     if not (isinstance(d, (int, np.integer)) and d >= 1):
         raise ValueError(f"translation d must be a positive integer number of pixels, got {d!r}")
@@ -111,6 +119,11 @@ def augmentation_features(logits_per_query: Sequence[Any], y: Any, feature: str 
     """(n, Q) matrix of per-query features from the Q augmented queries' logits.
 
     ``feature="correctness"``: 1 where ``argmax == y``; ``"probability"``: the true-class probability.
+
+    Args:
+        logits_per_query: Q arrays of (n, K) logits, one per augmented query.
+        y: (n,) true labels.
+        feature: one of :data:`AUG_FEATURES`, as above.
     """
     if feature not in AUG_FEATURES:
         raise ValueError(f"feature must be one of {AUG_FEATURES}, got {feature!r}")
@@ -165,6 +178,7 @@ def augmentation_attack(
         d: translation distance in pixels (``|i| + |j| = d``).
         feature: ``"correctness"`` or ``"probability"`` per query.
         config: the attack classifier's :class:`ClassifierConfig`.
+        name: the report's attack name (default: ``augmentation``).
 
     The classifier is trained on the *shadow* model's features of the shadow
     train/test sets and scored on the *target's* features (never on its own

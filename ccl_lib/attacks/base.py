@@ -94,7 +94,14 @@ def logits_and_labels(logits: Any, labels: Any, dtype: torch.dtype = torch.float
 
 
 def check_candidates(n_pool: int, candidates: Any, is_member: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validated pool positions of the tested examples and their membership (LiRA, RMIA)."""
+    """Validated pool positions of the tested examples and their membership (LiRA, RMIA).
+
+    Args:
+        n_pool: size of the reference models' pool; positions must lie in ``[0, n_pool)``.
+        candidates: non-empty 1-d integer array of pool positions to score.
+        is_member: one boolean (or 0/1) per candidate, ``True`` = in the target's training
+            set; both values must occur.
+    """
     c = np.asarray(candidates)
     if c.ndim != 1 or len(c) == 0 or not np.issubdtype(c.dtype, np.integer):
         raise ValueError("candidates must be a non-empty 1-d array of integer pool positions")
@@ -113,7 +120,13 @@ def check_candidates(n_pool: int, candidates: Any, is_member: Any) -> tuple[np.n
 
 
 def check_target_logits(target_logits: Any, refs: Any) -> np.ndarray:
-    """The target's ``(n_pool, C)`` logits on the reference models' pool, as float32 (LiRA, RMIA)."""
+    """The target's ``(n_pool, C)`` logits on the reference models' pool, as float32 (LiRA, RMIA).
+
+    Args:
+        target_logits: the target model's logits on every pool example, shape ``(n_pool, C)``.
+        refs: the reference models (:class:`ccl_lib.attacks.ReferenceModels`); their
+            ``logits`` of shape ``(k, n_pool, C)`` fix the expected shape.
+    """
     t = as_numpy(target_logits, np.float32)
     if t.shape != refs.logits.shape[1:]:
         raise ValueError(
@@ -143,9 +156,11 @@ class AttackResult:
             examples); higher means "more likely a member".
         scores_out: membership scores of the target's non-members (its test
             examples).
-        decision_in, decision_out: the attacker's hard decisions (``True`` =
-            member) from the rule it learned on the shadow model (thresholds or
-            attack classifier), or ``None`` for a score-only attack.
+        decision_in: the attacker's hard decisions (``True`` = member) on the
+            target's members, from the rule it learned on the shadow model
+            (thresholds or attack classifier), or ``None`` for a score-only attack.
+        decision_out: the same decisions on the target's non-members (``None``
+            exactly when ``decision_in`` is).
         info: how the attack was configured (which confidence, rotation
             angles, ...), for reports.
 
@@ -251,7 +266,16 @@ class AttackResult:
 
 
 def check_xy(pair: Any, what: str) -> tuple[Tensor, Tensor]:
-    """Validate one ``(x, y)`` set: float features and 1-d integer labels of the same length."""
+    """Validate one ``(x, y)`` set: float features and 1-d integer labels of the same length.
+
+    Args:
+        pair: ``(x, y)`` tensors as produced by ``Dataset.features``: ``x`` float of shape
+            (n, d) or (n, C, H, W), ``y`` 1-d non-negative integer labels, n >= 1.
+        what: the set's name, used in error messages (e.g. ``"target_in"``).
+
+    Returns:
+        ``(x, y)`` with ``y`` as int64.
+    """
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
         raise TypeError(f"{what} must be a pair (x, y) of tensors, as produced by Dataset.features, got {type(pair).__name__}")
     x, y = pair
@@ -274,6 +298,11 @@ def check_xy(pair: Any, what: str) -> tuple[Tensor, Tensor]:
 
 def balanced_indices(n_in: int, n_out: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Indices that balance members and non-members by subsampling the larger set (seeded).
+
+    Args:
+        n_in: number of members (>= 1).
+        n_out: number of non-members (>= 1).
+        seed: seeds the subsample of the larger set.
 
     Returns sorted index arrays into the member and the non-member set, both of
     length ``min(n_in, n_out)``; the smaller set is kept whole.
@@ -304,6 +333,13 @@ def query_logits(
     augmentation, ``inference_mode``; ``transform`` (a fixed, deterministic
     augmentation of the augmentation attack) is applied on the device.  Full
     precision is requested when ``predict_logits`` offers an ``amp`` switch.
+
+    Args:
+        model: the queried model (its train/eval mode is restored afterwards).
+        x: the query inputs, (n, d) or (n, C, H, W).
+        batch_size: rows per forward pass (memory only).
+        device: where to run the forward passes; default the model's device.
+        transform: optional deterministic batch transform applied before the forward pass.
     """
     kwargs: dict[str, Any] = {"batch_size": batch_size, "device": device, "transform": transform}
     if _PREDICT_HAS_AMP:
@@ -330,6 +366,18 @@ class AttackContext:
     :class:`ccl_lib.train.TrainConfig`), known to the attacker in the threat
     model of LiRA/RMIA (Carlini et al., 2022); the reference-model attacks
     train with them by default.
+
+    Attributes:
+        target: the attacked model (queried as a black box for logits).
+        shadow: the attacker's shadow model, trained like the target on disjoint data;
+            the threshold and classifier attacks learn their rule on it.
+        kind: ``"tabular"`` or ``"image"`` (:data:`DATA_KINDS`); image-only attacks
+            (rotation, translation) refuse ``"tabular"``.
+        seed: seeds every randomized step of the attacks (classifier training, reference models).
+        device: where models are queried and attack classifiers trained (default: the model's device / CPU).
+        batch_size: rows per forward pass when querying models.
+        progress: show progress bars while training reference models (LiRA, RMIA).
+        _cache: the logits cache, ``(role, part, key) -> logits``; internal, leave empty.
     """
 
     target: nn.Module

@@ -92,6 +92,15 @@ class GaussianFit:
     ``n_in``/``n_out`` count the IN/OUT observations of each example; the
     ``*_std`` of an example with fewer than 2 observations (or every example,
     with ``fixed_variance``) is the pooled within-example standard deviation.
+
+    Attributes:
+        mean_in: mean of the statistic over the IN models (NaN without IN observations).
+        std_in: standard deviation over the IN models (floored at ``min_std``).
+        mean_out: mean over the OUT models (NaN without OUT observations).
+        std_out: standard deviation over the OUT models (floored at ``min_std``).
+        n_in: number of IN observations per example.
+        n_out: number of OUT observations per example.
+        fixed_variance: whether one global std per group was used (Carlini et al., Sec. VI-B).
     """
 
     mean_in: np.ndarray
@@ -182,7 +191,13 @@ def _reduce_queries(s: np.ndarray) -> np.ndarray:
 
 
 def lira_online_score(target_stat: ArrayLike, fit: GaussianFit) -> np.ndarray:
-    """Online LiRA: ``log N(phi; mu_in, s_in^2) - log N(phi; mu_out, s_out^2)`` per example (higher = member)."""
+    """Online LiRA: ``log N(phi; mu_in, s_in^2) - log N(phi; mu_out, s_out^2)`` per example (higher = member).
+
+    Args:
+        target_stat: the target's statistic ``phi`` (:func:`logit_confidence`), shape ``(n,)``
+            or ``(n, A)`` matching ``fit``; per-query scores are averaged.
+        fit: the reference Gaussians (:func:`fit_gaussians`); every example needs IN and OUT models.
+    """
     t = _target_stat(target_stat, fit)
     missing = (fit.n_in == 0) | (fit.n_out == 0)
     if missing.any():
@@ -195,7 +210,13 @@ def lira_online_score(target_stat: ArrayLike, fit: GaussianFit) -> np.ndarray:
 
 
 def lira_offline_score(target_stat: ArrayLike, fit: GaussianFit) -> np.ndarray:
-    """Offline LiRA: the standard score ``(phi - mu_out) / s_out``; ``Phi(score) = 1 - Pr[Z > phi]`` (higher = member)."""
+    """Offline LiRA: the standard score ``(phi - mu_out) / s_out``; ``Phi(score) = 1 - Pr[Z > phi]`` (higher = member).
+
+    Args:
+        target_stat: the target's statistic ``phi``, shape ``(n,)`` or ``(n, A)`` matching ``fit``.
+        fit: the reference Gaussians (:func:`fit_gaussians`); only the OUT ones are used, every
+            example needs at least one OUT model.
+    """
     t = _target_stat(target_stat, fit)
     if (fit.n_out == 0).any():
         raise ValueError(
@@ -216,6 +237,15 @@ def lira_scores(
     """LiRA membership scores of the target's statistic ``(n,)`` (or ``(n, A)``) given K reference models.
 
     See the module docstring; ``online=False`` uses only the OUT models.
+
+    Args:
+        target_stat: the target's ``phi`` (:func:`logit_confidence`), ``(n,)`` or ``(n, A)``.
+        ref_stat: ``(K, n)`` or ``(K, n, A)`` statistic of the K reference models.
+        ref_in: ``(K, n)`` bool membership matrix (True = model k trained on example i).
+        online: the likelihood ratio of IN and OUT Gaussians (Carlini et al., Alg. 1; default)
+            or, if ``False``, the offline one-sided test against the OUT Gaussian (Sec. VI-C).
+        fixed_variance: one global std per group instead of per-example stds (Sec. VI-B).
+        min_std: floor on every standard deviation (> 0).
     """
     fit = fit_gaussians(ref_stat, ref_in, fixed_variance=fixed_variance, min_std=min_std)
     return lira_online_score(target_stat, fit) if online else lira_offline_score(target_stat, fit)

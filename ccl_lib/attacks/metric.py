@@ -269,6 +269,14 @@ def gaussian_loss_advantage(
     Exactly one of ``fpr`` and ``threshold`` must be given.  The formulas live
     in :mod:`ccl_lib.theory` (:func:`~ccl_lib.theory.gaussian_advantage_at_threshold`,
     :func:`~ccl_lib.theory.gaussian_advantage`); this is the attack-side entry point.
+
+    Args:
+        mu_in: mean loss of members (finite).
+        sigma_in: standard deviation of members' losses (> 0).
+        mu_out: mean loss of non-members (finite).
+        sigma_out: standard deviation of non-members' losses (> 0).
+        fpr: the false positive rate ``alpha`` in (0, 1) the attacker fixes (Eq. 18).
+        threshold: the loss threshold ``tau`` (Eq. 17).
     """
     for nm, v in (("sigma_in", sigma_in), ("sigma_out", sigma_out)):
         if not (float(v) > 0 and math.isfinite(float(v))):

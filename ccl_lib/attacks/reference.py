@@ -99,6 +99,14 @@ def sample_membership(
     Column sums stay ``r``.  One training-set size lets
     :func:`ccl_lib.train.fit_many` step the models together on CUDA; the
     default (``False``) keeps Carlini et al.'s design and earlier results.
+
+    Args:
+        n_pool: number of pool examples (columns), >= 1.
+        k: number of reference models (rows), >= 2.
+        pkeep: fraction of the models trained on each example, in (0, 1); default 0.5
+            (half IN, half OUT, as in LiRA's online attack).
+        seed: seeds the random design (the same seed gives the same matrix).
+        equal_sizes: also equalize the models' training-set sizes (row sums), as above.
     """
     if not isinstance(n_pool, (int, np.integer)) or n_pool < 1:
         raise ValueError(f"n_pool must be a positive integer, got {n_pool!r}")
@@ -238,6 +246,7 @@ def train_reference_models(
         seed: everything (membership, initializations, batch orders) derives from it.
         reference: the reference split, for defenses that need one.
         progress: tqdm bars of the training (default: on unless ``CCL_PROGRESS=0``).
+        desc: the progress bar's label.
         attacker: ``"matched"`` (default: the attacker trains as the target
             was trained) or ``"mismatched"`` (plain cross-entropy, an attacker
             who does not know the defense); see :data:`ATTACKERS`.
@@ -338,6 +347,14 @@ def pool_membership(
     Candidates (the first ``n_candidates`` pool positions) are IN for exactly
     ``round(pkeep * k)`` models (:func:`sample_membership`); population
     samples (RMIA's z) are OUT for every model.  ``equal_sizes``: see :func:`sample_membership`.
+
+    Args:
+        n_candidates: number of tested examples (the first pool positions).
+        n_population: number of population samples appended after them (>= 0), never trained on.
+        k: number of reference models (>= 2).
+        pkeep: fraction of the models trained on each candidate, in (0, 1).
+        seed: seeds the membership design.
+        equal_sizes: equal training-set sizes for all models (see :func:`sample_membership`).
     """
     if not isinstance(n_population, (int, np.integer)) or n_population < 0:
         raise ValueError(f"n_population must be a non-negative integer, got {n_population!r}")
@@ -356,6 +373,13 @@ class AttackPool:
     for candidate ``j`` (used only to score the attack).  The reference models
     train on a random half of the candidates (:meth:`membership`), so each sees
     ``m`` examples, as many as the target.
+
+    Attributes:
+        pool: indices into the data set of every pool example, in the order above.
+        candidates: pool positions of the tested examples (``0 .. 2m - 1``).
+        is_member: one boolean per candidate, ``True`` = in the target's training set.
+        population: pool positions of the attacker's population samples.
+        target_train: data-set indices of the target's training set (its ``m`` members).
     """
 
     pool: np.ndarray
@@ -370,7 +394,14 @@ class AttackPool:
         return len(self.target_train) / len(self.candidates)
 
     def membership(self, k: int, pkeep: float = 0.5, seed: int = 0, *, equal_sizes: bool = False) -> np.ndarray:
-        """The references' ``(k, n_pool)`` membership: :func:`pool_membership` over this pool."""
+        """The references' ``(k, n_pool)`` membership: :func:`pool_membership` over this pool.
+
+        Args:
+            k: number of reference models (>= 2).
+            pkeep: fraction of the models trained on each candidate (default 0.5, like the target's :attr:`pkeep`).
+            seed: seeds the membership design.
+            equal_sizes: every model trains on the same number of candidates (see :func:`sample_membership`).
+        """
         return pool_membership(len(self.candidates), len(self.population), k, pkeep, seed, equal_sizes=equal_sizes)
 
 
@@ -381,6 +412,13 @@ def attack_pool(y: np.ndarray, size: int, seed: int = 0, population: Optional[in
     ``target_train`` are the members, ``target_test`` the non-member
     candidates, ``shadow_train + shadow_test`` the attacker's population
     (``2 * size`` examples, or the first ``population`` of them).
+
+    Args:
+        y: labels of the whole data set (the split is stratified by them).
+        size: members per part (the target trains on ``size`` examples).
+        seed: seeds the split.
+        population: keep only the first ``population`` of the ``2 * size`` population samples
+            (between 1 and ``2 * size``); default all.
     """
     from ..splits import make_splits
 
@@ -443,6 +481,8 @@ def context_references(
             cross-entropy references (``config`` default: ``ctx.train_config``
             or ``TrainConfig()``).
         k, pkeep, seed, strategy: see :func:`train_reference_models` (seed default ``ctx.seed``).
+        attacker: ``"matched"`` (default: references trained with the target's defense
+            and recipe) or ``"mismatched"`` (plain cross-entropy); see :data:`ATTACKERS`.
         equal_sizes: every reference model trains on exactly half the
             candidates (as many as the target), which lets them be stacked on
             CUDA (:func:`pool_membership`); default ``False`` (Carlini et al.'s design).

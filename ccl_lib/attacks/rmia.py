@@ -60,14 +60,24 @@ ArrayLike = Union[np.ndarray, torch.Tensor]
 
 
 def true_class_log_prob(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
-    """``(..., n)`` log-softmax probability of the true class, ``log Pr(x | theta)``, in float64."""
+    """``(..., n)`` log-softmax probability of the true class, ``log Pr(x | theta)``, in float64.
+
+    Args:
+        logits: ``(..., n, C)`` logits (e.g. ``(K, n, C)`` for K reference models), finite.
+        labels: ``(n,)`` integer labels in ``[0, C)``.
+    """
     z, y = logits_and_labels(logits, labels)
     idx = y.view(*([1] * (z.dim() - 2)), -1, 1).expand(*z.shape[:-1], 1)
     return torch.log_softmax(z, dim=-1).gather(-1, idx).squeeze(-1).numpy()
 
 
 def true_class_prob(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
-    """``(..., n)`` softmax probability of the true class, ``Pr(x | theta)`` (RMIA's default signal)."""
+    """``(..., n)`` softmax probability of the true class, ``Pr(x | theta)`` (RMIA's default signal).
+
+    Args:
+        logits: ``(..., n, C)`` logits, finite.
+        labels: ``(n,)`` integer labels in ``[0, C)``.
+    """
     return np.exp(true_class_log_prob(logits, labels))
 
 
@@ -84,6 +94,13 @@ def log_marginal(ref_logp: ArrayLike, ref_in: ArrayLike, *, a: float = 0.3, onli
     models with ``ref_in`` False (Zarifzadeh et al., offline RMIA).  Online:
     the mean over all K models (``a`` is ignored).  Examples without any OUT
     model get NaN in offline mode.
+
+    Args:
+        ref_logp: ``(K, n)`` reference models' ``log Pr(x | theta_k)`` (:func:`true_class_log_prob`).
+        ref_in: ``(K, n)`` bool membership (True = model k trained on example i).
+        a: offline coefficient in [0, 1] (default 0.3);
+            ``a = 1`` is the plain mean over the OUT models.
+        online: average over all K models instead (IN and OUT).
     """
     lp = as_numpy(ref_logp)
     mask = np.asarray(ref_in.detach().cpu().numpy() if isinstance(ref_in, torch.Tensor) else ref_in)
@@ -110,6 +127,12 @@ def pairwise_likelihood_ratio(logp_x: ArrayLike, log_px: ArrayLike, logp_z: Arra
 
     Inputs are logs; the result is the ratio itself.  Memory is ``n * m``:
     meant for inspection and tests; :func:`rmia_scores` never builds it.
+
+    Args:
+        logp_x: ``(n,)`` target's ``log Pr(x_i | theta)`` of the candidates.
+        log_px: ``(n,)`` their ``log Pr(x_i)`` (:func:`log_marginal`).
+        logp_z: ``(m,)`` target's ``log Pr(z_j | theta)`` of the population samples.
+        log_pz: ``(m,)`` their ``log Pr(z_j)``.
     """
     rx = as_numpy(logp_x) - as_numpy(log_px)
     rz = as_numpy(logp_z) - as_numpy(log_pz)
@@ -180,6 +203,15 @@ def tune_offline_a(
     train on) and the ``a`` with the highest mean AUC is returned, with
     ``{a: mean AUC}``.  Candidates without an OUT model among the remaining
     references are left out of that pseudo-target's AUC.
+
+    Args:
+        ref_logp: ``(K, n_pool)`` reference models' ``log Pr(x | theta_k)``, K >= 2.
+        ref_in: ``(K, n_pool)`` bool membership of the reference models.
+        candidates: pool positions of the tested examples.
+        population: pool positions of the population samples z.
+        grid: values of ``a`` in [0, 1] to try (default 0, 0.1, ..., 1); ties go to the value closest to 0.3.
+        gamma: dominance threshold of Eq. 4.
+        n_pseudo: number of reference models (the first ones) attacked as pseudo-targets, in ``[1, K]``.
     """
     lp = as_numpy(ref_logp)
     mask = np.asarray(ref_in).astype(bool)
@@ -238,6 +270,7 @@ def rmia_attack(
         a: offline coefficient in [0, 1], or ``"tune"`` (:func:`tune_offline_a`).
         gamma: dominance threshold of Eq. 4.
         online: use all reference models for ``Pr(x)`` (IN and OUT).
+        name: the report's attack name.
         n_pseudo: reference models used as pseudo-targets to learn the
             decision threshold (0: no decisions).
 

@@ -66,7 +66,11 @@ MIN_SET_SIZE = 30
 
 
 def is_paper_attack(name: str) -> bool:
-    """True for the paper's eight attacks (:data:`PAPER_ATTACKS`), the ones Table 1's P1 is taken over."""
+    """True for the paper's eight attacks (:data:`PAPER_ATTACKS`), the ones Table 1's P1 is taken over.
+
+    Args:
+        name: an attack name (a key of :data:`ATTACKS` or a report's ``attack`` column).
+    """
     return name in PAPER_ATTACKS
 
 
@@ -78,7 +82,12 @@ def default_attacks(kind: str) -> tuple[str, ...]:
 
 
 def results_frame(results: Union[Mapping[str, AttackResult], Sequence[AttackResult]]) -> pd.DataFrame:
-    """The report table (:data:`REPORT_COLUMNS`, one row per attack) of attack results."""
+    """The report table (:data:`REPORT_COLUMNS`, one row per attack) of attack results.
+
+    Args:
+        results: :class:`AttackResult` objects, as a sequence or a ``name -> result`` mapping
+            (the row order follows it).
+    """
     items = list(results.values()) if isinstance(results, Mapping) else list(results)
     rows = []
     for r in items:

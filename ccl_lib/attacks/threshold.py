@@ -43,7 +43,13 @@ __all__ = [
 
 
 class ThresholdChoice(NamedTuple):
-    """A learned threshold and the balanced accuracy it reaches on the data it was learned on."""
+    """A learned threshold and the balanced accuracy it reaches on the data it was learned on.
+
+    Attributes:
+        threshold: the score threshold ``tau``; the rule flags ``score >= tau`` as a member.
+        balanced_accuracy: ``(TPR + TNR) / 2`` of that rule on the scores it was chosen on
+            (in [0, 1]; 0.5 = chance).
+    """
 
     threshold: float
     balanced_accuracy: float
@@ -181,7 +187,13 @@ def class_thresholds(
 
 
 def apply_thresholds(scores: Any, y: Any, thresholds: Any) -> np.ndarray:
-    """Hard member decisions ``score >= thresholds[y]`` of class-dependent thresholds."""
+    """Hard member decisions ``score >= thresholds[y]`` of class-dependent thresholds.
+
+    Args:
+        scores: (n,) membership scores, higher = more likely a member.
+        y: (n,) integer class labels selecting each example's threshold.
+        thresholds: (K,) one threshold per class, ``K > max(y)`` (e.g. learned on the shadow model).
+    """
     s = _scores(scores, "scores")
     c = _class_labels(y, len(s), "y")
     t = np.asarray(thresholds, dtype=np.float64)
