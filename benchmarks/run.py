@@ -592,7 +592,7 @@ def environment(ctx: Context) -> dict[str, Any]:
     }
     try:
         with open("/proc/cpuinfo") as fh:
-            env["cpu"] = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), platform.processor())
+            env["cpu"] = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), platform.processor())
     except OSError:
         env["cpu"] = platform.processor()
     if ctx.device.type == "cuda":

@@ -206,7 +206,7 @@ def _curvature_range(fn: PLoss, lo: float = 1e-6, hi: float = 1.0) -> tuple[floa
         a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
         if b > a:
             res = minimize_scalar(
-                lambda t: sign * float(loss_derivatives(fn, [t])[2][0]), bounds=(a, b), method="bounded",
+                lambda t, sign=sign: sign * float(loss_derivatives(fn, [t])[2][0]), bounds=(a, b), method="bounded",
                 options={"xatol": 1e-12},
             )
             val = sign * float(res.fun)
@@ -423,7 +423,7 @@ def _concave_shape_of(fn: PLoss) -> tuple[float, float, float]:
     return float(-d1[-1]), cmin, cmax
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _concave_shape(name: str) -> tuple[float, float, float]:
     return _concave_shape_of(p_loss(name))
 
@@ -532,7 +532,7 @@ def gradient_check(
             for dtype in dtypes:
                 z = z64.to(dtype)
                 auto = autograd_logit_gradient(
-                    lambda a, b: convex_concave_loss(a, b, alpha, concave, reduction="sum"), z, t
+                    lambda a, b, alpha=alpha, concave=concave: convex_concave_loss(a, b, alpha, concave, reduction="sum"), z, t
                 )
                 closed = ccl_logit_gradient(z, t, alpha, concave)
                 err = float((auto - closed).abs().max())

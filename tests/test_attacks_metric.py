@@ -124,7 +124,9 @@ def test_metric_attack_thresholds_are_learned_on_the_shadow_model(metric):
         thr[c] = cands[int(np.argmax(objs))]
     t_in, t_out = slice(2 * n, 3 * n), slice(3 * n, 4 * n)
     dec_in = s[t_in] >= thr[yy[t_in]] - 1e-12 * np.abs(thr[yy[t_in]])
+    dec_out = s[t_out] >= thr[yy[t_out]] - 1e-12 * np.abs(thr[yy[t_out]])
     assert np.mean(res.decision_in == dec_in) > 0.998  # float32-vs-float64 rounding at most on a few
+    assert np.mean(res.decision_out == dec_out) > 0.998
     assert np.array_equal(res.decision_in, res.scores_in >= 0) and np.array_equal(res.decision_out, res.scores_out >= 0)
     summ = res.summary()
     assert summ["advantage"] > 0.5 and summ["advantage_oracle"] >= summ["advantage"] - 1e-12

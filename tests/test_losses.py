@@ -102,7 +102,7 @@ def test_gradcheck_ce_variants():
     z, y = make_batch(n=6, k=4, seed=2)
     z.requires_grad_(True)
     for concave in ("exp", "quadratic", _custom_concave):
-        assert torch.autograd.gradcheck(lambda t: L.convex_concave_loss(t, y, 0.3, concave, reduction="none"), (z,))
+        assert torch.autograd.gradcheck(lambda t, concave=concave: L.convex_concave_loss(t, y, 0.3, concave, reduction="none"), (z,))
 
 
 # ----------------------------------------------------------------------------- Proposition 4.2
@@ -312,11 +312,11 @@ def test_unknown_names_and_bad_hyperparameters():
         L.ConvexConcaveLoss(0.5, convex="mse")
     for bad in ("avg", None):
         for call in (
-            lambda: L.convex_concave_loss(z, y, 0.5, reduction=bad),
-            lambda: L.cross_entropy(z, y, reduction=bad),
-            lambda: L.focal_loss(z, y, reduction=bad),
-            lambda: L.ConvexConcaveLoss(0.5, reduction=bad),
-            lambda: L.FocalLoss(reduction=bad),
+            lambda bad=bad: L.convex_concave_loss(z, y, 0.5, reduction=bad),
+            lambda bad=bad: L.cross_entropy(z, y, reduction=bad),
+            lambda bad=bad: L.focal_loss(z, y, reduction=bad),
+            lambda bad=bad: L.ConvexConcaveLoss(0.5, reduction=bad),
+            lambda bad=bad: L.FocalLoss(reduction=bad),
         ):
             with pytest.raises(ValueError, match=r"reduction must be one of \('mean', 'sum', 'none'\)"):
                 call()

@@ -26,8 +26,8 @@ def last_linear(model: nn.Module) -> nn.Linear:
 def test_purchase_mlp_architecture():
     """600-1024-512-256-128-100 with Tanh (Nasr et al., 2018; Sec. 5.1)."""
     m = build_model("mlp", (600,), 100)
-    linears = [l for l in m.modules() if isinstance(l, nn.Linear)]
-    assert [(l.in_features, l.out_features) for l in linears] == [
+    linears = [mod for mod in m.modules() if isinstance(mod, nn.Linear)]
+    assert [(lin.in_features, lin.out_features) for lin in linears] == [
         (600, 1024), (1024, 512), (512, 256), (256, 128), (128, 100)
     ]
     assert sum(isinstance(a, nn.Tanh) for a in m.modules()) == 4

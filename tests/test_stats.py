@@ -43,7 +43,7 @@ def test_point_estimates_equal_ccl_lib_metrics(decimals):
     assert res["tpr@0.1%"][0] == pytest.approx(metrics.tpr_at_fpr(s, lab, 0.001), abs=1e-12)
     assert res["tpr@1%"][0] == pytest.approx(metrics.tpr_at_fpr(s, lab, 0.01), abs=1e-12)
     assert res["tpr@0.05"][0] == pytest.approx(metrics.tpr_at_fpr(s, lab, 0.05), abs=1e-12)
-    for est, lo, hi in res.values():
+    for _est, lo, hi in res.values():
         assert lo <= hi
 
 
@@ -52,7 +52,7 @@ def test_point_estimates_equal_ccl_lib_metrics(decimals):
     [
         ("advantage", metrics.advantage),
         ("auc", metrics.roc_auc),
-        ("tpr@1%", lambda s, l: metrics.tpr_at_fpr(s, l, 0.01)),
+        ("tpr@1%", lambda s, lab: metrics.tpr_at_fpr(s, lab, 0.01)),
     ],
 )
 def test_vectorized_replicates_equal_per_replicate_metrics(name, fn):

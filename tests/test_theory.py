@@ -43,7 +43,8 @@ def test_p_loss_rejects_bad_arguments():
 
 def test_loss_derivatives_closed_forms_and_finite_differences():
     x = np.array([0.02, 0.2, 0.5, 0.9, 1.0])
-    l, d1, d2 = T.loss_derivatives("ce", x)
+    loss, d1, d2 = T.loss_derivatives("ce", x)
+    np.testing.assert_allclose(loss, -np.log(x))
     np.testing.assert_allclose(d1, -1 / x)
     np.testing.assert_allclose(d2, 1 / x**2)
     _, d1, d2 = T.loss_derivatives("focal", x)
@@ -181,7 +182,7 @@ def test_closed_form_gradient_matches_autograd_and_finite_differences():
     for concave in ("exp", "quadratic"):
         for alpha in (0.0, 0.3, 1.0):
             closed = T.ccl_logit_gradient(z, t, alpha, concave)
-            auto = T.autograd_logit_gradient(lambda a, b: convex_concave_loss(a, b, alpha, concave, reduction="sum"), z, t)
+            auto = T.autograd_logit_gradient(lambda a, b, alpha=alpha, concave=concave: convex_concave_loss(a, b, alpha, concave, reduction="sum"), z, t)
             assert float((closed - auto).abs().max()) < 1e-13
     # alpha = 1 is exactly cross-entropy's gradient softmax - onehot (Eq. 9)
     ce = torch.softmax(z, 1) - torch.nn.functional.one_hot(t, 7).double()

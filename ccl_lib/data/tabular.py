@@ -102,7 +102,7 @@ def _parse_label_first_csv(stream: IO[bytes], d: int, what: str) -> tuple[np.nda
     labels: list[int] = []
     for lines in _iter_lines(stream):
         rows = []
-        for i, line in enumerate(lines):
+        for line in lines:
             cut = line.find(b",")
             if cut < 0:
                 raise DataVerificationError(f"{what}: a row has no features (expected a label and {d} features)")

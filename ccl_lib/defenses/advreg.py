@@ -139,7 +139,7 @@ class AdvReg(Defense):
 
         Returns the binary cross-entropy before the first update (detached).
         """
-        h = self._require()
+        self._require()  # fails early, with a message, before setup()
         opt = self.inference_optimizer
         assert opt is not None
         was_training = model.training

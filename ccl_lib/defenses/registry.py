@@ -86,7 +86,7 @@ def register_defense(name: str, target: str, *, needs_reference: bool = False) -
     defense_class.cache_clear()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def defense_class(name: str) -> type:
     """The class registered under ``name`` (imported on first use)."""
     name = _check_name(name)
