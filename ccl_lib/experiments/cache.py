@@ -96,7 +96,11 @@ def _canonical(obj: Any) -> bytes:
 
 
 def record_digest(record: dict[str, Any]) -> str:
-    """SHA-256 of a record's canonical JSON without its ``digest`` entry (rows, histories, meta, file digests...)."""
+    """SHA-256 of a record's canonical JSON without its ``digest`` entry (rows, histories, meta, file digests...).
+
+    Args:
+        record: a ``result.json`` record (a JSON object; its ``digest`` entry is ignored).
+    """
     return sha256_bytes(_canonical({k: v for k, v in record.items() if k != "digest"}))
 
 
@@ -135,6 +139,11 @@ class EntryLock:
     thread refreshes its modification time every
     :data:`LOCK_HEARTBEAT_SECONDS` so other processes can tell a live holder
     from a crashed one.
+
+    Args:
+        path: the lock file, already created by :meth:`ResultCache.lock`.
+        token: the random token written in it; :meth:`release` removes only a file holding it.
+        heartbeat: seconds between modification-time refreshes.
     """
 
     def __init__(self, path: Path, token: str, heartbeat: float) -> None:
@@ -225,6 +234,10 @@ class ResultCache:
         is made and the first failure is returned as a short reason.
         ``verify="size"`` checks referenced files by size only (fast, for
         listings); ``"sha256"`` (default) hashes them.
+
+        Args:
+            key: the entry's key (:meth:`RunSpec.key`).
+            verify: ``"sha256"`` or ``"size"``, as above.
         """
         if verify not in ("size", "sha256"):
             raise ValueError(f"verify must be 'size' or 'sha256', got {verify!r}")
@@ -335,6 +348,11 @@ class ResultCache:
 
         With ``warn`` (default) a damaged entry logs one warning line naming
         the entry and the reason.  See :meth:`check_record`.
+
+        Args:
+            key: the entry's key.
+            verify: ``"sha256"`` (default, hash every referenced file) or ``"size"``.
+            warn: log a damaged entry.
         """
         record, reason = self.check_record(key, verify)
         if reason is not None and warn:
@@ -342,7 +360,12 @@ class ResultCache:
         return record
 
     def warn_unusable(self, key: str, reason: str) -> None:
-        """Log the one warning line of a damaged entry."""
+        """Log the one warning line of a damaged entry.
+
+        Args:
+            key: the entry's key.
+            reason: why it is not used (from :meth:`check_record`).
+        """
         log.warning("ccl_lib cache: entry %s is not used (%s); recomputing it", self.folder(key), reason)
 
     def _verified_bytes(self, key: str, name: str, record: dict[str, Any]) -> bytes:
@@ -355,7 +378,13 @@ class ResultCache:
         return data
 
     def load_state_dict(self, key: str, name: str, record: Optional[dict[str, Any]] = None) -> dict[str, torch.Tensor]:
-        """A model state dict of run ``key``, sha256-verified, loaded with ``weights_only=True``."""
+        """A model state dict of run ``key``, sha256-verified, loaded with ``weights_only=True``.
+
+        Args:
+            key: the run's key.
+            name: the file name recorded in the record's ``files`` (``<stem>-<sha8>.pt``).
+            record: the run's verified record, if already read (default: read it now).
+        """
         record = record or self.read_record(key)
         if record is None:
             raise CacheError(f"run {key} is not in the cache {self.root} (or its files failed verification)")
@@ -363,7 +392,13 @@ class ResultCache:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
     def load_arrays(self, key: str, name: str, record: Optional[dict[str, Any]] = None) -> dict[str, np.ndarray]:
-        """An ``.npz`` of run ``key``, sha256-verified, read with ``allow_pickle=False``."""
+        """An ``.npz`` of run ``key``, sha256-verified, read with ``allow_pickle=False``.
+
+        Args:
+            key: the run's key.
+            name: the file name recorded in the record's ``files`` (``<stem>-<sha8>.npz``).
+            record: the run's verified record, if already read (default: read it now).
+        """
         record = record or self.read_record(key)
         if record is None:
             raise CacheError(f"run {key} is not in the cache {self.root} (or its files failed verification)")
@@ -374,13 +409,25 @@ class ResultCache:
     # -- writing ---------------------------------------------------------------
 
     def write_state_dict(self, key: str, stem: str, state: dict[str, torch.Tensor]) -> tuple[str, str, int]:
-        """Write a state dict atomically as ``<stem>-<sha8>.pt``; returns (name, sha256, size)."""
+        """Write a state dict atomically as ``<stem>-<sha8>.pt``; returns (name, sha256, size).
+
+        Args:
+            key: the run's key (the file goes into its folder).
+            stem: the file name's prefix (e.g. ``"target"``).
+            state: the tensors to save (moved to the CPU).
+        """
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu().contiguous() for k, v in state.items()}, buf)
         return self._write_named(key, stem, ".pt", buf.getvalue())
 
     def write_arrays(self, key: str, stem: str, arrays: dict[str, np.ndarray]) -> tuple[str, str, int]:
-        """Write arrays atomically as ``<stem>-<sha8>.npz``; returns (name, sha256, size)."""
+        """Write arrays atomically as ``<stem>-<sha8>.npz``; returns (name, sha256, size).
+
+        Args:
+            key: the run's key (the file goes into its folder).
+            stem: the file name's prefix.
+            arrays: ``{name: array}`` saved compressed (no object arrays: they are read without pickle).
+        """
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         return self._write_named(key, stem, ".npz", buf.getvalue())
@@ -399,6 +446,10 @@ class ResultCache:
 
         The record is normalized through JSON first (what is read back is
         exactly what was digested).
+
+        Args:
+            key: the run's key; must equal ``record["key"]``.
+            record: the run's record (rows, histories, meta, ``files`` digests).
         """
         if record.get("key") != key:
             raise ValueError("the record's key does not match the folder's key")
@@ -455,6 +506,12 @@ class ResultCache:
         :class:`TimeoutError`).  Breaking a stale lock races only with other
         breakers of the same lock; the worst case is a run computed twice,
         never a wrong entry (writes are atomic and content-named).
+
+        Args:
+            key: the entry's key.
+            wait: poll until the lock is free (default) instead of returning ``None`` at once.
+            timeout: give up after this many seconds (default: wait forever).
+            poll: seconds between attempts while waiting.
         """
         path = self.lock_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -489,7 +546,11 @@ class ResultCache:
 
 
 def resolve_cache(cache: Union[None, bool, PathLike, ResultCache]) -> Optional[ResultCache]:
-    """``None``/``True`` -> the default cache; a path -> a cache there; ``False`` -> no cache."""
+    """``None``/``True`` -> the default cache; a path -> a cache there; ``False`` -> no cache.
+
+    Args:
+        cache: ``None``, ``True``, ``False``, a folder path or a :class:`ResultCache` (returned as is).
+    """
     if cache is None or cache is True:
         return ResultCache()
     if cache is False:

@@ -218,6 +218,11 @@ def check_config(
     allowed; ``overridden`` maps the settings that came from ``--set`` to
     the text given there, so the message quotes the command line rather
     than the file.
+
+    Args:
+        config: the experiment's settings (a JSON object).
+        source: where they came from, quoted in error messages.
+        overridden: ``{setting: "--set" text}`` of the settings given on the command line.
     """
     overridden = overridden or {}
     if not isinstance(config, Mapping):
@@ -259,6 +264,9 @@ def parse_override(text: str) -> tuple[str, Any]:
 
     Non-finite JSON numbers (``1e400`` parses as infinity, ``NaN``) are kept
     as floats and refused by :func:`check_config` with the setting's name.
+
+    Args:
+        text: ``"key=value"``; the key may be dotted (``"a.b=1"``).
     """
     if not isinstance(text, str) or "=" not in text:
         raise ValueError(f"an override must look like key=value (e.g. epochs=5 or seeds=[0,1]), got {text!r}")
@@ -303,7 +311,14 @@ def apply_overrides(
 
 @dataclass
 class Experiment:
-    """A named sweep: its config (after overrides) and the :class:`RunSpec` list it expands to."""
+    """A named sweep: its config (after overrides) and the :class:`RunSpec` list it expands to.
+
+    Attributes:
+        name: the experiment's name (the config file's stem).
+        config: the settings (keys of :data:`SCHEMA`; ``dataset`` and ``defenses`` required),
+            checked by :func:`check_config` on construction.
+        source: where the config came from (file path), quoted in error messages.
+    """
 
     name: str
     config: dict[str, Any]
@@ -349,6 +364,12 @@ def load_experiment(
 
     Raises ``ValueError`` for an unknown name (listing the named ones) and for
     invalid settings.
+
+    Args:
+        name_or_path: a name of :func:`list_experiments` or the path of a ``.json`` config.
+        overrides: settings that replace the file's: a mapping ``{key: value}`` or
+            ``"key=value"`` strings as given to ``--set`` (:func:`parse_override`); dotted keys
+            reach into nested settings.  The result is checked again.
     """
     text = str(name_or_path)
     path: Optional[Path] = None

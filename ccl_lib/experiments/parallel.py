@@ -51,7 +51,12 @@ BACKENDS = ("local", "ray")
 
 
 class SweepError(RuntimeError):
-    """Some runs of a sweep failed; the others are cached.  ``partial`` holds the :class:`SweepResult`."""
+    """Some runs of a sweep failed; the others are cached.  ``partial`` holds the :class:`SweepResult`.
+
+    Args:
+        message: the error message (counts and the first failure's traceback).
+        partial: the sweep's result without the failed runs.
+    """
 
     def __init__(self, message: str, partial: SweepResult) -> None:
         super().__init__(message)
@@ -60,7 +65,17 @@ class SweepError(RuntimeError):
 
 @dataclass
 class SweepResult:
-    """The runs of a sweep in spec order, and what happened to them."""
+    """The runs of a sweep in spec order, and what happened to them.
+
+    Attributes:
+        results: the :class:`RunResult` of every run that finished, in spec order.
+        computed: runs computed by this sweep.
+        cached: runs loaded from the cache (including ones another sweep finished meanwhile).
+        failures: ``(spec, traceback text)`` of every failed run.
+        seconds: wall time of the sweep.
+        workers: parallel workers used.
+        backend: ``"local"`` or ``"ray"``.
+    """
 
     results: list[RunResult]
     computed: int = 0
@@ -111,6 +126,12 @@ def resolve_workers(workers: Union[int, str], n_runs: int, device: Any = "auto")
     """Number of local worker processes: an int, or ``"auto"`` = one per GPU, else one per core.
 
     Never more than ``n_runs`` (and at least 1).
+
+    Args:
+        workers: a positive integer or ``"auto"``.
+        n_runs: runs to compute (caps the result).
+        device: the sweep's device; ``"auto"``/``"cuda..."`` with CUDA present makes ``"auto"``
+            count GPUs instead of cores.
     """
     if isinstance(workers, str):
         if workers != "auto":
@@ -209,7 +230,25 @@ def run_sweep(
     progress: Optional[bool] = None,
     raise_on_error: bool = True,
 ) -> SweepResult:
-    """Run every spec not yet in the cache; load the others.  See :func:`run_grid`."""
+    """Run every spec not yet in the cache; load the others.  See :func:`run_grid`.
+
+    Args:
+        specs: the runs; duplicates are run once.
+        workers: parallel runs: an integer or ``"auto"`` (one per GPU, else one per CPU core);
+            with Ray, the cap on tasks in flight.
+        backend: ``"local"`` (process pool) or ``"ray"``; giving ``ray_address`` selects Ray.
+        ray_address: a Ray cluster address (``"ray://host:10001"``, ``"auto"``, ``"local"``);
+            ``None`` joins the current Ray instance or starts a local one.
+        cache: result cache (default ``$CCL_CACHE_DIR`` or the user cache; a folder;
+            a :class:`ResultCache`; ``False`` for none).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        progress: a progress bar over runs (default on unless ``CCL_PROGRESS=0``).
+        raise_on_error: raise :class:`SweepError` (with the partial result) when runs
+            failed; else return the finished runs and list the failures.
+
+    Returns:
+        a :class:`SweepResult`.
+    """
     t0 = time.perf_counter()
     specs = _check_specs(specs)
     if backend not in BACKENDS:

@@ -90,7 +90,11 @@ class RunResult:
         return rows_frame(self.rows)
 
     def history_frame(self, role: str = "target"):
-        """The per-epoch training history of the ``"target"`` or ``"shadow"`` model."""
+        """The per-epoch training history of the ``"target"`` or ``"shadow"`` model.
+
+        Args:
+            role: ``"target"`` (default) or ``"shadow"``.
+        """
         import pandas as pd
 
         if role not in self.histories:
@@ -121,7 +125,11 @@ class RunResult:
 
 def rows_frame(rows: list[dict[str, Any]]):
     """A ``DataFrame`` of result rows with a stable column order: run columns, the
-    defenses' hyperparameters (alphabetical), recipe, utility, attack metrics."""
+    defenses' hyperparameters (alphabetical), recipe, utility, attack metrics.
+
+    Args:
+        rows: result rows (dicts), as in :attr:`RunResult.rows` or :attr:`SweepResult.rows`.
+    """
     import pandas as pd
 
     df = pd.DataFrame(rows)
@@ -490,7 +498,13 @@ def _record(spec: RunSpec, cache: Any) -> tuple[ResultCache, dict[str, Any]]:
 
 
 def load_result(spec: RunSpec, *, cache: Any = None) -> RunResult:
-    """The stored :class:`RunResult` of a finished run (:class:`CacheError` if it is not in the cache)."""
+    """The stored :class:`RunResult` of a finished run (:class:`CacheError` if it is not in the cache).
+
+    Args:
+        spec: the run's :class:`RunSpec`.
+        cache: where to look (:func:`~ccl_lib.experiments.cache.resolve_cache`: ``None`` = default cache,
+            a folder or a :class:`ResultCache`).
+    """
     _, record = _record(spec, cache)
     return RunResult.from_record(record, cached=True)
 
@@ -519,6 +533,13 @@ def load_model(
     ``torch.load(..., weights_only=True)``.  ``epoch`` picks an early-stopping
     checkpoint (default: the last evaluated epoch); the shadow model is stored
     at the last evaluated epoch only.
+
+    Args:
+        spec: the run's :class:`RunSpec`.
+        role: ``"target"`` (default) or ``"shadow"``.
+        epoch: an evaluated epoch with a stored checkpoint (default: the last).
+        cache: where to look (``None`` = default cache, a folder or a :class:`ResultCache`).
+        device: where to put the model (default CPU; ``"auto"`` picks CUDA when present).
     """
     if role not in ("target", "shadow"):
         raise ValueError(f"role must be 'target' or 'shadow', got {role!r}")
@@ -538,6 +559,11 @@ def load_attack_results(spec: RunSpec, *, epoch: Optional[int] = None, cache: An
 
     Scores are read from the run's ``scores-*.npz`` (sha256-checked,
     ``allow_pickle=False``); use them for ROC curves (:func:`ccl_lib.plots.roc_curves`).
+
+    Args:
+        spec: the run's :class:`RunSpec`.
+        epoch: an evaluated epoch (default: the last).
+        cache: where to look (``None`` = default cache, a folder or a :class:`ResultCache`).
     """
     from ..attacks.base import AttackResult
 

@@ -57,7 +57,12 @@ PAPER_EPOCHS = 300
 
 
 class FrozenDict(_MappingABC):
-    """A read-only, hashable mapping of JSON-like values (lists are stored as tuples)."""
+    """A read-only, hashable mapping of JSON-like values (lists are stored as tuples).
+
+    Args:
+        data: a mapping or ``(key, value)`` pairs with string keys; further entries may
+            be given as keyword arguments.  Nested dicts and lists are frozen too.
+    """
 
     __slots__ = ("_d",)
 
@@ -125,7 +130,11 @@ def derive_seed(seed: int, role: str) -> int:
 
 
 def dataset_kind(name: str) -> str:
-    """``"image"`` or ``"tabular"`` for a data set name of :func:`ccl_lib.data.load_dataset`."""
+    """``"image"`` or ``"tabular"`` for a data set name of :func:`ccl_lib.data.load_dataset`.
+
+    Args:
+        name: a data set name (``"imagefolder:<path>"`` counts as image data).
+    """
     if name.lower().startswith("imagefolder:") or name in _IMAGE_DATASETS:
         return "image"
     return "tabular"
@@ -181,8 +190,13 @@ class RunSpec:
             (MLP for tabular data, small CNN for images).
         seed: seeds the split, both models (through :func:`derive_seed`) and
             the attacks.
-        epochs, milestones, lr, batch_size, momentum, weight_decay: the SGD
-            recipe of Sec. 5.1 (learning rate divided by 10 at each milestone).
+        epochs: training epochs of the SGD recipe of Sec. 5.1 (>= 1).
+        milestones: epochs at which the learning rate is divided by 10 (each < ``epochs``;
+            empty: constant learning rate).
+        lr: initial SGD learning rate (> 0).
+        batch_size: minibatch size (>= 1).
+        momentum: SGD momentum in [0, 1).
+        weight_decay: SGD's L2 weight decay (>= 0).
         augment: random crop + flip of training images (ignored for tabular data).
         size: examples per split part; ``None`` uses all the data.
         attacks: attack names; ``None`` runs the default suite for the data kind.
