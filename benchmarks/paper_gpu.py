@@ -456,8 +456,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     for r in table:
         print(f"| {r['defense']} | {r['test_acc']:.3f} | {r['max_advantage']:.3f} | {r['p1']:.3f} |")
     print(
-        f"\ntraining: {th['images_per_s']:,.0f} images/s ({strategy}), {th['frac_of_bf16_matmul']:.1%} of the bf16 matmul "
-        f"rate measured in this run ({mm16['best'] / 1e12:.1f} TFLOP/s; {th['train_flops_per_image'] / 1e9:.2f} GFLOP per image)"
+        f"\ntraining: {th['images_per_s']:,.0f} images/s ({strategy}), "
+        f"{th['frac_of_bf16_matmul']:.1%} of the bf16 matmul rate measured in this run "
+        f"({mm16['best'] / 1e12:.1f} TFLOP/s; {th['train_flops_per_image'] / 1e9:.2f} GFLOP per image)"
     )
     print(
         f"the paper's 300 epochs: {th['extrapolated_300_epochs_seconds'] / 3600:.2f} h for these {n_models} models "

@@ -102,7 +102,8 @@ class Context:
         key = str(dtype).replace("torch.", "")
         if key not in self.peaks:
             self.peaks[key] = measure_matmul_flops(self, dtype)
-            self.log(f"peak {key} matmul: {self.peaks[key]['best'] / 1e9:.1f} GFLOP/s (median {self.peaks[key]['median'] / 1e9:.1f})")
+            rate = self.peaks[key]
+            self.log(f"peak {key} matmul: {rate['best'] / 1e9:.1f} GFLOP/s (median {rate['median'] / 1e9:.1f})")
         return self.peaks[key]
 
 
@@ -537,7 +538,8 @@ def bench_bf16(ctx: Context) -> list[Row]:
                 res = fit(models[c], x, y, config=cfg, progress=False)
                 if r:
                     times[c].append(res.history[-1]["seconds"])
-        ctx.log(f"{name}: fp32 {statistics.median(times['float32']):.3f}s bf16 {statistics.median(times['bf16 autocast']):.3f}s")
+        t32, t16 = statistics.median(times["float32"]), statistics.median(times["bf16 autocast"])
+        ctx.log(f"{name}: fp32 {t32:.3f}s bf16 {t16:.3f}s")
         r32 = make_row("6", f"{name}: float32", ctx, times["float32"], n, flops_per_sample=fl, peak=peak32)
         r16 = make_row("6", f"{name}: bf16 autocast", ctx, times["bf16 autocast"], n, flops_per_sample=fl, peak=peak16)
         r16["bf16_speedup"] = r16["throughput"] / r32["throughput"]
@@ -646,7 +648,10 @@ def markdown(rows: list[Row], env: dict[str, Any]) -> str:
             frac += f" ({100 * r['frac_of_bf16_peak']:.1f}% of bf16)"
         paired = ""
         if "paired_frac_of_bound" in r:
-            paired = f"{100 * r['paired_frac_of_bound']:.1f}% ({100 * r['paired_frac_min']:.0f}-{100 * r['paired_frac_max']:.0f}%)"
+            paired = (
+                f"{100 * r['paired_frac_of_bound']:.1f}% "
+                f"({100 * r['paired_frac_min']:.0f}-{100 * r['paired_frac_max']:.0f}%)"
+            )
         cells = [
             r["section"], r["case"], fmt_rate(r["throughput"]) + _unit(r), fmt_rate(r["best_throughput"]) + _unit(r),
             f"{r['min_s']:.3f}-{r['max_s']:.3f}", fmt_rate(r["bound"]) if "bound" in r else "", frac, paired,

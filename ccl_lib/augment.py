@@ -54,7 +54,8 @@ class DeviceImages:
         t = torch.as_tensor(np.ascontiguousarray(pixels)) if isinstance(pixels, np.ndarray) else pixels
         if not isinstance(t, Tensor) or t.dtype != torch.uint8 or t.dim() != 4:
             raise ValueError(
-                f"pixels must be (n, H, W, C) uint8 images, got {getattr(t, 'shape', type(t))} {getattr(t, 'dtype', '')}"
+                "pixels must be (n, H, W, C) uint8 images, "
+                f"got {getattr(t, 'shape', type(t))} {getattr(t, 'dtype', '')}"
             )
         if len(t) == 0:
             raise ValueError("pixels is empty")
@@ -128,7 +129,8 @@ class DeviceImages:
         b, h, w, _ = px.shape
         if tuple(offsets.shape) != (2, b) or tuple(flips.shape) != (b,):
             raise ValueError(
-                f"offsets must have shape (2, {b}) and flips ({b},), got {tuple(offsets.shape)} and {tuple(flips.shape)}"
+                f"offsets must have shape (2, {b}) and flips ({b},), "
+                f"got {tuple(offsets.shape)} and {tuple(flips.shape)}"
             )
         off = offsets.to(self.device, torch.long)
         rows = off[0][:, None] + torch.arange(h, device=self.device)[None, :] - padding  # (b, h), in image coordinates

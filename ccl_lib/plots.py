@@ -32,7 +32,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ["BOOK_DPI", "BOOK_WIDTH", "book_figsize", "use_book_style", "DEFENSE_LABELS", "ATTACK_LABELS", "alpha_ablation", "attack_bars", "privacy_utility", "roc_curves", "strong_roc_grid", "tpr_intervals",
+__all__ = ["BOOK_DPI", "BOOK_WIDTH", "book_figsize", "use_book_style", "DEFENSE_LABELS", "ATTACK_LABELS",
+           "alpha_ablation", "attack_bars", "privacy_utility", "roc_curves", "strong_roc_grid", "tpr_intervals",
            "training_curves", "curve_bands", "alpha_intervals", "privacy_utility_intervals", "attack_bars_intervals",
            "p1_bars_intervals", "strong_roc_panels"]  # fmt: skip
 
@@ -583,6 +584,8 @@ def _finish_panels(fig, axes, logy: Sequence[str], spans: Mapping[str, tuple[flo
             if lo > 0 and hi / lo > 10:
                 ax.set_yscale("log")
                 ax.yaxis.set_minor_formatter(NullFormatter())
+                ax.relim()
+                ax.autoscale_view()
     handles, labels = axes[0].get_legend_handles_labels()
     rows = math.ceil(len(labels) / 5)
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), bbox_to_anchor=(0.5, 0.0))

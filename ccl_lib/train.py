@@ -529,7 +529,8 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
                 loss = objective.loss(model, xb, yb, ref=ref, epoch=epoch, step=step)
             if not isinstance(loss, Tensor) or loss.dim() != 0:
                 raise ValueError(
-                    f"objective {objective.name!r} must return a scalar tensor, got {getattr(loss, 'shape', type(loss))}"
+                    f"objective {objective.name!r} must return a scalar tensor, "
+                    f"got {getattr(loss, 'shape', type(loss))}"
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()

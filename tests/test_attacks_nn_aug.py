@@ -238,12 +238,14 @@ def test_queries_use_eval_mode_and_are_not_augmented():
     sets = dict(target_in=(x[:10], y[:10]), target_out=(x[10:20], y[10:20]),
                 shadow_in=(x[20:30], y[20:30]), shadow_out=(x[30:], y[30:]))  # fmt: skip
     r1, res1 = run_attacks(target, shadow, **sets, attacks=["loss", "rotation"], kind="image", device="cpu",
-                           return_results=True, progress=False, attack_options={"rotation": {"config": FAST}})  # fmt: skip
+                           return_results=True, progress=False,
+                           attack_options={"rotation": {"config": FAST}})  # fmt: skip
     assert target.modes and not any(target.modes) and not any(shadow.modes)
     assert target.training and shadow.training  # mode restored
     state = {k: v.clone() for k, v in target.state_dict().items()}
     r2, res2 = run_attacks(target, shadow, **sets, attacks=["loss", "rotation"], kind="image", device="cpu",
-                           return_results=True, progress=False, attack_options={"rotation": {"config": FAST}})  # fmt: skip
+                           return_results=True, progress=False,
+                           attack_options={"rotation": {"config": FAST}})  # fmt: skip
     assert all(torch.equal(v, target.state_dict()[k]) for k, v in state.items())  # BN statistics untouched
     assert np.array_equal(res1["loss"].scores_in, res2["loss"].scores_in)
     assert np.array_equal(res1["rotation"].scores_in, res2["rotation"].scores_in)
