@@ -67,7 +67,12 @@ Tensor = torch.Tensor
 
 
 class InferenceModel(nn.Module):
-    """Membership inference model ``h(p, onehot(y)) -> logit`` (Nasr et al., 2018, Sec. 4, reduced)."""
+    """Membership inference model ``h(p, onehot(y)) -> logit`` (Nasr et al., 2018, Sec. 4, reduced).
+
+    Args:
+        num_classes: number of classes K (>= 2), the width of both inputs.
+        width: width of the first layer on the probability vector (>= 1).
+    """
 
     def __init__(self, num_classes: int, width: int = 256) -> None:
         super().__init__()
@@ -79,7 +84,12 @@ class InferenceModel(nn.Module):
         self.combine = nn.Sequential(nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 1))
 
     def forward(self, probs: Tensor, onehot: Tensor) -> Tensor:
-        """Member logit (N,) for probability vectors (N, K) and one-hot labels (N, K)."""
+        """Member logit (N,) for probability vectors (N, K) and one-hot labels (N, K).
+
+        Args:
+            probs: (N, K) softmax outputs of the classifier.
+            onehot: (N, K) one-hot true labels.
+        """
         return self.combine(torch.cat([self.probs(probs), self.labels(onehot)], dim=1)).squeeze(1)
 
 
@@ -115,6 +125,11 @@ class AdvReg(Defense):
 
         The initial weights come from the global torch RNG, which
         :func:`ccl_lib.train.fit` seeds from the run's seed.
+
+        Args:
+            model: the classifier being trained (unused; part of the objective's interface).
+            num_classes: number of classes K of the classifier's output.
+            device: where the inference model lives.
         """
         h = InferenceModel(num_classes)
         self.inference_model = h.to(device)
@@ -126,7 +141,14 @@ class AdvReg(Defense):
         return torch.zeros(len(y), k, device=y.device).scatter_(1, y.long().unsqueeze(1), 1.0)
 
     def inference_logits(self, probs: Tensor, y: Tensor, *, detach_params: bool = False) -> Tensor:
-        """The inference model's member logits for probability vectors ``probs`` and labels ``y``."""
+        """The inference model's member logits for probability vectors ``probs`` and labels ``y``.
+
+        Args:
+            probs: (N, K) softmax outputs of the classifier.
+            y: (N,) integer labels.
+            detach_params: use the inference model's parameters detached, so that gradients
+                reach only ``probs`` (the classifier's step of the min-max game).
+        """
         h = self._require()
         onehot = self._onehot(y, probs.shape[1])
         if not detach_params:
@@ -136,6 +158,13 @@ class AdvReg(Defense):
 
     def inference_step(self, model: nn.Module, x: Tensor, y: Tensor, x_ref: Tensor, y_ref: Tensor) -> Tensor:
         """``inference_steps`` updates of the inference model on members ``x`` vs reference ``x_ref``.
+
+        Args:
+            model: the classifier (queried in eval mode, without gradients).
+            x: a batch of members (the classifier's training batch).
+            y: their labels.
+            x_ref: a batch of reference (non-member) examples.
+            y_ref: their labels.
 
         Returns the binary cross-entropy before the first update (detached).
         """

@@ -72,7 +72,17 @@ def number(
     lo_open: bool = False,
     hi_open: bool = False,
 ) -> Callable[[str, Any], float]:
-    """Validator for a finite real number in ``[lo, hi]`` (ends open if asked)."""
+    """Validator for a finite real number in ``[lo, hi]`` (ends open if asked).
+
+    Args:
+        lo: lower end (``None``: unbounded below).
+        hi: upper end (``None``: unbounded above).
+        lo_open: exclude ``lo`` itself.
+        hi_open: exclude ``hi`` itself.
+
+    Returns:
+        ``check(name, value) -> float``, raising ``ValueError`` with the allowed range.
+    """
 
     def describe() -> str:
         left = "(" if lo_open else "["
@@ -104,7 +114,15 @@ def number(
 
 
 def int_range(lo: int, hi: Optional[int] = None) -> Callable[[str, Any], int]:
-    """Validator for an integer in ``[lo, hi]``."""
+    """Validator for an integer in ``[lo, hi]``.
+
+    Args:
+        lo: smallest allowed value.
+        hi: largest allowed value (``None``: unbounded).
+
+    Returns:
+        ``check(name, value) -> int`` (integral floats are accepted, booleans are not).
+    """
 
     allowed = f"[{lo}, {hi if hi is not None else 'inf'}]"
 
@@ -130,7 +148,12 @@ def choice(*options: str) -> Callable[[str, Any], str]:
 
 
 def epoch_list(name: str, value: Any) -> tuple[int, ...]:
-    """Validator for a non-empty list of distinct positive epochs (sorted on return)."""
+    """Validator for a non-empty list of distinct positive epochs (sorted on return).
+
+    Args:
+        name: the hyperparameter's name, for error messages.
+        value: an integer or an iterable of positive integer epochs.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, (str, bytes)) and hasattr(value, "__iter__"):
@@ -155,7 +178,12 @@ def epoch_list(name: str, value: Any) -> tuple[int, ...]:
 
 
 def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Per-sample cross-entropy ``-sum_c t_c log softmax(z)_c`` with soft targets ``t`` (N, K)."""
+    """Per-sample cross-entropy ``-sum_c t_c log softmax(z)_c`` with soft targets ``t`` (N, K).
+
+    Args:
+        logits: (N, K) logits ``z``.
+        targets: (N, K) target distributions ``t`` (rows summing to 1).
+    """
     return -(targets * F.log_softmax(logits, dim=1)).sum(dim=1)
 
 
@@ -279,6 +307,19 @@ class Defense(Objective):
         whose ``checkpoint_epochs`` are the union of ``config``'s and
         :attr:`checkpoint_epochs`.  ``reference`` (the reference split) is
         required when :attr:`needs_reference` is true and ignored otherwise.
+
+        Args:
+            model: the model to train (in place).
+            x: training features (a float tensor or :class:`ccl_lib.augment.DeviceImages`).
+            y: integer training labels.
+            config: the :class:`~ccl_lib.train.TrainConfig` recipe.
+            x_test: test features, evaluated after every epoch (``test_acc`` in the history).
+            y_test: their labels.
+            reference: ``(x, y)`` of the reference split, for defenses that need one.
+            progress: show a tqdm bar (default: on unless ``CCL_PROGRESS=0``).
+            desc: the progress bar's label.
+            checkpoint_dir: if given, checkpoint state dicts are also written there
+                (see :func:`ccl_lib.train.fit`).
         """
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a ccl_lib.train.TrainConfig, got {type(config).__name__}")

@@ -100,6 +100,10 @@ def warn_if_unnormalized(scale: float, model: nn.Module) -> None:
     ``loss`` at (lr * scale, wd / scale): a network without BatchNorm (or another
     normalization) then barely moves and stays near chance (measured: the small
     CNN at 10-12 % test accuracy on CIFAR-10 with scale 0.01).
+
+    Args:
+        scale: the loss scale factor (App. E.1); no warning at ``scale >= 1``.
+        model: the model to be trained (checked for BatchNorm/GroupNorm/LayerNorm layers).
     """
     from ..models import has_normalization
 

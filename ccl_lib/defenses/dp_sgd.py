@@ -158,6 +158,13 @@ def opacus_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delt
 
     The same computation :class:`DPSGD` reports, for planning a run (e.g.
     choosing ``noise_multiplier`` for a target epsilon) and for checking it.
+
+    Args:
+        noise_multiplier: Gaussian noise std relative to the clipping norm (> 0).
+        sample_rate: Poisson sampling rate ``batch_size / n`` in (0, 1].
+        steps: number of noisy steps (>= 1).
+        delta: the privacy parameter delta in (0, 1).
+        accountant: one of :data:`ACCOUNTANTS` (``"rdp"``, default, as in :class:`DPSGD`; ``"prv"``, ``"gdp"``).
     """
     _require_opacus()
     from opacus.accountants import create_accountant
@@ -242,6 +249,18 @@ class DPSGD(Defense):
         ``epsilon``, ``delta``, ``steps``, ``sample_rate``.  ``config.amp`` is
         ignored (float32); ``config.augment`` applies the random crop/flip to
         each sampled batch.
+
+        Args:
+            model: the model to train in place (BatchNorm layers are replaced by GroupNorm, see above).
+            x: training features.
+            y: integer training labels.
+            config: the :class:`~ccl_lib.train.TrainConfig` recipe (``batch_size`` sets the sampling rate).
+            x_test: test features, evaluated after every epoch.
+            y_test: their labels.
+            reference: ignored.
+            progress: show a tqdm bar (default: on unless ``CCL_PROGRESS=0``).
+            desc: the progress bar's label.
+            checkpoint_dir: if given, checkpoint state dicts are also written there.
         """
         _require_opacus()
         if not isinstance(config, TrainConfig):

@@ -80,6 +80,11 @@ def gaussian_kernel(a: Tensor, b: Tensor, sigma: Union[float, Tensor, Sequence[f
     """Gaussian (RBF) kernel matrix ``sum_s exp(-||a_i - b_j||^2 / (2 s^2))`` (n, m).
 
     ``sigma`` is a bandwidth or a sequence of bandwidths (a mixture of kernels).
+
+    Args:
+        a: (n, d) first sample.
+        b: (m, d) second sample (same width).
+        sigma: bandwidth(s) > 0 (not checked here; :func:`mmd2` checks them).
     """
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"need 2-d inputs with the same width, got {tuple(a.shape)} and {tuple(b.shape)}")
@@ -125,6 +130,15 @@ def mixup(
 
     ``lam`` is a number in [0, 1] or a 0-d tensor on ``x``'s device (not
     checked, to avoid a host synchronization).
+
+    Args:
+        x: (N, ...) batch of inputs.
+        y: (N,) their labels.
+        lam: the mixing weight, as above.
+        perm: (N,) permutation of the rows pairing each example with its partner.
+
+    Returns:
+        the mixed inputs, ``y`` and ``y[perm]`` (the loss weights them ``lam`` and ``1 - lam``).
     """
     if not isinstance(lam, Tensor) and not 0.0 <= lam <= 1.0:
         raise ValueError(f"lam must be in [0, 1], got {lam!r}")
@@ -179,7 +193,13 @@ class MixupMMD(Defense):
         self._pool = self._index = None
 
     def setup(self, model: nn.Module, *, num_classes: int, device: torch.device) -> None:
-        """Index the reference pool by class (when :meth:`train` handed one over)."""
+        """Index the reference pool by class (when :meth:`train` handed one over).
+
+        Args:
+            model: the classifier being trained (unused; part of the objective's interface).
+            num_classes: number of classes of the classifier's output.
+            device: where the reference pool is moved.
+        """
         self._index = None
         if self._pool is not None:
             xr, yr = self._pool[0].to(device), self._pool[1].long().to(device)

@@ -73,6 +73,11 @@ def register_defense(name: str, target: str, *, needs_reference: bool = False) -
     For researchers building on ``ccl_lib``: after registration ``get_defense``,
     ``n_parts_for`` and the experiment engine accept ``name``.  Re-registering a
     name of the library raises ``ValueError``.
+
+    Args:
+        name: the defense's name (an identifier).
+        target: where its class lives, ``"package.module:ClassName"`` (imported on first use).
+        needs_reference: the defense trains with the reference split (5 split parts, Sec. 5.1).
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"defense name must be an identifier-like string, got {name!r}")
@@ -147,6 +152,9 @@ def defense_from_description(description: dict[str, Any]) -> Defense:
 
     Raises ``ValueError`` when the rebuilt defense's description differs (a
     tampered or outdated record).
+
+    Args:
+        description: ``{"defense": name, **hparams}`` as stored in a result record.
     """
     if not isinstance(description, dict) or "defense" not in description:
         raise ValueError(f"need a dict with a 'defense' key (Defense.describe() output), got {description!r}")
@@ -193,7 +201,11 @@ def paper_grid(name: str) -> list[dict[str, Any]]:
 
 
 def default_scale(dataset: str) -> float:
-    """The CCL scale factor of App. E.1: 0.01 for CIFAR-10 (and ``cifar10-jpeg``), 0.05 for CIFAR-100, else 1."""
+    """The CCL scale factor of App. E.1: 0.01 for CIFAR-10 (and ``cifar10-jpeg``), 0.05 for CIFAR-100, else 1.
+
+    Args:
+        dataset: a data set name (matched case-insensitively by its prefix).
+    """
     if not isinstance(dataset, str) or not dataset.strip():
         raise ValueError(f"dataset must be a non-empty data set name such as 'cifar10', got {dataset!r}")
     scales = _grids()["scale"]

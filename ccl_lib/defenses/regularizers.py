@@ -59,7 +59,13 @@ class Dropout(Defense):
 
 
 def smoothed_targets(y: Tensor, num_classes: int, smoothing: float) -> Tensor:
-    """Label-smoothing targets ``(1 - smoothing) * onehot(y) + smoothing / K`` (N, K)."""
+    """Label-smoothing targets ``(1 - smoothing) * onehot(y) + smoothing / K`` (N, K).
+
+    Args:
+        y: (N,) integer labels.
+        num_classes: number of classes K (>= 2).
+        smoothing: the smoothing weight in [0, 1] (0: one-hot targets).
+    """
     if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"smoothing must be in [0, 1], got {smoothing!r}")
     if num_classes < 2:
@@ -83,7 +89,11 @@ class LabelSmoothing(Defense):
 
 
 def entropy(logits: Tensor) -> Tensor:
-    """Per-sample entropy ``-sum_c p_c log p_c`` of ``softmax(logits)`` (N,)."""
+    """Per-sample entropy ``-sum_c p_c log p_c`` of ``softmax(logits)`` (N,).
+
+    Args:
+        logits: (N, K) logits (computed in float32).
+    """
     logp = F.log_softmax(logits.float(), dim=1)
     return -(logp.exp() * logp).sum(dim=1)
 
@@ -110,6 +120,11 @@ def rescale_epochs(
     arithmetic), clipped to ``[1, total_epochs]``, duplicates removed, sorted.
     E.g. App. E.2's {25, 50, ..., 275} of 300 epochs become
     {3, 5, 8, 10, 13, 15, 18, 20, 23, 25, 28} for 30 epochs.
+
+    Args:
+        epochs: positive, distinct epochs of the ``reference_epochs`` run.
+        total_epochs: epochs of the run they are mapped to (>= 1).
+        reference_epochs: length of the run they were given for (default 300, App. E.2).
     """
     if not (isinstance(total_epochs, int) and total_epochs >= 1):
         raise ValueError(f"total_epochs must be a positive integer, got {total_epochs!r}")

@@ -56,7 +56,11 @@ Tensor = torch.Tensor
 
 
 def is_ascent_epoch(epoch: int) -> bool:
-    """True for the epochs (1-based) in which RelaxLoss takes gradient-ascent steps (odd epochs)."""
+    """True for the epochs (1-based) in which RelaxLoss takes gradient-ascent steps (odd epochs).
+
+    Args:
+        epoch: the 1-based epoch number.
+    """
     return int(epoch) % 2 == 1
 
 
@@ -66,6 +70,11 @@ def flattened_targets(logits: Tensor, targets: Tensor, upper: float = 1.0) -> Te
     For a correctly classified row: ``t_y = min(p_y, upper)`` and
     ``t_c = (1 - t_y) / (K - 1)`` for ``c != y``; for a misclassified row: the
     one-hot target.  Computed without gradient; returns (N, K) in float32.
+
+    Args:
+        logits: (N, K) logits, K >= 2 (detached).
+        targets: (N,) integer labels.
+        upper: cap on the true-class probability of the targets, in (0, 1] (1: no cap).
     """
     if logits.dim() != 2 or targets.shape != logits.shape[:1]:
         raise ValueError(f"need logits (N, K) and targets (N,), got {tuple(logits.shape)} and {tuple(targets.shape)}")
