@@ -108,9 +108,9 @@ book.setup()
 import ast
 import math
 import time
+from functools import partial
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
@@ -120,7 +120,7 @@ from ccl_lib.attacks.strong import run_strong_attacks, strong_attack_table, stro
 from ccl_lib.data import load_dataset
 from ccl_lib.defenses import default_scale, get_defense
 from ccl_lib.experiments import load_experiment
-from ccl_lib.formatting import format_table, pct
+from ccl_lib.formatting import format_table
 from ccl_lib.models import build_model
 from ccl_lib.stats import format_interval
 from ccl_lib.train import TrainConfig
@@ -246,7 +246,7 @@ for name, st in settings.items():
     for seed in seeds:
         for label in st["defenses"]:
             defense = make_defense(label, st["dataset"])
-            model_fn = lambda: build_model(st["model"], tuple(ds.input_shape), int(ds.num_classes), **defense.model_kwargs)
+            model_fn = partial(build_model, st["model"], tuple(ds.input_shape), int(ds.num_classes), **defense.model_kwargs)
             a = rmia_a if (rmia_a != "tune" or st["k"] >= 4) else rmia_a_fixed
             runs[(name, label, seed)] = run_strong_attacks(
                 ds, defense, size=st["size"], k=st["k"], config=st["config"], model_fn=model_fn, seed=seed,
