@@ -67,6 +67,29 @@ class TrainConfig:
     fused SGD kernel where the device has one (same update, fewer kernels).
     ``seed`` fixes the batch order, the reference draws, the augmentation and
     every draw of the global torch RNG inside :func:`fit` (dropout, mixup...).
+
+    Attributes:
+        epochs: training epochs (>= 1).
+        batch_size: SGD minibatch size (>= 1; the paper: 128).
+        lr: initial learning rate (> 0; the paper: 0.1).
+        momentum: SGD momentum in [0, 1) (the paper: 0.9).
+        weight_decay: SGD's L2 weight decay (>= 0; the paper: 5e-4).
+        milestones: 1-based epochs after which the learning rate is multiplied by
+            ``lr_decay`` (empty: constant learning rate).
+        lr_decay: the factor in (0, 1] applied at each milestone.
+        augment: random crop (padding 4) and horizontal flip of training images
+            (:func:`random_crop_flip`); ignored for tabular data.
+        seed: non-negative integer seeding every random draw of training, as above.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        amp: bfloat16 autocast on CUDA (no effect on the CPU), as above.
+        eval_batch_size: batch size of the per-epoch evaluation passes (memory only).
+        track_train_loss: after each epoch, evaluate the per-sample cross-entropy on the
+            training set in eval mode (``train_loss_mean``/``train_loss_var``/``train_acc``,
+            Fig. 1); off saves one pass over the training set per epoch.
+        checkpoint_epochs: epochs (in ``1..epochs``) after which a copy of the state dict is kept
+            (:attr:`TrainResult.checkpoints`; early stopping, Fig. 4).
+        fused: use PyTorch's fused SGD kernel where available.
+        cpu_amp: bfloat16 autocast on the CPU, as above.
     """
 
     epochs: int = 30
@@ -142,7 +165,13 @@ class Objective:
     needs_reference: bool = False
 
     def setup(self, model: nn.Module, *, num_classes: int, device: torch.device) -> None:
-        """Called once before training (create auxiliary models, optimizers...)."""
+        """Called once before training (create auxiliary models, optimizers...).
+
+        Args:
+            model: the model about to be trained (already on ``device``).
+            num_classes: number of classes K of its output.
+            device: the training device.
+        """
 
     def loss(
         self,
@@ -154,7 +183,16 @@ class Objective:
         epoch: int = 0,
         step: int = 0,
     ) -> Tensor:
-        """The scalar loss of one batch; the trainer back-propagates and steps SGD."""
+        """The scalar loss of one batch; the trainer back-propagates and steps SGD.
+
+        Args:
+            model: the model in training mode; call it on ``x`` for the logits.
+            x: the batch's inputs (augmented when ``config.augment``).
+            y: the batch's integer labels.
+            ref: a batch ``(x_ref, y_ref)`` of the reference split when :attr:`needs_reference`, else ``None``.
+            epoch: the current epoch, 1-based (RelaxLoss alternates on it).
+            step: the global step count (0-based).
+        """
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
@@ -163,7 +201,13 @@ class Objective:
 
 
 class LossObjective(Objective):
-    """Minimize ``loss_fn(model(x), y)`` for any loss of :mod:`ccl_lib.losses`."""
+    """Minimize ``loss_fn(model(x), y)`` for any loss of :mod:`ccl_lib.losses`.
+
+    Args:
+        loss_fn: ``loss_fn(logits, targets) -> scalar tensor`` (e.g. ``functools.partial(ccel, alpha=0.5)``).
+        name: the objective's name in :meth:`describe` (and the results' identity).
+        **params: hyperparameters recorded by :meth:`describe` (not passed to ``loss_fn``).
+    """
 
     def __init__(self, loss_fn: Callable[[Tensor, Tensor], Tensor], name: str = "loss", **params: Any) -> None:
         if not callable(loss_fn):
@@ -186,6 +230,12 @@ class TrainResult:
     ``checkpoint_files`` maps each epoch written to ``checkpoint_dir`` to
     ``(path, sha256)``; read one back with
     :func:`ccl_lib.utils.load_torch_verified`.
+
+    Attributes:
+        history: one dict per epoch (columns as described in :func:`fit`).
+        checkpoints: ``{epoch: state dict}`` (CPU copies) for ``config.checkpoint_epochs``.
+        config: the :class:`TrainConfig` the model was trained with.
+        checkpoint_files: as above.
     """
 
     history: list[dict[str, float]]
@@ -215,6 +265,13 @@ def random_crop_flip(
     ``padding`` on each side, mirrored left-right when ``flips[i]``.  Offsets
     (integers in ``[0, 2 * padding]``) and flips are drawn from ``generator``
     unless given.
+
+    Args:
+        x: (N, C, H, W) batch.
+        padding: zero padding on each side, in pixels (>= 0; the standard 4).
+        generator: the torch RNG for the draws (default the global one).
+        offsets: (2, N) integer crop offsets (rows, columns) instead of drawing them.
+        flips: (N,) booleans, mirror sample ``i`` when true, instead of drawing them.
     """
     if not isinstance(x, Tensor) or x.dim() != 4:
         raise ValueError(f"x must be a batch of images (N, C, H, W), got {getattr(x, 'shape', type(x))}")
@@ -277,6 +334,14 @@ def predict_logits(
     on CUDA -- faster, but bfloat16 logits keep ~3 significant digits, too few
     for loss-based membership scores, hence off by default.  The model's
     train/eval mode is restored afterwards.
+
+    Args:
+        model: the classifier.
+        x: the inputs (a float tensor, any leading batch dimension).
+        batch_size: rows per forward pass (memory only).
+        device: where to run (default the model's device).
+        transform: an optional deterministic batch transform, as above.
+        amp: bfloat16 autocast on CUDA, as above.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -309,7 +374,14 @@ def predict_logits(
 
 
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 2048) -> float:
-    """Top-1 accuracy of ``model`` on ``(x, y)`` in eval mode (the utility of Sec. 5.1)."""
+    """Top-1 accuracy of ``model`` on ``(x, y)`` in eval mode (the utility of Sec. 5.1).
+
+    Args:
+        model: the classifier.
+        x: inputs.
+        y: non-empty 1-d integer labels, one per row of ``x``.
+        batch_size: rows per forward pass (memory only).
+    """
     if not isinstance(y, Tensor) or y.dim() != 1 or len(y) != len(x) or len(y) == 0:
         raise ValueError(f"y must be a non-empty 1-d tensor of labels as long as x, got {getattr(y, 'shape', type(y))}")
     logits = predict_logits(model, x, batch_size)
@@ -380,6 +452,7 @@ def fit(
             ``config.checkpoint_epochs`` are also written there, atomically
             (paths and SHA-256 in ``TrainResult.checkpoint_files``).
         progress: show a tqdm bar (default: on unless ``CCL_PROGRESS=0``).
+        desc: the progress bar's label.
 
     History columns: ``epoch, lr`` (the learning rate used during the epoch),
     ``objective`` (mean batch objective), ``train_loss_mean, train_loss_var,
@@ -674,6 +747,8 @@ def fit_many(
         configs: one :class:`TrainConfig` for all, or one per model (seeds differ per model).
         x_test, y_test: one test set for all, or one per model, or ``None``.
         reference: the reference split, for objectives that need it (sequential only).
+        progress: show a tqdm bar (default: on unless ``CCL_PROGRESS=0``).
+        desc: the progress bar's label.
         strategy: ``"stacked"`` steps all models at once: their parameters are
             stacked (``torch.func.stack_module_state``) and one ``vmap``-ed
             forward/backward and one SGD step serve every model; ``"sequential"``
