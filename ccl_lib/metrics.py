@@ -39,7 +39,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RocCurve:
-    """ROC curve of a score: ``fpr[i], tpr[i]`` for the rule ``score >= thresholds[i]``."""
+    """ROC curve of a score: ``fpr[i], tpr[i]`` for the rule ``score >= thresholds[i]``.
+
+    Attributes:
+        fpr: false positive rates, non-decreasing from 0 to 1.
+        tpr: true positive rates, non-decreasing from 0 to 1.
+        thresholds: the decreasing thresholds, starting at ``+inf`` (flag nobody).
+    """
 
     fpr: np.ndarray
     tpr: np.ndarray
@@ -85,6 +91,10 @@ def roc_curve(scores: np.ndarray, labels: np.ndarray) -> RocCurve:
     when some scores are +inf); equal scores are one threshold (ties are kept
     together), so the result equals ``sklearn.metrics.roc_curve(labels, scores,
     drop_intermediate=False)``.  Scores may be +-inf, never NaN.
+
+    Args:
+        scores: (n,) membership scores, higher = more likely a member.
+        labels: (n,) true membership, 0 (non-member) or 1 (member); both must occur.
     """
     s, m = _check_scores(scores, labels)
     order = np.argsort(-s, kind="mergesort")
@@ -108,6 +118,10 @@ def advantage_oracle(scores: np.ndarray, labels: np.ndarray) -> float:
     :func:`decision_advantage`), and >= 0 by construction, so it is biased
     upwards on finite samples even without any membership signal.  Not the
     paper's advantage (footnote 2: the threshold comes from shadow models).
+
+    Args:
+        scores: (n,) membership scores, higher = more likely a member (no NaN).
+        labels: (n,) true membership, 0 or 1; both must occur.
     """
     roc = roc_curve(scores, labels)
     return float(np.max(roc.tpr - roc.fpr))
@@ -137,6 +151,11 @@ def advantage_at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: fl
     This is the paper's advantage when the threshold was learned without the
     target's labels; unlike :func:`advantage_oracle` it can be negative (a
     rule worse than chance).
+
+    Args:
+        scores: (n,) membership scores, higher = more likely a member (no NaN).
+        labels: (n,) true membership, 0 or 1; both must occur.
+        threshold: the rule's threshold (may be +-inf, not NaN).
     """
     s, m = _check_scores(scores, labels)
     threshold = float(threshold)
@@ -147,7 +166,12 @@ def advantage_at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: fl
 
 
 def balanced_accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
-    """(TPR + TNR) / 2 of hard member predictions; equals (1 + TPR - FPR) / 2 (cf. Eq. 2)."""
+    """(TPR + TNR) / 2 of hard member predictions; equals (1 + TPR - FPR) / 2 (cf. Eq. 2).
+
+    Args:
+        predictions: (n,) hard decisions, 0/False (non-member) or 1/True (member).
+        labels: (n,) true membership, 0 or 1; both must occur.
+    """
     p = _one_d(predictions, "predictions")
     if p.dtype.kind not in "biuf" or not np.isin(p, (0, 1)).all():
         raise ValueError("predictions must be hard decisions: 0/False (non-member) or 1/True (member)")
@@ -160,6 +184,10 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve (ties count one half), via ranks (Mann-Whitney U / (n1 n0)).
 
     Equals ``sklearn.metrics.roc_auc_score(labels, scores)``.
+
+    Args:
+        scores: (n,) membership scores, higher = more likely a member (no NaN).
+        labels: (n,) true membership, 0 or 1; both must occur.
     """
     s, m = _check_scores(scores, labels)
     from scipy.stats import rankdata
@@ -174,6 +202,11 @@ def tpr_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float = 0.001) -> fl
 
     The low-FPR metric of Carlini et al. (2022), "Membership Inference Attacks
     From First Principles"; ``fpr`` is a fraction (0.001 = 0.1%).
+
+    Args:
+        scores: (n,) membership scores, higher = more likely a member (no NaN).
+        labels: (n,) true membership, 0 or 1; both must occur.
+        fpr: the largest allowed false positive rate, in [0, 1].
     """
     if isinstance(fpr, bool) or not isinstance(fpr, (int, float, np.floating, np.integer)) or not 0.0 <= fpr <= 1.0:
         raise ValueError(f"fpr must be a number in [0, 1] (a fraction, 0.001 = 0.1%), got {fpr!r}")
