@@ -453,7 +453,7 @@ for fpr in fprs:
 fig, ax = plt.subplots(figsize=book_figsize(1, 1, aspect=0.55))
 rows = []
 for fpr in fprs:
-    (line,) = ax.plot(sigmas, curves[fpr], label=f"Eq. 18, FPR = {fpr:.0%}")
+    (line,) = ax.plot(sigmas, curves[fpr], label=f"Eq. 18, FPR = {pct(fpr, 0)}")
     ax.errorbar(
         sim_sigmas,
         [s.advantage for s in sims[fpr]],
@@ -461,7 +461,7 @@ for fpr in fprs:
         fmt="o",
         color=line.get_color(),
         capsize=2,
-        label=f"simulated, FPR = {fpr:.0%} (95 % interval)",
+        label=f"simulated, FPR = {pct(fpr, 0)} (95 % interval)",
     )
     for s_, sim in zip(sim_sigmas, sims[fpr]):
         rows.append(
@@ -514,7 +514,7 @@ for k, fpr in enumerate(fprs):
     _ = scorecard.record(
         "Thm 6.1",
         CHAPTER,
-        f"Gaussian losses, FPR {fpr:.0%} (tau {'above' if tau_f > mu_s else 'below'} mu_S)",
+        f"Gaussian losses, FPR {pct(fpr, 0)} (tau {'above' if tau_f > mu_s else 'below'} mu_S)",
         "agrees" if falls else "not reproduced",
         f"Eq. 18 from {curves[fpr][0]:.3f} to {curves[fpr][-1]:.3f} as sigma_S goes {sigmas[0]:g} -> {sigmas[-1]:g}; "
         f"simulation within {abs(worst.simulated - worst.closed_form):.3f} of Eq. 18",
