@@ -218,6 +218,13 @@ def alpha_slopes(
     (the reference model at alpha = 1 excluded); the interval is the t-interval
     over seeds.  A seed needs at least two values of alpha; seeds with fewer are
     skipped.  Positive: the quantity rises with alpha.
+
+    Args:
+        per_run: the table of :func:`alpha_runs`.
+        column: the quantity (e.g. ``"test_acc"``, ``"max_advantage"``, ``"train_loss_var"``).
+        defenses: the variants (default: every defense with alpha < 1, i.e. not the reference).
+        log10: fit the slope of ``log10(column)`` (decades per unit of alpha).
+        level: confidence level of the interval.
     """
     if column not in per_run.columns:
         raise ValueError(f"column {column!r} is not in the table of alpha_runs; it has {list(per_run.columns)}")
@@ -255,6 +262,13 @@ def against_reference(
     to the undefended model).  Returns a frame with ``defense``, ``alpha``,
     ``diff``, ``diff_low``, ``diff_high``, ``seeds`` and ``interval`` (the
     :class:`ccl_lib.verdicts.SeedInterval`, for :func:`ccl_lib.verdicts.verdict`).
+
+    Args:
+        per_run: the table of :func:`alpha_runs`.
+        column: the quantity compared.
+        reference: the undefended defense (its runs, one per seed).
+        log10: compare ``log10`` values.
+        level: confidence level of the intervals.
     """
     import pandas as pd
 

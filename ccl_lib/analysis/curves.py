@@ -138,7 +138,15 @@ def seed_curves(
 def final_values(
     runs: Sequence[Any], column: str, *, epoch: Optional[int] = None, role: str = "target"
 ) -> dict[int, float]:
-    """``{seed: value}`` of one history column at the last epoch (or at ``epoch``) of each run."""
+    """``{seed: value}`` of one history column at the last epoch (or at ``epoch``) of each run.
+
+    Args:
+        runs: the runs of one setting, one per seed (RunResults, DataFrames or per-epoch dict lists;
+            without a spec, a run's position in the list stands for its seed).
+        column: a history column (or one of :data:`DERIVED_COLUMNS`).
+        epoch: the epoch to read (default: each run's last).
+        role: ``"target"`` or ``"shadow"`` model of a RunResult.
+    """
     out: dict[int, float] = {}
     for i, r in enumerate(_runs(runs, "runs")):
         f = history_of(r, role)
@@ -171,6 +179,13 @@ def paired_difference(
     ``a / b`` (``-1``: ``a`` is a tenth of ``b``) -- the scale on which variances
     that span orders of magnitude are compared.  Only seeds present in both arms
     are used (:func:`ccl_lib.verdicts.difference_interval`).
+
+    Args:
+        runs_a, runs_b: the two arms' runs, one per seed.
+        column: the history column compared.
+        log10: compare ``log10`` values (needs positive values).
+        epoch: the epoch compared (default: the last).
+        level: confidence level of the interval.
     """
     va, vb = final_values(runs_a, column, epoch=epoch), final_values(runs_b, column, epoch=epoch)
     seeds = sorted(set(va) & set(vb))
@@ -187,6 +202,10 @@ def paired_difference(
 
 def epochs_below(curve_a: Any, curve_b: Any, column: str) -> dict[str, Any]:
     """Epochs in which the mean curve ``a`` lies below ``b`` (frames of :func:`seed_curves`).
+
+    Args:
+        curve_a, curve_b: frames of :func:`seed_curves`.
+        column: the column compared (the mean curve).
 
     Returns ``{"epochs": common epochs, "below": how many, "below_epochs": [...]}``.
     """
@@ -212,6 +231,12 @@ def convergence_epoch(run: Any, tol: float = 0.01, *, column: str = "test_acc", 
     Once test accuracy stays at its final level, training has converged in the
     sense of the paper's Fig. 5 ("no significantly longer training time ... to
     reach convergence"); this is the epoch it first gets there.
+
+    Args:
+        run: one run (RunResult, DataFrame or per-epoch dict list).
+        tol: the tolerance in [0, 1) (an accuracy difference: 0.01 is one point).
+        column: the history column (test accuracy by default).
+        role: ``"target"`` or ``"shadow"`` model of a RunResult.
     """
     tol = _check_tol(tol)
     f = history_of(run, role)
@@ -227,6 +252,7 @@ def convergence_table(groups: Mapping[str, Sequence[Any]], tol: float = 0.01, *,
     Args:
         groups: ``{label: runs of that loss, one per seed}`` (first: the reference, CE).
         tol: see :func:`convergence_epoch`.
+        level: confidence level of the intervals.
 
     Returns:
         one row per label with ``final_test_acc``, ``best_test_acc``,
@@ -267,6 +293,12 @@ def convergence_lags(
 
     Positive: the loss settles later than the reference (cross-entropy, the first
     label by default).  The paper's Fig. 5 claims no significantly longer training.
+
+    Args:
+        groups: ``{label: runs of that loss, one per seed}``.
+        reference: the label the others are compared with (default: the first).
+        tol: see :func:`convergence_epoch`.
+        level: confidence level of the intervals.
     """
     tol = _check_tol(tol)
     if not isinstance(groups, Mapping) or len(groups) < 2:
