@@ -25,8 +25,9 @@ class Dataset:
         kind: ``"tabular"`` or ``"image"``.
         class_names: class names in label order, when known.
         source: where the data came from (file and verified checksum), for reports.
-        mean, std: per-channel normalization for images; ``None`` uses
+        mean: per-channel mean for normalizing images; ``None`` uses
             :data:`NORMALIZATION` for the data set's name, else statistics of ``x``.
+        std: per-channel standard deviation, likewise.
 
     The order of examples is documented per data set in :func:`load_dataset`
     (official train examples first, then official test examples).

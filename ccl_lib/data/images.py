@@ -405,6 +405,9 @@ def imagefolder_fingerprint(path: PathLike) -> str:
     remembered in this process while a file's size, times and inode stay the
     same.  Files or links resolving outside the tree raise
     :class:`UnsafeDataError`.
+
+    Args:
+        path: the ImageFolder root (one sub-folder per class).
     """
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():

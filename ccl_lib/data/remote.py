@@ -31,7 +31,15 @@ from .verify import Checksum, _open_tar, _tar_relpath, verify_file
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A public data file: its exact name, download URL and accepted checksums."""
+    """A public data file: its exact name, download URL and accepted checksums.
+
+    Attributes:
+        filename: the file's name in the cache and on a mirror (``$CCL_DATA_BASE_URL``).
+        url: the upstream download URL.
+        checksums: accepted digests; any one matching suffices (:func:`verify_file`).
+        prefixes: member prefixes for a ``tar-content-sha256`` checksum (empty: all members).
+        description: one line naming the data and its source, for messages.
+    """
 
     filename: str
     url: str
@@ -212,6 +220,11 @@ def extract_archive(archive: PathLike, dest: PathLike, *, checksums: Sequence[Ch
     absolute paths and ``..`` members before writing anything, extracts into a
     temporary sibling directory, then renames it to ``dest``.  An existing
     ``dest`` is returned as is.
+
+    Args:
+        archive: the tar archive.
+        dest: the folder to create.
+        checksums: digests the archive must match (one suffices); empty: not verified.
     """
     archive, dest = Path(archive), Path(dest)
     if dest.exists():

@@ -31,6 +31,9 @@ class Checksum:
       independent of compression and of the top folder's name: see
       :func:`tar_content_sha256`;
     * ``"md5"`` -- MD5 (only for torchvision's canonical CIFAR archives).
+
+    ``hexdigest`` is the expected digest in lowercase hexadecimal, of the
+    algorithm's length (64, 40, 64 or 32 characters).
     """
 
     algorithm: str
@@ -68,7 +71,11 @@ def _hash_file(path: PathLike) -> dict[str, str]:
 
 
 def git_blob_sha1(path: PathLike) -> str:
-    """Git's blob id of a file: SHA-1 of ``b"blob <size>\\0" + content``."""
+    """Git's blob id of a file: SHA-1 of ``b"blob <size>\\0" + content``.
+
+    Args:
+        path: the file.
+    """
     return _hash_file(path)["git-blob-sha1"]
 
 
@@ -172,12 +179,22 @@ def tar_content_sha256(path: PathLike, prefixes: Sequence[str] = ()) -> str:
     GitHub's archive endpoint (other gzip bytes, other top folder, extra files)
     be checked against the same constant as a mirror's tarball.  Every member is
     checked for safety (see :class:`UnsafeArchiveError`).
+
+    Args:
+        path: the tar archive (any compression tarfile reads).
+        prefixes: member path prefixes (below the top folder) to include; empty: all.
     """
     return _content_digest(_iter_tar_files(path, strip_top=True, prefixes=prefixes))
 
 
 def compute_checksum(path: PathLike, algorithm: str, *, prefixes: Sequence[str] = ()) -> str:
-    """Compute one :class:`Checksum` algorithm's digest of a file."""
+    """Compute one :class:`Checksum` algorithm's digest of a file.
+
+    Args:
+        path: the file.
+        algorithm: ``"sha256"``, ``"git-blob-sha1"``, ``"tar-content-sha256"`` or ``"md5"``.
+        prefixes: member prefixes, for ``"tar-content-sha256"`` only.
+    """
     if algorithm == "tar-content-sha256":
         return tar_content_sha256(path, prefixes)
     if algorithm not in _CHECKSUM_LENGTHS:
