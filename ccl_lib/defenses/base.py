@@ -213,8 +213,8 @@ class Defense(Objective):
     several models one after the other.
     """
 
-    name: ClassVar[str] = "defense"
-    needs_reference: ClassVar[bool] = False
+    name: str = "defense"  # an instance attribute of Objective (LossObjective sets its own)
+    needs_reference: bool = False
     params: ClassVar[Mapping[str, Param]] = {}
     #: settings a defense fixes (e.g. ``ccql``: ``concave="quadratic"``); part of the identity,
     #: accepted as keywords only with exactly these values

@@ -55,6 +55,7 @@ import types
 import warnings
 from typing import Any, ClassVar, Mapping, Optional
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -404,7 +405,7 @@ class _EpsilonReader:
 
     def __init__(self, accountant: str, noise_multiplier: float, sample_rate: float) -> None:
         self.accountant, self.sigma, self.q = accountant, float(noise_multiplier), float(sample_rate)
-        self._rdp_step = None
+        self._rdp_step: Optional[np.ndarray] = None  # RDP of one step at every order, computed once
 
     def __call__(self, engine: Any, delta: float) -> float:
         if self.accountant != "rdp":

@@ -111,7 +111,7 @@ def defense_class(name: str) -> type:
     return cls
 
 
-def _allowed_hparams(cls: type) -> Optional[list[str]]:
+def _allowed_hparams(cls: type[Defense]) -> Optional[list[str]]:
     """Names a class accepts: its ``params`` specs, else its ``__init__`` keywords (None = any)."""
     specs = getattr(cls, "params", None)
     if specs:
