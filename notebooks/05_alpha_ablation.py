@@ -402,11 +402,15 @@ for (col, d), v in verdicts.items():
 # ```python
 # slopes = ablation.alpha_slopes(per_run, "max_advantage_oracle")
 # print({d: verdict(iv, claim="higher").text(percent=True) for d, iv in slopes.items()})
-# print((summary["max_advantage_oracle"] - summary["max_advantage"]).describe())
+# gap = per_run["max_advantage_oracle"] - per_run["max_advantage"]
+# print(gap.describe(), gap.groupby(per_run["alpha"]).mean())
 # ```
-# The oracle is at least the attacker's advantage for every run (it maximizes over the
-# thresholds the attacker could have picked), typically by a few points on Location, most
-# where the signal is weak (small $\alpha$): with a weak signal, choosing the threshold on the
-# target's own members fits noise. The direction against $\alpha$, and so the verdict, does not
-# change; the level does, which is why the headline is the attacker's number.
+# The oracle is at least the attacker's advantage for every run: it maximizes over thresholds
+# that include the attacker's own. In the default run (Location, 3 seeds) it exceeds the
+# attacker's highest advantage by 1.9 points on average (0 to 5.4 over the 33 runs), most at
+# $\alpha = 0.1$ (3.6 points), where the signal is weakest and choosing the threshold on the
+# target's own members fits noise; at $\alpha \geq 0.3$ the gap is 1.4 to 1.7 points. The slopes
+# stay clearly positive (48.5 [47.9, 49.0] points per unit of $\alpha$ for CCEL, 47.4
+# [43.2, 51.5] for CCQL), so the verdicts do not change; the level does, which is why the
+# headline is the attacker's number.
 # ````
