@@ -73,6 +73,9 @@ def parse_metric(metric: str) -> tuple[str, Optional[float]]:
     max over thresholds of TPR - FPR of the scores; ``"auc"`` -> ``("auc", None)``;
     ``"tpr@0.1%"`` and ``"tpr@0.001"`` -> ``("tpr", 0.001)``.  Raises
     ``ValueError`` listing the accepted forms for anything else.
+
+    Args:
+        metric: the name (case and spaces ignored), as above.
     """
     if not isinstance(metric, str):
         raise TypeError(f"metric name must be a string, got {type(metric).__name__}")
@@ -94,7 +97,11 @@ def parse_metric(metric: str) -> tuple[str, Optional[float]]:
 
 
 def metric_label(metric: MetricSpec) -> str:
-    """A short display name: ``"TPR@0.1%FPR"``, ``"oracle advantage"``, ``"AUC"`` or the callable's name."""
+    """A short display name: ``"TPR@0.1%FPR"``, ``"oracle advantage"``, ``"AUC"`` or the callable's name.
+
+    Args:
+        metric: a metric name (:func:`parse_metric`) or a callable ``metric(scores, labels)``.
+    """
     if callable(metric):
         return getattr(metric, "__name__", "metric")
     kind, fpr = parse_metric(metric)
@@ -338,7 +345,15 @@ def bootstrap_distribution(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> np.ndarray:
-    """The ``n_boot`` replicate values behind :func:`bootstrap_ci` (same seed -> same replicates)."""
+    """The ``n_boot`` replicate values behind :func:`bootstrap_ci` (same seed -> same replicates).
+
+    Args:
+        scores_in: membership scores of the members (higher = member).
+        scores_out: membership scores of the non-members.
+        metric: a metric name (:func:`parse_metric`) or a callable ``metric(scores, labels) -> float``.
+        n_boot: number of replicates.
+        seed: seeds the resamples (the same as :func:`bootstrap_ci`'s for the same seed and sizes).
+    """
     res = bootstrap_metrics(scores_in, scores_out, [metric], n_boot=n_boot, seed=seed, return_replicates=True)
     return next(iter(res["_replicates"].values()))
 
@@ -357,6 +372,13 @@ def decision_interval(
     (same sizes and seed -> the same resamples as :func:`bootstrap_metrics`),
     and the decisions -- learned on the shadow model, never refitted -- are
     re-counted on each resample.
+
+    Args:
+        decision_in: hard decisions (0/False or 1/True = member) on the target's members.
+        decision_out: hard decisions on the target's non-members.
+        n_boot: number of replicates.
+        level: interval coverage in (0, 1).
+        seed: seeds the resamples.
     """
     d_in = np.asarray(decision_in).ravel()
     d_out = np.asarray(decision_out).ravel()
@@ -397,6 +419,15 @@ def interval_columns(
     Handy for a results row: ``{**row, **interval_columns(r.scores_in, r.scores_out,
     decisions=(r.decision_in, r.decision_out))}`` for an
     :class:`~ccl_lib.attacks.base.AttackResult` ``r``.
+
+    Args:
+        scores_in: membership scores of the members (higher = member).
+        scores_out: membership scores of the non-members.
+        metrics: metric names: ``"advantage"``, ``"advantage_oracle"``, ``"auc"``, ``"tpr@<fpr>"``.
+        n_boot: number of replicates (shared by all metrics).
+        level: interval coverage in (0, 1).
+        seed: seeds the resamples.
+        decisions: ``(decision_in, decision_out)``, one per score; required for ``"advantage"``.
     """
     if isinstance(metrics, str) or any(not isinstance(m, str) for m in metrics):
         raise TypeError("metrics must be a list of metric names, e.g. ['tpr@0.1%', 'auc']")
@@ -464,7 +495,17 @@ def seed_summary(df, by: Sequence[str], values: Sequence[str]):
 
 
 def format_interval(estimate: float, low: float, high: float, *, percent: bool = True, digits: int = 1) -> str:
-    """``"12.3% [10.1, 14.8]"`` (or without ``%`` scaling when ``percent=False``)."""
+    """``"12.3% [10.1, 14.8]"`` (or without ``%`` scaling when ``percent=False``).
+
+    Args:
+        estimate: the point estimate.
+        low: the interval's lower end.
+        high: the interval's upper end.
+        percent: multiply by 100 and append ``%`` (for rates).
+        digits: decimals shown.
+
+    Returns ``"n/a"`` when any of the three numbers is NaN.
+    """
     vals = [estimate, low, high]
     if any(not isinstance(v, (int, float, np.floating)) for v in vals):
         raise TypeError("estimate, low and high must be numbers")
