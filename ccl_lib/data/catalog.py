@@ -74,8 +74,8 @@ def load_dataset(
             raise UnknownDatasetError("'imagefolder:' needs a path, e.g. 'imagefolder:/data/imagenet'")
         return _load_imagefolder(Path(folder), f"imagefolder:{folder}", data_root(root), image_size or 64, None)
     if key == "imagenet":
-        folder, cache_root = _imagenet_dir(root)
-        return _load_imagefolder(folder, "imagenet", cache_root, image_size or 64, NORMALIZATION["imagenet"])
+        imagenet_dir, cache_root = _imagenet_dir(root)
+        return _load_imagefolder(imagenet_dir, "imagenet", cache_root, image_size or 64, NORMALIZATION["imagenet"])
     if key == "cifar10-jpeg":
         return _load_cifar10_jpeg(data_root(root), download, image_size or 32)
     return _load_torchvision_cifar(key, data_root(root), download, image_size or 32)

@@ -132,8 +132,7 @@ def _load_image_cache(
             if f.is_symlink() or file_sha256(f) != meta["sha256"].get(fname):
                 raise ValueError(f"{fname} does not match its recorded sha256 (edited or corrupted)")
         xpath = cache / "x.npy"
-        mmap = "r" if xpath.stat().st_size > _MMAP_THRESHOLD else None
-        x = np.load(xpath, allow_pickle=False, mmap_mode=mmap)
+        x = np.load(xpath, allow_pickle=False, mmap_mode="r" if xpath.stat().st_size > _MMAP_THRESHOLD else None)
         y = np.load(cache / "y.npy", allow_pickle=False)
         if x.dtype != np.uint8 or x.ndim != 4 or len(x) != meta["n"] or len(y) != meta["n"]:
             raise ValueError("inconsistent shapes")

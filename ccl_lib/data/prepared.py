@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..utils import sha256_file
 
@@ -33,7 +34,7 @@ class StalePrepared(ValueError):
     """A prepared array written by an older ccl_lib (another format, no checksum): rebuilt quietly (log level INFO)."""
 
 
-def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
+def arrays_digest(arrays: Mapping[str, ArrayLike]) -> str:
     """SHA-256 over the arrays' names, dtypes, shapes and bytes (in name order)."""
     h = hashlib.sha256()
     for name in sorted(arrays):

@@ -9,9 +9,10 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Iterator, Optional, Sequence, Union
+from typing import IO, Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .dataset import Dataset
 from .errors import DataVerificationError, UnknownDatasetError
@@ -179,14 +180,15 @@ def _parse_tabular_archive(path: Path, spec: _TabularSpec) -> tuple[np.ndarray, 
     return x, y
 
 
-def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
+def _atomic_savez(path: Path, **arrays: ArrayLike) -> None:
     """Write ``arrays`` and their :func:`~ccl_lib.data.prepared.arrays_digest` (array ``checksum``) atomically."""
-    arrays = {**arrays, "checksum": np.str_(arrays_digest(arrays))}
+    # dict[str, Any]: numpy's stub would match a **dict of arrays against savez's allow_pickle: bool too
+    payload: dict[str, Any] = {**arrays, "checksum": np.str_(arrays_digest(arrays))}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

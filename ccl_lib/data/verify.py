@@ -107,9 +107,9 @@ def _tar_relpath(member: tarfile.TarInfo, *, strip_top: bool) -> str:
     return "/".join(parts)
 
 
-def _open_tar(path: PathLike, mode: str = "r:*") -> tarfile.TarFile:
+def _open_tar(path: PathLike) -> tarfile.TarFile:
     try:
-        return tarfile.open(path, mode)
+        return tarfile.open(path, "r:*")
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise DataVerificationError(f"{path} is not a readable tar archive (truncated or corrupt?): {exc}") from exc
 
