@@ -118,6 +118,11 @@ def p_loss(name: str, *, alpha: float = 0.5, gamma: float = 2.0) -> PLoss:
     The concave terms come from :data:`ccl_lib.losses.CONCAVE_TERMS`; the constant
     shift ``-f(1)`` changes no gradient and makes Theorems 3.1-3.2 (which assume
     ``l(1) = 0``) applicable.
+
+    Args:
+        name: one of :data:`P_LOSSES`, as above.
+        alpha: the CCL weight of the convex term in [0, 1] (``"ccel"``/``"ccql"`` only; Eq. 4).
+        gamma: the focal exponent >= 0 (``"focal"`` only; 0 gives cross-entropy).
     """
     if name not in P_LOSSES:
         raise ValueError(f"unknown loss {name!r}; use one of {P_LOSSES} or pass a callable of p")
@@ -165,6 +170,11 @@ def loss_derivatives(loss: LossSpec, p: Union[np.ndarray, Tensor, Sequence[float
 
     These are the quantities of the Taylor expansions in the proofs of
     Theorems 3.1 and 3.2 (App. A-B).  ``p`` must lie in (0, 1].
+
+    Args:
+        loss: a name of :data:`P_LOSSES` (:func:`p_loss` with its defaults) or a callable
+            mapping a float64 tensor of probabilities to a tensor of the same shape.
+        p: probabilities in (0, 1].
     """
     fn = _resolve_loss(loss)
     x = _as_prob_tensor(p).clone().requires_grad_(True)
@@ -187,6 +197,10 @@ def ce_gradient_weight(loss: LossSpec, p: Union[np.ndarray, Tensor, Sequence[flo
     Eq. 9.  For CE ``w = 1``; for the CCL of Eq. 4 ``w`` is the acceleration
     coefficient ``alpha - (1 - alpha) p f'(p)`` of Eq. 10-11; for focal loss ``w``
     falls to 0 as ``p -> 1``.
+
+    Args:
+        loss: a name of :data:`P_LOSSES` or a callable loss of ``p`` (as in :func:`loss_derivatives`).
+        p: true-class probabilities in (0, 1].
     """
     pt = _as_prob_tensor(p)
     _, d1, _ = loss_derivatives(loss, pt)
@@ -225,7 +239,8 @@ class TaylorBound:
 
     Attributes:
         expected_loss: ``E[l(p_y)]``.
-        eps, sigma2: ``1 - E[p_y]`` and ``Var(p_y)`` (population variance).
+        eps: ``1 - E[p_y]``.
+        sigma2: ``Var(p_y)`` (population variance).
         A: ``-l'(1)``.
         B: the curvature lower bound used (``inf l''`` on (0, 1] unless given).
         bound: ``A eps + B/2 (eps^2 + sigma^2)``.
@@ -313,6 +328,11 @@ def beta_expected_loss(loss: LossSpec, a: float, b: float) -> float:
     algebraic weight for that endpoint, so the singularity is exact; the other
     sides integrate ``l(x) * pdf(x)`` with the density computed in log space and
     break points at the mean +- 3 standard deviations (concentrated densities).
+
+    Args:
+        loss: a name of :data:`P_LOSSES` or a callable loss of ``p``.
+        a: the Beta distribution's first shape parameter (> 0).
+        b: its second shape parameter (> 0); the mean is ``a / (a + b)``.
     """
     from scipy.integrate import quad
     from scipy.special import betaln
@@ -375,6 +395,11 @@ def taylor_coefficient(
     (expectation by quadrature, :func:`beta_expected_loss`).  By the Taylor
     expansion of App. B, ``B = E[l''(xi)(1-p)^2] / (2 E[(1-p)^2])``, so it lies in
     ``[min l''/2, max l''/2]``: positive for convex, negative for concave losses.
+
+    Args:
+        loss: a name of :data:`P_LOSSES` or a callable loss of ``p`` with ``l(1) = 0``.
+        samples: draws of ``p_y`` in (0, 1] (give this or ``beta``).
+        beta: ``(a, b)`` of a Beta distribution of ``p_y`` (give this or ``samples``).
     """
     fn = _resolve_loss(loss)
     l1, d1, _ = loss_derivatives(fn, [1.0])
@@ -394,6 +419,15 @@ class ConcaveCoefficient:
     ``B`` is the exact coefficient of Eq. 3; the proof (App. B) writes it as
     ``l''(xi)/2`` for some ``xi`` in [0, 1], so ``B_min <= B <= B_max < 0`` with
     ``B_min, B_max = min l''/2, max l''/2`` over [0, 1].
+
+    Attributes:
+        B: the exact coefficient of ``eps^2 + sigma^2`` in Eq. 3 (negative).
+        B_min: ``min l''/2`` over [0, 1].
+        B_max: ``max l''/2`` over [0, 1] (< 0 for a strictly concave loss).
+        A: ``-l'(1)``.
+        eps: ``1 - E[p_y]``.
+        sigma2: ``Var(p_y)`` (population variance).
+        expected_loss: ``E[l(p_y)]``.
     """
 
     B: float
@@ -439,7 +473,8 @@ def concave_coefficient_B(
     Args:
         loss: a strictly concave, decreasing loss of ``p`` on [0, 1] with ``l(1) = 0``,
             e.g. ``"exp"`` (Eq. 5) or ``"quadratic"`` (Eq. 6); checked on a grid.
-        samples / beta: the distribution of ``p_y`` (see :func:`taylor_coefficient`).
+        samples: draws of ``p_y`` in (0, 1] (give this or ``beta``; see :func:`taylor_coefficient`).
+        beta: ``(a, b)`` of a Beta distribution of ``p_y`` (give this or ``samples``).
 
     Note that ``B`` depends on the distribution of ``p_y``; the theorem only fixes
     its sign (and the proof its range ``[min l''/2, max l''/2]``).
@@ -475,6 +510,13 @@ def ccl_logit_gradient(
     i.e. the acceleration coefficient (:func:`ccl_lib.losses.concave_coefficient`)
     times the cross-entropy gradient of Eq. 9.  Returns an (N, K) tensor (the
     gradient of ``reduction="sum"``, one row per example).
+
+    Args:
+        logits: (N, K) floating-point logits ``z``.
+        targets: (N,) integer labels ``y``.
+        alpha: the weight of the convex (cross-entropy) term in [0, 1] (Eq. 4).
+        concave: the concave term ``f``: ``"exp"`` (Eq. 5), ``"quadratic"`` (Eq. 6), or a
+            :class:`ccl_lib.losses.ConcaveTerm`.
     """
     _check_logits(logits, targets)
     alpha = _check_alpha(alpha)
@@ -493,6 +535,11 @@ def autograd_logit_gradient(loss_fn: Callable[[Tensor, Tensor], Tensor], logits:
     ``lambda z, t: convex_concave_loss(z, t, 0.5, "exp", reduction="sum")``); since
     example ``i``'s loss depends only on row ``i``, row ``i`` of the result is the
     gradient of that example's loss.
+
+    Args:
+        loss_fn: ``loss_fn(logits, targets) -> scalar`` summing per-example losses.
+        logits: (N, K) floating-point logits (detached and copied; not modified).
+        targets: (N,) integer labels.
     """
     _check_logits(logits, targets)
     z = logits.detach().clone().requires_grad_(True)
@@ -518,6 +565,15 @@ def gradient_check(
     ``concave, alpha, dtype, max_abs_error, max_abs_grad, max_rel_error`` -- the
     largest absolute difference between the closed form and autograd, the
     largest gradient entry, and their ratio.  Returns a pandas DataFrame.
+
+    Args:
+        alphas: CCL weights in [0, 1] to check.
+        concaves: concave terms (names of :data:`ccl_lib.losses.CONCAVE_TERMS`).
+        dtypes: floating-point dtypes in which both gradients are computed.
+        n: number of random examples (>= 1).
+        num_classes: number of classes K (>= 2).
+        logit_scale: standard deviation of the random logits.
+        seed: seeds the logits and labels.
     """
     import pandas as pd
 
@@ -576,6 +632,12 @@ def gradient_bounds(
     The paper writes Eq. 12 without absolute values; for ``j = y`` the CE gradient
     ``p_y - 1`` is negative, so the bound holds for magnitudes (the ratio), which is
     what this checks.
+
+    Args:
+        logits: (N, K) floating-point logits (evaluated in float64).
+        targets: (N,) integer labels.
+        alpha: the CCL weight in (0, 1] (the proposition needs ``alpha > 0``).
+        concave: the concave term: ``"exp"``, ``"quadratic"`` or a :class:`ccl_lib.losses.ConcaveTerm`.
     """
     _check_logits(logits, targets)
     alpha = _check_alpha(alpha)
@@ -615,6 +677,13 @@ def gaussian_advantage_at_threshold(
     and non-member losses ``N(mu_d, sigma_d^2)``: ``Phi((tau-mu_s)/sigma_s) - Phi((tau-mu_d)/sigma_d)``.
 
     All arguments broadcast (NumPy); returns a float for scalar inputs.
+
+    Args:
+        tau: the loss threshold (finite).
+        mu_s: mean loss of members (the training set).
+        sigma_s: standard deviation of members' losses (> 0).
+        mu_d: mean loss of non-members.
+        sigma_d: standard deviation of non-members' losses (> 0).
     """
     from scipy.stats import norm
 
@@ -637,6 +706,13 @@ def gaussian_advantage(
     It decreases in ``sigma_s`` only while ``tau > mu_s``; when the threshold lies
     below the member mean (small ``fpr``, close means), it *increases* in ``sigma_s``.
     Arguments broadcast (NumPy).
+
+    Args:
+        mu_s: mean loss of members (the training set).
+        sigma_s: standard deviation of members' losses (> 0).
+        mu_d: mean loss of non-members.
+        sigma_d: standard deviation of non-members' losses (> 0).
+        fpr: the attacker's false positive rate, in (0, 1).
     """
     from scipy.stats import norm
 
@@ -689,6 +765,17 @@ def simulate_loss_attack(
     ``n`` non-member losses for the target, and scores the fixed rule with
     :func:`ccl_lib.metrics.advantage_at_threshold` (score = -loss).  The mean
     advantage converges to Eq. 18 as ``n, n_shadow`` grow.
+
+    Args:
+        mu_s: mean loss of members.
+        sigma_s: standard deviation of members' losses (> 0).
+        mu_d: mean loss of non-members.
+        sigma_d: standard deviation of non-members' losses (> 0).
+        fpr: the false positive rate in (0, 1) the threshold is calibrated to.
+        n: target members and non-members drawn per repeat (>= 1).
+        n_shadow: shadow non-members per repeat for the calibration (>= 2; default ``n``).
+        n_repeats: number of repeats (>= 1).
+        seed: seeds all draws.
     """
     for name, v in (("n", n), ("n_repeats", n_repeats)):
         if not (isinstance(v, (int, np.integer)) and v >= 1):
@@ -749,6 +836,10 @@ def prob_metric(name: str, y: int = 0) -> Callable[[Tensor], Tensor]:
     Mittal, 2021), ``"ce"`` (``-log P_y``, the loss of Yeom et al., 2018) and
     ``"confidence"`` (``P_y``).  Differentiable in ``P`` (used for the Jacobian of
     Lemma C.1); ``0 log 0 = 0`` and logs are clamped at 1e-300.
+
+    Args:
+        name: one of :data:`PROB_METRICS`, as above.
+        y: the true class index (>= 0) for the class-dependent metrics.
     """
     if name not in PROB_METRICS:
         raise ValueError(f"unknown metric {name!r}; use one of {sorted(PROB_METRICS)}")
@@ -772,6 +863,9 @@ def dirichlet_moments(alpha_vec: Sequence[float]) -> tuple[np.ndarray, np.ndarra
 
     ``Sigma_ii = mu_i (1 - mu_i) / (alpha_0 + 1)`` and
     ``Sigma_ij = -mu_i mu_j / (alpha_0 + 1)``, i.e. ``(diag(mu) - mu mu^T) / (alpha_0 + 1)``.
+
+    Args:
+        alpha_vec: the K >= 2 concentration parameters (finite, > 0); ``alpha_0`` is their sum.
     """
     a = _check_dirichlet(alpha_vec)
     a0 = a.sum()
@@ -785,6 +879,10 @@ def dirichlet_delta_method(alpha_vec: Sequence[float], f: Callable[[Tensor], Ten
     ``J`` is the gradient of ``f`` at the mean ``mu`` (autograd, float64) and
     ``Sigma`` the Dirichlet covariance (:func:`dirichlet_moments`).  Since
     ``Sigma 1 = 0``, the result does not depend on how ``f`` extends off the simplex.
+
+    Args:
+        alpha_vec: the K >= 2 concentration parameters (finite, > 0).
+        f: a differentiable scalar function of a (K,) probability vector (e.g. :func:`prob_metric`).
     """
     mu, sigma = dirichlet_moments(alpha_vec)
     x = torch.tensor(mu, dtype=torch.float64, requires_grad=True)
@@ -804,6 +902,12 @@ def dirichlet_monte_carlo(
     Draws ``n_samples`` vectors (NumPy, float64), evaluates ``f`` row-wise in
     torch, and returns the sample variance with its standard error
     ``sqrt((m4 - s^4) / n)`` (``m4`` the fourth central moment).
+
+    Args:
+        alpha_vec: the K >= 2 concentration parameters (finite, > 0).
+        f: maps (n, K) probability vectors to (n,) values.
+        n_samples: number of draws (>= 10).
+        seed: seeds the draws.
     """
     a = _check_dirichlet(alpha_vec)
     if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 10):
@@ -995,11 +1099,13 @@ def logistic_regression_minima(
     averaging, which is a different objective with its own minimizer.
 
     Args:
-        x: (n, d) features (standardize them first); y: (n,) labels in [0, K).
+        x: (n, d) features (standardize them first).
+        y: (n,) integer labels in [0, K).
         objective: one of ``"ce"``, ``"h_of_g"``, ``"ccl"``, ``"concave"``.
         alpha, concave: CCL weight (Eq. 4) and concave term (Eq. 5-6 or a callable in F).
         l2: L2 penalty on ``W`` (> 0; biases are not penalized).
         n_starts: random starts ``W, b ~ init_scale * N(0, 1)``.
+        init_scale: standard deviation of the random starts (>= 0; 0 starts every run at zero).
         max_iter, tol: L-BFGS-B iterations and gradient tolerance (``scipy.optimize.minimize``,
             value and gradient by autograd in float64).
         seed: seeds the starts.
