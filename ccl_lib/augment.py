@@ -102,7 +102,11 @@ class DeviceImages:
         return t.sub_(self.mean).div_(self.std)
 
     def features(self, indices: Optional[Tensor] = None) -> Tensor:
-        """Float32 normalized images ``(m, C, H, W)`` (channels-last in memory), no augmentation."""
+        """Float32 normalized images ``(m, C, H, W)`` (channels-last in memory), no augmentation.
+
+        Args:
+            indices: 1-d integer rows to take (default all rows).
+        """
         px = self.pixels if indices is None else self.pixels.index_select(0, indices.to(self.device, torch.long))
         return self._normalize(px).contiguous(memory_format=torch.channels_last)
 

@@ -160,7 +160,14 @@ def _cmd_run(args, out) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the ``ccl`` console script and of ``python -m ccl_lib``."""
+    """Entry point of the ``ccl`` console script and of ``python -m ccl_lib``.
+
+    Args:
+        argv: the command-line arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        the process exit status (0 on success).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     out = sys.stdout
