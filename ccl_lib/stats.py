@@ -106,6 +106,7 @@ def metric_label(metric: MetricSpec) -> str:
         return getattr(metric, "__name__", "metric")
     kind, fpr = parse_metric(metric)
     if kind == "tpr":
+        assert fpr is not None  # parse_metric gives every "tpr" its FPR
         return f"TPR@{100 * fpr:g}%FPR"
     return "AUC" if kind == "auc" else "oracle advantage"
 
@@ -191,16 +192,18 @@ def _metric_from_curves(kind: str, fpr: Optional[float], c: _Curves) -> np.ndarr
         return (c.tp / n_in - c.fp / n_out).max(axis=1)
     # TPR at FPR <= f: both are non-decreasing along the thresholds, so it is the TPR at the
     # last threshold whose FPR does not exceed f (the first point, (0, 0), always qualifies).
+    assert fpr is not None, f"metric kind {kind!r} needs an FPR"
     last = (c.fp <= (fpr + 1e-12) * n_out).sum(axis=1) - 1
     return np.take_along_axis(c.tp, last[:, None], axis=1)[:, 0] / n_in
 
 
-def _resolve_metric(metric: MetricSpec) -> tuple[Optional[str], Optional[float], Optional[Callable]]:
+def _resolve_metric(metric: MetricSpec) -> tuple[str, Optional[float], Optional[Callable]]:
+    """``(kind, fpr, None)`` for a metric name, ``("callable", None, fn)`` for a callable."""
     if isinstance(metric, str):
         kind, fpr = parse_metric(metric)
         return kind, fpr, None
     if callable(metric):
-        return None, None, metric
+        return "callable", None, metric
     raise TypeError(
         f"metric must be a name ('advantage', 'auc', 'tpr@0.1%') or a callable metric(scores, labels), "
         f"got {type(metric).__name__}"
@@ -257,7 +260,7 @@ def bootstrap_metrics(
     s_out = _as_scores("scores_out", scores_out)
     _check_common(n_boot, level, seed)
     if isinstance(metrics, (str, bytes)) or callable(metrics):
-        metrics = [metrics]  # type: ignore[list-item]
+        metrics = [metrics]
     specs = [_resolve_metric(m) for m in metrics]
     if not specs:
         raise ValueError("metrics is empty; give at least one metric")
