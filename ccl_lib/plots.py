@@ -270,6 +270,14 @@ def alpha_ablation(
     standard-deviation error bars; a dotted line marks the vanilla model when
     the frame has one.  ``attack`` plots that attack's advantage in (b)
     instead of the highest over all attacks (``max_advantage``).
+
+    Args:
+        df: the frame of :func:`ccl_lib.experiments.run_grid` (an alpha sweep, e.g. the
+            ``alpha_ablation`` experiment), with ``alpha``, ``test_acc``, ``train_loss_var``
+            and ``max_advantage``.
+        defenses: the defenses drawn, one curve each (those absent from ``df`` are skipped).
+        dataset: the data set to plot when ``df`` holds several.
+        attack: an attack name, as above (default: the highest advantage).
     """
     need = ["defense", "run_id", "alpha", "test_acc", "train_loss_var", "max_advantage"]
     df = _check_frame(df, need, "alpha_ablation")
@@ -334,6 +342,7 @@ def training_curves(
             or a list of RunResults (labelled by defense and hyperparameters).
         metrics: history columns, default mean and variance of the training
             loss and test accuracy.
+        title: the figure's title (default none).
     """
     if isinstance(histories, Mapping):
         items = [(str(k), _history_frame(v)) for k, v in histories.items()]
@@ -386,6 +395,7 @@ def roc_curves(results: Mapping[str, Any], log: bool = True, *, ax=None, title: 
             e.g. :func:`ccl_lib.experiments.load_attack_results`.
         log: log-scaled axes, which show the low-FPR regime.
         ax: draw into this Axes (default: a new figure).
+        title: the axes' title (default "ROC of membership inference attacks").
 
     The legend gives each curve's AUC; the dotted diagonal is chance.
     """
@@ -445,6 +455,8 @@ def attack_bars(
         attacks: the attacks on the x axis (default: all in ``df``).
         labels: legend text per group value (default: the defense and its
             hyperparameters, the ``variant`` column).
+        dataset: the data set to plot when ``df`` holds several.
+        title: the axes' title (default: the frame's data set and model).
     """
     df = _check_frame(df, [by, "attack", value], "attack_bars")
     df = _one_dataset(df, dataset, "attack_bars")
@@ -518,6 +530,12 @@ def tpr_intervals(best: Any, datasets: Sequence[str], defenses: Sequence[str],
     ``best`` has one row per (dataset, defense) with ``attack``, each metric
     and its ``_low`` / ``_high`` columns -- :func:`ccl_lib.attacks.strong.strongest_attacks`
     of :func:`ccl_lib.attacks.strong.strong_attack_table`.
+
+    Args:
+        best: the frame described above.
+        datasets: the data sets, one panel each, in this order.
+        defenses: the defenses, one column each, in this order (those a data set lacks are skipped).
+        metrics: the ``tpr@<fpr>`` columns drawn side by side (up to five).
     """
     import matplotlib.pyplot as plt
 
