@@ -273,7 +273,7 @@ def alpha_ablation(
 
     Args:
         df: the frame of :func:`ccl_lib.experiments.run_grid` (an alpha sweep, e.g. the
-            ``alpha_ablation`` experiment), with ``alpha``, ``test_acc``, ``train_loss_var``
+            ``figure4-alpha-cifar10`` experiment), with ``alpha``, ``test_acc``, ``train_loss_var``
             and ``max_advantage``.
         defenses: the defenses drawn, one curve each (those absent from ``df`` are skipped).
         dataset: the data set to plot when ``df`` holds several.
