@@ -62,7 +62,8 @@ class SeedInterval:
 
     Attributes:
         mean: the estimate.
-        low, high: the interval's ends (NaN with fewer than 2 values).
+        low: the interval's lower end (NaN with fewer than 2 values).
+        high: the interval's upper end (NaN with fewer than 2 values).
         n: how many seeds (independent runs) stand behind it.
         level: the confidence level (0.95).
         method: ``"t"``, ``"paired t"``, ``"welch t"`` or the name of another method
@@ -96,7 +97,14 @@ class SeedInterval:
         return math.isfinite(self.low) and math.isfinite(self.high)
 
     def format(self, *, percent: bool = False, digits: int = 3) -> str:
-        """``"0.123 [0.101, 0.148]"`` (``percent=True``: ``"12.3 % [10.1, 14.8]"``)."""
+        """``"0.123 [0.101, 0.148]"`` (``percent=True``: ``"12.3 % [10.1, 14.8]"``).
+
+        Args:
+            percent: multiply by 100 and append ``" %"`` (for rates).
+            digits: decimals shown.
+
+        A NaN mean gives ``"n/a"``; missing ends give the mean with "(no interval, n = ...)".
+        """
         k, unit = (100.0, " %") if percent else (1.0, "")
         if not math.isfinite(self.mean):
             return "n/a"
@@ -142,6 +150,10 @@ def seed_interval(values: Sequence[float], level: float = 0.95) -> SeedInterval:
     ``mean +- t_{n-1, (1 + level) / 2} * s / sqrt(n)`` with ``s`` the sample
     standard deviation (``ddof=1``).  One value gives NaN ends (no spread to
     measure).  Raises ``ValueError`` for empty or non-finite input.
+
+    Args:
+        values: one finite number per seed.
+        level: the confidence level in (0, 1) (0.95: a 95 % interval).
     """
     level = _check_level(level)
     v = _values("values", values)
@@ -163,6 +175,13 @@ def difference_interval(
     :func:`seed_interval` of the differences.  ``paired=False``: Welch's
     t-interval with Satterthwaite's degrees of freedom.  ``n`` of the result
     is the smaller number of seeds.
+
+    Args:
+        a: one finite value per seed of the first arm (e.g. CCL's advantage).
+        b: one finite value per seed of the second arm (e.g. the vanilla model's);
+            as long as ``a`` when ``paired``.
+        paired: whether ``a[i]`` and ``b[i]`` share seed ``i``, as above.
+        level: the confidence level in (0, 1).
     """
     level = _check_level(level)
     a, b = _values("a", a), _values("b", b)
@@ -208,7 +227,12 @@ class Verdict:
         return self.word != INCONCLUSIVE
 
     def text(self, *, percent: bool = False, digits: int = 3) -> str:
-        """``"agrees: -0.120 [-0.180, -0.060], 3 seeds"``."""
+        """``"agrees: -0.120 [-0.180, -0.060], 3 seeds"``.
+
+        Args:
+            percent: show the interval in percent (:meth:`SeedInterval.format`).
+            digits: decimals shown.
+        """
         return f"{self.word}: {self.interval.format(percent=percent, digits=digits)}, {self.interval.n} seeds"
 
     def __str__(self) -> str:
