@@ -176,7 +176,12 @@ def record(
 
 
 def clear(chapter: str, *, directory: Union[None, str, os.PathLike] = None) -> int:
-    """Remove the rows a chapter recorded before (call it at the chapter's start); returns how many."""
+    """Remove the rows a chapter recorded before (call it at the chapter's start); returns how many.
+
+    Args:
+        chapter: the chapter's name, as given to :func:`record`.
+        directory: the scorecard folder (default :func:`scorecard_dir`).
+    """
     chapter = _check_text("chapter", chapter)
     folder = scorecard_dir(directory)
     if folder is None or not folder.is_dir():
@@ -214,6 +219,10 @@ def load(directory: Union[None, str, os.PathLike] = None, *, missing: bool = Tru
     verdict word); a malformed file raises ``ValueError`` naming it.  With
     ``missing=True`` each item that no chapter recorded gets a row whose
     verdict is ``"not run"``.
+
+    Args:
+        directory: the scorecard folder (default :func:`scorecard_dir`).
+        missing: add the ``"not run"`` rows, as above.
     """
     import pandas as pd
 
@@ -235,7 +244,11 @@ def load(directory: Union[None, str, os.PathLike] = None, *, missing: bool = Tru
 
 
 def table(directory: Union[None, str, os.PathLike] = None):
-    """:func:`load` with the scorecard page's column titles."""
+    """:func:`load` with the scorecard page's column titles.
+
+    Args:
+        directory: the scorecard folder (default :func:`scorecard_dir`).
+    """
     df = load(directory)
     return df.rename(columns={
         "item": "Paper item", "claim": "Claim", "chapter": "Chapter", "setting": "Setting", "verdict": "Verdict",
@@ -255,6 +268,10 @@ def markdown_table(directory: Union[None, str, os.PathLike] = None, *, link: boo
     With ``link=True`` the chapter cell is a MyST ``{doc}`` link to the chapter's
     page, relative to the scorecard page: put the scorecard notebook next to the
     chapters (``book/generated/``) and execute it after them.
+
+    Args:
+        directory: the scorecard folder (default :func:`scorecard_dir`).
+        link: link each chapter cell to its page, as above.
     """
     df = table(directory)
     head = list(df.columns)
@@ -277,6 +294,10 @@ def html_table(directory: Union[None, str, os.PathLike] = None, *, link: bool = 
     cell links to ``<chapter>.html``, relative to the scorecard page: put the
     scorecard notebook next to the chapters (``book/generated/``) and execute
     it after them.
+
+    Args:
+        directory: the scorecard folder (default :func:`scorecard_dir`).
+        link: link each chapter cell to its page, as above.
     """
     import html
 
