@@ -35,7 +35,7 @@ import functools
 import math
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -149,7 +149,7 @@ def _resolve_loss(loss: LossSpec) -> PLoss:
     raise TypeError(f"loss must be a name in {P_LOSSES} or a callable of p, got {type(loss).__name__}")
 
 
-def _as_prob_tensor(p: Union[np.ndarray, Tensor, Sequence[float], float], *, closed_zero: bool = False) -> Tensor:
+def _as_prob_tensor(p: Union[ArrayLike, Tensor], *, closed_zero: bool = False) -> Tensor:
     t = torch.as_tensor(np.asarray(p, dtype=np.float64) if not isinstance(p, Tensor) else p.detach())
     t = t.to(torch.float64).reshape(-1)
     if t.numel() == 0:
@@ -376,6 +376,7 @@ def _moments(loss: PLoss, samples: Optional[ArrayLike], beta: Optional[Sequence[
         p = _as_prob_tensor(samples)
         pn = p.numpy()
         return float(loss(p).detach().numpy().mean()), float(1.0 - pn.mean()), float(pn.var())
+    assert beta is not None  # exactly one of the two is given
     a, b = _check_beta(beta)
     mean = a / (a + b)
     var = a * b / ((a + b) ** 2 * (a + b + 1.0))
@@ -587,9 +588,8 @@ def gradient_check(
         for alpha in alphas:
             for dtype in dtypes:
                 z = z64.to(dtype)
-                auto = autograd_logit_gradient(
-                    lambda a, b, alpha=alpha, concave=concave: convex_concave_loss(a, b, alpha, concave, reduction="sum"), z, t
-                )
+                loss_fn = functools.partial(convex_concave_loss, alpha=alpha, concave=concave, reduction="sum")
+                auto = autograd_logit_gradient(loss_fn, z, t)
                 closed = ccl_logit_gradient(z, t, alpha, concave)
                 err = float((auto - closed).abs().max())
                 big = float(auto.abs().max())
@@ -783,7 +783,7 @@ def simulate_loss_attack(
     n_shadow = n if n_shadow is None else n_shadow
     if not (isinstance(n_shadow, (int, np.integer)) and n_shadow >= 2):
         raise ValueError(f"n_shadow must be an integer >= 2, got {n_shadow!r}")
-    closed = gaussian_advantage(mu_s, sigma_s, mu_d, sigma_d, fpr)
+    closed = float(gaussian_advantage(mu_s, sigma_s, mu_d, sigma_d, fpr))  # scalar arguments: a float
     from .attacks.threshold import threshold_at_fpr
 
     rng = np.random.default_rng(seed)
@@ -968,7 +968,7 @@ def proposition_c2_table(
     if not (isinstance(y, (int, np.integer)) and 0 <= y < m.size):
         raise ValueError(f"y must be a class index in [0, {m.size - 1}], got {y!r}")
     f = prob_metric(metric, int(y))
-    rows = []
+    rows: list[dict[str, Any]] = []  # floats, then the bool/None verdict columns
     for i, a0 in enumerate(a0s):
         mc, se = dirichlet_monte_carlo(a0 * m, f, n_samples, seed=seed + i)
         dm = dirichlet_delta_method(a0 * m, f)
