@@ -45,7 +45,14 @@ def _check_int(name: str, v: object, lo: int) -> int:
 
 
 class MLP(nn.Module):
-    """Fully connected classifier with Tanh activations (hidden 1024-512-256-128 by default)."""
+    """Fully connected classifier with Tanh activations (hidden 1024-512-256-128 by default).
+
+    Args:
+        in_features: input width d (>= 1); inputs are flattened to (N, d).
+        num_classes: number of outputs K (>= 2).
+        hidden: widths of the hidden Tanh layers (each >= 1; the MLP of Sec. 5.1 by default).
+        dropout: dropout rate in [0, 1) before the classifier layer (the dropout defense, App. E.2).
+    """
 
     def __init__(
         self,
@@ -72,7 +79,14 @@ class MLP(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Two conv blocks and a fully connected head; trains on CIFAR-size images on a CPU."""
+    """Two conv blocks and a fully connected head; trains on CIFAR-size images on a CPU.
+
+    Args:
+        in_channels: image channels C (>= 1).
+        num_classes: number of outputs K (>= 2).
+        width: channels of the first convolution (>= 1); later ones use 2x and 4x.
+        dropout: dropout rate in [0, 1) before the classifier layer (App. E.2).
+    """
 
     def __init__(self, in_channels: int = 3, num_classes: int = 10, width: int = 32, dropout: float = 0.0) -> None:
         super().__init__()
@@ -128,6 +142,13 @@ class CifarResNet(nn.Module):
     Depth 8 and width 16 (78k parameters) memorize 1,000 CIFAR-10 images in a
     few CPU minutes -- the CPU stand-in for the paper's ResNet-34 (Sec. 5.1).
     ``dropout`` acts on the input of the classifier (App. E.2).
+
+    Args:
+        depth: ``6n + 2`` with n >= 1 (8, 14, 20, 32, ...).
+        width: channels of the stem and the first stage (>= 1).
+        num_classes: number of outputs K (>= 2).
+        in_channels: image channels C (>= 1).
+        dropout: dropout rate in [0, 1).
     """
 
     def __init__(
@@ -178,6 +199,11 @@ def resnet34(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0) 
     The stem is a 3x3 convolution with stride 1 and no max-pooling (for 32x32
     inputs); ``dropout`` acts on the input of the final fully connected layer
     (the dropout defense, App. E.2).
+
+    Args:
+        num_classes: number of outputs K (>= 2).
+        in_channels: image channels C (>= 1).
+        dropout: dropout rate in [0, 1).
     """
     num_classes = _check_int("num_classes", num_classes, 2)
     in_channels = _check_int("in_channels", in_channels, 1)
@@ -195,6 +221,11 @@ def densenet121(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.
 
     The stem is a 3x3 convolution with stride 1 and no max-pooling; ``dropout``
     acts on the input of the final fully connected layer (App. E.2).
+
+    Args:
+        num_classes: number of outputs K (>= 2).
+        in_channels: image channels C (>= 1).
+        dropout: dropout rate in [0, 1).
     """
     num_classes = _check_int("num_classes", num_classes, 2)
     in_channels = _check_int("in_channels", in_channels, 1)
@@ -217,6 +248,12 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, dropout
     (width 16) for CPU runs.  Raises
     ``ValueError`` for an unknown name, a malformed shape, ``num_classes < 2``
     or ``dropout`` outside [0, 1).
+
+    Args:
+        name: a model name or ``"auto"``, as above.
+        input_shape: ``(d,)`` for tabular data or ``(C, H, W)`` for images (:attr:`ccl_lib.data.Dataset.input_shape`).
+        num_classes: number of outputs K (>= 2).
+        dropout: dropout rate in [0, 1) before the classifier layer (App. E.2).
     """
     if not isinstance(name, str):
         raise ValueError(f"model name must be a string, one of {MODEL_NAMES} or 'auto', got {name!r}")
