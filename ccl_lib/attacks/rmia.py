@@ -225,7 +225,7 @@ def tune_offline_a(
     grid = [_check_a(a) for a in grid]
     if not grid:
         raise ValueError("grid must hold at least one value of a")
-    aucs = {a: [] for a in grid}
+    aucs: dict[float, list[float]] = {a: [] for a in grid}
     for j in range(n_pseudo):
         keep = np.arange(k) != j
         lp_r, m_r = lp[keep], mask[keep]

@@ -342,7 +342,9 @@ def findings_strong_attacks(
         raise ValueError(f"no rows for seed {seed}")
     best = strongest_attacks(res)
     lines: list[str] = []
-    ccl_overlap, ccl_lower, ccl_higher = [], [], []
+    ccl_overlap: list[str] = []
+    ccl_lower: list[str] = []
+    ccl_higher: list[str] = []
     for ds in dict.fromkeys(res["dataset"]):
         b = best[best["dataset"] == ds].set_index("defense")
         if reference not in b.index:
