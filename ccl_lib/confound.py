@@ -64,8 +64,10 @@ class Arm:
 
     Attributes:
         name: one of :data:`ARM_NAMES` (with ``β`` the scale factor).
-        defense, hparams: the :mod:`ccl_lib.defenses` name and hyperparameters.
-        lr, weight_decay: the SGD learning rate and weight decay of the arm.
+        defense: the :mod:`ccl_lib.defenses` name.
+        hparams: its hyperparameters (``scale`` among them for the scaled arms).
+        lr: the arm's SGD learning rate.
+        weight_decay: the arm's SGD weight decay.
         beta: the scale factor the arm refers to.
         effective_lr, effective_wd: the recipe of the unscaled loss that takes
             exactly the same steps (``lr * scale``, ``wd / scale``).
@@ -119,6 +121,13 @@ def arms(
     * ``CCEL×β``, ``CCQL×β`` -- CCL with scale beta at (lr, wd), the paper's CIFAR setting.
 
     ``names`` picks a subset (in :data:`ARM_NAMES` order).
+
+    Args:
+        beta: the scale factor in (0, 1].
+        lr: the base SGD learning rate (> 0; the paper: 0.1).
+        weight_decay: the base SGD weight decay (>= 0; the paper: 5e-4).
+        alpha: CCL's weight of the convex term in [0, 1] (Eq. 4).
+        names: arm names of :data:`ARM_NAMES` to keep (default all).
     """
     beta = _positive("beta", beta)
     if beta > 1:
@@ -155,6 +164,13 @@ def arm_specs(dataset: str, arm_list: Sequence[Arm], seeds: Sequence[int], **rec
     (``model``, ``epochs``, ``milestones``, ``augment``, ``size``, ...); the
     arm sets ``lr`` and ``weight_decay``.  Arms with the same run (e.g. ``CE``
     for two betas) share the spec, hence the cache entry.
+
+    Args:
+        dataset: a data set name of :func:`ccl_lib.data.load_dataset`.
+        arm_list: the arms (:func:`arms`), non-empty.
+        seeds: the seeds (an integer or a non-empty list).
+        **recipe: the other :class:`~ccl_lib.experiments.RunSpec` fields (not ``lr``,
+            ``weight_decay``, ``defense``, ``hparams``, ``seed`` or ``dataset``).
     """
     from .experiments import RunSpec
 
@@ -179,9 +195,14 @@ def arm_specs(dataset: str, arm_list: Sequence[Arm], seeds: Sequence[int], **rec
 
 
 def arm_frame(df, pairs: Sequence[tuple[Arm, Any]]):
-    """The rows of ``df`` (a result frame of :func:`ccl_lib.chapters.run_runs`) with columns
+    """The rows of ``df`` (a result frame of :func:`ccl_lib.analysis.runs.run_runs`) with columns
     ``arm``, ``arm_label``, ``beta`` and ``dataset`` per (arm, run); a run shared by
-    two arms appears once per arm."""
+    two arms appears once per arm.
+
+    Args:
+        df: the result frame of the runs of ``pairs`` (one row per run, epoch and attack).
+        pairs: the ``(arm, RunSpec)`` pairs of :func:`arm_specs`; every run must be in ``df``.
+    """
     import pandas as pd
 
     parts = []
@@ -203,6 +224,11 @@ def headline_frame(df, attack: Optional[str] = None):
     paper's attacks, Table 1's P1).  Also ``test_acc``, ``train_acc``,
     ``gap`` (train - test accuracy), ``train_loss_var``, ``train_loss_var_rel``
     (variance / mean of the per-example training cross-entropy).
+
+    Args:
+        df: :func:`arm_frame`'s output (or any result frame with ``max_advantage``,
+            ``advantage``, the accuracies and the training-loss columns).
+        attack: the attack whose advantage is ``adv``, as above (default: the highest).
     """
     if attack is not None:
         if attack not in set(df["attack"]):
@@ -226,6 +252,12 @@ def arm_summary(df, attack: Optional[str] = None, values: Sequence[str] = _SUMMA
     ``df`` is :func:`arm_frame`'s output; ``adv`` is the headline advantage
     (:func:`headline_frame`).  Columns: ``dataset, beta, arm, arm_label, n`` and,
     for each value, ``<value>``, ``<value>_low``, ``<value>_high``.
+
+    Args:
+        df: :func:`arm_frame`'s output.
+        attack: the attack whose advantage is ``adv`` (default: the highest, ``max_advantage``).
+        values: the columns of :func:`headline_frame` summarized.
+        level: the intervals' confidence level in (0, 1).
     """
     import pandas as pd
 
@@ -278,6 +310,16 @@ def compare_at_equal_accuracy(
 
     Returns a dict with ``adv_diff``, ``acc_diff`` (:class:`SeedInterval`),
     ``equal_accuracy`` (bool), ``verdict``, ``ccl``, ``ce`` (arm labels) and ``n``.
+
+    Args:
+        df: :func:`arm_frame`'s output.
+        dataset: the data set compared.
+        beta: the scale factor of the arms compared.
+        ccl: the CCL arm's name (default ``"CCQL×β"``).
+        ce: the cross-entropy arm's name (default the equivalent recipe, ``"CE(lr·β, wd/β)"``).
+        attack: the attack whose advantage is compared (default: the highest).
+        tolerance: the largest accuracy difference (> 0, a fraction: 0.02 = 2 points) that counts as equal.
+        level: the intervals' confidence level in (0, 1).
     """
     tolerance = _positive("tolerance", tolerance)
     h = headline_frame(df, attack)
@@ -334,6 +376,14 @@ def variance_premise(
 
     Returns a dict: ``rho``, ``interval`` (:class:`SeedInterval`, method
     ``"bootstrap"``), ``n_runs``, ``n_seeds``, ``verdict``, ``x``, ``attack``.
+
+    Args:
+        df: a result frame with every run of the sweep (at least 4 runs with finite values).
+        x: ``"train_loss_var"`` or ``"train_loss_var_rel"``, as above.
+        attack: as above (default ``"loss"``, the attack of Theorem 6.1).
+        n_boot: bootstrap replicates (>= 100).
+        level: the interval's confidence level in (0, 1).
+        seed: seeds the bootstrap.
     """
     if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 100:
         raise ValueError(f"n_boot must be an integer >= 100, got {n_boot!r}")
@@ -387,6 +437,16 @@ def scale_identity_check(
     see the same batches (same seed); the milestone schedule applies to both.
 
     Args:
+        beta: the scale factor (> 0).
+        defense: ``"vanilla"``, ``"ccel"`` or ``"ccql"``, as above.
+        alpha: CCL's weight of the convex term (Eq. 4), for ``"ccel"``/``"ccql"``.
+        lr: side A's learning rate (side B: ``lr * beta``).
+        weight_decay: side A's weight decay (side B: ``weight_decay / beta``).
+        momentum: SGD momentum of both sides.
+        epochs: training epochs of both sides.
+        milestones: learning-rate milestones of both sides.
+        batch_size: minibatch size of both sides.
+        seed: seeds the initial weights and the batches.
         data: ``(x, y)`` tensors; default scikit-learn's digits (offline).
         model_fn: builds the model; default a one-hidden-layer MLP (64 units).
 
@@ -448,7 +508,12 @@ def scale_identity_check(
 
 
 def describe_comparison(cmp: Mapping[str, Any], dataset: str) -> str:
-    """One Markdown sentence for a :func:`compare_at_equal_accuracy` result (the chapter's answer)."""
+    """One Markdown sentence for a :func:`compare_at_equal_accuracy` result (the chapter's answer).
+
+    Args:
+        cmp: the dict :func:`compare_at_equal_accuracy` returned.
+        dataset: the data set's name, as the sentence writes it.
+    """
     adv, acc, v = cmp["adv_diff"], cmp["acc_diff"], cmp["verdict"]
     head = (f"On {dataset}, {cmp['ccl']} minus {cmp['ce']}: advantage {adv.format(digits=3)}, "
             f"test accuracy {acc.format(percent=True, digits=1)} points "
@@ -468,6 +533,10 @@ def plot_arms(summary, *, datasets: Optional[Sequence[str]] = None):
     """Advantage against test accuracy per arm (means over seeds, 95 % t-interval bars), one panel per data set.
 
     ``summary`` is :func:`arm_summary`'s output.  Returns the matplotlib figure.
+
+    Args:
+        summary: :func:`arm_summary`'s output.
+        datasets: the data sets to draw, one panel each (default: all in ``summary``).
     """
     import matplotlib.pyplot as plt
 
