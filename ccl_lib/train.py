@@ -216,7 +216,7 @@ class LossObjective(Objective):
         self.name = name
         self.params = params
 
-    def loss(self, model, x, y, *, ref=None, epoch=0, step=0):  # type: ignore[override]
+    def loss(self, model, x, y, *, ref=None, epoch=0, step=0):
         return self.loss_fn(model(x), y)
 
     def describe(self) -> dict[str, Any]:
@@ -306,10 +306,10 @@ def _train_autocast(device: torch.device, config: TrainConfig):
 
 
 def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
-        return t.device
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
     return fallback
 
 
@@ -398,7 +398,7 @@ def _eval_stats(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> tupl
 
 
 def _make_sgd(params, config: TrainConfig, device: torch.device) -> torch.optim.SGD:
-    kw = dict(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    kw: dict[str, Any] = dict(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     if config.fused:
         try:
             return torch.optim.SGD(params, fused=True, **kw)
@@ -495,6 +495,7 @@ def fit(
                 f"x_test must be a floating-point tensor of rows shaped like x_train's {tuple(x_train.shape[1:])}, "
                 f"got {getattr(x_test, 'shape', type(x_test))}"
             )
+        assert y_test is not None  # both or neither, checked above
         y_test = _check_labels("y_test", y_test, len(x_test))
     if objective.needs_reference and reference is None:
         raise ValueError(
@@ -596,6 +597,7 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
                     xb = xb.contiguous(memory_format=torch.channels_last)
             ref = None
             if ridx is not None:
+                assert ref_x is not None and ref_y is not None  # ridx is drawn exactly when they are given
                 r = ridx[sl]
                 ref = (ref_x.index_select(0, r), ref_y.index_select(0, r))
             with _train_autocast(device, config):
@@ -621,7 +623,7 @@ def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, 
         if config.track_train_loss:
             m, v, a = _eval_stats(model, xtr.features() if images else xtr, ytr, config.eval_batch_size)
             row.update(train_loss_mean=m, train_loss_var=v, train_acc=a)
-        if xte is not None:
+        if xte is not None and yte is not None:
             m, _, a = _eval_stats(model, xte, yte, config.eval_batch_size)
             row.update(test_loss_mean=m, test_acc=a)
         row["seconds"] = time.perf_counter() - t0
@@ -669,7 +671,7 @@ def _stackable_objective(objective: Objective) -> Optional[str]:
     )
 
 
-def _dropout_modules(model: nn.Module) -> list[nn.Module]:
+def _dropout_modules(model: nn.Module) -> list[nn.modules.dropout._DropoutNd]:
     return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
 
 
@@ -707,6 +709,8 @@ class _StackedDropout(nn.Module):
         self.mask: Optional[Tensor] = None
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.mask is None:
+            raise RuntimeError("_StackedDropout runs only inside fit_many's step, which sets its mask")
         return x * self.mask
 
 
@@ -948,7 +952,7 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
             idx = perm[:, sl]
             m_b = idx.shape[1]
             yb = yall[rows_idx, idx]
-            if images:
+            if isinstance(xall, list):  # images: one DeviceImages per model
                 xb = torch.stack([
                     xi.batch(idx[i], off[i, :, sl], flip[i, sl], pad) if augment else xi.batch(idx[i])
                     for i, xi in enumerate(xall)
@@ -989,11 +993,12 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
         for i, m in enumerate(models):
             row: dict[str, float] = {"epoch": epoch, "lr": lr_used, "objective": means[i]}
             if config.track_train_loss:
-                xi = xall[i].features() if images else data[i][0]
+                xi = xall[i].features() if isinstance(xall, list) else data[i][0]
                 mu, var, acc = _eval_stats(m, xi, data[i][1], config.eval_batch_size)
                 row.update(train_loss_mean=mu, train_loss_var=var, train_acc=acc)
-            if xte[i] is not None:
-                mu, _, acc = _eval_stats(m, xte[i], yts[i], config.eval_batch_size)
+            xt = xte[i]
+            if xt is not None:
+                mu, _, acc = _eval_stats(m, xt, yts[i], config.eval_batch_size)
                 row.update(test_loss_mean=mu, test_acc=acc)
             row["seconds"] = seconds
             histories[i].append(row)
