@@ -87,7 +87,7 @@ class TrainConfig:
             training set in eval mode (``train_loss_mean``/``train_loss_var``/``train_acc``,
             Fig. 1); off saves one pass over the training set per epoch.
         checkpoint_epochs: epochs (in ``1..epochs``) after which a copy of the state dict is kept
-            (:attr:`TrainResult.checkpoints`; early stopping, Fig. 4).
+            (:attr:`TrainResult.checkpoints`; the early-stopping defense, App. E.2).
         fused: use PyTorch's fused SGD kernel where available.
         cpu_amp: bfloat16 autocast on the CPU, as above.
     """
