@@ -274,8 +274,11 @@ class ResultCache:
             return "it has no content digest"
         if record_digest(record) != record["digest"]:
             return "its content does not match its digest (result.json was edited or corrupted)"
+        stored = record.get("spec")
+        if not isinstance(stored, dict):
+            return "it has no stored spec"
         try:
-            spec = RunSpec.from_dict(record.get("spec"))
+            spec = RunSpec.from_dict(stored)
         except Exception as exc:
             return f"its stored spec does not parse ({exc})"
         if spec.key() != key:
@@ -329,7 +332,9 @@ class ResultCache:
             return "it does not store a target model for every evaluated epoch"
         if scores is not None and scores not in files:
             return "its score file is not among its files"
-        sizes = record.get("file_sizes") if isinstance(record.get("file_sizes"), dict) else {}
+        sizes = record.get("file_sizes")
+        if not isinstance(sizes, dict):
+            sizes = {}
         for name, digest in files.items():
             f = folder / name
             try:
@@ -429,7 +434,8 @@ class ResultCache:
             arrays: ``{name: array}`` saved compressed (no object arrays: they are read without pickle).
         """
         buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
+        payload: dict[str, Any] = dict(arrays)  # numpy's stub would match **arrays against allow_pickle too
+        np.savez_compressed(buf, **payload)
         return self._write_named(key, stem, ".npz", buf.getvalue())
 
     def _write_named(self, key: str, stem: str, suffix: str, data: bytes) -> tuple[str, str, int]:

@@ -65,6 +65,7 @@ class FrozenDict(_MappingABC):
     """
 
     __slots__ = ("_d",)
+    _d: dict[str, Any]  # set once in __init__ (through object.__setattr__: the mapping is read-only)
 
     def __init__(self, data: Union[Mapping[str, Any], Iterable[tuple[str, Any]], None] = None, **kw: Any) -> None:
         d = dict(data or {}, **kw)
