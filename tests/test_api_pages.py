@@ -39,3 +39,9 @@ def test_each_object_is_documented_once():
         seen[qual] = page
     assert "ccl_lib.attacks.run_attacks" in seen and "ccl_lib.attacks.suite.run_attacks" not in seen
     assert seen["ccl_lib.losses.ConvexConcaveLoss"] == "losses.md"
+
+
+def test_every_public_parameter_is_described():
+    """Issue 16: the API reference describes every public parameter (napoleon ``Args:``/``Attributes:``)."""
+    missing = _tool().undescribed_parameters()
+    assert not missing, f"undescribed public parameters (first 10): {dict(list(missing.items())[:10])}"
