@@ -485,8 +485,9 @@ def scale_identity_check(
     torch.manual_seed(seed)
     net_a = model_fn()
     net_b = copy.deepcopy(net_a)
-    common = dict(epochs=epochs, batch_size=batch_size, momentum=momentum, milestones=tuple(milestones), seed=seed,
-                  device="cpu", track_train_loss=False)  # fmt: skip
+    common: dict[str, Any] = dict(epochs=epochs, batch_size=batch_size, momentum=momentum,
+                                  milestones=tuple(milestones), seed=seed, device="cpu",
+                                  track_train_loss=False)  # fmt: skip
     side_a.train(net_a, x, y, config=TrainConfig(lr=lr, weight_decay=weight_decay, **common), progress=False)
     side_b.train(net_b, x, y, config=TrainConfig(lr=lr * beta, weight_decay=weight_decay / beta, **common),
                  progress=False)  # fmt: skip

@@ -184,21 +184,21 @@ def difference_interval(
         level: the confidence level in (0, 1).
     """
     level = _check_level(level)
-    a, b = _values("a", a), _values("b", b)
+    xa, xb = _values("a", a), _values("b", b)
     if paired:
-        if a.size != b.size:
-            raise ValueError(f"paired differences need one value per seed in both arms, got {a.size} and {b.size}")
-        r = seed_interval(a - b, level)
+        if xa.size != xb.size:
+            raise ValueError(f"paired differences need one value per seed in both arms, got {xa.size} and {xb.size}")
+        r = seed_interval(xa - xb, level)
         return SeedInterval(r.mean, r.low, r.high, r.n, level, "paired t")
-    m = float(a.mean() - b.mean())
-    n = int(min(a.size, b.size))
+    m = float(xa.mean() - xb.mean())
+    n = int(min(xa.size, xb.size))
     if n < 2:
         return SeedInterval(m, math.nan, math.nan, n, level, "welch t")
-    va, vb = float(a.var(ddof=1)) / a.size, float(b.var(ddof=1)) / b.size
+    va, vb = float(xa.var(ddof=1)) / xa.size, float(xb.var(ddof=1)) / xb.size
     se = math.sqrt(va + vb)
     if se == 0.0:
         return SeedInterval(m, m, m, n, level, "welch t")
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    df = (va + vb) ** 2 / (va**2 / (xa.size - 1) + vb**2 / (xb.size - 1))
     half = _t_quantile(level, df) * se
     return SeedInterval(m, m - half, m + half, n, level, "welch t")
 
