@@ -1,4 +1,6 @@
-"""RMIA, the Relative Membership Inference Attack (Zarifzadeh et al., 2024, "Low-Cost High-Power Membership Inference Attacks").
+"""RMIA, the Relative Membership Inference Attack.
+
+Zarifzadeh et al., 2024, "Low-Cost High-Power Membership Inference Attacks".
 
 RMIA compares the target model's likelihood of a candidate ``x`` with its
 likelihood of *population* samples ``z`` (data the attacker owns), each
