@@ -555,8 +555,9 @@ def tpr_intervals(best: Any, datasets: Sequence[str], defenses: Sequence[str],
                         label=f"TPR at {m.split('@')[1]} FPR")
         ax.set_xticks(xpos, [f"{d}\n{a.replace('_', ' ')}" for d, a in zip(sub.index, sub["attack"])], fontsize=9)
         ax.set_xlim(-0.5, len(sub) - 0.5)
-        ax.set_ylabel("true-positive rate (%)")
-        ax.set_title(f"{ds}: strongest attack per defense")
+        if ax is axes[0][0]:
+            ax.set_ylabel("true-positive rate (%)")
+        ax.set_title(str(ds))
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
@@ -815,7 +816,7 @@ def privacy_utility_intervals(
     ncols = min(ncols, len(names))
     nrows = math.ceil(len(names) / ncols)
     w, h = book_figsize(nrows, ncols, aspect=0.8)
-    legend_h = 0.22 * math.ceil((len(defenses) + 1) / 4) + 0.1
+    legend_h = 0.2 * math.ceil((len(defenses) + 1) / 4) + 0.05
     fig, axes = plt.subplots(nrows, ncols, figsize=(w, h + legend_h), sharex=True, squeeze=False)
     flat = list(axes.ravel())
     for ax in flat[len(names):]:
@@ -828,10 +829,12 @@ def privacy_utility_intervals(
             if len(cur) == 0:
                 continue
             ccl = d in ("ccel", "ccql")
-            ax.errorbar(cur["test_acc"], cur[value], xerr=_interval_err(cur, "test_acc"),
-                        yerr=_interval_err(cur, value),
-                        lw=2.0 if ccl else 1.2, ms=5 if ccl else 4, capsize=0, elinewidth=0.7, alpha=0.95,
-                        zorder=4 if ccl else 3, label=_dlabel(d), **style[d])  # fmt: skip
+            eb = ax.errorbar(cur["test_acc"], cur[value], xerr=_interval_err(cur, "test_acc"),
+                             yerr=_interval_err(cur, value),
+                             lw=2.0 if ccl else 1.2, ms=5 if ccl else 4, capsize=0, elinewidth=0.8,
+                             zorder=4 if ccl else 3, label=_dlabel(d), **style[d])  # fmt: skip
+            for bars in eb.lines[2]:
+                bars.set_alpha(0.45)  # the intervals stay visible without hiding the curves
         ref = sub[sub["defense"] == reference]
         if len(ref):
             acc, adv = float(ref["test_acc"].mean()), float(ref[value].mean())
@@ -1018,10 +1021,13 @@ def strong_roc_panels(
             run = runs.get((ds, d, seed))
             if run is None or attack not in run.results:
                 continue
-            roc = _roc_of(run.results[attack])
-            pos = roc.fpr[roc.fpr > 0]
-            if len(pos):
-                lo = min(lo, float(pos.min()))
+            res = run.results[attack]
+            roc = _roc_of(res)
+            if hasattr(res, "scores_out"):
+                n_out = len(res.scores_out)
+            else:  # (scores, labels)
+                n_out = int(np.sum(~np.asarray(res[1]).astype(bool)))
+            lo = min(lo, 1.0 / max(n_out, 1))
             ax.plot(roc.fpr, roc.tpr, color=colour[d], lw=1.5, label=str(d))
         grid_x = np.logspace(math.log10(lo), 0, 50)
         ax.plot(grid_x, grid_x, color="gray", ls=":", lw=1, label="chance")

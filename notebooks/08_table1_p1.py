@@ -291,9 +291,10 @@ for (ds, m), v in vs.items():
 # On {glue:text}`ch08_first` the undefended model reaches {glue:text}`ch08_wo_acc:.1%` test accuracy
 # with a highest advantage of {glue:text}`ch08_wo_adv:.1%` (most often the
 # {glue:text}`ch08_worst_attack` attack), a P1 of {glue:text}`ch08_wo_p1:.3f`. CCQL and CCEL at
-# $\alpha = 0.5$ score {glue:text}`ch08_ccql_p1:.3f` and {glue:text}`ch08_ccel_p1:.3f`: at this
-# scale they trade little accuracy ({glue:text}`ch08_ccql_acc:.1%`, {glue:text}`ch08_ccel_acc:.1%`)
-# for little privacy ({glue:text}`ch08_ccql_adv:.1%`, {glue:text}`ch08_ccel_adv:.1%`).
+# $\alpha = 0.5$ score {glue:text}`ch08_ccql_p1:.3f` and {glue:text}`ch08_ccel_p1:.3f`, at test
+# accuracies of {glue:text}`ch08_ccql_acc:.1%` and {glue:text}`ch08_ccel_acc:.1%` and highest
+# advantages of {glue:text}`ch08_ccql_adv:.1%` and {glue:text}`ch08_ccel_adv:.1%`: P1 moves only as
+# much as its two ingredients do.
 #
 # Over the {glue:text}`ch08_n_pairs` (method, data set) pairs, the change of P1 against the
 # undefended model lies between {glue:text}`ch08_change_min:+.3f` and
@@ -366,8 +367,8 @@ for (ds, m), v in vs.items():
 # ```
 #
 # In the default run the highest advantage is reached by an extra attack in
-# {glue:text}`ch08_ex2_n_extra` of {glue:text}`ch08_ex2_n_runs` runs, and P1 drops by at most
-# {glue:text}`ch08_ex2_drop_max:.3f`. A P1 is only comparable with another computed over the same
+# {glue:text}`ch08_ex2_n_extra` of {glue:text}`ch08_ex2_n_runs` runs, and P1 falls by at most
+# {glue:text}`ch08_ex2_drop_max:.3f` (an extra attack can only raise the highest advantage). A P1 is only comparable with another computed over the same
 # attack set, which is why the book keeps the paper's set for Table 1 and reports extra attacks
 # beside it.
 # :::

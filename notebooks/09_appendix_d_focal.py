@@ -42,11 +42,11 @@
 # selection rule at no loss of accuracy).
 #
 # **Reproduce at the paper's scale:**
-# `papermill 09_appendix_d_focal.ipynb out.ipynb -p dataset cifar10 -p model resnet34 -p epochs 300 -p milestones "[150, 225]" -p augment True -p part_size None -p workers auto`
+# `papermill 09_appendix_d_focal.ipynb out.ipynb -p dataset cifar10 -p model resnet34 -p epochs 300 -p milestones "[150, 225]" -p augment True -p part_size None -p alphas "[0.2, 0.4, 0.6, 0.8]" -p workers auto`
 # (the runs of `python -m ccl_lib run appendix-d-focal-cifar10`): 5 settings of two ResNet-34 models
 # for 300 epochs, times three seeds, by our estimate 6-9 hours on one H100-class GPU and out of reach
-# of a CPU. The default (Location, 30 epochs, three seeds) takes a few CPU minutes; its focal-loss
-# runs are shared with chapter 4.
+# of a CPU. The default (Location, 30 epochs, three of the four values of $\alpha$, three seeds) takes
+# a few CPU minutes; its focal-loss runs are shared with chapter 4.
 
 # %% tags=["parameters"]
 # a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
@@ -67,8 +67,8 @@ seeds = [0, 1, 2]
 gamma = 2.0
 # the concave term: "exp" (Eq. 5, CCLE as in App. D) or "quadratic" (Eq. 6)
 concave = "exp"
-# App. D's grid
-alphas = [0.2, 0.4, 0.6, 0.8]
+# three of App. D's four values (0.4 left out for the CI budget; "[0.2, 0.4, 0.6, 0.8]" is the paper's grid)
+alphas = [0.2, 0.6, 0.8]
 # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
 workers = "auto"
 
@@ -135,9 +135,20 @@ for grp, g in per_run.groupby("group", sort=False):
     rows.append(row)
 settings = pd.DataFrame(rows).set_index("setting")
 
+# %% tags=["remove-input"]
+def iv_text(frame, col):
+    return [verdicts.SeedInterval(r[col], r[f"{col}_low"], r[f"{col}_high"], int(r["seeds"])).format(percent=True, digits=1)
+            for _, r in frame.iterrows()]
+
+
+settings_view = pd.DataFrame({"test accuracy (95 %)": iv_text(settings, "test_acc"),
+                              "highest advantage (95 %)": iv_text(settings, "max_advantage"),
+                              "oracle (95 %)": iv_text(settings, "max_advantage_oracle"), "seeds": settings["seeds"]},
+                             index=["focal loss" if i == "focal" else f"+ concave term, {i.replace('=', ' = ')}"
+                                    for i in settings.index])
+
 # %%
-format_table(settings[["test_acc", "test_acc_low", "test_acc_high", "max_advantage", "max_advantage_low",
-                       "max_advantage_high", "max_advantage_oracle", "seeds"]])
+format_table(settings_view)
 
 # %% [markdown]
 # ## Choosing alpha as the paper does
@@ -189,7 +200,7 @@ for atk in PAPER_ATTACKS:
     cs = sorted(set(f.index) & set(c.index))
     attack_verdicts[atk] = verdicts.verdict(verdicts.difference_interval(c.loc[cs], f.loc[cs]), claim="lower")
 bars = pd.DataFrame(bar_rows)
-per_attack = pd.DataFrame({
+per_attack = pd.DataFrame(index=PAPER_ATTACKS, data={
     "focal loss": bars[bars["group"] == "focal"].set_index("attack")["advantage"],
     f"+ concave term, alpha={choice['alpha']:g}": bars[bars["group"] == "chosen"].set_index("attack")["advantage"],
     "change (paired, 95 %)": pd.Series({a: v.interval.format(percent=True, digits=1) for a, v in attack_verdicts.items()}),
@@ -204,6 +215,7 @@ display(fig)
 plt.close(fig)
 
 # %%
+per_attack.index = [plots.ATTACK_LABELS.get(a, a) for a in per_attack.index]
 format_table(per_attack, percent=list(per_attack.columns[:2]))
 
 # %% tags=["remove-input"]
@@ -225,9 +237,12 @@ glue("ch09_n_agrees", int((words == "agrees").sum()), display=False)
 glue("ch09_n_not", int((words == "not reproduced").sum()), display=False)
 glue("ch09_n_inconclusive", int((words == verdicts.INCONCLUSIVE).sum()), display=False)
 best_grid = settings.drop(index="focal")["max_advantage"].idxmin()
+ref_acc_mean = float(settings.loc["focal", "test_acc"])
 glue("ch09_grid_best", best_grid.replace("alpha=", ""), display=False)
 glue("ch09_grid_best_adv", float(settings.loc[best_grid, "max_advantage"]), display=False)
 glue("ch09_grid_best_acc", float(settings.loc[best_grid, "test_acc"]), display=False)
+glue("ch09_grid_best_trade", "bought with accuracy" if settings.loc[best_grid, "test_acc"] < ref_acc_mean else
+     "at no loss of accuracy", display=False)
 setting_text = (f"{dataset}, {df['model'].iloc[0]}, {epochs} epochs, focal gamma={gamma:g} "
                 f"+ {concave} term at alpha={choice['alpha']:g} ({'rule' if choice['qualified'] else 'most accurate'}), "
                 f"{len(common)} seeds; highest advantage change")
@@ -254,9 +269,11 @@ _ = scorecard.record("Fig 6", CHAPTER, setting_text, fig6, cause=cause, percent=
 # the paired interval supports the paper's "lower" for {glue:text}`ch09_n_agrees` of the
 # {glue:text}`ch09_n_attacks` attacks, contradicts it for {glue:text}`ch09_n_not` and does not decide
 # for {glue:text}`ch09_n_inconclusive`. Across the grid, the lowest highest-advantage is that of
-# $\alpha$ = {glue:text}`ch09_grid_best` ({glue:text}`ch09_grid_best_adv:.1%`), bought with accuracy
-# ({glue:text}`ch09_grid_best_acc:.1%`): the concave term does lower the risk, but at this scale only
-# by the underfitting that a small $\alpha$ causes (Eq. 11).
+# $\alpha$ = {glue:text}`ch09_grid_best` ({glue:text}`ch09_grid_best_adv:.1%`),
+# {glue:text}`ch09_grid_best_trade` ({glue:text}`ch09_grid_best_acc:.1%` test accuracy). A small
+# $\alpha$ shrinks the gradient on badly fitted examples (Eq. 11, chapter 3), so in 30 epochs the
+# model fits less -- of its members and of the task; a lower risk at a lower accuracy is the
+# trade-off every regularizer offers, not yet the better trade-off the paper claims.
 #
 # ### What differs from the paper's setting
 #
