@@ -374,10 +374,10 @@ for (col, d), v in verdicts.items():
 # ```
 # The first term has $f''(p) = -2p$, which is $0$ at $p = 0$: Definition 4.1 asks for
 # $f'' < 0$ on the *closed* interval $[0, 1]$, and the check says so. Adding $-p^2/2$ repairs it.
-# The repaired term has curvature $f''(1) = -3$, against $-1$ for CCQL and $-e pprox -2.72$ for
-# CCEL, so Theorem 3.2 predicts a *larger* variance of $p_y$ than CCQL at the same $lpha$; and
-# its gradient weight at $p_y = 1$ is $lpha - (1-lpha)f'(1) = lpha + 3(1-lpha)$, against
-# $lpha + 2(1-lpha)$ for CCQL (Proposition 4.2's bound grows with $-f'(1)$). To train with it,
+# The repaired term has curvature $f''(1) = -3$, against $-1$ for CCQL and $-e \approx -2.72$ for
+# CCEL, so Theorem 3.2 predicts a *larger* variance of $p_y$ than CCQL at the same $\alpha$; and
+# its gradient weight at $p_y = 1$ is $\alpha - (1-\alpha)f'(1) = \alpha + 3(1-\alpha)$, against
+# $\alpha + 2(1-\alpha)$ for CCQL (Proposition 4.2's bound grows with $-f'(1)$). To train with it,
 # hand the loss to the trainer as an objective:
 # ```python
 # from ccl_lib.train import LossObjective, fit
