@@ -124,10 +124,11 @@ settings = {image_experiment: image.specs(), dataset: grid(dataset, losses, **re
 df, runs = run_runs([s for specs in settings.values() for s in specs], workers=workers)
 arms, curves = {}, {}
 for name, specs in settings.items():
-    keys = {s.key() for s in specs}
-    mine = {k: r for k, r in runs.items() if k in keys}
-    arms[name] = {"CE": select_runs(mine, "vanilla"), "Focal": select_runs(mine, "focal", gamma=gamma)}
-    curves[name] = {label: cv.seed_curves(rs, COLUMNS) for label, rs in arms[name].items()}
+    mine = {s.key(): runs[s.key()] for s in specs}
+    arms[name] = {"CE": select_runs(mine, "vanilla"),
+                  "Focal": select_runs(mine, "focal", gamma=gamma)}
+    curves[name] = {label: cv.seed_curves(rs, COLUMNS)
+                    for label, rs in arms[name].items()}
 
 # %% [markdown]
 # ## Figure 1: mean and variance of the training loss per epoch
@@ -142,9 +143,10 @@ for name, specs in settings.items():
 # %%
 for name, c in curves.items():
     n = len(arms[name]["CE"])
-    fig = plots.curve_bands(c, metrics=("train_loss_mean", "train_loss_var", "train_loss_rel_var"),
-                            logy=("train_loss_var", "train_loss_rel_var"),
-                            title=f"{name}: focal loss (gamma = {gamma:g}) vs CE, {n} seed{'s' * (n > 1)}")
+    fig = plots.curve_bands(
+        c, metrics=("train_loss_mean", "train_loss_var", "train_loss_rel_var"),
+        logy=("train_loss_var", "train_loss_rel_var"),
+        title=f"{name}: focal loss (gamma = {gamma:g}) vs CE, {n} seed(s)")
     display(fig)
     plt.close(fig)
 
@@ -153,11 +155,12 @@ for name, c in curves.items():
 # dropdown):
 
 # %% tags=["hide-output"]
-SHORT = {"train_loss_mean": "mean", "train_loss_var": "variance", "train_loss_rel_var": "var / mean²",
-         "train_acc": "train_acc"}
+SHORT = {"train_loss_mean": "mean", "train_loss_var": "variance",
+         "train_loss_rel_var": "var / mean²", "train_acc": "train_acc"}
 tables = []
 for name, c in curves.items():
-    t = pd.concat({label: f.set_index("epoch")[list(SHORT)].rename(columns=SHORT) for label, f in c.items()}, axis=1)
+    t = pd.concat({label: f.set_index("epoch")[list(SHORT)].rename(columns=SHORT)
+                   for label, f in c.items()}, axis=1)
     every = max(1, len(t) // 6)
     keep = [e for i, e in enumerate(t.index) if i % every == 0 or e == t.index.max()]
     tables.append(pd.concat({name: t.loc[keep]}, names=["setting"]))

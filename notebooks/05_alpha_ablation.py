@@ -131,23 +131,23 @@ summary = ablation.alpha_summary(per_run)
 # $\log_{10}$); the dotted line and grey band are the undefended model.
 
 # %%
+n = int(summary["seeds"].min())
 fig = plots.alpha_intervals(summary, logy=("train_loss_var",),
-                            title=f"{dataset}: Figure 4, {int(summary['seeds'].min())} seeds per point")
+                            title=f"{dataset}: Figure 4, {n} seeds per point")
 display(fig)
 plt.close(fig)
 
 # %% [markdown]
 # The numbers behind the figure (means over seeds, geometric means for the variances; open the
-# dropdown). `max_advantage_oracle` is
-# the same maximum with each threshold chosen on the target itself, an upper bound no attacker
-# reaches; `train_loss_var_avg` is the variance averaged over all epochs of training,
+# dropdown). `max_advantage_oracle` is the same maximum with each threshold chosen on the target
+# itself, an upper bound no attacker reaches; `train_loss_var_avg` is the variance averaged over all epochs of training,
 # `train_loss_rel_var` the last-epoch variance divided by the squared mean. The vanilla model is
 # listed as $\alpha = 1$.
 
 # %% tags=["hide-output"]
-shown = ["test_acc", "train_acc", "max_advantage", "max_advantage_oracle", "train_loss_var", "train_loss_var_avg",
-         "train_loss_rel_var", "worst_attack", "seeds"]
-format_table(summary.set_index(["defense", "alpha"])[[c for c in shown if c in summary.columns]])
+shown = ["test_acc", "train_acc", "max_advantage", "max_advantage_oracle", "train_loss_var",
+         "train_loss_var_avg", "train_loss_rel_var", "worst_attack", "seeds"]
+format_table(summary.set_index(["defense", "alpha"])[shown])
 
 # %% [markdown]
 # ## The three directions, tested
@@ -171,9 +171,11 @@ for col, (label, log10) in tests.items():
         v = verdict(iv, claim=ablation.PAPER_DIRECTIONS[col])
         verdicts[(col, d)] = v
         k = 1.0 if log10 else 100.0  # decades, or percentage points, per unit of alpha
-        rows.append({"quantity": label, "variant": d.upper(), "slope": k * iv.mean, "low": k * iv.low,
-                     "high": k * iv.high, "unit": "decades" if log10 else "points",
-                     "paper": "rises" if ablation.PAPER_DIRECTIONS[col] == "higher" else "falls", "verdict": v.word})
+        rows.append({"quantity": label, "variant": d.upper(), "slope": k * iv.mean,
+                     "low": k * iv.low, "high": k * iv.high,
+                     "unit": "decades" if log10 else "points",
+                     "paper": {"higher": "rises", "lower": "falls"}[v.claim],
+                     "verdict": v.word})
 format_table(pd.DataFrame(rows).set_index(["quantity", "variant"]), percent=[])
 
 # %% [markdown]
@@ -184,8 +186,9 @@ format_table(pd.DataFrame(rows).set_index(["quantity", "variant"]), percent=[])
 # %% tags=["hide-output"]
 vs_ce = ablation.against_reference(per_run, "train_loss_var", log10=True)
 vs_ce["verdict"] = [verdict(iv).word for iv in vs_ce["interval"]]
-shown = vs_ce.rename(columns={"diff": "log10 ratio to CE", "diff_low": "low", "diff_high": "high"})
-format_table(shown.drop(columns="interval").set_index(["defense", "alpha"]), percent=[])
+shown = vs_ce.drop(columns="interval").rename(
+    columns={"diff": "log10 ratio to CE", "diff_low": "low", "diff_high": "high"})
+format_table(shown.set_index(["defense", "alpha"]), percent=[])
 
 # %% tags=["remove-input"]
 n_seeds = int(summary["seeds"].min())

@@ -117,11 +117,12 @@ settings = {image_experiment: image.specs(), dataset: grid(dataset, losses, lr=l
 df, runs = run_runs([s for specs in settings.values() for s in specs], workers=workers)
 arms, curves = {}, {}
 for name, specs in settings.items():
-    keys = {s.key() for s in specs}
-    mine = {k: r for k, r in runs.items() if k in keys}
-    arms[name] = {"CE": select_runs(mine, "vanilla"), "CCEL": select_runs(mine, "ccel", alpha=alpha),
+    mine = {s.key(): runs[s.key()] for s in specs}
+    arms[name] = {"CE": select_runs(mine, "vanilla"),
+                  "CCEL": select_runs(mine, "ccel", alpha=alpha),
                   "CCQL": select_runs(mine, "ccql", alpha=alpha)}
-    curves[name] = {label: cv.seed_curves(rs, COLUMNS) for label, rs in arms[name].items()}
+    curves[name] = {label: cv.seed_curves(rs, COLUMNS)
+                    for label, rs in arms[name].items()}
 
 # %% [markdown]
 # ## Figure 5: training loss and test accuracy per epoch
@@ -132,8 +133,9 @@ for name, specs in settings.items():
 # %%
 for name, c in curves.items():
     n = len(arms[name]["CE"])
-    fig = plots.curve_bands(c, metrics=("objective", "train_loss_mean", "test_acc"), logy=("train_loss_mean",),
-                            title=f"{name}: CCL with alpha = {alpha:g}, {n} seed{'s' * (n > 1)}")
+    fig = plots.curve_bands(
+        c, metrics=("objective", "train_loss_mean", "test_acc"), logy=("train_loss_mean",),
+        title=f"{name}: CCL with alpha = {alpha:g}, {n} seed(s)")
     display(fig)
     plt.close(fig)
 
@@ -144,10 +146,12 @@ for name, c in curves.items():
 
 # %%
 conv = {name: cv.convergence_table(a, tol=tol) for name, a in arms.items()}
-shown = {"final_test_acc": "final_test_acc", "epoch_within_tol": "settles at epoch", "epoch_within_tol_low": "low",
-         "epoch_within_tol_high": "high", "final_train_loss": "final train CE", "final_train_acc": "final_train_acc",
+shown = {"final_test_acc": "final_test_acc", "epoch_within_tol": "settles at epoch",
+         "epoch_within_tol_low": "low", "epoch_within_tol_high": "high",
+         "final_train_loss": "final train CE", "final_train_acc": "final_train_acc",
          "seeds": "seeds"}
-format_table(pd.concat({name: t[list(shown)].rename(columns=shown) for name, t in conv.items()}, names=["setting", "loss"]))
+format_table(pd.concat({name: t[list(shown)].rename(columns=shown)
+                        for name, t in conv.items()}, names=["setting", "loss"]))
 
 # %% tags=["remove-input"]
 scorecard.clear(CHAPTER)
@@ -225,8 +229,8 @@ glue("ch06_tol", tol, display=False)
 # {glue:text}`ch06_tab_lag_CCQL`. Against the paper's "no significantly longer training time" (a
 # delay of zero), the verdicts are **{glue:text}`ch06_tab_lag_CCEL_verdict`** (CCEL) and
 # **{glue:text}`ch06_tab_lag_CCQL_verdict`** (CCQL). Read them with the width of the
-# intervals: three seeds of a noisy epoch count leave room for a delay of several epochs, and the
-# mean delay is positive. Its mechanism is Eq. 11: while $p_y$ is small the CCL gradient is
+# intervals: three seeds of a noisy epoch count leave room for a delay of several epochs.
+# Its mechanism is Eq. 11: while $p_y$ is small the CCL gradient is
 # about $\alpha = 0.5$ times cross-entropy's, so the first epochs move more slowly; once
 # examples are fitted the factor exceeds 1 and CCL catches up. On `cifar10-cpu` the CCL runs
 # "settle" at epoch {glue:text}`ch06_img_epoch_CCEL:.0f` (CCEL) and
