@@ -48,6 +48,7 @@ __all__ = [
     "arms",
     "compare_at_equal_accuracy",
     "describe_comparison",
+    "format_points",
     "headline_frame",
     "plot_arms",
     "scale_identity_check",
@@ -336,7 +337,7 @@ def compare_at_equal_accuracy(
         ok = equal or (acc.finite and (acc.low > -tolerance if v.word == "lower" else acc.high < tolerance))
         if not ok:
             v = Verdict(INCONCLUSIVE, adv, reason=f"the advantage is {v.word} but the test accuracy differs "
-                                                  f"({acc.format(percent=True, digits=1)} points): a trade-off, "
+                                                  f"({format_points(acc)}): a trade-off, "
                                                   "not a better privacy at equal utility")  # fmt: skip
     return {"adv_diff": adv, "acc_diff": acc, "equal_accuracy": bool(equal), "verdict": v,
             "ccl": a["arm_label"].iloc[0], "ce": b["arm_label"].iloc[0], "n": len(seeds)}  # fmt: skip
@@ -508,8 +509,23 @@ def scale_identity_check(
 # --------------------------------------------------------------------------- reporting
 
 
+def format_points(interval: SeedInterval, digits: int = 1) -> str:
+    """An accuracy difference in percentage points: ``"-2.2 [-3.2, -1.2] points"``.
+
+    Args:
+        interval: a :class:`ccl_lib.verdicts.SeedInterval` of an accuracy difference (fractions).
+        digits: decimals.
+    """
+    if not isinstance(interval, SeedInterval):
+        raise TypeError(f"interval must be a SeedInterval, got {type(interval).__name__}")
+    if not interval.finite:
+        return f"{100 * interval.mean:.{digits}f} points (no interval, n = {interval.n})"
+    return (f"{100 * interval.mean:.{digits}f} [{100 * interval.low:.{digits}f}, "
+            f"{100 * interval.high:.{digits}f}] points")  # fmt: skip
+
+
 def describe_comparison(cmp: Mapping[str, Any], dataset: str) -> str:
-    """One Markdown sentence for a :func:`compare_at_equal_accuracy` result (the chapter's answer).
+    """One plain-text sentence (for ``{glue:text}``) for a :func:`compare_at_equal_accuracy` result.
 
     Args:
         cmp: the dict :func:`compare_at_equal_accuracy` returned.
@@ -517,17 +533,14 @@ def describe_comparison(cmp: Mapping[str, Any], dataset: str) -> str:
     """
     adv, acc, v = cmp["adv_diff"], cmp["acc_diff"], cmp["verdict"]
     head = (f"On {dataset}, {cmp['ccl']} minus {cmp['ce']}: advantage {adv.format(digits=3)}, "
-            f"test accuracy {acc.format(percent=True, digits=1)} points "
-            f"({cmp['n']} seeds, 95 % intervals)")  # fmt: skip
+            f"test accuracy {format_points(acc)} ({cmp['n']} seeds, 95 % intervals)")  # fmt: skip
     if v.word == "lower":
         tail = "the concave term lowers the advantage beyond what the scale's learning rate and weight decay do"
     elif v.word == "higher":
-        tail = "CCL is *more* attackable than cross-entropy trained with the same effective recipe"
-    elif cmp["adv_diff"].finite and cmp["n"] >= 3 and (adv.high < 0 or adv.low > 0):
-        tail = f"inconclusive at this scale: {v.reason}"
+        tail = "CCL is more attackable than cross-entropy trained with the same effective recipe"
     else:
-        tail = "inconclusive at this scale: the interval of the advantage difference contains 0"
-    return f"{head}: **{v.word}** -- {tail}."
+        tail = v.reason or "the interval of the advantage difference contains 0"
+    return f"{head}: {v.word} ({tail})."
 
 
 def plot_arms(summary, *, datasets: Optional[Sequence[str]] = None):

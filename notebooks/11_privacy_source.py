@@ -169,6 +169,8 @@ plt.close(fig)
 #
 # {glue:text}`answer_tabular`
 #
+# {glue:text}`recipe_alone`
+#
 # {glue:text}`scale_alone`
 
 # %% tags=["remove-input"]
@@ -181,19 +183,24 @@ glue("answer_tabular", confound.describe_comparison(cmp_tab, tabular_dataset), d
 extra = []
 for ds in (tabular_dataset, image_ds):
     for beta, (a, b) in [(bb, p) for bb in betas for p in (("CCQL×β", "CE(lr·β, wd/β)"), ("CCEL×β", "CE(lr·β, wd/β)"),
-                                                            ("CE×β", "CE"), ("CCQL×1", "CE"), ("CCQL×β", "CE"))]:
+                                                            ("CE(lr·β, wd/β)", "CE"), ("CE×β", "CE"), ("CCQL×1", "CE"),
+                                                            ("CCQL×β", "CE"))]:
         try:
             c = confound.compare_at_equal_accuracy(arm_df, dataset=ds, beta=beta, ccl=a, ce=b)
         except ValueError:  # the arm is not in this design
             continue
         extra.append({"dataset": ds, "beta": beta, "comparison": f"{c['ccl']} - {c['ce']}",
                       "advantage difference": c["adv_diff"].format(digits=3),
-                      "accuracy difference (points)": c["acc_diff"].format(percent=True, digits=1),
+                      "accuracy difference": confound.format_points(c["acc_diff"]),
                       "verdict": c["verdict"].word})
 extra_df = pd.DataFrame(extra)
 sc = extra_df[extra_df["comparison"] == f"CE×{b0:g} - CE"]
+ra = extra_df[extra_df["comparison"] == f"CE(lr·{b0:g}, wd/{b0:g}) - CE"]
+glue("recipe_alone", "The recipe alone, without any concave term (CE at (lr·β, wd/β) − CE): " + "; ".join(
+    f"{'cifar10-cpu' if r['dataset'] == image_ds else r['dataset']}: advantage {r['advantage difference']}, "
+    f"accuracy {r['accuracy difference']}" for r in ra.to_dict("records")) + "." if len(ra) else "", display=False)
 glue("scale_alone", "The scale alone (CE×β − CE): " + "; ".join(
-    f"{r['dataset']}: advantage {r['advantage difference']}, accuracy {r['accuracy difference (points)']} points"
+    f"{r['dataset']}: advantage {r['advantage difference']}, accuracy {r['accuracy difference']}"
     for r in sc.to_dict("records")) + "." if len(sc) else "", display=False)
 display(extra_df)
 
@@ -226,7 +233,7 @@ for ds in (tabular_dataset, image_ds):
 prem_df = pd.DataFrame(prem_rows)
 glue("premise_text", " ".join(
     f"{'cifar10-cpu' if ds == image_ds else ds}: rho = {prem[(ds, 'train_loss_var')]['interval'].format(digits=2)} "
-    f"over {prem[(ds, 'train_loss_var')]['n_runs']} runs (**{prem[(ds, 'train_loss_var')]['verdict'].word}**)."
+    f"over {prem[(ds, 'train_loss_var')]['n_runs']} runs ({prem[(ds, 'train_loss_var')]['verdict'].word})."
     for ds in (tabular_dataset, image_ds)), display=False)
 prem_df
 
