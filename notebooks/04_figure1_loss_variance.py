@@ -63,12 +63,13 @@
 # that later chapters reuse.
 
 # %% tags=["parameters"]
-# the image setting: a named experiment of ccl_lib/configs/experiments ("cifar10-cpu": the CPU regime
-# that memorizes; "figure1-cifar10": the paper's ResNet-34 recipe); its defenses are replaced by CE and focal loss
+# the image setting: a named experiment (ccl_lib/configs/experiments); "cifar10-cpu" is the
+# CPU regime that memorizes, "figure1-cifar10" the paper's ResNet-34 recipe; its
+# defenses are replaced by CE and focal loss
 image_experiment = "cifar10-cpu"
 # seeds of the image runs; fewer than 3 draw curves but no verdict
 image_seeds = [0]
-# the tabular setting: a data set of ccl_lib.data ("location", "purchase100", "texas100", "digits")
+# the tabular setting: a data set of ccl_lib.data ("location", "texas100", ...)
 dataset = "location"
 # ccl_lib.models name for the tabular setting; "auto": the MLP
 model = "auto"

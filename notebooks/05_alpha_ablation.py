@@ -75,7 +75,7 @@ milestones = []
 augment = False
 # examples per split part (None: all of the data set, in equal parts)
 part_size = 1000
-# one run per seed and alpha; points are means over seeds with 95 % intervals (a verdict needs >= 3)
+# one run per seed and alpha; points are means with 95 % intervals (a verdict needs >= 3)
 seeds = [0, 1, 2]
 # the paper: 0.1, 0.2, ..., 0.9 (App. E.1)
 alphas = [0.1, 0.3, 0.5, 0.7, 0.9]
