@@ -210,10 +210,10 @@ def iv_text(frame, col, percent=True):
 
 by_acc = settings.sort_values("test_acc")
 settings_view = pd.DataFrame({
-    "defense": by_acc["defense"].map(lambda d: plots.DEFENSE_LABELS.get(d, d)), "setting": by_acc["point"],
+    "setting": by_acc["point"],
     "test accuracy": iv_text(by_acc, "test_acc"), "highest advantage": iv_text(by_acc, "max_advantage"),
     "oracle": iv_text(by_acc, "max_advantage_oracle"), "P1": iv_text(by_acc, "p1", percent=False),
-    "seeds": by_acc["seeds"]}).set_index(["defense", "setting"])
+    "seeds": by_acc["seeds"]}).set_index("setting")
 
 # %% tags=["hide-output"]
 format_table(settings_view)
@@ -414,8 +414,8 @@ glue("ch07_p1_vanilla", float(best_p1.loc["vanilla", "p1"]), display=False)
 # setting {glue:text}`ch07_ex_ccql_adv:.1%`; the paired difference is {glue:text}`ch07_ex_diff`:
 # {glue:text}`ch07_ex_verdict` (paper: 29.67 % -> 18.40 %).
 #
-# **One number per curve.** The best P1 is {glue:text}`ch07_p1_leader`'s,
-# {glue:text}`ch07_p1_leader_value:.3f`; the better CCL variant ranks {glue:text}`ch07_p1_ccl_rank`
+# **One number per curve.** The best P1, {glue:text}`ch07_p1_leader_value:.3f`, belongs to
+# {glue:text}`ch07_p1_leader`; the better CCL variant ranks {glue:text}`ch07_p1_ccl_rank`
 # of {glue:text}`ch07_p1_n` with {glue:text}`ch07_p1_ccl:.3f`, against
 # {glue:text}`ch07_p1_vanilla:.3f` for the undefended model.
 
