@@ -346,8 +346,12 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
 # With $\gamma = 5$ the gradient weight $-p\,\ell'(p)$ falls to zero faster as $p_y \to 1$
 # (chapter 3), so the model stops pushing fitted examples earlier: expect a *higher* mean
 # training cross-entropy than with $\gamma = 2$ and a larger absolute variance, the gap to CE
-# widening on both. Relative to its squared mean, the variance changes less; compare the two
-# notebooks' "Relative to the mean" paragraphs. The CE runs are the same cached runs in both
-# notebooks (same specs), so only the focal runs are trained again: three tabular runs (about a
-# minute) and one image run (about five minutes on 2 cores).
+# widening on both, while the variance relative to the squared mean moves much less. Measured
+# on Location (3 seeds, 30 epochs): the mean rises from 0.139 ($\gamma = 2$) to 0.371, the
+# last-epoch variance from 0.0040 to 0.0179 (190 [176, 204] times CE's, against 41.9 [40.2, 43.7]
+# times), and the ratio of relative variances to CE falls from 0.371 [0.297, 0.464] to
+# 0.235 [0.195, 0.284]: relative to their size the focal losses are *more* concentrated still,
+# so both verdicts keep their words. The CE runs are the same cached runs in both notebooks
+# (same specs), so only the focal runs are trained again: three tabular runs (about a minute)
+# and one image run (about five minutes on 2 cores).
 # ````
