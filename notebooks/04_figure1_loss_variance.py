@@ -47,7 +47,7 @@
 # **Two settings.** The image setting is the named experiment `cifar10-cpu` (chapter 11): a
 # ResNet-8 with BatchNorm on 500 CIFAR-10 images per part, 50 epochs, no augmentation, sized so
 # that the undefended model memorizes on a CPU, as the paper's ResNet-34 does. Its runs are
-# shared with chapters 6, 10 and 11. The CI default trains one image seed per loss: the curves,
+# shared with chapters 6 and 11. The CI default trains one image seed per loss: the curves,
 # but no verdict. The tabular setting (the Location MLP of chapters 5-9, 30 epochs) runs three
 # seeds, enough for a verdict. Both models of a run are measured the same way: the per-example
 # cross-entropy of every training example, in evaluation mode, after each epoch

@@ -45,8 +45,8 @@
 #
 # **Two settings.** The image setting is the named experiment `cifar10-cpu` (chapter 11): a
 # ResNet-8 with BatchNorm, 500 CIFAR-10 images per part, 50 epochs, no augmentation, and CCL
-# scaled by the paper's CIFAR-10 factor 0.01 (App. E.1); these are the same runs as chapters 10
-# and 11 use. The CI default trains one image seed: curves, no verdict. The tabular setting (the
+# scaled by the paper's CIFAR-10 factor 0.01 (App. E.1); the cross-entropy and CCQL runs are
+# those of chapter 11 (its CE and CCQL×β arms). The CI default trains one image seed: curves, no verdict. The tabular setting (the
 # Location MLP, 30 epochs) has three seeds and reuses chapter 5's runs at $\alpha = 0.5$.
 #
 # **Reproduce at the paper's scale:**
@@ -54,8 +54,8 @@
 # (the runs of `python -m ccl_lib run figure5-cifar10`, shared with Table 1 on CIFAR-10): 3 runs of
 # two ResNet-34 models for 300 epochs per seed, by our estimate about 1.5 hours per seed on one
 # H100-class GPU and weeks on a CPU. Three seeds of the CPU image regime take about half an hour
-# on 2 CPU cores. The default takes seconds once chapters 4 and 5 have run, plus the image CCL
-# runs (a few minutes), which chapters 10 and 11 reuse.
+# on 2 CPU cores. The default takes seconds once chapters 4 and 5 have run, plus the two image
+# CCL runs (several minutes on 2 CPU cores; chapter 11 reuses the CCQL one).
 
 # %% tags=["parameters"]
 # the image setting: a named experiment (ccl_lib/configs/experiments); "cifar10-cpu" is the
