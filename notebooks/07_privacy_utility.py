@@ -69,11 +69,13 @@ augment = False
 part_size = 1000
 # one run per seed and setting; points are means over seeds with 95 % intervals
 seeds = [0, 1, 2]
-# "cpu": one or two settings per baseline (ccl_lib.analysis.privacy_utility.CPU_GRIDS); "paper": App. E's grids
+# "cpu": one or two settings per baseline (ccl_lib.analysis.privacy_utility.CPU_GRIDS);
+# "paper": App. E's grids
 grid = "cpu"
 # CCEL/CCQL settings for grid="cpu" (with "paper": 0.1, 0.2, ..., 0.9)
 alphas = [0.1, 0.3, 0.5, 0.7, 0.9]
-# with grid="cpu": settings per baseline, 1 (the weaker regularization of each CPU grid, the CI default) or 2
+# with grid="cpu": settings per baseline, 1 (the weaker regularization of each CPU grid,
+# the CI default) or 2
 settings_per_baseline = 1
 # a second, looser comparison: accuracy at most this far below the undefended model
 acc_tolerance = 0.02
@@ -191,8 +193,8 @@ glue("ch07_n_seeds", n_seeds, display=False)
 # rotation and translation need images).
 
 # %%
-fig = plots.privacy_utility_intervals(points, attacks=PAPER_ATTACKS, ncols=ncols,
-                                      title=f"{dataset}: privacy-utility curves ({n_seeds} seeds)")
+title = f"{dataset}: privacy-utility curves ({n_seeds} seeds)"
+fig = plots.privacy_utility_intervals(points, attacks=PAPER_ATTACKS, ncols=ncols, title=title)
 display(fig)
 plt.close(fig)
 
@@ -289,7 +291,8 @@ def show_rule(table):
 
 # %%
 for table in (strict, loose):
-    display(format_table(show_rule(table), caption=f"test accuracy >= {pct(table.attrs['min_acc'])}"))
+    bar = pct(table.attrs["min_acc"])
+    display(format_table(show_rule(table), caption=f"test accuracy >= {bar}"))
 
 # %% [markdown]
 # ## The paper's example: the loss attack, CCQL against the best baseline

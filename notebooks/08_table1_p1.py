@@ -58,7 +58,8 @@ datasets = ["location", "digits"]
 model = "auto"
 # training epochs
 epochs = 30
-# epochs at which the learning rate drops 10x (the paper: [50, 100] of 120 on Texas/Purchase)
+# epochs at which the learning rate drops 10x (the paper: [50, 100] of 120 on Texas,
+# Purchase)
 milestones = []
 # random crop + flip for images (the paper's CIFAR recipe)
 augment = False
@@ -68,7 +69,7 @@ part_size = 1000
 seeds = [0, 1, 2]
 # Table 1 fixes alpha = 0.5
 alpha = 0.5
-# folder of recorded GPU runs (JSON files of benchmarks/paper_gpu.py), relative to notebooks/
+# folder of recorded GPU runs (JSON of benchmarks/paper_gpu.py), relative to notebooks/
 gpu_results = "../results"
 # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
 workers = "auto"
@@ -184,7 +185,7 @@ format_table(side)
 # with the verdict word its interval supports ({func}`ccl_lib.verdicts.verdict`; the paper claims
 # the change is positive):
 
-# %%
+# %% tags=["remove-input"]
 made_of = summary.set_index(["dataset", "method"])
 made_of = pd.DataFrame({
     "test_acc": made_of["test_acc"], "max_advantage": made_of["max_advantage"],
@@ -192,6 +193,8 @@ made_of = pd.DataFrame({
     "change over w/o (95 %)": [verdicts.SeedInterval(r.change, r.change_low, r.change_high, int(r.seeds)).format(digits=3)
                                if np.isfinite(r.change) else "" for r in made_of.itertuples()],
     "verdict (paper: higher)": made_of["verdict"].fillna(""), "seeds": made_of["seeds"]})
+
+# %%
 format_table(made_of, percent=["test_acc", "max_advantage"])
 
 # %% [markdown]
@@ -236,7 +239,7 @@ def gpu_records(folder):
 records = gpu_records(gpu_results)
 glue("ch08_gpu_status", "recorded" if records else "pending", display=False)
 
-# %%
+# %% tags=["remove-input"]
 if not records:
     display(Markdown("**pending: no GPU run recorded yet.** Run `python benchmarks/paper_gpu.py` on a machine with "
                      "a GPU; it writes `results/paper_gpu_cifar10.json`, and this section shows it on the next build."))

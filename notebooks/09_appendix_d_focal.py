@@ -67,7 +67,8 @@ seeds = [0, 1, 2]
 gamma = 2.0
 # the concave term: "exp" (Eq. 5, CCLE as in App. D) or "quadratic" (Eq. 6)
 concave = "exp"
-# three of App. D's four values (0.4 left out for the CI budget; "[0.2, 0.4, 0.6, 0.8]" is the paper's grid)
+# three of App. D's four values (0.4 left out for the CI budget;
+# "[0.2, 0.4, 0.6, 0.8]" is the paper's grid)
 alphas = [0.2, 0.6, 0.8]
 # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
 workers = "auto"
@@ -208,9 +209,9 @@ per_attack = pd.DataFrame(index=PAPER_ATTACKS, data={
 })
 
 # %%
-fig = plots.attack_bars_intervals(bars, {"focal": f"Focal loss ($\\gamma$ = {gamma:g})",
-                                         "chosen": f"+ concave term, $\\alpha$ = {choice['alpha']:g}"},
-                                  title=f"{dataset}: Figure 6 ({len(common)} seeds)")
+groups = {"focal": f"Focal loss ($\\gamma$ = {gamma:g})",
+          "chosen": f"+ concave term, $\\alpha$ = {choice['alpha']:g}"}
+fig = plots.attack_bars_intervals(bars, groups, title=f"{dataset}: Figure 6 ({len(common)} seeds)")
 display(fig)
 plt.close(fig)
 

@@ -62,7 +62,8 @@
 tabular = "location"
 # its training-set size (as many non-member candidates; population 2x)
 location_size = 1000
-# its SGD epochs, learning rate and batch size (the paper's recipe otherwise: momentum 0.9, weight decay 5e-4)
+# its SGD epochs, learning rate and batch size (the paper's recipe otherwise: momentum 0.9,
+# weight decay 5e-4)
 location_epochs = 20
 location_lr = 0.1
 location_batch_size = 128
@@ -70,9 +71,11 @@ location_batch_size = 128
 k = 4
 # defenses on Location (labels of defense_specs below)
 location_defenses = ["vanilla", "CCQL", "RelaxLoss", "DP-SGD"]
-# the image target: a named experiment of ccl_lib (python -m ccl_lib show cifar10-cpu); "" skips the image part
+# the image target: a named experiment of ccl_lib (python -m ccl_lib show cifar10-cpu);
+# "" skips the image part
 image_experiment = "cifar10-cpu"
-# overrides of that experiment's settings, as `python -m ccl_lib run cifar10-cpu --set key=value` (e.g. {"epochs": 5})
+# overrides of that experiment's settings, as `python -m ccl_lib run cifar10-cpu --set key=value`
+# (e.g. {"epochs": 5})
 image_set = {}
 # reference models per image target
 image_k = 2
@@ -80,9 +83,11 @@ image_k = 2
 image_defenses = ["vanilla", "CCQL"]
 # one target (and its own split and reference models) per seed
 seeds = [0]
-# who trains the reference models: "matched" (the target's defense and recipe) or "mismatched" (plain cross-entropy)
+# who trains the reference models: "matched" (the target's defense and recipe) or "mismatched"
+# (plain cross-entropy)
 attacker = "matched"
-# CCEL / CCQL alpha (Table 1 setting); the loss scale is App. E.1's for the data set (0.01 on CIFAR-10)
+# CCEL / CCQL alpha (Table 1 setting); the loss scale is App. E.1's for the data set
+# (0.01 on CIFAR-10)
 ccl_alpha = 0.5
 # RelaxLoss target loss level
 relaxloss_alpha = 1.0
@@ -92,7 +97,8 @@ dp_max_grad_norm = 1.0
 dp_delta = 1e-5
 # LiRA's global variance (recommended below 64 reference models)
 fixed_variance = True
-# RMIA's offline correction a: "tune" on the attacker's reference models (needs K >= 4), else this value
+# RMIA's offline correction a: "tune" on the attacker's reference models (needs K >= 4), else
+# this value
 rmia_a = "tune"
 # the value of a where K < 4 leaves nothing to tune on
 rmia_a_fixed = 0.3
@@ -246,11 +252,13 @@ for name, st in settings.items():
     for seed in seeds:
         for label in st["defenses"]:
             defense = make_defense(label, st["dataset"])
-            model_fn = partial(build_model, st["model"], tuple(ds.input_shape), int(ds.num_classes), **defense.model_kwargs)
+            model_fn = partial(build_model, st["model"], tuple(ds.input_shape),
+                               int(ds.num_classes), **defense.model_kwargs)
             a = rmia_a if (rmia_a != "tune" or st["k"] >= 4) else rmia_a_fixed
             runs[(name, label, seed)] = run_strong_attacks(
-                ds, defense, size=st["size"], k=st["k"], config=st["config"], model_fn=model_fn, seed=seed,
-                fixed_variance=fixed_variance, rmia_a=a, label=label, attacker=attacker, progress=False)
+                ds, defense, size=st["size"], k=st["k"], config=st["config"],
+                model_fn=model_fn, seed=seed, fixed_variance=fixed_variance, rmia_a=a,
+                label=label, attacker=attacker, progress=False)
 wall = time.perf_counter() - t_start
 
 # %% [markdown]
@@ -276,8 +284,8 @@ format_table(targets)
 # %%
 attack_titles = {"lira_online": "LiRA online", "lira_offline": "LiRA offline", "rmia": "RMIA"}
 first_seed = seeds[0]
-fig = plots.strong_roc_panels(runs, attack_titles, seed=first_seed,
-                              defenses=list(dict.fromkeys([*location_defenses, *image_defenses])))
+all_defenses = list(dict.fromkeys([*location_defenses, *image_defenses]))
+fig = plots.strong_roc_panels(runs, attack_titles, seed=first_seed, defenses=all_defenses)
 display(fig)
 plt.close(fig)
 
@@ -294,7 +302,7 @@ results = strong_attack_table(runs, n_boot=n_boot, level=level)
 best = strongest_attacks(results[results["seed"] == first_seed], by="tpr@1%")
 
 # %%
-fig = plots.tpr_intervals(best, list(settings), list(dict.fromkeys([*location_defenses, *image_defenses])))
+fig = plots.tpr_intervals(best, list(settings), all_defenses)
 display(fig)
 plt.close(fig)
 
