@@ -108,9 +108,14 @@ class SeedInterval:
         k, unit = (100.0, " %") if percent else (1.0, "")
         if not math.isfinite(self.mean):
             return "n/a"
+
+        def num(x: float) -> str:
+            text = f"{k * x:.{digits}f}"
+            return text.lstrip("-") if float(text) == 0 else text  # never "-0.000"
+
         if not self.finite:
-            return f"{k * self.mean:.{digits}f}{unit} (no interval, n = {self.n})"
-        return f"{k * self.mean:.{digits}f}{unit} [{k * self.low:.{digits}f}, {k * self.high:.{digits}f}]"
+            return f"{num(self.mean)}{unit} (no interval, n = {self.n})"
+        return f"{num(self.mean)}{unit} [{num(self.low)}, {num(self.high)}]"
 
     def to_dict(self) -> dict:
         """JSON-ready fields."""

@@ -87,3 +87,8 @@ def test_text_and_format():
     v = verdict(SeedInterval(-0.12, -0.18, -0.06, 3), claim="lower")
     assert v.text() == "agrees: -0.120 [-0.180, -0.060], 3 seeds"
     assert SeedInterval(0.123, 0.101, 0.148, 3).format(percent=True, digits=1) == "12.3 % [10.1, 14.8]"
+
+
+def test_format_never_prints_negative_zero():
+    assert SeedInterval(-0.0001, -0.0004, 0.0002, 3).format() == "0.000 [0.000, 0.000]"
+    assert SeedInterval(-0.0004, -0.002, 0.0001, 3).format(percent=True, digits=1) == "0.0 % [-0.2, 0.0]"
