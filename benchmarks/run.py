@@ -130,10 +130,20 @@ def section(key: str, title: str) -> Callable[[Callable[[Context], list[Row]]], 
     return register
 
 
-def make_row(section_key: str, case: str, ctx: Context, times: list[float], n: int, unit: str = "samples/s",
-             flops_per_sample: Optional[float] = None, peak: Optional[float] = None,
-             paired_peaks: Optional[list[float]] = None, cpu_times: Optional[list[float]] = None,
-             cpu_peak: Optional[float] = None, **extra: Any) -> Row:
+def make_row(
+    section_key: str,
+    case: str,
+    ctx: Context,
+    times: list[float],
+    n: int,
+    unit: str = "samples/s",
+    flops_per_sample: Optional[float] = None,
+    peak: Optional[float] = None,
+    paired_peaks: Optional[list[float]] = None,
+    cpu_times: Optional[list[float]] = None,
+    cpu_peak: Optional[float] = None,
+    **extra: Any,
+) -> Row:
     """A table row: throughput = n / median(times); spread = min..max over the repeats.
 
     With ``paired_peaks`` (the matmul rate measured right before each repeat),
@@ -191,7 +201,10 @@ def measure_matmul_flops(ctx: Context, dtype: torch.dtype, repeats: Optional[int
     key = (str(dev), dtype, n)
     if key not in _MATMUL_CACHE:
         g = torch.Generator(device="cpu").manual_seed(0)
-        _MATMUL_CACHE[key] = (torch.randn(n, n, generator=g).to(dev, dtype), torch.randn(n, n, generator=g).to(dev, dtype))
+        _MATMUL_CACHE[key] = (
+            torch.randn(n, n, generator=g).to(dev, dtype),
+            torch.randn(n, n, generator=g).to(dev, dtype),
+        )
         for _ in range(2):  # warm-up, once
             _MATMUL_CACHE[key][0] @ _MATMUL_CACHE[key][1]
     a, b = _MATMUL_CACHE[key]
@@ -204,8 +217,12 @@ def measure_matmul_flops(ctx: Context, dtype: torch.dtype, repeats: Optional[int
         ctx.sync()
         rates.append(2 * n**3 * inner / (time.perf_counter() - t))
         cpu_rates.append(2 * n**3 * inner / max(time.process_time() - c, 1e-9))
-    return {"best": max(rates), "median": statistics.median(rates), "n": n,
-            "per_cpu_second": statistics.median(cpu_rates)}
+    return {
+        "best": max(rates),
+        "median": statistics.median(rates),
+        "n": n,
+        "per_cpu_second": statistics.median(cpu_rates),
+    }
 
 
 def paired_peak(ctx: Context) -> float:
@@ -249,9 +266,19 @@ def peer_dataloader_epoch(model: nn.Module, loader, opt: torch.optim.Optimizer, 
     return total / steps
 
 
-def compare_training(ctx: Context, section_key: str, name: str, make_model: Callable[[], nn.Module],
-                     x: torch.Tensor, y: torch.Tensor, config: TrainConfig, flops_per_sample: float,
-                     peak: float, peer: bool = True, extra_trainer_cases: tuple = ()) -> list[Row]:
+def compare_training(
+    ctx: Context,
+    section_key: str,
+    name: str,
+    make_model: Callable[[], nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    flops_per_sample: float,
+    peak: float,
+    peer: bool = True,
+    extra_trainer_cases: tuple = (),
+) -> list[Row]:
     """Interleave timed epochs of ``fit`` and of the peer DataLoader loop; return their rows."""
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -268,8 +295,9 @@ def compare_training(ctx: Context, section_key: str, name: str, make_model: Call
     cpu_peak = ctx.peak(torch.float32)["per_cpu_second"]
     if peer:
         peer_model = make_model().to(dev)
-        opt = torch.optim.SGD(peer_model.parameters(), lr=config.lr, momentum=config.momentum,
-                              weight_decay=config.weight_decay)
+        opt = torch.optim.SGD(
+            peer_model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
         loader = DataLoader(TensorDataset(x, y), batch_size=config.batch_size, shuffle=True)
     for r in range(ctx.repeats + 1):  # round 0 is the warm-up
         for c, cfg in cases:
@@ -290,18 +318,40 @@ def compare_training(ctx: Context, section_key: str, name: str, make_model: Call
                 peer_times.append(time.perf_counter() - t)
                 peer_cpu.append(time.process_time() - c0)
                 peer_peaks.append(pk)
-        ctx.log(f"{name}: round {r}/{ctx.repeats} " + " ".join(f"{c}={v[-1]:.3f}s" for c, v in times.items() if v)
-                + (f" peer={peer_times[-1]:.3f}s" if peer_times else ""))
+        ctx.log(
+            f"{name}: round {r}/{ctx.repeats} "
+            + " ".join(f"{c}={v[-1]:.3f}s" for c, v in times.items() if v)
+            + (f" peer={peer_times[-1]:.3f}s" if peer_times else "")
+        )
     rows = []
     n = len(x)
     peer_row = None
     if peer:
-        peer_row = make_row(section_key, f"{name}: DataLoader loop (peer code)", ctx, peer_times, n,
-                            flops_per_sample=flops_per_sample, peak=peak, paired_peaks=peer_peaks,
-                            cpu_times=peer_cpu, cpu_peak=cpu_peak)
+        peer_row = make_row(
+            section_key,
+            f"{name}: DataLoader loop (peer code)",
+            ctx,
+            peer_times,
+            n,
+            flops_per_sample=flops_per_sample,
+            peak=peak,
+            paired_peaks=peer_peaks,
+            cpu_times=peer_cpu,
+            cpu_peak=cpu_peak,
+        )
     for c, _ in cases:
-        row = make_row(section_key, f"{name}: {c}", ctx, times[c], n, flops_per_sample=flops_per_sample, peak=peak,
-                       paired_peaks=peaks[c], cpu_times=cpu_times[c], cpu_peak=cpu_peak)
+        row = make_row(
+            section_key,
+            f"{name}: {c}",
+            ctx,
+            times[c],
+            n,
+            flops_per_sample=flops_per_sample,
+            peak=peak,
+            paired_peaks=peaks[c],
+            cpu_times=cpu_times[c],
+            cpu_peak=cpu_peak,
+        )
         if peer_row is not None:
             row["speedup_vs_peer"] = row["throughput"] / peer_row["throughput"]
             if "cpu_throughput" in row:
@@ -340,8 +390,18 @@ def bench_mlp(ctx: Context) -> list[Row]:
     peak = ctx.peak(torch.float32)["best"]
     cfg = TrainConfig(epochs=1, device=str(ctx.device), track_train_loss=False)
     rows = compare_training(
-        ctx, "1", "MLP", lambda: MLP(600, 100), x, y, cfg, 6 * params, peak,
-        extra_trainer_cases=(("ccl_lib fit + per-epoch train-loss stats", TrainConfig(epochs=1, device=str(ctx.device))),),
+        ctx,
+        "1",
+        "MLP",
+        lambda: MLP(600, 100),
+        x,
+        y,
+        cfg,
+        6 * params,
+        peak,
+        extra_trainer_cases=(
+            ("ccl_lib fit + per-epoch train-loss stats", TrainConfig(epochs=1, device=str(ctx.device))),
+        ),
     )
     counted = train_step_flops(MLP(600, 100).to(ctx.device), x[:128].to(ctx.device), y[:128].to(ctx.device))
     for r in rows:
@@ -367,10 +427,24 @@ def bench_cnn(ctx: Context) -> list[Row]:
         fl = train_step_flops(build_model("resnet34", (3, 32, 32), 10).to(dev), x[:128].to(dev), y[:128].to(dev))
         amp_cfg = TrainConfig(epochs=1, device=str(dev), track_train_loss=False, amp=True)
         res = compare_training(
-            ctx, "2", "ResNet-34", lambda: build_model("resnet34", (3, 32, 32), 10), x, y, amp_cfg, fl, peak32,
+            ctx,
+            "2",
+            "ResNet-34",
+            lambda: build_model("resnet34", (3, 32, 32), 10),
+            x,
+            y,
+            amp_cfg,
+            fl,
+            peak32,
             extra_trainer_cases=(
-                ("ccl_lib fit, float32 (amp=False)", TrainConfig(epochs=1, device=str(dev), track_train_loss=False, amp=False)),
-                ("ccl_lib fit + crop/flip augmentation", TrainConfig(epochs=1, device=str(dev), track_train_loss=False, augment=True)),
+                (
+                    "ccl_lib fit, float32 (amp=False)",
+                    TrainConfig(epochs=1, device=str(dev), track_train_loss=False, amp=False),
+                ),
+                (
+                    "ccl_lib fit + crop/flip augmentation",
+                    TrainConfig(epochs=1, device=str(dev), track_train_loss=False, augment=True),
+                ),
             ),
         )
         for r in res:
@@ -401,8 +475,18 @@ def bench_inference(ctx: Context) -> list[Row]:
             cpu.append(time.process_time() - c0)
         assert out.shape[0] == len(x)
         ctx.log(f"inference {name}: {[round(t, 3) for t in times]}")
-        row = make_row("3", f"{name}: predict_logits", ctx, times, len(x), flops_per_sample=fl, peak=peak32,
-                       paired_peaks=peaks, cpu_times=cpu, cpu_peak=ctx.peak(torch.float32)["per_cpu_second"])
+        row = make_row(
+            "3",
+            f"{name}: predict_logits",
+            ctx,
+            times,
+            len(x),
+            flops_per_sample=fl,
+            peak=peak32,
+            paired_peaks=peaks,
+            cpu_times=cpu,
+            cpu_peak=ctx.peak(torch.float32)["per_cpu_second"],
+        )
         return row
 
     torch.manual_seed(0)
@@ -418,8 +502,9 @@ def bench_inference(ctx: Context) -> list[Row]:
     return rows
 
 
-def brute_force_class_thresholds(s_in: np.ndarray, s_out: np.ndarray, y_in: np.ndarray, y_out: np.ndarray,
-                                 num_classes: int) -> np.ndarray:
+def brute_force_class_thresholds(
+    s_in: np.ndarray, s_out: np.ndarray, y_in: np.ndarray, y_out: np.ndarray, num_classes: int
+) -> np.ndarray:
     """The peer way (Song & Mittal's reference code): per class, a Python loop over every
     observed score, counting with ``np.sum`` for each candidate (O(n^2) per class)."""
     import numpy as np
@@ -465,10 +550,27 @@ def bench_thresholds(ctx: Context) -> list[Row]:
         if not identical:
             raise AssertionError(f"vectorized and brute-force thresholds differ ({k} classes)")
         ratio = statistics.median(times_brute) / statistics.median(times_fast)
-        rows.append(make_row("4", f"class_thresholds, {n:,} scores, {k} classes ({like}); identical: {identical}", ctx,
-                             times_fast, n, unit="scores/s", speedup_vs_peer=ratio))
-        rows.append(make_row("4", f"brute force (loop over candidates), {n:,} scores, {k} classes", ctx, times_brute, n,
-                             unit="scores/s"))
+        rows.append(
+            make_row(
+                "4",
+                f"class_thresholds, {n:,} scores, {k} classes ({like}); identical: {identical}",
+                ctx,
+                times_fast,
+                n,
+                unit="scores/s",
+                speedup_vs_peer=ratio,
+            )
+        )
+        rows.append(
+            make_row(
+                "4",
+                f"brute force (loop over candidates), {n:,} scores, {k} classes",
+                ctx,
+                times_brute,
+                n,
+                unit="scores/s",
+            )
+        )
     return rows
 
 
@@ -478,8 +580,12 @@ def bench_experiment(ctx: Context) -> list[Row]:
 
     epochs = 5 if ctx.quick else 30
     spec = RunSpec(dataset="location", defense="vanilla", epochs=epochs, size=1000, seed=0)
-    run_experiment(RunSpec(dataset="location", defense="vanilla", epochs=1, size=200, seed=0), cache=False,
-                   device=ctx.device, progress=False)  # warm-up: data preparation, imports
+    run_experiment(
+        RunSpec(dataset="location", defense="vanilla", epochs=1, size=200, seed=0),
+        cache=False,
+        device=ctx.device,
+        progress=False,
+    )  # warm-up: data preparation, imports
     times = []
     for _ in range(max(1, min(ctx.repeats, 3))):
         t = time.perf_counter()
@@ -487,8 +593,17 @@ def bench_experiment(ctx: Context) -> list[Row]:
         times.append(time.perf_counter() - t)
     ctx.log(f"experiment: {times}")
     n_attacks = len({r["attack"] for r in res.rows})
-    rows = [make_row("5", f"Location MLP, 1,000/part, {epochs} epochs, 2 models, {n_attacks} attacks "
-                          f"(max adv. {res.rows[-1]['max_advantage']:.3f})", ctx, times, 1, unit="runs/s")]
+    rows = [
+        make_row(
+            "5",
+            f"Location MLP, 1,000/part, {epochs} epochs, 2 models, {n_attacks} attacks "
+            f"(max adv. {res.rows[-1]['max_advantage']:.3f})",
+            ctx,
+            times,
+            1,
+            unit="runs/s",
+        )
+    ]
     times_dir = Path(__file__).resolve().parents[1] / "book" / "generated" / ".times"
     for f in sorted(times_dir.glob("*.txt")) if times_dir.is_dir() else []:
         secs = float(f.read_text().split()[0])
@@ -498,7 +613,9 @@ def bench_experiment(ctx: Context) -> list[Row]:
     return rows
 
 
-def book_models(ctx: Context) -> list[tuple[str, Callable[[], nn.Module], Callable[[int], tuple[torch.Tensor, torch.Tensor]]]]:
+def book_models(
+    ctx: Context,
+) -> list[tuple[str, Callable[[], nn.Module], Callable[[int], tuple[torch.Tensor, torch.Tensor]]]]:
     """The book's models with data shaped like theirs: Location MLP, small CNN and ResNet-8 on 32x32x3."""
 
     def location_like(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -528,8 +645,10 @@ def bench_bf16(ctx: Context) -> list[Row]:
         x, y = data(n)
         fl = train_step_flops(make().to(dev), x[:128].to(dev), y[:128].to(dev))
         base = dict(epochs=1, device=str(dev), track_train_loss=False)
-        cases = {"float32": TrainConfig(**base, amp=False, cpu_amp=False),
-                 "bf16 autocast": TrainConfig(**base, amp=True, cpu_amp=True)}
+        cases = {
+            "float32": TrainConfig(**base, amp=False, cpu_amp=False),
+            "bf16 autocast": TrainConfig(**base, amp=True, cpu_amp=True),
+        }
         torch.manual_seed(0)
         models = {c: make() for c in cases}
         times: dict[str, list[float]] = {c: [] for c in cases}
@@ -594,7 +713,9 @@ def environment(ctx: Context) -> dict[str, Any]:
     }
     try:
         with open("/proc/cpuinfo") as fh:
-            env["cpu"] = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), platform.processor())
+            env["cpu"] = next(
+                (ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), platform.processor()
+            )
     except OSError:
         env["cpu"] = platform.processor()
     if ctx.device.type == "cuda":
@@ -634,11 +755,24 @@ def markdown(rows: list[Row], env: dict[str, Any]) -> str:
         f"load average {env.get('load_before')} -> {env.get('load_after')}; "
         f"peak fp32 matmul {env['peak_fp32_gflops']:.1f} GFLOP/s (median {env['peak_fp32_median_gflops']:.1f})"
         + (f", bf16 {env['peak_bf16_gflops']:.0f} GFLOP/s" if "peak_bf16_gflops" in env else "")
-        + (f", {env['peak_fp32_per_cpu_s_gflops']:.1f} GFLOP per CPU-second" if "peak_fp32_per_cpu_s_gflops" in env else "")
+        + (
+            f", {env['peak_fp32_per_cpu_s_gflops']:.1f} GFLOP per CPU-second"
+            if "peak_fp32_per_cpu_s_gflops" in env
+            else ""
+        )
         + f"; medians of {env['repeats']} repeats."
     )
-    cols = ["#", "case", "samples/s (median)", "samples/s (best)", "s per pass (min-max)", "bound samples/s",
-            "median / bound", "of bound, paired (min-max)", "vs peer way"]
+    cols = [
+        "#",
+        "case",
+        "samples/s (median)",
+        "samples/s (best)",
+        "s per pass (min-max)",
+        "bound samples/s",
+        "median / bound",
+        "of bound, paired (min-max)",
+        "vs peer way",
+    ]
     if cpu:
         cols += ["of bound, CPU time", "vs DataLoader, CPU time"]
     lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(cols) - 2)) + "|"]
@@ -653,8 +787,14 @@ def markdown(rows: list[Row], env: dict[str, Any]) -> str:
                 f"({100 * r['paired_frac_min']:.0f}-{100 * r['paired_frac_max']:.0f}%)"
             )
         cells = [
-            r["section"], r["case"], fmt_rate(r["throughput"]) + _unit(r), fmt_rate(r["best_throughput"]) + _unit(r),
-            f"{r['min_s']:.3f}-{r['max_s']:.3f}", fmt_rate(r["bound"]) if "bound" in r else "", frac, paired,
+            r["section"],
+            r["case"],
+            fmt_rate(r["throughput"]) + _unit(r),
+            fmt_rate(r["best_throughput"]) + _unit(r),
+            f"{r['min_s']:.3f}-{r['max_s']:.3f}",
+            fmt_rate(r["bound"]) if "bound" in r else "",
+            frac,
+            paired,
             _times(r, "speedup_vs_peer") or _times(r, "bf16_speedup") or _times(r, "stacked_speedup"),
         ]
         if cpu:
@@ -664,7 +804,9 @@ def markdown(rows: list[Row], env: dict[str, Any]) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes and 3 repeats")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per case (default 7, 3 with --quick)")
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated keys of {list(SECTIONS)}")
@@ -702,7 +844,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         env["peak_bf16_gflops"] = ctx.peaks["bfloat16"]["best"] / 1e9
     print(markdown(rows, env))
     if args.json:
-        atomic_write_json(args.json, {"environment": env, "sections": {k: SECTIONS[k].title for k in keys}, "rows": rows})
+        atomic_write_json(
+            args.json, {"environment": env, "sections": {k: SECTIONS[k].title for k in keys}, "rows": rows}
+        )
     return 0
 
 

@@ -59,8 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("experiment", help="a named experiment (see 'list') or a path to a JSON config")
-        sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config entry, value as JSON (repeatable): --set epochs=5 --set seeds=[0,1]")
+        sp.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config entry, value as JSON (repeatable): --set epochs=5 --set seeds=[0,1]",
+        )
 
     show = sub.add_parser("show", help="print an experiment's config and the runs it expands to")
     common(show)
@@ -140,8 +146,13 @@ def _cmd_run(args, out) -> int:
     status = 0
     try:
         sweep = run_sweep(
-            specs, workers=args.workers, backend=backend, ray_address=args.ray_address, cache=cache,
-            device=args.device, progress=False if args.no_progress else None,
+            specs,
+            workers=args.workers,
+            backend=backend,
+            ray_address=args.ray_address,
+            cache=cache,
+            device=args.device,
+            progress=False if args.no_progress else None,
         )
     except SweepError as exc:
         sweep = exc.partial

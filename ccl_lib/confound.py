@@ -188,8 +188,18 @@ def arm_specs(dataset: str, arm_list: Sequence[Arm], seeds: Sequence[int], **rec
     if recipe.get("attacks") is not None:
         recipe = {**recipe, "attacks": tuple(recipe["attacks"])}
     return [
-        (a, RunSpec(dataset=dataset, defense=a.defense, hparams=dict(a.hparams), seed=int(s), lr=a.lr,
-                    weight_decay=a.weight_decay, **recipe))  # fmt: skip
+        (
+            a,
+            RunSpec(
+                dataset=dataset,
+                defense=a.defense,
+                hparams=dict(a.hparams),
+                seed=int(s),
+                lr=a.lr,
+                weight_decay=a.weight_decay,
+                **recipe,
+            ),
+        )  # fmt: skip
         for a in arm_list
         for s in seeds
     ]
@@ -406,7 +416,7 @@ def variance_premise(
         idx = rng.integers(0, n, n)
         boots[i] = _spearman(xs[idx], ys[idx])
     boots = boots[np.isfinite(boots)]
-    lo, hi = (np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]) if len(boots) else (math.nan, math.nan))
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]) if len(boots) else (math.nan, math.nan)
     n_seeds = int(h["seed"].nunique())
     iv = SeedInterval(rho, float(lo), float(hi), n_seeds, level, "bootstrap")
     return {"rho": rho, "interval": iv, "n_runs": n, "n_seeds": n_seeds, "verdict": verdict(iv, claim="negative"),

@@ -90,11 +90,11 @@ def check_concave_term(f: ConcaveTerm, n_grid: int = 201, tol: float = 1e-9) -> 
     except Exception as exc:  # pragma: no cover - message only
         raise ValueError(f"concave term {f!r} cannot be evaluated on a float64 tensor: {exc}") from exc
     if not isinstance(y, torch.Tensor) or y.shape != x.shape:
-        raise ValueError(
-            f"concave term {f!r} must map a tensor of probabilities to a tensor of the same shape"
-        )
+        raise ValueError(f"concave term {f!r} must map a tensor of probabilities to a tensor of the same shape")
     if not y.requires_grad:  # f does not depend on x: f' = 0
-        raise ValueError(f"concave term {f!r} is not in F (Definition 4.1): it is constant, f' = 0, but f' < 0 is required")
+        raise ValueError(
+            f"concave term {f!r} is not in F (Definition 4.1): it is constant, f' = 0, but f' < 0 is required"
+        )
     (d1,) = torch.autograd.grad(y.sum(), x, create_graph=True)
     d1v = d1.detach()
     if not torch.isfinite(d1v).all():
@@ -327,9 +327,7 @@ def convex_concave_loss(
     return _reduce(loss, reduction)
 
 
-def concave_coefficient(
-    p_y: torch.Tensor, alpha: float, concave: Union[str, ConcaveTerm] = "exp"
-) -> torch.Tensor:
+def concave_coefficient(p_y: torch.Tensor, alpha: float, concave: Union[str, ConcaveTerm] = "exp") -> torch.Tensor:
     """The factor ``alpha - (1 - alpha) p_y f'(p_y)`` of Eq. 10-11 (>= alpha, Prop. 4.2).
 
     It multiplies the cross-entropy gradient; ``f'`` is computed by autograd.
@@ -412,4 +410,3 @@ class ConvexConcaveLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, concave={self.concave!r}, convex={self.convex!r}, scale={self.scale}"
-

@@ -260,7 +260,9 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, dropout
     try:
         shape = tuple(_check_int("each input dimension", s, 1) for s in input_shape)
     except TypeError:
-        raise ValueError(f"input_shape must be a sequence of positive integers, (d,) or (C, H, W), got {input_shape!r}") from None
+        raise ValueError(
+            f"input_shape must be a sequence of positive integers, (d,) or (C, H, W), got {input_shape!r}"
+        ) from None
     if len(shape) not in (1, 3):
         raise ValueError(f"input_shape must be (d,) for tabular data or (C, H, W) for images, got {shape}")
     num_classes = _check_int("num_classes", num_classes, 2)

@@ -214,7 +214,9 @@ def privacy_utility(
     names = list(dict.fromkeys(df["attack"])) if attacks is None else list(attacks)
     unknown = [a for a in names if a not in set(df["attack"])]
     if unknown or not names:
-        raise ValueError(f"privacy_utility: attacks {unknown or names} are not in the frame; it has {sorted(set(df['attack']))}")
+        raise ValueError(
+            f"privacy_utility: attacks {unknown or names} are not in the frame; it has {sorted(set(df['attack']))}"
+        )
     pts = df.groupby(["defense", "setting", "attack"], sort=False)[["test_acc", value]].mean().reset_index()
     defenses = list(dict.fromkeys(pts["defense"]))
     fig, axes = _grid(len(names), ncols, (3.6, 3.0))
@@ -284,13 +286,17 @@ def alpha_ablation(
     df = _one_dataset(df, dataset, "alpha_ablation")
     if attack is not None:
         if attack not in set(df["attack"]):
-            raise ValueError(f"alpha_ablation: attack {attack!r} is not in the frame; it has {sorted(set(df['attack']))}")
+            raise ValueError(
+                f"alpha_ablation: attack {attack!r} is not in the frame; it has {sorted(set(df['attack']))}"
+            )
         runs = df[df["attack"] == attack].assign(_adv=lambda d: d["advantage"])
     else:
         runs = df.drop_duplicates("run_id").assign(_adv=lambda d: d["max_advantage"])
     present = [d for d in defenses if d in set(runs["defense"])]
     if not present:
-        raise ValueError(f"alpha_ablation: none of {list(defenses)} is in the frame; it has {sorted(set(runs['defense']))}")
+        raise ValueError(
+            f"alpha_ablation: none of {list(defenses)} is in the frame; it has {sorted(set(runs['defense']))}"
+        )
     panels = [("test_acc", "test accuracy"),
               ("_adv", "highest attack advantage" if attack is None else f"advantage ({_alabel(attack)})"),
               ("train_loss_var", "variance of training loss")]  # fmt: skip
@@ -299,8 +305,16 @@ def alpha_ablation(
     for ax, (col, name) in zip(axes, panels):
         for i, d in enumerate(present):
             g = runs[runs["defense"] == d].groupby("alpha")[col].agg(["mean", "std"]).reset_index().sort_values("alpha")
-            ax.errorbar(g["alpha"], g["mean"], yerr=g["std"].fillna(0.0), marker="o", ms=4, capsize=2,
-                        color=f"C{i}", label=_dlabel(d))
+            ax.errorbar(
+                g["alpha"],
+                g["mean"],
+                yerr=g["std"].fillna(0.0),
+                marker="o",
+                ms=4,
+                capsize=2,
+                color=f"C{i}",
+                label=_dlabel(d),
+            )
         if len(vanilla):
             ax.axhline(float(vanilla[col].mean()), color="black", ls=":", lw=1, label="Vanilla")
         ax.set_xlabel(r"$\alpha$")
@@ -353,7 +367,9 @@ def training_curves(
                 raise TypeError("a list of histories must hold RunResults; otherwise pass {label: history}")
             items.append((h.spec.defense_label(), _history_frame(h)))
     else:
-        raise TypeError(f"histories must be a dict {{label: history}} or a list of RunResults, got {type(histories).__name__}")
+        raise TypeError(
+            f"histories must be a dict {{label: history}} or a list of RunResults, got {type(histories).__name__}"
+        )
     if not items:
         raise ValueError("training_curves: no histories given")
     metrics = list(metrics)
@@ -482,8 +498,9 @@ def attack_bars(
             lab = _dlabel(str(g))
         else:
             lab = str(variants.get(g, g))
-        ax.bar(x + (i - (len(groups) - 1) / 2) * width, means, width, yerr=stds, capsize=2, color=f"C{i % 10}",
-               label=lab)
+        ax.bar(
+            x + (i - (len(groups) - 1) / 2) * width, means, width, yerr=stds, capsize=2, color=f"C{i % 10}", label=lab
+        )
     ax.set_xticks(x)
     ax.set_xticklabels([_alabel(a) for a in names], rotation=30, ha="right")
     ax.set_ylabel("attack advantage" if value == "advantage" else value)
@@ -494,8 +511,14 @@ def attack_bars(
     return fig
 
 
-def strong_roc_grid(runs: Mapping[tuple, Any], datasets: Sequence[str], defenses: Sequence[str],
-                    attacks: Mapping[str, str], seed: int, title: Optional[str] = None):
+def strong_roc_grid(
+    runs: Mapping[tuple, Any],
+    datasets: Sequence[str],
+    defenses: Sequence[str],
+    attacks: Mapping[str, str],
+    seed: int,
+    title: Optional[str] = None,
+):
     """Log-log ROC curves of chapter 10: one panel per (data set, attack), one curve per defense.
 
     Args:
@@ -509,22 +532,27 @@ def strong_roc_grid(runs: Mapping[tuple, Any], datasets: Sequence[str], defenses
 
     if not datasets or not defenses or not attacks:
         raise ValueError("strong_roc_grid needs at least one data set, defense and attack")
-    fig, axes = plt.subplots(len(datasets), len(attacks), figsize=(4.2 * len(attacks), 3.9 * len(datasets)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(datasets), len(attacks), figsize=(4.2 * len(attacks), 3.9 * len(datasets)), squeeze=False
+    )
     for i, ds in enumerate(datasets):
         for j, (attack, panel_title) in enumerate(attacks.items()):
             missing = [d for d in defenses if (ds, d, seed) not in runs]
             if missing:
                 raise KeyError(f"no run for {ds}, seed {seed} and defenses {missing}")
-            roc_curves({d: runs[(ds, d, seed)].results[attack] for d in defenses}, ax=axes[i, j],
-                       title=f"{panel_title} on {ds}")
+            roc_curves(
+                {d: runs[(ds, d, seed)].results[attack] for d in defenses},
+                ax=axes[i, j],
+                title=f"{panel_title} on {ds}",
+            )
     fig.suptitle(title or f"Membership inference with reference models (seed {seed})", fontsize=11)
     fig.tight_layout()
     return fig
 
 
-def tpr_intervals(best: Any, datasets: Sequence[str], defenses: Sequence[str],
-                  metrics: Sequence[str] = ("tpr@0.1%", "tpr@1%")):
+def tpr_intervals(
+    best: Any, datasets: Sequence[str], defenses: Sequence[str], metrics: Sequence[str] = ("tpr@0.1%", "tpr@1%")
+):
     """TPR at low FPR with interval bars, one panel per data set, one column per defense (chapter 10).
 
     ``best`` has one row per (dataset, defense) with ``attack``, each metric
@@ -539,8 +567,11 @@ def tpr_intervals(best: Any, datasets: Sequence[str], defenses: Sequence[str],
     """
     import matplotlib.pyplot as plt
 
-    _check_frame(best, ["dataset", "defense", "attack", *metrics, *(f"{m}_{b}" for m in metrics for b in ("low", "high"))],
-                 "tpr_intervals")
+    _check_frame(
+        best,
+        ["dataset", "defense", "attack", *metrics, *(f"{m}_{b}" for m in metrics for b in ("low", "high"))],
+        "tpr_intervals",
+    )
     counts = [int((best["dataset"] == ds).sum()) for ds in datasets]
     fig, axes = plt.subplots(1, len(datasets), figsize=(BOOK_WIDTH, 3.6), squeeze=False,
                              gridspec_kw={"width_ratios": [max(c, 2) for c in counts]})  # fmt: skip
@@ -551,8 +582,9 @@ def tpr_intervals(best: Any, datasets: Sequence[str], defenses: Sequence[str],
         xpos = np.arange(len(sub))
         for off, m, mk in zip(offsets, metrics, "osD^v"):
             err = np.vstack([sub[m] - sub[f"{m}_low"], sub[f"{m}_high"] - sub[m]]).clip(min=0)
-            ax.errorbar(xpos + off, 100 * sub[m], yerr=100 * err, fmt=mk, capsize=3,
-                        label=f"TPR at {m.split('@')[1]} FPR")
+            ax.errorbar(
+                xpos + off, 100 * sub[m], yerr=100 * err, fmt=mk, capsize=3, label=f"TPR at {m.split('@')[1]} FPR"
+            )
         ax.set_xticks(xpos, [f"{d}\n{a.replace('_', ' ')}" for d, a in zip(sub.index, sub["attack"])], fontsize=9)
         ax.set_xlim(-0.5, len(sub) - 0.5)
         if ax is axes[0][0]:
@@ -585,8 +617,9 @@ def _series_style(i: int) -> dict[str, Any]:
     return {"color": f"C{i % 10}", "ls": ls, "marker": mk}
 
 
-def _finish_panels(fig, axes, logy: Sequence[str], spans: Mapping[str, tuple[float, float]],
-                   title: Optional[str]) -> None:
+def _finish_panels(
+    fig, axes, logy: Sequence[str], spans: Mapping[str, tuple[float, float]], title: Optional[str]
+) -> None:
     """Log axes where asked and the plotted means span more than a decade (``spans``: column ->
     (min, max); else a log axis labels only minor ticks), one legend below the panels (it never
     hides a curve), the title above."""
@@ -819,7 +852,7 @@ def privacy_utility_intervals(
     legend_h = 0.2 * math.ceil((len(defenses) + 1) / 4) + 0.05
     fig, axes = plt.subplots(nrows, ncols, figsize=(w, h + legend_h), sharex=True, squeeze=False)
     flat = list(axes.ravel())
-    for ax in flat[len(names):]:
+    for ax in flat[len(names) :]:
         ax.set_visible(False)
     ylab = {"advantage": "attack advantage", "advantage_oracle": "oracle advantage"}.get(value, value)
     for i, (ax, atk) in enumerate(zip(flat, names)):
@@ -839,8 +872,19 @@ def privacy_utility_intervals(
         if len(ref):
             acc, adv = float(ref["test_acc"].mean()), float(ref[value].mean())
             one = ref.iloc[:1]
-            ax.errorbar([acc], [adv], xerr=_interval_err(one, "test_acc"), yerr=_interval_err(one, value), marker="*",
-                        ms=11, color="black", ls="none", elinewidth=0.8, zorder=5, label=_dlabel(reference))
+            ax.errorbar(
+                [acc],
+                [adv],
+                xerr=_interval_err(one, "test_acc"),
+                yerr=_interval_err(one, value),
+                marker="*",
+                ms=11,
+                color="black",
+                ls="none",
+                elinewidth=0.8,
+                zorder=5,
+                label=_dlabel(reference),
+            )
             ax.axhline(adv, color="black", ls=":", lw=1)
             ax.axvline(acc, color="black", ls=":", lw=1)
         ax.set_title(_alabel(atk))
@@ -1013,7 +1057,7 @@ def strong_roc_panels(
     legend_h = 0.45
     fig, axes = plt.subplots(nrows, ncols, figsize=(w, h + legend_h), squeeze=False)
     flat = list(axes.ravel())
-    for ax in flat[len(panels):]:
+    for ax in flat[len(panels) :]:
         ax.set_visible(False)
     for i, (ax, (ds, attack)) in enumerate(zip(flat, panels)):
         lo = 1.0

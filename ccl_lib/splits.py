@@ -121,8 +121,15 @@ def make_splits(
     offset = rng.integers(n_parts)
     part_of = (part_of + offset) % n_parts
     parts = [np.sort(chosen[part_of == k]) for k in range(n_parts)]
-    return Splits(parts[0], parts[1], parts[2], parts[3], reference=parts[4] if n_parts == 5 else None, seed=seed,
-                  meta={"size": int(size), "n_pool": n})
+    return Splits(
+        parts[0],
+        parts[1],
+        parts[2],
+        parts[3],
+        reference=parts[4] if n_parts == 5 else None,
+        seed=seed,
+        meta={"size": int(size), "n_pool": n},
+    )
 
 
 def _rank_within_class(y: np.ndarray) -> np.ndarray:

@@ -165,7 +165,9 @@ def _as_prob_tensor(p: Union[ArrayLike, Tensor], *, closed_zero: bool = False) -
     return t
 
 
-def loss_derivatives(loss: LossSpec, p: Union[np.ndarray, Tensor, Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def loss_derivatives(
+    loss: LossSpec, p: Union[np.ndarray, Tensor, Sequence[float]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Values ``l(p)``, first ``l'(p)`` and second ``l''(p)`` derivatives, by autograd in float64.
 
     These are the quantities of the Taylor expansions in the proofs of
@@ -220,7 +222,9 @@ def _curvature_range(fn: PLoss, lo: float = 1e-6, hi: float = 1.0) -> tuple[floa
         a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
         if b > a:
             res = minimize_scalar(
-                lambda t, sign=sign: sign * float(loss_derivatives(fn, [t])[2][0]), bounds=(a, b), method="bounded",
+                lambda t, sign=sign: sign * float(loss_derivatives(fn, [t])[2][0]),
+                bounds=(a, b),
+                method="bounded",
                 options={"xatol": 1e-12},
             )
             val = sign * float(res.fun)
@@ -594,8 +598,14 @@ def gradient_check(
                 err = float((auto - closed).abs().max())
                 big = float(auto.abs().max())
                 rows.append(
-                    dict(concave=concave, alpha=float(alpha), dtype=str(dtype).replace("torch.", ""),
-                         max_abs_error=err, max_abs_grad=big, max_rel_error=err / big if big > 0 else 0.0)
+                    dict(
+                        concave=concave,
+                        alpha=float(alpha),
+                        dtype=str(dtype).replace("torch.", ""),
+                        max_abs_error=err,
+                        max_abs_grad=big,
+                        max_rel_error=err / big if big > 0 else 0.0,
+                    )
                 )
     return pd.DataFrame(rows)
 
@@ -799,7 +809,9 @@ def simulate_loss_attack(
         taus.append(tau)
     a = np.asarray(advs)
     se = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else float("nan")
-    return SimulatedAttack(float(a.mean()), se, float(np.mean(tprs)), float(np.mean(fprs)), float(np.mean(taus)), closed)
+    return SimulatedAttack(
+        float(a.mean()), se, float(np.mean(tprs)), float(np.mean(fprs)), float(np.mean(taus)), closed
+    )
 
 
 # --------------------------------------------------------------------------- Lemma C.1, Prop. C.2
@@ -1176,7 +1188,10 @@ def logistic_regression_minima(
             theta0 = (init_scale * torch.randn(n_w + k, generator=gen, dtype=torch.float64)).numpy()
             starts.append(value_and_grad(theta0)[0])
             res = minimize(
-                value_and_grad, theta0, jac=True, method="L-BFGS-B",
+                value_and_grad,
+                theta0,
+                jac=True,
+                method="L-BFGS-B",
                 options=dict(maxiter=max_iter, gtol=tol, ftol=0.0, maxcor=30, maxls=50),
             )
             theta = torch.from_numpy(np.asarray(res.x, dtype=np.float64))

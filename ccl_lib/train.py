@@ -120,10 +120,14 @@ class TrainConfig:
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if not (isinstance(self.momentum, numbers.Real) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
-        if not (isinstance(self.weight_decay, numbers.Real) and math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+        if not (
+            isinstance(self.weight_decay, numbers.Real) and math.isfinite(self.weight_decay) and self.weight_decay >= 0
+        ):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
         if not (isinstance(self.lr_decay, numbers.Real) and 0 < self.lr_decay <= 1):
-            raise ValueError(f"lr_decay must be a number in (0, 1] (the paper divides by 10: 0.1), got {self.lr_decay!r}")
+            raise ValueError(
+                f"lr_decay must be a number in (0, 1] (the paper divides by 10: 0.1), got {self.lr_decay!r}"
+            )
         if not (_is_int(self.seed) and self.seed >= 0):
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         for name in ("cpu_amp",):
@@ -283,7 +287,9 @@ def random_crop_flip(
     if flips is None:
         flips = torch.rand(n, generator=generator) < 0.5
     if tuple(offsets.shape) != (2, n) or tuple(flips.shape) != (n,):
-        raise ValueError(f"offsets must have shape (2, {n}) and flips ({n},), got {tuple(offsets.shape)} and {tuple(flips.shape)}")
+        raise ValueError(
+            f"offsets must have shape (2, {n}) and flips ({n},), got {tuple(offsets.shape)} and {tuple(flips.shape)}"
+        )
     off = offsets.to(x.device, torch.long)
     flip = flips.to(x.device, torch.bool)
     xp = F.pad(x, (padding, padding, padding, padding))
@@ -472,7 +478,9 @@ def fit(
     if objective is None:
         objective = LossObjective(lambda z, t: cross_entropy(z, t, check_inputs=False), name="ce")
     if not isinstance(objective, Objective):
-        raise TypeError(f"objective must be a ccl_lib.train.Objective (e.g. LossObjective), got {type(objective).__name__}")
+        raise TypeError(
+            f"objective must be a ccl_lib.train.Objective (e.g. LossObjective), got {type(objective).__name__}"
+        )
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(config, TrainConfig):
@@ -480,8 +488,10 @@ def fit(
     from .augment import DeviceImages
 
     if not isinstance(x_train, (Tensor, DeviceImages)) or not isinstance(y_train, Tensor):
-        raise TypeError("x_train and y_train must be torch tensors (see Dataset.features); "
-                        "x_train may also be ccl_lib.augment.DeviceImages")
+        raise TypeError(
+            "x_train and y_train must be torch tensors (see Dataset.features); "
+            "x_train may also be ccl_lib.augment.DeviceImages"
+        )
     if isinstance(x_train, Tensor) and not x_train.is_floating_point():
         raise ValueError(f"x_train must be a floating-point tensor (see Dataset.features), got {x_train.dtype}")
     if len(x_train) == 0:
@@ -515,17 +525,32 @@ def fit(
         progress = os.environ.get("CCL_PROGRESS", "1") != "0"
 
     device = resolve_device(config.device)
-    fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    fork_devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    )
     with torch.random.fork_rng(devices=fork_devices):
         # Dropout, mixup and an objective's own draws use the global RNG: seed it from the
         # run's seed (a different stream from `gen`, which orders the batches).
         torch.manual_seed((config.seed * 0x9E3779B1 + 0x7F4A7C15) % (2**63))
-        return _fit(model, x_train, y_train, objective, config, x_test, y_test, reference,
-                    checkpoint_dir, progress, desc, device)
+        return _fit(
+            model,
+            x_train,
+            y_train,
+            objective,
+            config,
+            x_test,
+            y_test,
+            reference,
+            checkpoint_dir,
+            progress,
+            desc,
+            device,
+        )
 
 
-def _fit(model, x_train, y_train, objective, config, x_test, y_test, reference, checkpoint_dir,
-         progress, desc, device) -> TrainResult:
+def _fit(
+    model, x_train, y_train, objective, config, x_test, y_test, reference, checkpoint_dir, progress, desc, device
+) -> TrainResult:
     from tqdm.auto import tqdm
 
     from .augment import DeviceImages
@@ -824,7 +849,9 @@ def fit_many(
         obstacle = "the configs name different devices"
     if strategy == "stacked" and obstacle is not None:
         raise ValueError(f"fit_many cannot stack these models: {obstacle}; use strategy='sequential'")
-    stacked = obstacle is None and (strategy == "stacked" or (strategy == "auto" and next(iter(devices)).type == "cuda"))
+    stacked = obstacle is None and (
+        strategy == "stacked" or (strategy == "auto" and next(iter(devices)).type == "cuda")
+    )
     if strategy == "auto" and obstacle is not None and k > 1 and any(d.type == "cuda" for d in devices):
         warnings.warn(f"fit_many trains the {k} models one after the other: {obstacle}", UserWarning, stacklevel=2)
     if not stacked:
@@ -867,7 +894,9 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
     num_classes = int(out.shape[1])
     for i, (_, y) in enumerate(data):
         if int(y.min()) < 0 or int(y.max()) >= num_classes:
-            raise ValueError(f"data[{i}] labels must lie in [0, {num_classes - 1}] for a model with {num_classes} outputs")
+            raise ValueError(
+                f"data[{i}] labels must lie in [0, {num_classes - 1}] for a model with {num_classes} outputs"
+            )
     images = not isinstance(x0, Tensor)  # DeviceImages: uint8 pixels, batches built on the device
     channels_last = len(x0.shape) == 4
     if channels_last:
@@ -882,7 +911,11 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
     hooks = []
     for j, d in enumerate(_dropout_modules(models[0])):
         if d.p > 0:
-            hooks.append(d.register_forward_hook(lambda mod, inp, o, j=j: shapes.__setitem__(j, (tuple(inp[0].shape[1:]), inp[0].dtype))))
+            hooks.append(
+                d.register_forward_hook(
+                    lambda mod, inp, o, j=j: shapes.__setitem__(j, (tuple(inp[0].shape[1:]), inp[0].dtype))
+                )
+            )
     if hooks:
         with torch.inference_mode(), _train_autocast(device, config):
             models[0](_first_row(x0).to(device))
@@ -897,7 +930,11 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
                 parent = skeleton.get_submodule(parent_name) if parent_name else skeleton
                 setattr(parent, leaf, sd)
                 drops.append((sd, float(originals[j].p), *shapes[j]))
-    drop_gens = [torch.Generator(device=device).manual_seed((c.seed * 0x9E3779B1 + 0x7F4A7C15) % (2**63)) for c in cfgs] if drops else []
+    drop_gens = (
+        [torch.Generator(device=device).manual_seed((c.seed * 0x9E3779B1 + 0x7F4A7C15) % (2**63)) for c in cfgs]
+        if drops
+        else []
+    )
 
     params, buffers = torch.func.stack_module_state(models)
     plist = list(params.values())
@@ -953,24 +990,36 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
             m_b = idx.shape[1]
             yb = yall[rows_idx, idx]
             if isinstance(xall, list):  # images: one DeviceImages per model
-                xb = torch.stack([
-                    xi.batch(idx[i], off[i, :, sl], flip[i, sl], pad) if augment else xi.batch(idx[i])
-                    for i, xi in enumerate(xall)
-                ])
+                xb = torch.stack(
+                    [
+                        xi.batch(idx[i], off[i, :, sl], flip[i, sl], pad) if augment else xi.batch(idx[i])
+                        for i, xi in enumerate(xall)
+                    ]
+                )
             else:
                 xb = xall[rows_idx, idx]
             if augment and not images:
-                flat = random_crop_flip(xb.flatten(0, 1), pad, offsets=off[:, :, sl].permute(1, 0, 2).reshape(2, -1),
-                                        flips=flip[:, sl].reshape(-1))
+                flat = random_crop_flip(
+                    xb.flatten(0, 1),
+                    pad,
+                    offsets=off[:, :, sl].permute(1, 0, 2).reshape(2, -1),
+                    flips=flip[:, sl].reshape(-1),
+                )
                 xb = flat.view(k, m_b, *flat.shape[1:])
             if channels_last and not images:
                 xb = xb.flatten(0, 1).contiguous(memory_format=torch.channels_last).view(xb.shape)
             masks = []
             for _, p, shape, dtype in drops:
-                masks.append(torch.stack([
-                    torch.empty((m_b, *shape), device=device, dtype=dtype).bernoulli_(1 - p, generator=g).div_(1 - p)
-                    for g in drop_gens
-                ]))
+                masks.append(
+                    torch.stack(
+                        [
+                            torch.empty((m_b, *shape), device=device, dtype=dtype)
+                            .bernoulli_(1 - p, generator=g)
+                            .div_(1 - p)
+                            for g in drop_gens
+                        ]
+                    )
+                )
             with _train_autocast(device, config):
                 losses = torch.func.vmap(one, randomness="error")(params, buffers, xb, yb, *masks)
             if losses.shape != (k,):

@@ -106,10 +106,12 @@ from ccl_lib.verdicts import verdict
 CHAPTER = "04_figure1_loss_variance"
 COLUMNS = ("train_loss_mean", "train_loss_var", "train_loss_rel_var", "train_acc", "test_acc")
 losses = {"vanilla": [{}], "focal": [{"gamma": gamma}]}
-image = load_experiment(image_experiment, {"defenses": losses,
-                                           "seeds": [int(x) for x in book.param_list(image_seeds, "image_seeds")]})
-recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=False,
-                     part_size=part_size, seeds=seeds)
+image = load_experiment(
+    image_experiment, {"defenses": losses, "seeds": [int(x) for x in book.param_list(image_seeds, "image_seeds")]}
+)
+recipe = book.recipe(
+    dataset, model=model, epochs=epochs, milestones=milestones, augment=False, part_size=part_size, seeds=seeds
+)
 settings = {image_experiment: image.specs(), dataset: grid(dataset, losses, **recipe)}
 
 # %% [markdown]
@@ -126,10 +128,8 @@ df, runs = run_runs([s for specs in settings.values() for s in specs], workers=w
 arms, curves = {}, {}
 for name, specs in settings.items():
     mine = {s.key(): runs[s.key()] for s in specs}
-    arms[name] = {"CE": select_runs(mine, "vanilla"),
-                  "Focal": select_runs(mine, "focal", gamma=gamma)}
-    curves[name] = {label: cv.seed_curves(rs, COLUMNS)
-                    for label, rs in arms[name].items()}
+    arms[name] = {"CE": select_runs(mine, "vanilla"), "Focal": select_runs(mine, "focal", gamma=gamma)}
+    curves[name] = {label: cv.seed_curves(rs, COLUMNS) for label, rs in arms[name].items()}
 
 # %% [markdown]
 # ## Figure 1: mean and variance of the training loss per epoch
@@ -145,9 +145,11 @@ for name, specs in settings.items():
 for name, c in curves.items():
     n = len(arms[name]["CE"])
     fig = plots.curve_bands(
-        c, metrics=("train_loss_mean", "train_loss_var", "train_loss_rel_var"),
+        c,
+        metrics=("train_loss_mean", "train_loss_var", "train_loss_rel_var"),
         logy=("train_loss_var", "train_loss_rel_var"),
-        title=f"{name}: focal loss (gamma = {gamma:g}) vs CE, {n} seed(s)")
+        title=f"{name}: focal loss (gamma = {gamma:g}) vs CE, {n} seed(s)",
+    )
     display(fig)
     plt.close(fig)
 
@@ -156,23 +158,27 @@ for name, c in curves.items():
 # dropdown):
 
 # %% tags=["hide-output"]
-SHORT = {"train_loss_mean": "mean", "train_loss_var": "variance",
-         "train_loss_rel_var": "var / mean²", "train_acc": "train_acc"}
+SHORT = {
+    "train_loss_mean": "mean",
+    "train_loss_var": "variance",
+    "train_loss_rel_var": "var / mean²",
+    "train_acc": "train_acc",
+}
 tables = []
 for name, c in curves.items():
-    t = pd.concat({label: f.set_index("epoch")[list(SHORT)].rename(columns=SHORT)
-                   for label, f in c.items()}, axis=1)
+    t = pd.concat({label: f.set_index("epoch")[list(SHORT)].rename(columns=SHORT) for label, f in c.items()}, axis=1)
     every = max(1, len(t) // 6)
     keep = [e for i, e in enumerate(t.index) if i % every == 0 or e == t.index.max()]
     tables.append(pd.concat({name: t.loc[keep]}, names=["setting"]))
 format_table(pd.concat(tables))
 
+
 # %% tags=["remove-input"]
 def ratio_text(iv):
     """A log10 ratio interval as the ratio itself: '0.12 [0.05, 0.31]'."""
     if not iv.finite:
-        return f"{10 ** iv.mean:.3g} (one seed, no interval)"
-    return f"{10 ** iv.mean:.3g} [{10 ** iv.low:.3g}, {10 ** iv.high:.3g}]"
+        return f"{10**iv.mean:.3g} (one seed, no interval)"
+    return f"{10**iv.mean:.3g} [{10**iv.low:.3g}, {10**iv.high:.3g}]"
 
 
 scorecard.clear(CHAPTER)
@@ -181,8 +187,11 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
     var_ratio = cv.paired_difference(a["Focal"], a["CE"], "train_loss_var", log10=True)
     rel_ratio = cv.paired_difference(a["Focal"], a["CE"], "train_loss_rel_var", log10=True)
     mean_diff = cv.paired_difference(a["Focal"], a["CE"], "train_loss_mean")
-    v_var, v_rel, v_mean = (verdict(var_ratio, claim="lower"), verdict(rel_ratio, claim="lower"),
-                            verdict(mean_diff, claim="higher"))
+    v_var, v_rel, v_mean = (
+        verdict(var_ratio, claim="lower"),
+        verdict(rel_ratio, claim="lower"),
+        verdict(mean_diff, claim="higher"),
+    )
     last = {k: f.iloc[-1] for k, f in c.items()}
     values = {
         "seeds": len(a["CE"]),
@@ -207,14 +216,24 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
     for k, v in values.items():
         glue(f"ch04_{tag}_{k}", v, display=False)
     spec = settings[name][0]
-    setting = f"{name} ({spec.resolved_model}, {spec.epochs} epochs, {values['seeds']} seed{'s' * (values['seeds'] > 1)})"
-    cause = ("" if v_var.word == "agrees" else
-             "CE fits its training set and drives the members' losses to zero, so its variance collapses with its "
-             "mean; focal loss stops pushing fitted examples (l''(1) = 0) and keeps them spread; Theorem 3.1 speaks "
-             "at a fixed mean (see the variance / mean^2 row)")
+    setting = (
+        f"{name} ({spec.resolved_model}, {spec.epochs} epochs, {values['seeds']} seed{'s' * (values['seeds'] > 1)})"
+    )
+    cause = (
+        ""
+        if v_var.word == "agrees"
+        else "CE fits its training set and drives the members' losses to zero, so its variance collapses with its "
+        "mean; focal loss stops pushing fitted examples (l''(1) = 0) and keeps them spread; Theorem 3.1 speaks "
+        "at a fixed mean (see the variance / mean^2 row)"
+    )
     _ = scorecard.record("Fig 1", CHAPTER, f"{setting}: last-epoch variance, log10(focal / CE)", v_var, cause=cause)
-    _ = scorecard.record("Fig 1", CHAPTER, f"{setting}: variance / mean^2, log10(focal / CE)", v_rel,
-                         cause="" if v_rel.word == "agrees" else "see chapter 4")
+    _ = scorecard.record(
+        "Fig 1",
+        CHAPTER,
+        f"{setting}: variance / mean^2, log10(focal / CE)",
+        v_rel,
+        cause="" if v_rel.word == "agrees" else "see chapter 4",
+    )
 
 # %% [markdown]
 # ## What we saw

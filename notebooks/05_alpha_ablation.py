@@ -101,8 +101,9 @@ from ccl_lib.verdicts import verdict
 
 CHAPTER = "05_alpha_ablation"
 alphas = [float(a) for a in book.param_list(alphas, "alphas")]
-recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
-                     part_size=part_size, seeds=seeds)
+recipe = book.recipe(
+    dataset, model=model, epochs=epochs, milestones=milestones, augment=augment, part_size=part_size, seeds=seeds
+)
 
 # %% [markdown]
 # ## One run per loss, alpha and seed
@@ -132,8 +133,7 @@ summary = ablation.alpha_summary(per_run)
 
 # %%
 n = int(summary["seeds"].min())
-fig = plots.alpha_intervals(summary, logy=("train_loss_var",),
-                            title=f"{dataset}: Figure 4, {n} seeds per point")
+fig = plots.alpha_intervals(summary, logy=("train_loss_var",), title=f"{dataset}: Figure 4, {n} seeds per point")
 display(fig)
 plt.close(fig)
 
@@ -145,8 +145,17 @@ plt.close(fig)
 # listed as $\alpha = 1$.
 
 # %% tags=["hide-output"]
-shown = ["test_acc", "train_acc", "max_advantage", "max_advantage_oracle", "train_loss_var",
-         "train_loss_var_avg", "train_loss_rel_var", "worst_attack", "seeds"]
+shown = [
+    "test_acc",
+    "train_acc",
+    "max_advantage",
+    "max_advantage_oracle",
+    "train_loss_var",
+    "train_loss_var_avg",
+    "train_loss_rel_var",
+    "worst_attack",
+    "seeds",
+]
 format_table(summary.set_index(["defense", "alpha"])[shown])
 
 # %% [markdown]
@@ -171,11 +180,18 @@ for col, (label, log10) in tests.items():
         v = verdict(iv, claim=ablation.PAPER_DIRECTIONS[col])
         verdicts[(col, d)] = v
         k = 1.0 if log10 else 100.0  # decades, or percentage points, per unit of alpha
-        rows.append({"quantity": label, "variant": d.upper(), "slope": k * iv.mean,
-                     "low": k * iv.low, "high": k * iv.high,
-                     "unit": "decades" if log10 else "points",
-                     "paper": {"higher": "rises", "lower": "falls"}[v.claim],
-                     "verdict": v.word})
+        rows.append(
+            {
+                "quantity": label,
+                "variant": d.upper(),
+                "slope": k * iv.mean,
+                "low": k * iv.low,
+                "high": k * iv.high,
+                "unit": "decades" if log10 else "points",
+                "paper": {"higher": "rises", "lower": "falls"}[v.claim],
+                "verdict": v.word,
+            }
+        )
 format_table(pd.DataFrame(rows).set_index(["quantity", "variant"]), percent=[])
 
 # %% [markdown]
@@ -187,7 +203,8 @@ format_table(pd.DataFrame(rows).set_index(["quantity", "variant"]), percent=[])
 vs_ce = ablation.against_reference(per_run, "train_loss_var", log10=True)
 vs_ce["verdict"] = [verdict(iv).word for iv in vs_ce["interval"]]
 shown = vs_ce.drop(columns="interval").rename(
-    columns={"diff": "log10 ratio to CE", "diff_low": "low", "diff_high": "high"})
+    columns={"diff": "log10 ratio to CE", "diff_low": "low", "diff_high": "high"}
+)
 format_table(shown.set_index(["defense", "alpha"]), percent=[])
 
 # %% tags=["remove-input"]
@@ -229,27 +246,40 @@ for (col, d), v in verdicts.items():
     key = {"test_acc": "acc", "max_advantage": "adv", "train_loss_var": "var"}[col]
     glue(f"ch05_{key}_{d}_verdict", v.word, display=False)
     iv, k = v.interval, (1.0 if col == "train_loss_var" else 100.0)  # decades, or points, per unit of alpha
-    glue(f"ch05_{key}_{d}_slope", f"{k * iv.mean:.{2 if k == 1 else 1}f} [{k * iv.low:.{2 if k == 1 else 1}f}, "
-         f"{k * iv.high:.{2 if k == 1 else 1}f}]", display=False)
+    glue(
+        f"ch05_{key}_{d}_slope",
+        f"{k * iv.mean:.{2 if k == 1 else 1}f} [{k * iv.low:.{2 if k == 1 else 1}f}, "
+        f"{k * iv.high:.{2 if k == 1 else 1}f}]",
+        display=False,
+    )
 adv_vs_ce = ablation.against_reference(per_run, "max_advantage")
 for d in ("ccel", "ccql"):
     at = adv_vs_ce[(adv_vs_ce["defense"] == d) & (adv_vs_ce["alpha"] == 0.5)]
     vt = vs_ce[(vs_ce["defense"] == d) & (vs_ce["alpha"] == 0.5)]
     iv = at["interval"].iloc[0] if len(at) else None
-    glue(f"ch05_adv05_{d}", f"{100 * iv.mean:+.1f} points [{100 * iv.low:+.1f}, {100 * iv.high:+.1f}]"
-         if iv is not None and iv.finite else "n/a", display=False)
+    glue(
+        f"ch05_adv05_{d}",
+        f"{100 * iv.mean:+.1f} points [{100 * iv.low:+.1f}, {100 * iv.high:+.1f}]"
+        if iv is not None and iv.finite
+        else "n/a",
+        display=False,
+    )
     glue(f"ch05_adv05_{d}_verdict", verdict(at["interval"].iloc[0]).word if len(at) else "not run", display=False)
     glue(f"ch05_var05_{d}_verdict", vt["verdict"].iloc[0] if len(vt) else "not run", display=False)
 glue("ch05_var_higher", alpha_list(vs_ce, "higher"), display=False)
 glue("ch05_var_lower", alpha_list(vs_ce, "lower"), display=False)
 glue("ch05_var_unclear", alpha_list(vs_ce, "inconclusive at this scale"), display=False)
 
-setting = f"{dataset}, {specs[0].resolved_model}, {epochs} epochs, alpha {min(alphas):g}-{max(alphas):g}, {n_seeds} seeds"
+setting = (
+    f"{dataset}, {specs[0].resolved_model}, {epochs} epochs, alpha {min(alphas):g}-{max(alphas):g}, {n_seeds} seeds"
+)
 causes = {  # the likely cause when the paper's direction is not reproduced
     "test_acc": "accuracy is flat once the models fit their training sets; only the smallest alpha underfits",
     "max_advantage": "the advantage is flat once the models fit their training sets; only small alpha lowers it",
-    "train_loss_var": ("the models fit their training sets at alpha >= 0.5, so every member's loss is near zero "
-                       "whatever the loss; the variance rises only where CCL fits least (small alpha)"),
+    "train_loss_var": (
+        "the models fit their training sets at alpha >= 0.5, so every member's loss is near zero "
+        "whatever the loss; the variance rises only where CCL fits least (small alpha)"
+    ),
 }
 
 
@@ -264,9 +294,15 @@ def cause_of(col, word):
 scorecard.clear(CHAPTER)
 for (col, d), v in verdicts.items():
     name = tests[col][0]
-    scorecard.record("Fig 4", CHAPTER, f"{setting}: {d.upper()} {name}, slope vs alpha", v,
-                     cause=cause_of(col, v.word),
-                     percent=col != "train_loss_var", digits=1 if col != "train_loss_var" else 2)
+    scorecard.record(
+        "Fig 4",
+        CHAPTER,
+        f"{setting}: {d.upper()} {name}, slope vs alpha",
+        v,
+        cause=cause_of(col, v.word),
+        percent=col != "train_loss_var",
+        digits=1 if col != "train_loss_var" else 2,
+    )
 
 # %% [markdown]
 # ## What we saw

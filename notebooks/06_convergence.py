@@ -105,10 +105,13 @@ from ccl_lib.verdicts import verdict
 CHAPTER = "06_convergence"
 COLUMNS = ("objective", "train_loss_mean", "train_acc", "test_acc")
 losses = {"vanilla": [{}], "ccel": [{"alpha": alpha}], "ccql": [{"alpha": alpha}]}
-image = load_experiment(image_experiment, {"defenses": losses, "lr": lr,
-                                           "seeds": [int(x) for x in book.param_list(image_seeds, "image_seeds")]})
-recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=False,
-                     part_size=part_size, seeds=seeds)
+image = load_experiment(
+    image_experiment,
+    {"defenses": losses, "lr": lr, "seeds": [int(x) for x in book.param_list(image_seeds, "image_seeds")]},
+)
+recipe = book.recipe(
+    dataset, model=model, epochs=epochs, milestones=milestones, augment=False, part_size=part_size, seeds=seeds
+)
 settings = {image_experiment: image.specs(), dataset: grid(dataset, losses, lr=lr, **recipe)}
 
 # %% [markdown]
@@ -119,11 +122,12 @@ df, runs = run_runs([s for specs in settings.values() for s in specs], workers=w
 arms, curves = {}, {}
 for name, specs in settings.items():
     mine = {s.key(): runs[s.key()] for s in specs}
-    arms[name] = {"CE": select_runs(mine, "vanilla"),
-                  "CCEL": select_runs(mine, "ccel", alpha=alpha),
-                  "CCQL": select_runs(mine, "ccql", alpha=alpha)}
-    curves[name] = {label: cv.seed_curves(rs, COLUMNS)
-                    for label, rs in arms[name].items()}
+    arms[name] = {
+        "CE": select_runs(mine, "vanilla"),
+        "CCEL": select_runs(mine, "ccel", alpha=alpha),
+        "CCQL": select_runs(mine, "ccql", alpha=alpha),
+    }
+    curves[name] = {label: cv.seed_curves(rs, COLUMNS) for label, rs in arms[name].items()}
 
 # %% [markdown]
 # ## Figure 5: training loss and test accuracy per epoch
@@ -135,8 +139,11 @@ for name, specs in settings.items():
 for name, c in curves.items():
     n = len(arms[name]["CE"])
     fig = plots.curve_bands(
-        c, metrics=("objective", "train_loss_mean", "test_acc"), logy=("train_loss_mean",),
-        title=f"{name}: CCL with alpha = {alpha:g}, {n} seed(s)")
+        c,
+        metrics=("objective", "train_loss_mean", "test_acc"),
+        logy=("train_loss_mean",),
+        title=f"{name}: CCL with alpha = {alpha:g}, {n} seed(s)",
+    )
     display(fig)
     plt.close(fig)
 
@@ -147,12 +154,18 @@ for name, c in curves.items():
 
 # %%
 conv = {name: cv.convergence_table(a, tol=tol) for name, a in arms.items()}
-shown = {"final_test_acc": "final_test_acc", "epoch_within_tol": "settles at epoch",
-         "epoch_within_tol_low": "low", "epoch_within_tol_high": "high",
-         "final_train_loss": "final train CE", "final_train_acc": "final_train_acc",
-         "seeds": "seeds"}
-format_table(pd.concat({name: t[list(shown)].rename(columns=shown)
-                        for name, t in conv.items()}, names=["setting", "loss"]))
+shown = {
+    "final_test_acc": "final_test_acc",
+    "epoch_within_tol": "settles at epoch",
+    "epoch_within_tol_low": "low",
+    "epoch_within_tol_high": "high",
+    "final_train_loss": "final train CE",
+    "final_train_acc": "final_train_acc",
+    "seeds": "seeds",
+}
+format_table(
+    pd.concat({name: t[list(shown)].rename(columns=shown) for name, t in conv.items()}, names=["setting", "loss"])
+)
 
 # %% tags=["remove-input"]
 scorecard.clear(CHAPTER)
@@ -183,7 +196,9 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
         values[f"lag_{k}"] = v.interval.format(digits=1) if v.interval.finite else f"{v.interval.mean:.0f} (one seed)"
         values[f"lag_{k}_verdict"] = v.word
     for k, iv in acc.items():
-        values[f"accdiff_{k}"] = iv.format(percent=True, digits=1) if iv.finite else f"{100 * iv.mean:.1f} points (one seed)"
+        values[f"accdiff_{k}"] = (
+            iv.format(percent=True, digits=1) if iv.finite else f"{100 * iv.mean:.1f} points (one seed)"
+        )
         values[f"accdiff_{k}_verdict"] = verdict(iv).word
     for k, v in values.items():
         glue(f"ch06_{tag}_{k}", v, display=False)
@@ -191,15 +206,20 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
     setting = f"{name} ({spec.resolved_model}, {spec.epochs} epochs, alpha {alpha:g}, {n} seed{'s' * (n > 1)})"
     for k, v in v_lag.items():
         if not fitted:
-            cause = (f"CCL does not fit in {values['epochs']} epochs (training accuracy {t.loc[k, 'final_train_acc']:.1%} "
-                     f"vs CE's {t.loc['CE', 'final_train_acc']:.1%}): the loss scale {scale:g} "
-                     "is a learning rate x scale and weight decay / scale (App. E.1; chapter 11)")
+            cause = (
+                f"CCL does not fit in {values['epochs']} epochs (training accuracy {t.loc[k, 'final_train_acc']:.1%} "
+                f"vs CE's {t.loc['CE', 'final_train_acc']:.1%}): the loss scale {scale:g} "
+                "is a learning rate x scale and weight decay / scale (App. E.1; chapter 11)"
+            )
         elif v.word in ("agrees", "lower"):
             cause = ""
         else:
-            cause = "early gradients are about alpha times CE's while p_y is small (Eq. 11); a short run shows that start"
-        _ = scorecard.record("Fig 5", CHAPTER, f"{setting}: {k} epochs to settle minus CE's (tol {tol:g})", v,
-                             digits=1, cause=cause)
+            cause = (
+                "early gradients are about alpha times CE's while p_y is small (Eq. 11); a short run shows that start"
+            )
+        _ = scorecard.record(
+            "Fig 5", CHAPTER, f"{setting}: {k} epochs to settle minus CE's (tol {tol:g})", v, digits=1, cause=cause
+        )
 glue("ch06_tol", tol, display=False)
 
 # %% [markdown]

@@ -106,8 +106,16 @@ CHAPTER = "07_privacy_utility"
 scorecard.clear(CHAPTER)
 seeds = [int(s) for s in book.param_list(seeds, "seeds")]
 alphas = [float(a) for a in book.param_list(alphas, "alphas")] if grid == "cpu" else None
-recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
-                     part_size=part_size, seeds=seeds, n_parts=5)
+recipe = book.recipe(
+    dataset,
+    model=model,
+    epochs=epochs,
+    milestones=milestones,
+    augment=augment,
+    part_size=part_size,
+    seeds=seeds,
+    n_parts=5,
+)
 
 # %% [markdown]
 # ## The sweep
@@ -125,7 +133,9 @@ defenses = defense_grid(grid, alphas, epochs=epochs)
 if grid == "cpu":
     if settings_per_baseline not in (1, 2):
         raise ValueError(f"settings_per_baseline must be 1 or 2, got {settings_per_baseline!r}")
-    defenses = {d: (g[:settings_per_baseline] if d not in ("vanilla", "ccel", "ccql") else g) for d, g in defenses.items()}
+    defenses = {
+        d: (g[:settings_per_baseline] if d not in ("vanilla", "ccel", "ccql") else g) for d, g in defenses.items()
+    }
 
 # %%
 specs = experiments.grid(dataset, defenses, **recipe)
@@ -157,10 +167,16 @@ def point_label(setting):
 
 df = df.assign(point=df["setting"].map(point_label))
 per_attack = paper_rows.assign(point=paper_rows["setting"].map(point_label))
-per_run = (per_attack.groupby(["defense", "point", "seed"], sort=False)
-           .agg(test_acc=("test_acc", "first"), max_advantage=("advantage", "max"),
-                max_advantage_oracle=("advantage_oracle", "max"), p1=("p1", "first"))
-           .reset_index())
+per_run = (
+    per_attack.groupby(["defense", "point", "seed"], sort=False)
+    .agg(
+        test_acc=("test_acc", "first"),
+        max_advantage=("advantage", "max"),
+        max_advantage_oracle=("advantage_oracle", "max"),
+        p1=("p1", "first"),
+    )
+    .reset_index()
+)
 
 
 def interval_frame(frame, by, columns):
@@ -203,19 +219,29 @@ plt.close(fig)
 # its oracle upper bound (thresholds chosen on the target) and P1 (Eq. 13), mean and 95 % interval
 # over seeds.
 
+
 # %% tags=["remove-input"]
 def iv_text(frame, col, percent=True):
-    """"mean [low, high]" cells of ``col`` (ccl_lib.verdicts.SeedInterval.format)."""
-    return [verdicts.SeedInterval(r[col], r[f"{col}_low"], r[f"{col}_high"], int(r["seeds"])).format(
-        percent=percent, digits=1 if percent else 3) for _, r in frame.iterrows()]
+    """ "mean [low, high]" cells of ``col`` (ccl_lib.verdicts.SeedInterval.format)."""
+    return [
+        verdicts.SeedInterval(r[col], r[f"{col}_low"], r[f"{col}_high"], int(r["seeds"])).format(
+            percent=percent, digits=1 if percent else 3
+        )
+        for _, r in frame.iterrows()
+    ]
 
 
 by_acc = settings.sort_values("test_acc")
-settings_view = pd.DataFrame({
-    "setting": by_acc["point"],
-    "test accuracy": iv_text(by_acc, "test_acc"), "highest advantage": iv_text(by_acc, "max_advantage"),
-    "oracle": iv_text(by_acc, "max_advantage_oracle"), "P1": iv_text(by_acc, "p1", percent=False),
-    "seeds": by_acc["seeds"]}).set_index("setting")
+settings_view = pd.DataFrame(
+    {
+        "setting": by_acc["point"],
+        "test accuracy": iv_text(by_acc, "test_acc"),
+        "highest advantage": iv_text(by_acc, "max_advantage"),
+        "oracle": iv_text(by_acc, "max_advantage_oracle"),
+        "P1": iv_text(by_acc, "p1", percent=False),
+        "seeds": by_acc["seeds"],
+    }
+).set_index("setting")
 
 # %% tags=["hide-output"]
 format_table(settings_view)
@@ -250,9 +276,13 @@ def rule_table(tolerance):
         row = {"attack": atk, "vanilla": float(van["advantage"].mean())}
         c, b = sub[sub["defense"].isin(CCL)], sub[~sub["defense"].isin(CCL)]
         if len(c) == 0 or len(b) == 0:
-            row.update({"CCL setting": c.loc[c["advantage"].idxmin(), "point"] if len(c) else "none qualifies",
-                        "baseline setting": b.loc[b["advantage"].idxmin(), "point"] if len(b) else "none qualifies",
-                        "verdict": verdicts.INCONCLUSIVE})
+            row.update(
+                {
+                    "CCL setting": c.loc[c["advantage"].idxmin(), "point"] if len(c) else "none qualifies",
+                    "baseline setting": b.loc[b["advantage"].idxmin(), "point"] if len(b) else "none qualifies",
+                    "verdict": verdicts.INCONCLUSIVE,
+                }
+            )
             rows.append(row)
             continue
         cb, bb = c.loc[c["advantage"].idxmin()], b.loc[b["advantage"].idxmin()]
@@ -262,9 +292,18 @@ def rule_table(tolerance):
         iv = verdicts.difference_interval(a.loc[common, "advantage"], o.loc[common, "advantage"], paired=True)
         v = verdicts.verdict(iv, claim="lower")
         verdict_of[atk] = v
-        row.update({"CCL setting": cb["point"], "CCL": cb["advantage"], "baseline setting": bb["point"],
-                    "baseline": bb["advantage"], "difference": iv.mean, "difference_low": iv.low,
-                    "difference_high": iv.high, "verdict": v.word})
+        row.update(
+            {
+                "CCL setting": cb["point"],
+                "CCL": cb["advantage"],
+                "baseline setting": bb["point"],
+                "baseline": bb["advantage"],
+                "difference": iv.mean,
+                "difference_low": iv.low,
+                "difference_high": iv.high,
+                "verdict": v.word,
+            }
+        )
         rows.append(row)
     out = pd.DataFrame(rows).set_index("attack")
     out.attrs.update(min_acc=bar, verdicts=verdict_of)
@@ -272,6 +311,7 @@ def rule_table(tolerance):
 
 
 strict, loose = rule_table(0.0), rule_table(acc_tolerance)
+
 
 # %% tags=["remove-input"]
 def show_rule(table):
@@ -283,7 +323,10 @@ def show_rule(table):
         out[f"{side} advantage"] = table[side].map(pct) if side in table else "--"
     out["difference (95 %)"] = [
         verdicts.SeedInterval(r.difference, r.difference_low, r.difference_high, n_seeds).format(percent=True, digits=1)
-        if "difference" in table and np.isfinite(r.difference) else "--" for r in table.itertuples()]
+        if "difference" in table and np.isfinite(r.difference)
+        else "--"
+        for r in table.itertuples()
+    ]
     out["verdict (paper: lower)"] = table["verdict"]
     out.index = [plots.ATTACK_LABELS.get(a, a) for a in out.index]
     return out
@@ -317,23 +360,35 @@ def example(rule, defense="ccql", attack="loss"):
     o = per_attack[(per_attack["point"] == bb["point"]) & (per_attack["attack"] == attack)].set_index("seed")
     common = sorted(set(a.index) & set(o.index))
     iv = verdicts.difference_interval(a.loc[common, "advantage"], o.loc[common, "advantage"], paired=True)
-    return {"ccl": cb, "baseline": bb, "interval": iv, "verdict": verdicts.verdict(iv, claim="lower"),
-            "ccl_iv": verdicts.seed_interval(a.loc[common, "advantage"]),
-            "baseline_iv": verdicts.seed_interval(o.loc[common, "advantage"])}
+    return {
+        "ccl": cb,
+        "baseline": bb,
+        "interval": iv,
+        "verdict": verdicts.verdict(iv, claim="lower"),
+        "ccl_iv": verdicts.seed_interval(a.loc[common, "advantage"]),
+        "baseline_iv": verdicts.seed_interval(o.loc[common, "advantage"]),
+    }
 
 
 ex = example(strict) or example(loose)
 ex_rule = "strict" if example(strict) is not None else ("loose" if ex is not None else "none")
 if ex is not None:
-    ex_table = pd.DataFrame({
-        "setting": [ex["baseline"]["point"], ex["ccl"]["point"], "difference (CCQL - baseline)"],
-        "test_acc": [ex["baseline"]["test_acc"], ex["ccl"]["test_acc"], np.nan],
-        "advantage (loss)": [ex["baseline_iv"].format(percent=True, digits=1), ex["ccl_iv"].format(percent=True, digits=1),
-                             ex["interval"].format(percent=True, digits=1)],
-        "paper (CIFAR-10, ResNet-34)": [f"{pct(PAPER_EX['baseline_advantage'], 2)} ({PAPER_EX['baseline']})",
-                                        f"{pct(PAPER_EX['ccql_advantage'], 2)} (CCQL)",
-                                        f"{100 * (PAPER_EX['ccql_advantage'] - PAPER_EX['baseline_advantage']):+.2f} points"],
-    }).set_index("setting")
+    ex_table = pd.DataFrame(
+        {
+            "setting": [ex["baseline"]["point"], ex["ccl"]["point"], "difference (CCQL - baseline)"],
+            "test_acc": [ex["baseline"]["test_acc"], ex["ccl"]["test_acc"], np.nan],
+            "advantage (loss)": [
+                ex["baseline_iv"].format(percent=True, digits=1),
+                ex["ccl_iv"].format(percent=True, digits=1),
+                ex["interval"].format(percent=True, digits=1),
+            ],
+            "paper (CIFAR-10, ResNet-34)": [
+                f"{pct(PAPER_EX['baseline_advantage'], 2)} ({PAPER_EX['baseline']})",
+                f"{pct(PAPER_EX['ccql_advantage'], 2)} (CCQL)",
+                f"{100 * (PAPER_EX['ccql_advantage'] - PAPER_EX['baseline_advantage']):+.2f} points",
+            ],
+        }
+    ).set_index("setting")
     display(format_table(ex_table, percent=["test_acc"]))
     glue("ch07_ex_baseline", str(ex["baseline"]["point"]), display=False)
     glue("ch07_ex_baseline_adv", float(ex["baseline_iv"].mean), display=False)
@@ -360,9 +415,14 @@ glue("ch07_ex_rule", ex_rule, display=False)
 # %% tags=["remove-input"]
 best_p1 = settings.loc[settings.groupby("defense", sort=False)["p1"].idxmax()].sort_values("p1", ascending=False)
 best_p1 = best_p1.set_index("defense")[["point", "test_acc", "max_advantage", "p1", "p1_low", "p1_high", "seeds"]]
-p1_view = pd.DataFrame({"best setting": best_p1["point"], "test accuracy": best_p1["test_acc"].map(pct),
-                        "highest advantage": best_p1["max_advantage"].map(pct),
-                        "P1 (95 %)": iv_text(best_p1, "p1", percent=False)})
+p1_view = pd.DataFrame(
+    {
+        "best setting": best_p1["point"],
+        "test accuracy": best_p1["test_acc"].map(pct),
+        "highest advantage": best_p1["max_advantage"].map(pct),
+        "P1 (95 %)": iv_text(best_p1, "p1", percent=False),
+    }
+)
 p1_view.index = [plots.DEFENSE_LABELS.get(d, d) for d in p1_view.index]
 
 # %%
@@ -383,8 +443,9 @@ glue("ch07_strict_inconclusive", int((strict_words == verdicts.INCONCLUSIVE).sum
 glue("ch07_loose_agrees", int((loose_words == "agrees").sum()), display=False)
 glue("ch07_loose_not", int((loose_words == "not reproduced").sum()), display=False)
 glue("ch07_loose_inconclusive", int((loose_words == verdicts.INCONCLUSIVE).sum()), display=False)
-strict_q = sorted(set(points[(points["test_acc"] >= strict.attrs["min_acc"] - 1e-12)
-                             & (points["defense"] != "vanilla")]["defense"]))
+strict_q = sorted(
+    set(points[(points["test_acc"] >= strict.attrs["min_acc"] - 1e-12) & (points["defense"] != "vanilla")]["defense"])
+)
 glue("ch07_strict_qualified", ", ".join(plots.DEFENSE_LABELS.get(d, d) for d in strict_q) or "none", display=False)
 glue("ch07_p1_leader", plots.DEFENSE_LABELS.get(best_p1.index[0], best_p1.index[0]), display=False)
 glue("ch07_p1_leader_value", float(best_p1["p1"].iloc[0]), display=False)
@@ -426,8 +487,10 @@ glue("ch07_p1_vanilla", float(best_p1.loc["vanilla", "p1"]), display=False)
 glue("acc_tolerance_text", pct(acc_tolerance), display=False)
 model_name = str(df["model"].iloc[0])
 setting_text = f"{dataset}, {model_name}, {epochs} epochs, {n_seeds} seeds"
-scale_cause = (f"CPU scale: {model_name} on {dataset} for {epochs} epochs (the paper: ResNet-34 / DenseNet-121 on "
-               f"CIFAR for 300 epochs, CCL scale 0.01 / 0.05), {(str(settings_per_baseline) + ' setting(s) per baseline') if grid == 'cpu' else 'full grids'}")
+scale_cause = (
+    f"CPU scale: {model_name} on {dataset} for {epochs} epochs (the paper: ResNet-34 / DenseNet-121 on "
+    f"CIFAR for 300 epochs, CCL scale 0.01 / 0.05), {(str(settings_per_baseline) + ' setting(s) per baseline') if grid == 'cpu' else 'full grids'}"
+)
 
 
 def best_pair(rule):
@@ -448,24 +511,47 @@ if pair is not None:
     fig23 = verdicts.verdict(verdicts.difference_interval(a.loc[common], o.loc[common], paired=True), claim="lower")
     winner = plots.DEFENSE_LABELS.get(bb["defense"], bb["defense"])
     fig23_cause = "" if fig23.word == "agrees" else f"{scale_cause}; the best baseline at this accuracy is {winner}"
-    fig23_setting = (f"{setting_text}; highest advantage, best CCL ({cb['point']}) - best baseline ({bb['point']}), "
-                     f"{fig_rule_name} accuracy rule")
+    fig23_setting = (
+        f"{setting_text}; highest advantage, best CCL ({cb['point']}) - best baseline ({bb['point']}), "
+        f"{fig_rule_name} accuracy rule"
+    )
 else:
     fig23 = verdicts.verdict(verdicts.SeedInterval(math.nan, math.nan, math.nan, 0), claim="lower")
     fig23_cause = f"{scale_cause}; no CCL setting (or no baseline) reaches the undefended model's accuracy"
     fig23_setting = f"{setting_text}; highest advantage at the undefended model's accuracy"
 _ = scorecard.record("Fig 2/3", CHAPTER, fig23_setting, fig23, cause=fig23_cause, percent=True, digits=1)
 if ex is not None:
-    ex_cause = "" if ex["verdict"].word == "agrees" else (
-        f"{scale_cause}; the best baseline for the loss attack here is "
-        f"{plots.DEFENSE_LABELS.get(ex['baseline']['defense'], ex['baseline']['defense'])} (the paper: dropout)")
-    _ = scorecard.record("29.67 % -> 18.40 %", CHAPTER, f"{setting_text}; loss attack, best CCQL - best baseline, "
-                         f"{ex_rule} accuracy rule", ex["verdict"], cause=ex_cause, percent=True, digits=1)
+    ex_cause = (
+        ""
+        if ex["verdict"].word == "agrees"
+        else (
+            f"{scale_cause}; the best baseline for the loss attack here is "
+            f"{plots.DEFENSE_LABELS.get(ex['baseline']['defense'], ex['baseline']['defense'])} (the paper: dropout)"
+        )
+    )
+    _ = scorecard.record(
+        "29.67 % -> 18.40 %",
+        CHAPTER,
+        f"{setting_text}; loss attack, best CCQL - best baseline, {ex_rule} accuracy rule",
+        ex["verdict"],
+        cause=ex_cause,
+        percent=True,
+        digits=1,
+    )
 else:
-    _ = scorecard.record("29.67 % -> 18.40 %", CHAPTER, f"{setting_text}; loss attack", verdicts.INCONCLUSIVE, "",
-                         cause=f"{scale_cause}; no CCQL setting (or no baseline) reaches the undefended model's accuracy")
-glue("ch07_fig23_verdict", fig23.text(percent=True, digits=1) if pair is not None else verdicts.INCONCLUSIVE,
-     display=False)
+    _ = scorecard.record(
+        "29.67 % -> 18.40 %",
+        CHAPTER,
+        f"{setting_text}; loss attack",
+        verdicts.INCONCLUSIVE,
+        "",
+        cause=f"{scale_cause}; no CCQL setting (or no baseline) reaches the undefended model's accuracy",
+    )
+glue(
+    "ch07_fig23_verdict",
+    fig23.text(percent=True, digits=1) if pair is not None else verdicts.INCONCLUSIVE,
+    display=False,
+)
 glue("ch07_fig23_rule", fig_rule_name, display=False)
 glue("ch07_fig23_ccl", str(pair[0]["point"]) if pair is not None else "none", display=False)
 glue("ch07_fig23_baseline", str(pair[1]["point"]) if pair is not None else "none", display=False)
@@ -592,12 +678,16 @@ oracle = best_at_utility(df.assign(advantage=df["advantage_oracle"]), attacks=["
 
 
 def _lead(t):
-    return f"{plots.DEFENSE_LABELS.get(t.iloc[0]['defense'], t.iloc[0]['defense'])} ({pct(t.iloc[0]['advantage'])})" if len(t) else "none (no setting qualifies)"
+    return (
+        f"{plots.DEFENSE_LABELS.get(t.iloc[0]['defense'], t.iloc[0]['defense'])} ({pct(t.iloc[0]['advantage'])})"
+        if len(t)
+        else "none (no setting qualifies)"
+    )
 
 
 glue("ch07_ex2_own", _lead(own), display=False)
 glue("ch07_ex2_oracle", _lead(oracle), display=False)
-gap = (per_attack["advantage_oracle"] - per_attack["advantage"])
+gap = per_attack["advantage_oracle"] - per_attack["advantage"]
 gap = gap[per_attack["attack"] == "loss"]
 glue("ch07_ex2_gap_min", float(gap.min()), display=False)
 glue("ch07_ex2_gap_max", float(gap.max()), display=False)

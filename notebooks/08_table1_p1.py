@@ -99,8 +99,9 @@ CHAPTER = "08_table1_p1"
 scorecard.clear(CHAPTER)
 datasets = book.param_list(datasets, "datasets")
 seeds = [int(s) for s in book.param_list(seeds, "seeds")]
-recipe = book.recipe(None, model=model, epochs=epochs, milestones=milestones, augment=augment,
-                     part_size=part_size, seeds=seeds)
+recipe = book.recipe(
+    None, model=model, epochs=epochs, milestones=milestones, augment=augment, part_size=part_size, seeds=seeds
+)
 
 # %% [markdown]
 # ## The runs
@@ -112,8 +113,7 @@ recipe = book.recipe(None, model=model, epochs=epochs, milestones=milestones, au
 # %%
 methods = {"CCQL": ("ccql", alpha), "CCEL": ("ccel", alpha), "w/o": ("vanilla", None)}
 defenses = {"vanilla": [{}], "ccel": [{"alpha": alpha}], "ccql": [{"alpha": alpha}]}
-specs = [s for ds in datasets
-         for s in grid(ds, defenses, size=book.fit_part_size(ds, part_size), **recipe)]
+specs = [s for ds in datasets for s in grid(ds, defenses, size=book.fit_part_size(ds, part_size), **recipe)]
 df, runs = run_runs(specs, workers=workers)
 
 # %% tags=["remove-input"]
@@ -127,11 +127,23 @@ def p1_runs(frame, column="advantage", attacks=None):
     rows = []
     for _, g in frame.groupby("run_id", sort=False):
         acc = float(g["test_acc"].iloc[0])
-        sel = g[g["paper_attack"].astype(bool)] if attacks is None else (g if attacks == "all" else g[g["attack"].isin(attacks)])
+        sel = (
+            g[g["paper_attack"].astype(bool)]
+            if attacks is None
+            else (g if attacks == "all" else g[g["attack"].isin(attacks)])
+        )
         top = sel.loc[sel[column].idxmax()]
-        rows.append({"dataset": g["dataset"].iloc[0], "method": g["method"].iloc[0], "seed": int(g["seed"].iloc[0]),
-                     "test_acc": acc, "max_advantage": float(top[column]), "worst_attack": str(top["attack"]),
-                     "p1": float(p1_from_report(g, acc, column=column, attacks=attacks))})
+        rows.append(
+            {
+                "dataset": g["dataset"].iloc[0],
+                "method": g["method"].iloc[0],
+                "seed": int(g["seed"].iloc[0]),
+                "test_acc": acc,
+                "max_advantage": float(top[column]),
+                "worst_attack": str(top["attack"]),
+                "p1": float(p1_from_report(g, acc, column=column, attacks=attacks)),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -140,9 +152,17 @@ def p1_summary(per_run):
     rows, verdict_of = [], {}
     for (ds, m), g in per_run.groupby(["dataset", "method"], sort=False):
         iv = verdicts.seed_interval(g["p1"])
-        row = {"dataset": ds, "method": m, "test_acc": g["test_acc"].mean(), "max_advantage": g["max_advantage"].mean(),
-               "worst_attack": g["worst_attack"].mode().iloc[0], "p1": iv.mean, "p1_low": iv.low, "p1_high": iv.high,
-               "seeds": iv.n}
+        row = {
+            "dataset": ds,
+            "method": m,
+            "test_acc": g["test_acc"].mean(),
+            "max_advantage": g["max_advantage"].mean(),
+            "worst_attack": g["worst_attack"].mode().iloc[0],
+            "p1": iv.mean,
+            "p1_low": iv.low,
+            "p1_high": iv.high,
+            "seeds": iv.n,
+        }
         if m != "w/o":
             base = per_run[(per_run["dataset"] == ds) & (per_run["method"] == "w/o")].set_index("seed")["p1"]
             mine = g.set_index("seed")["p1"]
@@ -169,12 +189,17 @@ summary = p1_summary(per_run)
 
 # %% tags=["remove-input"]
 ORDER = list(methods)
-ours = summary.assign(cell=[verdicts.SeedInterval(r.p1, r.p1_low, r.p1_high, int(r.seeds)).format(digits=3)
-                            for r in summary.itertuples()])
-ours = ours.pivot(index="method", columns="dataset", values="cell").reindex(ORDER)[list(dict.fromkeys(summary["dataset"]))]
+ours = summary.assign(
+    cell=[verdicts.SeedInterval(r.p1, r.p1_low, r.p1_high, int(r.seeds)).format(digits=3) for r in summary.itertuples()]
+)
+ours = ours.pivot(index="method", columns="dataset", values="cell").reindex(ORDER)[
+    list(dict.fromkeys(summary["dataset"]))
+]
 paper = paper_results.table1()
-side = pd.concat({"this run (mean [95 % interval])": ours, "the paper (one run)": paper.reindex(ORDER).map(lambda v: f"{v:.3f}")},
-                 axis=1)
+side = pd.concat(
+    {"this run (mean [95 % interval])": ours, "the paper (one run)": paper.reindex(ORDER).map(lambda v: f"{v:.3f}")},
+    axis=1,
+)
 
 # %%
 format_table(side)
@@ -187,12 +212,22 @@ format_table(side)
 
 # %% tags=["remove-input"]
 made_of = summary.set_index(["dataset", "method"])
-made_of = pd.DataFrame({
-    "test_acc": made_of["test_acc"], "max_advantage": made_of["max_advantage"],
-    "worst attack": made_of["worst_attack"].map(lambda a: plots.ATTACK_LABELS.get(a, a)), "P1": made_of["p1"],
-    "change over w/o (95 %)": [verdicts.SeedInterval(r.change, r.change_low, r.change_high, int(r.seeds)).format(digits=3)
-                               if np.isfinite(r.change) else "" for r in made_of.itertuples()],
-    "verdict (paper: higher)": made_of["verdict"].fillna(""), "seeds": made_of["seeds"]})
+made_of = pd.DataFrame(
+    {
+        "test_acc": made_of["test_acc"],
+        "max_advantage": made_of["max_advantage"],
+        "worst attack": made_of["worst_attack"].map(lambda a: plots.ATTACK_LABELS.get(a, a)),
+        "P1": made_of["p1"],
+        "change over w/o (95 %)": [
+            verdicts.SeedInterval(r.change, r.change_low, r.change_high, int(r.seeds)).format(digits=3)
+            if np.isfinite(r.change)
+            else ""
+            for r in made_of.itertuples()
+        ],
+        "verdict (paper: higher)": made_of["verdict"].fillna(""),
+        "seeds": made_of["seeds"],
+    }
+)
 
 # %%
 format_table(made_of, percent=["test_acc", "max_advantage"])
@@ -215,6 +250,7 @@ plt.close(fig)
 # the result as JSON under `results/`, with its provenance. This section shows the newest such
 # record; it is one seed, so it carries no verdict.
 
+
 # %% tags=["remove-input"]
 def gpu_records(folder):
     """The non-smoke records of benchmarks/paper_gpu.py in ``folder``, verified, newest first."""
@@ -224,13 +260,21 @@ def gpu_records(folder):
             rec = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if not (isinstance(rec, dict) and rec.get("kind") == "paper_gpu" and rec.get("format") == 1
-                and rec.get("smoke") is False and isinstance(rec.get("table"), list)):
+        if not (
+            isinstance(rec, dict)
+            and rec.get("kind") == "paper_gpu"
+            and rec.get("format") == 1
+            and rec.get("smoke") is False
+            and isinstance(rec.get("table"), list)
+        ):
             continue
         rows = rec["table"]
-        if not rows or not all(isinstance(r, dict) and {"defense", "test_acc", "max_advantage", "p1"} <= set(r)
-                               and all(isinstance(r[k], (int, float)) for k in ("test_acc", "max_advantage", "p1"))
-                               for r in rows):
+        if not rows or not all(
+            isinstance(r, dict)
+            and {"defense", "test_acc", "max_advantage", "p1"} <= set(r)
+            and all(isinstance(r[k], (int, float)) for k in ("test_acc", "max_advantage", "p1"))
+            for r in rows
+        ):
             continue
         out.append((p, rec))
     return sorted(out, key=lambda pr: str(pr[1].get("provenance", {}).get("date", "")), reverse=True)
@@ -241,17 +285,30 @@ glue("ch08_gpu_status", "recorded" if records else "pending", display=False)
 
 # %% tags=["remove-input"]
 if not records:
-    display(Markdown("**pending: no GPU run recorded yet.** Run `python benchmarks/paper_gpu.py` on a machine with "
-                     "a GPU; it writes `results/paper_gpu_cifar10.json`, and this section shows it on the next build."))
+    display(
+        Markdown(
+            "**pending: no GPU run recorded yet.** Run `python benchmarks/paper_gpu.py` on a machine with "
+            "a GPU; it writes `results/paper_gpu_cifar10.json`, and this section shows it on the next build."
+        )
+    )
 else:
     path, rec = records[0]
     st, prov = rec.get("settings", {}), rec.get("provenance", {})
-    gpu = pd.DataFrame(rec["table"]).assign(method=lambda t: t["defense"].map(METHOD_OF)).set_index("method").reindex(ORDER)
+    gpu = (
+        pd.DataFrame(rec["table"])
+        .assign(method=lambda t: t["defense"].map(METHOD_OF))
+        .set_index("method")
+        .reindex(ORDER)
+    )
     gpu["paper P1"] = paper_results.table1().reindex(ORDER)["CIFAR-10"]
-    display(Markdown(f"`{path.name}`: {st.get('model')} on {st.get('dataset')}, {st.get('size_per_part')} per part, "
-                     f"{st.get('epochs')} of {st.get('paper_epochs')} epochs, seed {st.get('seed')}; "
-                     f"{prov.get('gpu') or prov.get('device', '?')}, commit {str(prov.get('commit', '?'))[:10]}, "
-                     f"{prov.get('date', '?')}."))
+    display(
+        Markdown(
+            f"`{path.name}`: {st.get('model')} on {st.get('dataset')}, {st.get('size_per_part')} per part, "
+            f"{st.get('epochs')} of {st.get('paper_epochs')} epochs, seed {st.get('seed')}; "
+            f"{prov.get('gpu') or prov.get('device', '?')}, commit {str(prov.get('commit', '?'))[:10]}, "
+            f"{prov.get('date', '?')}."
+        )
+    )
     display(format_table(gpu[["test_acc", "max_advantage", "p1", "paper P1"]]))
 
 # %% tags=["remove-input"]
@@ -274,16 +331,24 @@ for m, tag in (("CCQL", "ccql"), ("CCEL", "ccel"), ("w/o", "wo")):
     glue(f"ch08_{tag}_p1", float(loc.loc[m, "p1"]) if m in loc.index else math.nan, display=False)
     glue(f"ch08_{tag}_acc", float(loc.loc[m, "test_acc"]) if m in loc.index else math.nan, display=False)
     glue(f"ch08_{tag}_adv", float(loc.loc[m, "max_advantage"]) if m in loc.index else math.nan, display=False)
-glue("ch08_worst_attack", str(loc.loc["w/o", "worst_attack"]).replace("_", " ") if "w/o" in loc.index else "n/a",
-     display=False)
+glue(
+    "ch08_worst_attack",
+    str(loc.loc["w/o", "worst_attack"]).replace("_", " ") if "w/o" in loc.index else "n/a",
+    display=False,
+)
 for (ds, m), v in vs.items():
     glue(f"ch08_v_{ds}_{m.lower()}", v.text(digits=3), display=False)
     mdl = str(df.loc[df["dataset"] == ds, "model"].iloc[0])
     setting = f"{ds}, {mdl}, {epochs} epochs, {m} alpha={alpha:g}, {v.interval.n} seeds; P1 change over w/o"
-    cause = "" if v.word == "agrees" else (
-        f"CPU scale: {mdl} on {ds} for {epochs} epochs (the paper: Texas/Purchase MLPs for 120 epochs, CIFAR/ImageNet "
-        "networks for 90-300); at this length CCL fits its members about as the undefended model does (chapter 5), "
-        "so accuracy and the highest advantage barely move")
+    cause = (
+        ""
+        if v.word == "agrees"
+        else (
+            f"CPU scale: {mdl} on {ds} for {epochs} epochs (the paper: Texas/Purchase MLPs for 120 epochs, CIFAR/ImageNet "
+            "networks for 90-300); at this length CCL fits its members about as the undefended model does (chapter 5), "
+            "so accuracy and the highest advantage barely move"
+        )
+    )
     scorecard.record("Table 1", CHAPTER, setting, v, cause=cause, digits=3)
 
 # %% [markdown]
@@ -399,7 +464,7 @@ for (ds, m), v in vs.items():
 
 # %% tags=["remove-input"]
 oracle = p1_summary(p1_runs(df, column="advantage_oracle"))
-drop = (summary.set_index(["dataset", "method"])["p1"] - oracle.set_index(["dataset", "method"])["p1"])
+drop = summary.set_index(["dataset", "method"])["p1"] - oracle.set_index(["dataset", "method"])["p1"]
 glue("ch08_ex1_drop_min", float(drop.min()), display=False)
 glue("ch08_ex1_drop_max", float(drop.max()), display=False)
 changed = []

@@ -96,8 +96,9 @@ CHAPTER = "09_appendix_d_focal"
 scorecard.clear(CHAPTER)
 alphas = [float(a) for a in book.param_list(alphas, "alphas")]
 seeds = [int(s) for s in book.param_list(seeds, "seeds")]
-recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones, augment=augment,
-                     part_size=part_size, seeds=seeds)
+recipe = book.recipe(
+    dataset, model=model, epochs=epochs, milestones=milestones, augment=augment, part_size=part_size, seeds=seeds
+)
 
 # %% [markdown]
 # ## Focal loss, with and without the concave term
@@ -107,20 +108,30 @@ recipe = book.recipe(dataset, model=model, epochs=epochs, milestones=milestones,
 # the suite.
 
 # %%
-defenses = {"focal": [{"gamma": gamma}],
-            "focal_ccl": [{"gamma": gamma, "concave": concave, "alpha": a} for a in alphas]}
+defenses = {
+    "focal": [{"gamma": gamma}],
+    "focal_ccl": [{"gamma": gamma, "concave": concave, "alpha": a} for a in alphas],
+}
 specs = grid(dataset, defenses, **recipe)
 df, runs = run_runs(specs, workers=workers)
 
 # %% tags=["remove-input"]
 paper_rows = df[df["paper_attack"].astype(bool)]
 PAPER_ATTACKS = list(dict.fromkeys(paper_rows["attack"]))
-paper_rows = paper_rows.assign(group=np.where(paper_rows["defense"] == "focal", "focal",
-                                              "alpha=" + paper_rows["alpha"].map(lambda a: f"{a:g}")))
-per_run = (paper_rows.groupby(["group", "seed"], sort=False)
-           .agg(defense=("defense", "first"), alpha=("alpha", "first"), test_acc=("test_acc", "first"),
-                max_advantage=("advantage", "max"), max_advantage_oracle=("advantage_oracle", "max"))
-           .reset_index())
+paper_rows = paper_rows.assign(
+    group=np.where(paper_rows["defense"] == "focal", "focal", "alpha=" + paper_rows["alpha"].map(lambda a: f"{a:g}"))
+)
+per_run = (
+    paper_rows.groupby(["group", "seed"], sort=False)
+    .agg(
+        defense=("defense", "first"),
+        alpha=("alpha", "first"),
+        test_acc=("test_acc", "first"),
+        max_advantage=("advantage", "max"),
+        max_advantage_oracle=("advantage_oracle", "max"),
+    )
+    .reset_index()
+)
 
 
 def interval_row(values):
@@ -136,17 +147,24 @@ for grp, g in per_run.groupby("group", sort=False):
     rows.append(row)
 settings = pd.DataFrame(rows).set_index("setting")
 
+
 # %% tags=["remove-input"]
 def iv_text(frame, col):
-    return [verdicts.SeedInterval(r[col], r[f"{col}_low"], r[f"{col}_high"], int(r["seeds"])).format(percent=True, digits=1)
-            for _, r in frame.iterrows()]
+    return [
+        verdicts.SeedInterval(r[col], r[f"{col}_low"], r[f"{col}_high"], int(r["seeds"])).format(percent=True, digits=1)
+        for _, r in frame.iterrows()
+    ]
 
 
-settings_view = pd.DataFrame({"test accuracy (95 %)": iv_text(settings, "test_acc"),
-                              "highest advantage (95 %)": iv_text(settings, "max_advantage"),
-                              "oracle (95 %)": iv_text(settings, "max_advantage_oracle"), "seeds": settings["seeds"]},
-                             index=["focal loss" if i == "focal" else f"+ concave term, {i.replace('=', ' = ')}"
-                                    for i in settings.index])
+settings_view = pd.DataFrame(
+    {
+        "test accuracy (95 %)": iv_text(settings, "test_acc"),
+        "highest advantage (95 %)": iv_text(settings, "max_advantage"),
+        "oracle (95 %)": iv_text(settings, "max_advantage_oracle"),
+        "seeds": settings["seeds"],
+    },
+    index=["focal loss" if i == "focal" else f"+ concave term, {i.replace('=', ' = ')}" for i in settings.index],
+)
 
 # %%
 format_table(settings_view)
@@ -169,15 +187,18 @@ common = sorted(set(focal_seed.index) & set(ccl_seed.index))
 acc_diff = verdicts.difference_interval(ccl_seed.loc[common, "test_acc"], focal_seed.loc[common, "test_acc"])
 adv_diff = verdicts.difference_interval(ccl_seed.loc[common, "max_advantage"], focal_seed.loc[common, "max_advantage"])
 fig6 = verdicts.verdict(adv_diff, claim="lower")
-choice_table = pd.Series({
-    "chosen alpha": f"{choice['alpha']:g}",
-    "qualified (accuracy >= focal loss's)": "yes" if choice["qualified"] else "no: the most accurate alpha",
-    "test accuracy, focal loss": pct(choice["reference_acc"]),
-    "test accuracy, chosen alpha": pct(choice["test_acc"]),
-    "accuracy change (paired, 95 %)": acc_diff.format(percent=True, digits=1),
-    "highest advantage change (paired, 95 %)": adv_diff.format(percent=True, digits=1),
-    "verdict on the highest advantage (paper: lower)": fig6.word,
-}, name="")
+choice_table = pd.Series(
+    {
+        "chosen alpha": f"{choice['alpha']:g}",
+        "qualified (accuracy >= focal loss's)": "yes" if choice["qualified"] else "no: the most accurate alpha",
+        "test accuracy, focal loss": pct(choice["reference_acc"]),
+        "test accuracy, chosen alpha": pct(choice["test_acc"]),
+        "accuracy change (paired, 95 %)": acc_diff.format(percent=True, digits=1),
+        "highest advantage change (paired, 95 %)": adv_diff.format(percent=True, digits=1),
+        "verdict on the highest advantage (paper: lower)": fig6.word,
+    },
+    name="",
+)
 
 # %%
 format_table(choice_table)
@@ -201,16 +222,20 @@ for atk in PAPER_ATTACKS:
     cs = sorted(set(f.index) & set(c.index))
     attack_verdicts[atk] = verdicts.verdict(verdicts.difference_interval(c.loc[cs], f.loc[cs]), claim="lower")
 bars = pd.DataFrame(bar_rows)
-per_attack = pd.DataFrame(index=PAPER_ATTACKS, data={
-    "focal loss": bars[bars["group"] == "focal"].set_index("attack")["advantage"],
-    f"+ concave term, alpha={choice['alpha']:g}": bars[bars["group"] == "chosen"].set_index("attack")["advantage"],
-    "change (paired, 95 %)": pd.Series({a: v.interval.format(percent=True, digits=1) for a, v in attack_verdicts.items()}),
-    "verdict (paper: lower)": pd.Series({a: v.word for a, v in attack_verdicts.items()}),
-})
+per_attack = pd.DataFrame(
+    index=PAPER_ATTACKS,
+    data={
+        "focal loss": bars[bars["group"] == "focal"].set_index("attack")["advantage"],
+        f"+ concave term, alpha={choice['alpha']:g}": bars[bars["group"] == "chosen"].set_index("attack")["advantage"],
+        "change (paired, 95 %)": pd.Series(
+            {a: v.interval.format(percent=True, digits=1) for a, v in attack_verdicts.items()}
+        ),
+        "verdict (paper: lower)": pd.Series({a: v.word for a, v in attack_verdicts.items()}),
+    },
+)
 
 # %%
-groups = {"focal": f"Focal loss ($\\gamma$ = {gamma:g})",
-          "chosen": f"+ concave term, $\\alpha$ = {choice['alpha']:g}"}
+groups = {"focal": f"Focal loss ($\\gamma$ = {gamma:g})", "chosen": f"+ concave term, $\\alpha$ = {choice['alpha']:g}"}
 fig = plots.attack_bars_intervals(bars, groups, title=f"{dataset}: Figure 6 ({len(common)} seeds)")
 display(fig)
 plt.close(fig)
@@ -224,8 +249,11 @@ words = pd.Series({a: v.word for a, v in attack_verdicts.items()})
 glue("ch09_focal_acc", float(choice["reference_acc"]), display=False)
 glue("ch09_alpha", float(choice["alpha"]), display=False)
 glue("ch09_qualified", "qualifies" if choice["qualified"] else "does not qualify", display=False)
-glue("ch09_n_qualified", int(sum(settings.loc[f"alpha={a:g}", "test_acc"] >= choice["reference_acc"] - 1e-12
-                                 for a in alphas)), display=False)
+glue(
+    "ch09_n_qualified",
+    int(sum(settings.loc[f"alpha={a:g}", "test_acc"] >= choice["reference_acc"] - 1e-12 for a in alphas)),
+    display=False,
+)
 glue("ch09_n_alphas", len(alphas), display=False)
 glue("ch09_chosen_acc", float(choice["test_acc"]), display=False)
 glue("ch09_acc_diff", acc_diff.format(percent=True, digits=1), display=False)
@@ -242,16 +270,29 @@ ref_acc_mean = float(settings.loc["focal", "test_acc"])
 glue("ch09_grid_best", best_grid.replace("alpha=", ""), display=False)
 glue("ch09_grid_best_adv", float(settings.loc[best_grid, "max_advantage"]), display=False)
 glue("ch09_grid_best_acc", float(settings.loc[best_grid, "test_acc"]), display=False)
-glue("ch09_grid_best_trade", "bought with accuracy" if settings.loc[best_grid, "test_acc"] < ref_acc_mean else
-     "at no loss of accuracy", display=False)
-setting_text = (f"{dataset}, {df['model'].iloc[0]}, {epochs} epochs, focal gamma={gamma:g} "
-                f"+ {concave} term at alpha={choice['alpha']:g} ({'rule' if choice['qualified'] else 'most accurate'}), "
-                f"{len(common)} seeds; highest advantage change")
-scale_text = (f"CPU scale: {df['model'].iloc[0]} on {dataset} for {epochs} epochs (the paper: ResNet-34 on CIFAR-10 "
-              "for 300 epochs with crop+flip, scale 0.01)")
-cause = "" if fig6.word == "agrees" else (
-    f"{scale_text}; no alpha keeps focal loss's accuracy, so the most accurate one is compared"
-    if not choice["qualified"] else scale_text)
+glue(
+    "ch09_grid_best_trade",
+    "bought with accuracy" if settings.loc[best_grid, "test_acc"] < ref_acc_mean else "at no loss of accuracy",
+    display=False,
+)
+setting_text = (
+    f"{dataset}, {df['model'].iloc[0]}, {epochs} epochs, focal gamma={gamma:g} "
+    f"+ {concave} term at alpha={choice['alpha']:g} ({'rule' if choice['qualified'] else 'most accurate'}), "
+    f"{len(common)} seeds; highest advantage change"
+)
+scale_text = (
+    f"CPU scale: {df['model'].iloc[0]} on {dataset} for {epochs} epochs (the paper: ResNet-34 on CIFAR-10 "
+    "for 300 epochs with crop+flip, scale 0.01)"
+)
+cause = (
+    ""
+    if fig6.word == "agrees"
+    else (
+        f"{scale_text}; no alpha keeps focal loss's accuracy, so the most accurate one is compared"
+        if not choice["qualified"]
+        else scale_text
+    )
+)
 _ = scorecard.record("Fig 6", CHAPTER, setting_text, fig6, cause=cause, percent=True, digits=1)
 
 # %% [markdown]
@@ -373,14 +414,18 @@ grid_rows = settings.drop(index="focal")
 strict_ok = grid_rows[grid_rows["test_acc"] >= ref - 1e-12]
 loose_ok = grid_rows[grid_rows["test_acc"] >= ref - se]
 glue("ch09_ex1_se", se, display=False)
-glue("ch09_ex1_strict", strict_ok["max_advantage"].idxmin().replace("alpha=", "alpha = ") if len(strict_ok) else "nothing",
-     display=False)
+glue(
+    "ch09_ex1_strict",
+    strict_ok["max_advantage"].idxmin().replace("alpha=", "alpha = ") if len(strict_ok) else "nothing",
+    display=False,
+)
 if len(loose_ok):
     lg = loose_ok["max_advantage"].idxmin()
     lc = per_run[per_run["group"] == lg].set_index("seed")
     cs = sorted(set(lc.index) & set(focal_seed.index))
-    lv = verdicts.verdict(verdicts.difference_interval(lc.loc[cs, "max_advantage"], focal_seed.loc[cs, "max_advantage"]),
-                          claim="lower")
+    lv = verdicts.verdict(
+        verdicts.difference_interval(lc.loc[cs, "max_advantage"], focal_seed.loc[cs, "max_advantage"]), claim="lower"
+    )
     glue("ch09_ex1_loose", lg.replace("alpha=", "alpha = "), display=False)
     glue("ch09_ex1_loose_diff", lv.interval.format(percent=True, digits=1), display=False)
     glue("ch09_ex1_loose_verdict", lv.word, display=False)
@@ -393,6 +438,11 @@ gap = sel["advantage_oracle"] - sel["advantage"]
 glue("ch09_ex3_gap_min", float(gap.min()), display=False)
 glue("ch09_ex3_gap_max", float(gap.max()), display=False)
 means = sel.groupby(["attack", "group"])[["advantage", "advantage_oracle"]].mean().unstack("group")
-glue("ch09_ex3_lower_own", int((means[("advantage", chosen_group)] < means[("advantage", "focal")]).sum()), display=False)
-glue("ch09_ex3_lower_oracle", int((means[("advantage_oracle", chosen_group)] < means[("advantage_oracle", "focal")]).sum()),
-     display=False)
+glue(
+    "ch09_ex3_lower_own", int((means[("advantage", chosen_group)] < means[("advantage", "focal")]).sum()), display=False
+)
+glue(
+    "ch09_ex3_lower_oracle",
+    int((means[("advantage_oracle", chosen_group)] < means[("advantage_oracle", "focal")]).sum()),
+    display=False,
+)

@@ -215,7 +215,10 @@ defense_specs = {
     "CCEL": ("ccel", {"alpha": ccl_alpha}),
     "CCQL": ("ccql", {"alpha": ccl_alpha}),
     "RelaxLoss": ("relaxloss", {"alpha": relaxloss_alpha}),
-    "DP-SGD": ("dp_sgd", {"noise_multiplier": dp_noise_multiplier, "max_grad_norm": dp_max_grad_norm, "delta": dp_delta}),
+    "DP-SGD": (
+        "dp_sgd",
+        {"noise_multiplier": dp_noise_multiplier, "max_grad_norm": dp_max_grad_norm, "delta": dp_delta},
+    ),
 }
 unknown = [d for d in [*location_defenses, *image_defenses] if d not in defense_specs]
 if unknown:
@@ -232,16 +235,35 @@ def make_defense(label, dataset):
 settings = {}
 if tabular:
     settings[tabular] = dict(
-        dataset=tabular, size=location_size, k=k, defenses=location_defenses, model="auto",
-        config=TrainConfig(epochs=location_epochs, lr=location_lr, batch_size=location_batch_size, track_train_loss=False))
+        dataset=tabular,
+        size=location_size,
+        k=k,
+        defenses=location_defenses,
+        model="auto",
+        config=TrainConfig(
+            epochs=location_epochs, lr=location_lr, batch_size=location_batch_size, track_train_loss=False
+        ),
+    )
 if image_experiment:
     overrides = ast.literal_eval(image_set) if isinstance(image_set, str) else dict(image_set or {})
     ref_spec = next(s for s in load_experiment(image_experiment, overrides).specs() if s.defense == "vanilla")
     settings[image_experiment] = dict(
-        dataset=ref_spec.dataset, size=int(ref_spec.size), k=image_k, defenses=image_defenses, model=ref_spec.resolved_model,
-        config=TrainConfig(epochs=ref_spec.epochs, lr=ref_spec.lr, batch_size=ref_spec.batch_size, momentum=ref_spec.momentum,
-                           weight_decay=ref_spec.weight_decay, milestones=ref_spec.milestones,
-                           augment=bool(ref_spec.augment), track_train_loss=False))
+        dataset=ref_spec.dataset,
+        size=int(ref_spec.size),
+        k=image_k,
+        defenses=image_defenses,
+        model=ref_spec.resolved_model,
+        config=TrainConfig(
+            epochs=ref_spec.epochs,
+            lr=ref_spec.lr,
+            batch_size=ref_spec.batch_size,
+            momentum=ref_spec.momentum,
+            weight_decay=ref_spec.weight_decay,
+            milestones=ref_spec.milestones,
+            augment=bool(ref_spec.augment),
+            track_train_loss=False,
+        ),
+    )
 glue("ch10_image_model", settings[image_experiment]["model"] if image_experiment else "none", display=False)
 
 # %%
@@ -252,13 +274,24 @@ for name, st in settings.items():
     for seed in seeds:
         for label in st["defenses"]:
             defense = make_defense(label, st["dataset"])
-            model_fn = partial(build_model, st["model"], tuple(ds.input_shape),
-                               int(ds.num_classes), **defense.model_kwargs)
+            model_fn = partial(
+                build_model, st["model"], tuple(ds.input_shape), int(ds.num_classes), **defense.model_kwargs
+            )
             a = rmia_a if (rmia_a != "tune" or st["k"] >= 4) else rmia_a_fixed
             runs[(name, label, seed)] = run_strong_attacks(
-                ds, defense, size=st["size"], k=st["k"], config=st["config"],
-                model_fn=model_fn, seed=seed, fixed_variance=fixed_variance, rmia_a=a,
-                label=label, attacker=attacker, progress=False)
+                ds,
+                defense,
+                size=st["size"],
+                k=st["k"],
+                config=st["config"],
+                model_fn=model_fn,
+                seed=seed,
+                fixed_variance=fixed_variance,
+                rmia_a=a,
+                label=label,
+                attacker=attacker,
+                progress=False,
+            )
 wall = time.perf_counter() - t_start
 
 # %% [markdown]
@@ -266,9 +299,21 @@ wall = time.perf_counter() - t_start
 # and the wall time of each setting (target, reference models, attacks):
 
 # %% tags=["remove-input"]
-targets = pd.DataFrame([{"data": n, "defense": lab, "seed": s, "train_acc": r.train_acc, "test_acc": r.test_acc,
-                         "epsilon": r.epsilon, "K": r.refs.k, "seconds": r.seconds}
-                        for (n, lab, s), r in runs.items()]).set_index(["data", "defense", "seed"])
+targets = pd.DataFrame(
+    [
+        {
+            "data": n,
+            "defense": lab,
+            "seed": s,
+            "train_acc": r.train_acc,
+            "test_acc": r.test_acc,
+            "epsilon": r.epsilon,
+            "K": r.refs.k,
+            "seconds": r.seconds,
+        }
+        for (n, lab, s), r in runs.items()
+    ]
+).set_index(["data", "defense", "seed"])
 n_models = int(sum(r.refs.k + 1 for r in runs.values()))
 glue("ch10_n_models", n_models, display=False)
 glue("ch10_wall", float(wall), display=False)
@@ -314,8 +359,10 @@ def cells(frame):
     for m in ("tpr@0.1%", "tpr@1%", "auc", "advantage", "advantage_oracle"):
         if m in frame and f"{m}_low" in frame:
             p = m != "auc"
-            out[m] = [format_interval(e, lo, hi, percent=p, digits=1 if p else 2)
-                      for e, lo, hi in zip(frame[m], frame[f"{m}_low"], frame[f"{m}_high"])]
+            out[m] = [
+                format_interval(e, lo, hi, percent=p, digits=1 if p else 2)
+                for e, lo, hi in zip(frame[m], frame[f"{m}_low"], frame[f"{m}_high"])
+            ]
     return out.set_index(["dataset", "defense", "attack", "seed"])
 
 
@@ -341,8 +388,13 @@ if len(seeds) >= 2:
         rows.append({"dataset": d, "defense": lab, "seeds": iv.n, "TPR at 1 % FPR": iv.format(percent=True, digits=1)})
     display(format_table(pd.DataFrame(rows).set_index(["dataset", "defense"])))
 else:
-    display(Markdown(f"*One seed ({first_seed}): the bootstrap intervals above are the only intervals; rerun with "
-                     f"`-p seeds \"[0, 1, 2]\"` for the spread over seeds.*"))
+    display(
+        Markdown(
+            f"*One seed ({first_seed}): the bootstrap intervals above are the only intervals; rerun with "
+            f'`-p seeds "[0, 1, 2]"` for the spread over seeds.*'
+        )
+    )
+
 
 # %% tags=["remove-input"]
 # Values for "What we saw".
@@ -394,7 +446,9 @@ for name, tag in ((tabular, "loc"), (image_experiment, "img")):
 dp = [r for (n, lab, s), r in runs.items() if lab == "DP-SGD" and s == first_seed]
 glue("ch10_dp_eps", float(dp[0].epsilon) if dp else math.nan, display=False)
 if {"lira_online", "lira_offline"} <= set(results["attack"]):
-    piv = results[results["seed"] == first_seed].pivot_table(index=["dataset", "defense"], columns="attack", values="auc")
+    piv = results[results["seed"] == first_seed].pivot_table(
+        index=["dataset", "defense"], columns="attack", values="auc"
+    )
     glue("ch10_online_weaker", int((piv["lira_online"] < piv["lira_offline"]).sum()), display=False)
     glue("ch10_n_targets", int(len(piv)), display=False)
 
@@ -548,19 +602,43 @@ if tabular and "CCQL" in location_defenses:
     other = "mismatched" if attacker == "matched" else "matched"
     d2 = make_defense("CCQL", cfg2["dataset"])
     a2 = rmia_a if (rmia_a != "tune" or cfg2["k"] >= 4) else rmia_a_fixed
-    alt = run_strong_attacks(ds2, d2, size=cfg2["size"], k=cfg2["k"], config=cfg2["config"], seed=first_seed,
-                             fixed_variance=fixed_variance, rmia_a=a2, label="CCQL", attacker=other, progress=False)
+    alt = run_strong_attacks(
+        ds2,
+        d2,
+        size=cfg2["size"],
+        k=cfg2["k"],
+        config=cfg2["config"],
+        seed=first_seed,
+        fixed_variance=fixed_variance,
+        rmia_a=a2,
+        label="CCQL",
+        attacker=other,
+        progress=False,
+    )
     alt_tab = strong_attack_table({(tabular, "CCQL", first_seed): alt}, n_boot=n_boot, level=level)
     alt_best = strongest_attacks(alt_tab, by="tpr@1%").iloc[0]
     own = strongest_of(tabular, "CCQL")
     ex2 = {attacker: own, other: alt_best}
 for which in ("matched", "mismatched"):
     r = ex2.get(which)
-    glue(f"ch10_ex2_{which}", "n/a" if r is None else
-         f"{format_interval(r['tpr@1%'], r['tpr@1%_low'], r['tpr@1%_high'], percent=True, digits=1)} "
-         f"({attack_titles.get(r['attack'], r['attack'])})", display=False)
+    glue(
+        f"ch10_ex2_{which}",
+        "n/a"
+        if r is None
+        else f"{format_interval(r['tpr@1%'], r['tpr@1%_low'], r['tpr@1%_high'], percent=True, digits=1)} "
+        f"({attack_titles.get(r['attack'], r['attack'])})",
+        display=False,
+    )
 glue("ch10_ex2_k", int(k), display=False)
 m, mm = ex2.get("matched"), ex2.get("mismatched")
-glue("ch10_ex2_relation", "not computed" if m is None or mm is None else
-     "above" if mm["tpr@1%_low"] > m["tpr@1%_high"] else "below" if mm["tpr@1%_high"] < m["tpr@1%_low"] else
-     "overlapping", display=False)
+glue(
+    "ch10_ex2_relation",
+    "not computed"
+    if m is None or mm is None
+    else "above"
+    if mm["tpr@1%_low"] > m["tpr@1%_high"]
+    else "below"
+    if mm["tpr@1%_high"] < m["tpr@1%_low"]
+    else "overlapping",
+    display=False,
+)

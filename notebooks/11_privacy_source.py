@@ -99,17 +99,21 @@ if isinstance(image_overrides, str):  # papermill -p passes text
 image_cfg = load_experiment(image_experiment, dict(image_overrides)).config
 image_recipe = {k: image_cfg[k] for k in ("model", "epochs", "milestones", "augment", "size") if k in image_cfg}
 image_recipe["milestones"] = tuple(image_recipe.get("milestones", ()))
-tab_recipe = dict(model="auto", epochs=int(tabular_epochs),
-                  size=book.fit_part_size(tabular_dataset, tabular_part_size))
+tab_recipe = dict(model="auto", epochs=int(tabular_epochs), size=book.fit_part_size(tabular_dataset, tabular_part_size))
 image_arms = None if design == "full" else ["CE", "CE(lr·β, wd/β)", "CCQL×β"]
 pairs = []
 for b in betas:
     pairs += confound.arm_specs(tabular_dataset, confound.arms(b, alpha=alpha), seeds, **tab_recipe)
-    pairs += confound.arm_specs(image_cfg["dataset"], confound.arms(b, alpha=alpha, names=image_arms), seeds,
-                                **image_recipe)
-glue("image_recipe", f"{image_cfg['dataset']}, {image_recipe['model']}, {image_recipe.get('size')} per part, "
-     f"{image_recipe['epochs']} epochs (milestones {list(image_recipe['milestones'])}), "
-     f"augmentation {'on' if image_recipe.get('augment') else 'off'}", display=False)
+    pairs += confound.arm_specs(
+        image_cfg["dataset"], confound.arms(b, alpha=alpha, names=image_arms), seeds, **image_recipe
+    )
+glue(
+    "image_recipe",
+    f"{image_cfg['dataset']}, {image_recipe['model']}, {image_recipe.get('size')} per part, "
+    f"{image_recipe['epochs']} epochs (milestones {list(image_recipe['milestones'])}), "
+    f"augmentation {'on' if image_recipe.get('augment') else 'off'}",
+    display=False,
+)
 glue("n_seeds", str(len(seeds)), display=False)
 
 # %% [markdown]
@@ -149,8 +153,20 @@ print(run_summary(df, runs))
 # per-example training cross-entropy.
 
 # %% tags=["remove-input"]
-cols = ["dataset", "arm_label", "n", "test_acc", "test_acc_low", "test_acc_high", "train_acc", "gap",
-        "adv", "adv_low", "adv_high", "train_loss_var"]
+cols = [
+    "dataset",
+    "arm_label",
+    "n",
+    "test_acc",
+    "test_acc_low",
+    "test_acc_high",
+    "train_acc",
+    "gap",
+    "adv",
+    "adv_low",
+    "adv_high",
+    "train_loss_var",
+]
 display(summary[cols])
 fig = confound.plot_arms(summary)
 display(fig)
@@ -182,26 +198,60 @@ glue("answer_image", confound.describe_comparison(cmp_img, "cifar10-cpu"), displ
 glue("answer_tabular", confound.describe_comparison(cmp_tab, tabular_dataset), display=False)
 extra = []
 for ds in (tabular_dataset, image_ds):
-    for beta, (a, b) in [(bb, p) for bb in betas for p in (("CCQL×β", "CE(lr·β, wd/β)"), ("CCEL×β", "CE(lr·β, wd/β)"),
-                                                            ("CE(lr·β, wd/β)", "CE"), ("CE×β", "CE"), ("CCQL×1", "CE"),
-                                                            ("CCQL×β", "CE"))]:
+    for beta, (a, b) in [
+        (bb, p)
+        for bb in betas
+        for p in (
+            ("CCQL×β", "CE(lr·β, wd/β)"),
+            ("CCEL×β", "CE(lr·β, wd/β)"),
+            ("CE(lr·β, wd/β)", "CE"),
+            ("CE×β", "CE"),
+            ("CCQL×1", "CE"),
+            ("CCQL×β", "CE"),
+        )
+    ]:
         try:
             c = confound.compare_at_equal_accuracy(arm_df, dataset=ds, beta=beta, ccl=a, ce=b)
         except ValueError:  # the arm is not in this design
             continue
-        extra.append({"dataset": ds, "beta": beta, "comparison": f"{c['ccl']} - {c['ce']}",
-                      "advantage difference": c["adv_diff"].format(digits=3),
-                      "accuracy difference": confound.format_points(c["acc_diff"]),
-                      "verdict": c["verdict"].word})
+        extra.append(
+            {
+                "dataset": ds,
+                "beta": beta,
+                "comparison": f"{c['ccl']} - {c['ce']}",
+                "advantage difference": c["adv_diff"].format(digits=3),
+                "accuracy difference": confound.format_points(c["acc_diff"]),
+                "verdict": c["verdict"].word,
+            }
+        )
 extra_df = pd.DataFrame(extra)
 sc = extra_df[extra_df["comparison"] == f"CE×{b0:g} - CE"]
 ra = extra_df[extra_df["comparison"] == f"CE(lr·{b0:g}, wd/{b0:g}) - CE"]
-glue("recipe_alone", "The recipe alone, without any concave term (CE at (lr·β, wd/β) − CE): " + "; ".join(
-    f"{'cifar10-cpu' if r['dataset'] == image_ds else r['dataset']}: advantage {r['advantage difference']}, "
-    f"accuracy {r['accuracy difference']}" for r in ra.to_dict("records")) + "." if len(ra) else "", display=False)
-glue("scale_alone", "The scale alone (CE×β − CE): " + "; ".join(
-    f"{r['dataset']}: advantage {r['advantage difference']}, accuracy {r['accuracy difference']}"
-    for r in sc.to_dict("records")) + "." if len(sc) else "", display=False)
+glue(
+    "recipe_alone",
+    "The recipe alone, without any concave term (CE at (lr·β, wd/β) − CE): "
+    + "; ".join(
+        f"{'cifar10-cpu' if r['dataset'] == image_ds else r['dataset']}: advantage {r['advantage difference']}, "
+        f"accuracy {r['accuracy difference']}"
+        for r in ra.to_dict("records")
+    )
+    + "."
+    if len(ra)
+    else "",
+    display=False,
+)
+glue(
+    "scale_alone",
+    "The scale alone (CE×β − CE): "
+    + "; ".join(
+        f"{r['dataset']}: advantage {r['advantage difference']}, accuracy {r['accuracy difference']}"
+        for r in sc.to_dict("records")
+    )
+    + "."
+    if len(sc)
+    else "",
+    display=False,
+)
 display(extra_df)
 
 # %% [markdown]
@@ -227,14 +277,26 @@ for ds in (tabular_dataset, image_ds):
     for x in ("train_loss_var", "train_loss_var_rel"):
         r = confound.variance_premise(sub, x=x, attack="loss")
         prem[(ds, x)] = r
-        prem_rows.append({"dataset": ds, "x": x, "runs": r["n_runs"], "seeds": r["n_seeds"],
-                          "Spearman rho [95 % bootstrap]": r["interval"].format(digits=2),
-                          "verdict": r["verdict"].word})
+        prem_rows.append(
+            {
+                "dataset": ds,
+                "x": x,
+                "runs": r["n_runs"],
+                "seeds": r["n_seeds"],
+                "Spearman rho [95 % bootstrap]": r["interval"].format(digits=2),
+                "verdict": r["verdict"].word,
+            }
+        )
 prem_df = pd.DataFrame(prem_rows)
-glue("premise_text", " ".join(
-    f"{'cifar10-cpu' if ds == image_ds else ds}: rho = {prem[(ds, 'train_loss_var')]['interval'].format(digits=2)} "
-    f"over {prem[(ds, 'train_loss_var')]['n_runs']} runs ({prem[(ds, 'train_loss_var')]['verdict'].word})."
-    for ds in (tabular_dataset, image_ds)), display=False)
+glue(
+    "premise_text",
+    " ".join(
+        f"{'cifar10-cpu' if ds == image_ds else ds}: rho = {prem[(ds, 'train_loss_var')]['interval'].format(digits=2)} "
+        f"over {prem[(ds, 'train_loss_var')]['n_runs']} runs ({prem[(ds, 'train_loss_var')]['verdict'].word})."
+        for ds in (tabular_dataset, image_ds)
+    ),
+    display=False,
+)
 prem_df
 
 # %% [markdown]
@@ -255,21 +317,37 @@ scorecard.clear("11_privacy_source")
 setting_img = f"cifar10-cpu (ResNet-8, no augmentation), beta {b0:g}, {len(seeds)} seeds"
 eq = summary[(summary["dataset"] == image_ds) & (summary["arm"] == "CE(lr·β, wd/β)") & (summary["beta"] == b0)]
 eq_train = f"{100 * eq['train_acc'].iloc[0]:.0f} %" if len(eq) else "n/a"
-scorecard.record("Scale confound", "11_privacy_source", setting_img, cmp_img["verdict"],
-                 cause="" if cmp_img["verdict"].word == "lower" else
-                 f"CE at the effective (lr*beta, wd/beta) recipe already lowers the advantage as much "
-                 f"(it underfits in {image_recipe['epochs']} epochs: {eq_train} train accuracy; the paper trains 300)")
-scorecard.record("Scale confound", "11_privacy_source", f"{tabular_dataset}, beta {b0:g}, {len(seeds)} seeds",
-                 cmp_tab["verdict"],
-                 cause="" if cmp_tab["verdict"].word == "lower" else
-                 "the paper uses scale 1 on tabular data; at beta the MLP (no normalization) and CE at the same "
-                 "effective recipe both stay near chance")
+scorecard.record(
+    "Scale confound",
+    "11_privacy_source",
+    setting_img,
+    cmp_img["verdict"],
+    cause=""
+    if cmp_img["verdict"].word == "lower"
+    else f"CE at the effective (lr*beta, wd/beta) recipe already lowers the advantage as much "
+    f"(it underfits in {image_recipe['epochs']} epochs: {eq_train} train accuracy; the paper trains 300)",
+)
+scorecard.record(
+    "Scale confound",
+    "11_privacy_source",
+    f"{tabular_dataset}, beta {b0:g}, {len(seeds)} seeds",
+    cmp_tab["verdict"],
+    cause=""
+    if cmp_tab["verdict"].word == "lower"
+    else "the paper uses scale 1 on tabular data; at beta the MLP (no normalization) and CE at the same "
+    "effective recipe both stay near chance",
+)
 for ds in (tabular_dataset, image_ds):
     r = prem[(ds, "train_loss_var")]
-    scorecard.record("Thm 6.1", "11_privacy_source",
-                     f"{'cifar10-cpu' if ds == image_ds else ds}: premise across {r['n_runs']} runs",
-                     r["verdict"], cause="" if r["verdict"].word == "agrees" else
-                     "across recipes the loss variance does not order the advantage as the premise says")
+    scorecard.record(
+        "Thm 6.1",
+        "11_privacy_source",
+        f"{'cifar10-cpu' if ds == image_ds else ds}: premise across {r['n_runs']} runs",
+        r["verdict"],
+        cause=""
+        if r["verdict"].word == "agrees"
+        else "across recipes the loss variance does not order the advantage as the premise says",
+    )
 print("scorecard rows recorded")
 
 # %% [markdown]

@@ -54,8 +54,14 @@ rows = scorecard.load()
 counts = rows["verdict"].value_counts()
 glue("sc_n_rows", int(len(rows)), display=False)
 glue("sc_n_items", int(rows["item"].nunique()), display=False)
-for word, name in (("agrees", "agrees"), ("not reproduced", "not"), ("inconclusive at this scale", "inconclusive"),
-                   ("lower", "lower"), ("higher", "higher"), ("not run", "notrun")):
+for word, name in (
+    ("agrees", "agrees"),
+    ("not reproduced", "not"),
+    ("inconclusive at this scale", "inconclusive"),
+    ("lower", "lower"),
+    ("higher", "higher"),
+    ("not run", "notrun"),
+):
     glue(f"sc_n_{name}", int(counts.get(word, 0)), display=False)
 
 # %% [markdown]

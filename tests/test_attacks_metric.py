@@ -188,7 +188,9 @@ def test_run_attacks_on_table_models_balances_and_reports():
         shadow_in=(x[:n], y[:n]), shadow_out=(x[n : 2 * n], y[n : 2 * n]),
         attacks=["loss"], device="cpu", progress=False,
     )  # fmt: skip
-    assert rep2["advantage_oracle"].item() == rep.loc[rep.attack == "loss", "advantage_oracle"].item()  # seeded balancing
+    assert (
+        rep2["advantage_oracle"].item() == rep.loc[rep.attack == "loss", "advantage_oracle"].item()
+    )  # seeded balancing
 
 
 def test_confidence_decisions_differ_from_loss_decisions_on_a_model_that_misclassifies():

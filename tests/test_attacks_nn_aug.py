@@ -54,7 +54,9 @@ def test_transforms_are_exact_on_the_device_batch():
     for i, j in translation_shifts(2):
         want = torch.zeros_like(x)
         h, w = x.shape[2:]
-        want[:, :, max(i, 0) : h + min(i, 0), max(j, 0) : w + min(j, 0)] = x[:, :, max(-i, 0) : h - max(i, 0), max(-j, 0) : w - max(j, 0)]
+        want[:, :, max(i, 0) : h + min(i, 0), max(j, 0) : w + min(j, 0)] = x[
+            :, :, max(-i, 0) : h - max(i, 0), max(-j, 0) : w - max(j, 0)
+        ]
         assert torch.equal(translate_transform(i, j)(x), want), (i, j)
 
 
@@ -68,7 +70,9 @@ def test_augmentation_and_nn_features_by_hand():
     f = nn_features(torch.tensor([[0.0, 1.0, 2.0]]), torch.tensor([0]))
     e = np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum()
     np.testing.assert_allclose(f, [[*e, 1, 0, 0]], rtol=1e-6)
-    np.testing.assert_allclose(nn_features(torch.tensor([[0.0, 1.0, 2.0]]), torch.tensor([0]), sort=True), [e[::-1]], rtol=1e-6)
+    np.testing.assert_allclose(
+        nn_features(torch.tensor([[0.0, 1.0, 2.0]]), torch.tensor([0]), sort=True), [e[::-1]], rtol=1e-6
+    )
 
 
 # --------------------------------------------------------------------------- fake models

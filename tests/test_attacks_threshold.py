@@ -180,7 +180,16 @@ def test_validation_messages():
 def test_summary_keys_and_roc():
     res = AttackResult("a", [3.0, 2.0, 2.0], [2.0, 1.0], [True, True, False], [False, False])
     summ = res.summary()
-    assert list(summ) == ["advantage", "advantage_oracle", "balanced_accuracy", "auc", "tpr@0.1%", "tpr@1%", "n_in", "n_out"]
+    assert list(summ) == [
+        "advantage",
+        "advantage_oracle",
+        "balanced_accuracy",
+        "auc",
+        "tpr@0.1%",
+        "tpr@1%",
+        "n_in",
+        "n_out",
+    ]
     # hand computed: threshold 3 -> TPR 1/3, FPR 0; threshold 2 -> TPR 1, FPR 1/2
     assert summ["advantage_oracle"] == pytest.approx(1 / 2)
     assert summ["advantage"] == pytest.approx(2 / 3)

@@ -33,8 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def specs() -> list[RunSpec]:
-    return grid("digits", {"vanilla": [{}], "ccql": [{"alpha": 0.5}]}, seeds=[0], epochs=2, size=100,
-                attacks=ATTACKS)
+    return grid("digits", {"vanilla": [{}], "ccql": [{"alpha": 0.5}]}, seeds=[0], epochs=2, size=100, attacks=ATTACKS)
 
 
 @pytest.fixture(autouse=True)
@@ -170,7 +169,7 @@ def test_damaged_model_file_is_not_reported_as_cached(clean, damaged, caplog, fa
         reason = f"its file {f.name} has {len(data) // 2} bytes, {len(data)} were written"
     else:
         mid = len(data) // 2
-        f.write_bytes(data[:mid] + np.random.default_rng(0).bytes(64) + data[mid + 64:])
+        f.write_bytes(data[:mid] + np.random.default_rng(0).bytes(64) + data[mid + 64 :])
         assert f.stat().st_size == len(data)
         reason = f"its file {f.name} does not match its recorded sha256"
     resweep_equals_clean(clean, cache, spec, caplog, reason)
@@ -195,15 +194,25 @@ def test_a_referenced_file_outside_the_entry_is_refused(clean, damaged, caplog):
 @pytest.mark.slow  # two real CLI processes (about 10 s on 2 idle cores)
 def test_two_concurrent_cli_sweeps_compute_each_run_once(tmp_path):
     cfg = tmp_path / "concurrent.json"
-    cfg.write_text(json.dumps({
-        "description": "two sweeps at once", "dataset": "digits", "epochs": 1, "size": 60,
-        "attacks": ["loss"], "defenses": {"vanilla": [{}]}, "seeds": [0, 1, 2],
-    }))
+    cfg.write_text(
+        json.dumps(
+            {
+                "description": "two sweeps at once",
+                "dataset": "digits",
+                "epochs": 1,
+                "size": 60,
+                "attacks": ["loss"],
+                "defenses": {"vanilla": [{}]},
+                "seeds": [0, 1, 2],
+            }
+        )
+    )
     cache = tmp_path / "cache"
     env = {**os.environ, "CCL_PROGRESS": "0", "PYTHONPATH": str(REPO), "CCL_TEST_THREADS": "1"}
     cmd = [sys.executable, "-m", "ccl_lib", "run", str(cfg), "--cache", str(cache), "--no-progress", "--device", "cpu"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     counts = []
@@ -236,8 +245,9 @@ def test_a_sweep_defers_an_entry_another_writer_holds_then_reuses_its_result(cle
     holder = cache.lock(first.key())  # "another sweep" is computing the first run
     assert holder is not None
     box = {}
-    t = threading.Thread(target=lambda: box.update(sweep=run_sweep([first, second], cache=cache, device="cpu",
-                                                                   progress=False)))
+    t = threading.Thread(
+        target=lambda: box.update(sweep=run_sweep([first, second], cache=cache, device="cpu", progress=False))
+    )
     t.start()
     deadline = time.monotonic() + 60
     while cache.read_record(second.key(), warn=False) is None:  # the sweep goes on with the free run meanwhile
@@ -260,15 +270,17 @@ def test_stale_locks_are_recovered_live_ones_respected(tmp_path):
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     import socket
 
-    lock_file.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "created": time.time(),
-                                     "token": "x"}))
+    lock_file.write_text(
+        json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "created": time.time(), "token": "x"})
+    )
     assert cache.lock(key, wait=False) is None
     with pytest.raises(TimeoutError, match="still locked"):
         cache.lock(key, timeout=0.3, poll=0.05)
     # a dead holder on this host: claimed at once
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    lock_file.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "created": 0,
-                                     "token": "y"}))
+    lock_file.write_text(
+        json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "created": 0, "token": "y"})
+    )
     lk = cache.lock(key, wait=False)
     assert lk is not None and json.loads(lock_file.read_text())["pid"] == os.getpid()
     lk.release()
@@ -324,8 +336,9 @@ def _image_tree(root: Path, n_per_class: int = 12, classes: int = 4) -> Path:
 
 
 def _folder_spec(tree: Path) -> RunSpec:
-    return RunSpec(f"imagefolder:{tree}", "vanilla", model="small_cnn", epochs=1, size=10, attacks=("loss",),
-                   batch_size=16)
+    return RunSpec(
+        f"imagefolder:{tree}", "vanilla", model="small_cnn", epochs=1, size=10, attacks=("loss",), batch_size=16
+    )
 
 
 @pytest.mark.filterwarnings("ignore:the (target|shadow) model is attacked with only")

@@ -34,9 +34,12 @@ def test_bad_set_values_and_configs_in_the_real_process(tmp_path):
         "config file": (["run", str(bad_cfg), "--cache", str(tmp_path / "cache")], f"{bad_cfg}: setting 'epochs'"),
     }
     env = {**os.environ, "CCL_PROGRESS": "0", "PYTHONPATH": str(REPO), "CCL_CACHE_DIR": str(tmp_path / "cache")}
-    procs = {name: subprocess.Popen([sys.executable, "-m", "ccl_lib", *args], env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-             for name, (args, _) in cases.items()}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "ccl_lib", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for name, (args, _) in cases.items()
+    }
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 2, (name, out, err)
@@ -62,10 +65,10 @@ def test_bad_set_values_and_configs_in_the_real_process(tmp_path):
         ("weight_decay=-1e-4", "a finite number >= 0"),
         ("batch_size=[64]", "a positive integer"),
         ("augment=1", "true or false"),
-        ("amp=\"yes\"", "true or false"),
+        ('amp="yes"', "true or false"),
         ("size=0", "a positive integer (examples per split part) or null"),
         ("model=vgg", "one of"),
-        ("attacks=[\"loss\",\"nope\"]", "attack names"),
+        ('attacks=["loss","nope"]', "attack names"),
         ("attacks=[]", "attack names"),
         ("dataset=nope", "a data set name"),
         ("defenses=5", "defenses: vanilla"),
@@ -121,8 +124,16 @@ def test_json_config_errors_name_the_file_and_key(tmp_path):
 def test_python_callers_may_pass_tuples_and_numpy_numbers():
     import numpy as np
 
-    exp = load_experiment("smoke-digits", {"seeds": (0, np.int64(1)), "epochs": np.int64(4), "lr": np.float32(0.05),
-                                           "milestones": (2,), "defenses": {"ccql": ({"alpha": 0.3},)}})
+    exp = load_experiment(
+        "smoke-digits",
+        {
+            "seeds": (0, np.int64(1)),
+            "epochs": np.int64(4),
+            "lr": np.float32(0.05),
+            "milestones": (2,),
+            "defenses": {"ccql": ({"alpha": 0.3},)},
+        },
+    )
     specs = exp.specs()
     assert [s.seed for s in specs] == [0, 1] and {s.epochs for s in specs} == {4} and specs[0].milestones == (2,)
     assert specs[0].lr == pytest.approx(0.05) and specs[0].hparams["alpha"] == 0.3

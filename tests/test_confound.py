@@ -38,8 +38,9 @@ def test_scaled_loss_without_the_weight_decay_change_differs():
     a = MLP(64, 10, hidden=(64,))
     b = copy.deepcopy(a)
     kw = dict(epochs=2, batch_size=64, seed=0, device="cpu", track_train_loss=False)
-    get_defense("ccl", alpha=1.0, scale=0.01).train(a, x, y, config=TrainConfig(lr=0.1, weight_decay=0.05, **kw),
-                                                    progress=False)
+    get_defense("ccl", alpha=1.0, scale=0.01).train(
+        a, x, y, config=TrainConfig(lr=0.1, weight_decay=0.05, **kw), progress=False
+    )
     get_defense("vanilla").train(b, x, y, config=TrainConfig(lr=0.001, weight_decay=0.05, **kw), progress=False)
     diff = max(float((p - q).detach().abs().max()) for p, q in zip(a.parameters(), b.parameters()))
     assert diff > 1e-3
@@ -60,8 +61,12 @@ def test_arms_and_their_effective_recipes():
 
 
 def test_arm_specs_share_the_unscaled_ce_run_across_betas():
-    pairs = confound.arm_specs("digits", confound.arms(0.01, names=["CE", "CCQL×β"])
-                               + confound.arms(0.05, names=["CE", "CCQL×β"]), [0, 1], epochs=2)
+    pairs = confound.arm_specs(
+        "digits",
+        confound.arms(0.01, names=["CE", "CCQL×β"]) + confound.arms(0.05, names=["CE", "CCQL×β"]),
+        [0, 1],
+        epochs=2,
+    )
     keys = {(a.name, a.beta, s.seed): s.key() for a, s in pairs}
     assert keys[("CE", 0.01, 0)] == keys[("CE", 0.05, 0)]
     assert keys[("CCQL×β", 0.01, 0)] != keys[("CCQL×β", 0.05, 0)] != keys[("CE", 0.01, 0)]
@@ -76,10 +81,24 @@ def _frame(adv_ccl, adv_ce, acc_ccl, acc_ce, var=None):
     rows = []
     for arm, advs, accs in (("CCQL×β", adv_ccl, acc_ccl), ("CE(lr·β, wd/β)", adv_ce, acc_ce)):
         for s, (adv, acc) in enumerate(zip(advs, accs)):
-            rows.append(dict(key=f"{arm}{s}", eval_epoch=10, attack="loss", advantage=adv, max_advantage=adv + 0.01,
-                             test_acc=acc, train_acc=1.0, train_loss_mean=0.1,
-                             train_loss_var=(var or {}).get((arm, s), 0.01), seed=s, dataset="d", beta=0.01,
-                             arm=arm, arm_label=arm.replace("β", "0.01")))
+            rows.append(
+                dict(
+                    key=f"{arm}{s}",
+                    eval_epoch=10,
+                    attack="loss",
+                    advantage=adv,
+                    max_advantage=adv + 0.01,
+                    test_acc=acc,
+                    train_acc=1.0,
+                    train_loss_mean=0.1,
+                    train_loss_var=(var or {}).get((arm, s), 0.01),
+                    seed=s,
+                    dataset="d",
+                    beta=0.01,
+                    arm=arm,
+                    arm_label=arm.replace("β", "0.01"),
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -142,7 +161,13 @@ def test_cifar10_cpu_named_experiment():
     assert len(specs) == 9 and {s.defense for s in specs} == {"vanilla", "ccel", "ccql"}
     s = specs[0]
     assert (s.dataset, s.model, s.size, s.epochs, s.milestones, s.augment) == (
-        "cifar10-jpeg", "resnet8", 500, 50, (25, 38), False)
+        "cifar10-jpeg",
+        "resnet8",
+        500,
+        50,
+        (25, 38),
+        False,
+    )
     assert {x.defense_hparams().get("scale") for x in specs if x.defense != "vanilla"} == {0.01}  # App. E.1
     vanilla = load_experiment("cifar10-cpu", ['defenses={"vanilla": [{}]}', "epochs=20"]).specs()
     assert len(vanilla) == 3 and vanilla[0].milestones == (10, 15)  # milestones follow --set epochs

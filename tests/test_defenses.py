@@ -53,8 +53,20 @@ def state_equal(a, b):
 
 def test_names_and_parts():
     assert D.DEFENSE_NAMES == (
-        "vanilla", "ccel", "ccql", "ccl", "focal", "focal_ccl", "relaxloss", "mixup_mmd", "advreg",
-        "dropout", "label_smoothing", "confidence_penalty", "early_stopping", "dp_sgd",
+        "vanilla",
+        "ccel",
+        "ccql",
+        "ccl",
+        "focal",
+        "focal_ccl",
+        "relaxloss",
+        "mixup_mmd",
+        "advreg",
+        "dropout",
+        "label_smoothing",
+        "confidence_penalty",
+        "early_stopping",
+        "dp_sgd",
     )
     for name in D.DEFENSE_NAMES:
         assert D.n_parts_for(name) == (5 if name in ("mixup_mmd", "advreg") else 4)
@@ -111,7 +123,12 @@ def test_describe_is_complete_json_and_unique_over_all_paper_grids():
             assert key not in seen, (desc, seen.get(key))
             seen[key] = desc
     assert D.get_defense("ccl", alpha=0.5).describe() == {
-        "defense": "ccl", "alpha": 0.5, "concave": "exp", "convex": "ce", "scale": 1.0, "gamma": 2.0,
+        "defense": "ccl",
+        "alpha": 0.5,
+        "concave": "exp",
+        "convex": "ce",
+        "scale": 1.0,
+        "gamma": 2.0,
     }
     assert D.get_defense("ccql", alpha=0.3).describe()["concave"] == "quadratic"
     assert D.get_defense("ccel", alpha=0.3).identity() != D.get_defense("ccql", alpha=0.3).identity()
@@ -512,8 +529,9 @@ def test_early_stopping_returns_the_requested_checkpoints():
     assert state_equal(res.checkpoints[6], m.state_dict())
     # checkpoint 2 is exactly the model after 2 epochs of the same seeded run
     m2 = small_mlp(seed=5)
-    D.get_defense("vanilla").train(m2, x, y, config=TrainConfig(epochs=2, batch_size=32, lr=0.1, seed=4, **CPU),
-                                   progress=False)
+    D.get_defense("vanilla").train(
+        m2, x, y, config=TrainConfig(epochs=2, batch_size=32, lr=0.1, seed=4, **CPU), progress=False
+    )
     assert state_equal(res.checkpoints[2], m2.state_dict())
     assert not state_equal(res.checkpoints[2], res.checkpoints[4])
     # the config's own checkpoint epochs are kept too
@@ -550,8 +568,9 @@ def test_every_defense_trains(name, arch):
     torch.manual_seed(0)
     model = build_model(arch, shape, k, **d.model_kwargs)
     before = [p.detach().clone() for p in model.parameters()]
-    res = d.train(model, x, y, config=TrainConfig(epochs=2, batch_size=16, lr=0.05, **CPU), reference=ref,
-                  progress=False)
+    res = d.train(
+        model, x, y, config=TrainConfig(epochs=2, batch_size=16, lr=0.05, **CPU), reference=ref, progress=False
+    )
     assert len(res.history) == 2 and all(math.isfinite(r["objective"]) for r in res.history)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert sorted(res.checkpoints) == ([1, 2] if name == "early_stopping" else [])

@@ -50,7 +50,9 @@ def _rdp_epsilon_integer_orders(q: float, sigma: float, steps: int, delta: float
     return best
 
 
-@pytest.mark.parametrize("q, sigma, steps, delta", [(0.25, 1.3, 12, 1e-4), (0.01, 1.1, 6000, 1e-5), (1 / 3, 1.0, 9, 1e-5)])
+@pytest.mark.parametrize(
+    "q, sigma, steps, delta", [(0.25, 1.3, 12, 1e-4), (0.01, 1.1, 6000, 1e-5), (1 / 3, 1.0, 9, 1e-5)]
+)
 def test_opacus_epsilon_matches_an_independent_rdp_computation(q, sigma, steps, delta):
     ref = _rdp_epsilon_integer_orders(q, sigma, steps, delta)
     eps = opacus_epsilon(sigma, q, steps, delta, "rdp")
@@ -90,7 +92,9 @@ def test_one_step_is_the_clipped_mean_gradient():
     before = [p.detach().clone() for p in model.parameters()]
     C, lr = 0.05, 0.1
     d = DPSGD(noise_multiplier=1e-9, max_grad_norm=C)
-    d.train(model, x, y, config=TrainConfig(epochs=1, batch_size=16, lr=lr, momentum=0.0, weight_decay=0.0), progress=False)
+    d.train(
+        model, x, y, config=TrainConfig(epochs=1, batch_size=16, lr=lr, momentum=0.0, weight_decay=0.0), progress=False
+    )
     # brute force: per-example gradients by a loop, clipped to norm C, averaged
     ref = _mlp(seed=1)
     clipped = [torch.zeros_like(p) for p in ref.parameters()]
@@ -135,7 +139,18 @@ def test_history_columns_and_model_is_left_clean():
     res = DPSGD().train(m, x, y, config=TrainConfig(epochs=2, batch_size=32, checkpoint_epochs=(1,)),
                         x_test=x, y_test=y, progress=False)  # fmt: skip
     row = res.history[-1]
-    for key in ("epoch", "lr", "objective", "train_loss_mean", "train_acc", "test_acc", "epsilon", "delta", "steps", "seconds"):
+    for key in (
+        "epoch",
+        "lr",
+        "objective",
+        "train_loss_mean",
+        "train_acc",
+        "test_acc",
+        "epsilon",
+        "delta",
+        "steps",
+        "seconds",
+    ):
         assert key in row
     assert set(res.checkpoints) == {1}
     assert set(res.checkpoints[1]) == set(m.state_dict())

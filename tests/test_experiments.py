@@ -90,14 +90,24 @@ def test_key_covers_scale_and_defaults_but_not_spelling():
     assert "scale=0.01" in c.label()
     # same run, different spelling: auto model, hparam order, int vs float, attack order
     assert RunSpec("digits", model="auto").key() == RunSpec("digits", model="mlp").key()
-    assert RunSpec("digits", "ccl", {"alpha": 1, "concave": "exp"}).key() == RunSpec(
-        "digits", "ccl", {"concave": "exp", "alpha": 1.0}).key()
+    assert (
+        RunSpec("digits", "ccl", {"alpha": 1, "concave": "exp"}).key()
+        == RunSpec("digits", "ccl", {"concave": "exp", "alpha": 1.0}).key()
+    )
     assert tiny(attacks=("loss", "entropy")).key() == tiny(attacks=("entropy", "loss")).key()
     # everything else changes the key
     base = tiny()
-    for change in (dict(seed=1), dict(epochs=3), dict(lr=0.05), dict(size=50), dict(batch_size=64),
-                   dict(weight_decay=0.0), dict(attacks=("loss",)), dict(hparams={"alpha": 0.4}),
-                   dict(defense="ccel")):
+    for change in (
+        dict(seed=1),
+        dict(epochs=3),
+        dict(lr=0.05),
+        dict(size=50),
+        dict(batch_size=64),
+        dict(weight_decay=0.0),
+        dict(attacks=("loss",)),
+        dict(hparams={"alpha": 0.4}),
+        dict(defense="ccel"),
+    ):
         assert base.replace(**change).key() != base.key(), change
     # frozen, hashable, round-trips through a dict (the form sent to worker processes)
     assert {base: 1}[RunSpec.from_dict(json.loads(json.dumps(base.to_dict())))] == 1
@@ -162,7 +172,9 @@ def test_run_experiment_end_to_end_against_independent_recomputation(tmp_path):
     # P1 (Eq. 13) with the highest advantage, by hand
     a, b = acc, 1.0 - df["advantage"].max()
     assert df["p1"].tolist() == pytest.approx([2 * a * b / (a + b)] * len(df), abs=1e-12)
-    assert df["attack_p1"].iloc[0] == pytest.approx(2 * a * (1 - df["advantage"].iloc[0]) / (a + 1 - df["advantage"].iloc[0]))
+    assert df["attack_p1"].iloc[0] == pytest.approx(
+        2 * a * (1 - df["advantage"].iloc[0]) / (a + 1 - df["advantage"].iloc[0])
+    )
     # loss statistics of Fig. 4c are the target's last history row
     last = res.histories["target"][-1]
     assert last["epoch"] == 2 and df["train_loss_var"].iloc[0] == last["train_loss_var"]
@@ -180,7 +192,9 @@ def test_runs_are_deterministic_and_seeds_matter():
     r2 = run_experiment(spec, cache=False, progress=False)
     assert r1.rows == r2.rows
     r3 = run_experiment(spec.replace(seed=1), cache=False, progress=False)
-    assert [r["advantage"] for r in r3.rows] != [r["advantage"] for r in r1.rows] or r3.rows[0]["test_acc"] != r1.rows[0]["test_acc"]
+    assert [r["advantage"] for r in r3.rows] != [r["advantage"] for r in r1.rows] or r3.rows[0]["test_acc"] != r1.rows[
+        0
+    ]["test_acc"]
 
 
 def test_rows_carry_bootstrap_intervals():
@@ -203,10 +217,12 @@ def test_interval_columns_are_the_bootstrap_of_the_stored_scores(tmp_path):
     res = run_experiment(spec, cache=tmp_path, progress=False)
     scored = load_attack_results(spec, cache=tmp_path)
     row = next(r for r in res.rows if r["attack"] == "loss")
-    est, lo, hi = bootstrap_ci(scored["loss"].scores_in, scored["loss"].scores_out, "advantage_oracle", n_boot=1000,
-                               seed=spec.seed)
+    est, lo, hi = bootstrap_ci(
+        scored["loss"].scores_in, scored["loss"].scores_out, "advantage_oracle", n_boot=1000, seed=spec.seed
+    )
     assert (row["advantage_oracle"], row["advantage_oracle_low"], row["advantage_oracle_high"]) == pytest.approx(
-        (est, lo, hi))
+        (est, lo, hi)
+    )
 
 
 def test_runs_differing_only_in_scale_both_survive(tmp_path):
@@ -304,8 +320,15 @@ def test_grid_expands_paper_grids_and_rescales_early_stopping():
 
 def test_every_named_experiment_loads_and_expands():
     names = list_experiments()
-    for required in ("smoke-location", "smoke-digits", "table1-location", "figure2-cifar10", "figure4-alpha-cifar10",
-                     "purchase100-mlp", "texas100-mlp"):
+    for required in (
+        "smoke-location",
+        "smoke-digits",
+        "table1-location",
+        "figure2-cifar10",
+        "figure4-alpha-cifar10",
+        "purchase100-mlp",
+        "texas100-mlp",
+    ):
         assert required in names and names[required]
     for name in names:
         specs = load_experiment(name).specs()
@@ -335,8 +358,18 @@ def test_cli_list_run_resume_and_errors(tmp_path, capsys):
     assert "unknown experiment 'no-such-experiment'" in capsys.readouterr().err
 
     cfg = tmp_path / "mini.json"
-    cfg.write_text(json.dumps({"description": "test", "dataset": "digits", "epochs": 2, "size": 100,
-                               "attacks": list(ATTACKS), "defenses": {"vanilla": [{}], "ccql": [{"alpha": 0.5}]}}))
+    cfg.write_text(
+        json.dumps(
+            {
+                "description": "test",
+                "dataset": "digits",
+                "epochs": 2,
+                "size": 100,
+                "attacks": list(ATTACKS),
+                "defenses": {"vanilla": [{}], "ccql": [{"alpha": 0.5}]},
+            }
+        )
+    )
     out = tmp_path / "rows.csv"
     args = ["run", str(cfg), "--cache", str(tmp_path / "cache"), "--out", str(out), "--no-progress"]
     assert main(args) == 0
@@ -359,8 +392,14 @@ def test_cli_list_run_resume_and_errors(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def sweep_frame(tmp_path_factory):
-    specs = grid("digits", {"vanilla": [{}], "ccql": [{"alpha": 0.3}, {"alpha": 0.7}], "ccel": [{"alpha": 0.5}]},
-                 seeds=[0, 1], epochs=2, size=100, attacks=ATTACKS)
+    specs = grid(
+        "digits",
+        {"vanilla": [{}], "ccql": [{"alpha": 0.3}, {"alpha": 0.7}], "ccel": [{"alpha": 0.5}]},
+        seeds=[0, 1],
+        epochs=2,
+        size=100,
+        attacks=ATTACKS,
+    )
     cache = tmp_path_factory.mktemp("plots_cache")
     return run_grid(specs, cache=cache, progress=False), specs, cache
 

@@ -227,7 +227,9 @@ def test_input_validation():
 def test_stacked_steps_run_under_bf16_autocast_like_separate_fits():
     """The CUDA default (bf16 autocast, fp32 master weights) exercised on the CPU through cpu_amp."""
     data = [images(32, s) for s in (5, 6)]
-    configs = [TrainConfig(epochs=1, batch_size=16, lr=0.05, augment=True, device="cpu", seed=s, cpu_amp=True) for s in (1, 2)]
+    configs = [
+        TrainConfig(epochs=1, batch_size=16, lr=0.05, augment=True, device="cpu", seed=s, cpu_amp=True) for s in (1, 2)
+    ]
 
     def make(i):
         torch.manual_seed(i)

@@ -102,7 +102,9 @@ def test_gradcheck_ce_variants():
     z, y = make_batch(n=6, k=4, seed=2)
     z.requires_grad_(True)
     for concave in ("exp", "quadratic", _custom_concave):
-        assert torch.autograd.gradcheck(lambda t, concave=concave: L.convex_concave_loss(t, y, 0.3, concave, reduction="none"), (z,))
+        assert torch.autograd.gradcheck(
+            lambda t, concave=concave: L.convex_concave_loss(t, y, 0.3, concave, reduction="none"), (z,)
+        )
 
 
 # ----------------------------------------------------------------------------- Proposition 4.2

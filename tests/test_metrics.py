@@ -118,7 +118,9 @@ def test_balanced_accuracy():
     pred = np.array([1, 1, 1, 0, 0, 0, 1, 0, 0, 1])
     # TPR 3/4, TNR 4/6
     assert M.balanced_accuracy(pred, y) == pytest.approx((0.75 + 4 / 6) / 2)
-    assert M.balanced_accuracy(pred.astype(bool), y) == pytest.approx(0.5 * (1 + M.advantage_at_threshold(pred, y, 0.5)))
+    assert M.balanced_accuracy(pred.astype(bool), y) == pytest.approx(
+        0.5 * (1 + M.advantage_at_threshold(pred, y, 0.5))
+    )
     with pytest.raises(ValueError, match="hard decisions"):
         M.balanced_accuracy(pred * 0.5, y)
 
@@ -130,7 +132,16 @@ def test_p1_score_closed_form_and_validation():
     assert M.p1_score(0.0, 1.0) == 0.0
     assert M.p1_score(1.0, 0.0) == 1.0
     assert M.p1_score(0.6, 0.0) == pytest.approx(0.75)
-    for acc, adv in ((1.2, 0.1), (-0.1, 0.1), (85.0, 0.1), (0.8, 1.5), (0.8, -1.5), (float("nan"), 0.1), (0.8, float("nan")), ("a", 0.1)):
+    for acc, adv in (
+        (1.2, 0.1),
+        (-0.1, 0.1),
+        (85.0, 0.1),
+        (0.8, 1.5),
+        (0.8, -1.5),
+        (float("nan"), 0.1),
+        (0.8, float("nan")),
+        ("a", 0.1),
+    ):
         with pytest.raises(ValueError, match="must be a number in"):
             M.p1_score(acc, adv)
 

@@ -28,7 +28,11 @@ def test_purchase_mlp_architecture():
     m = build_model("mlp", (600,), 100)
     linears = [mod for mod in m.modules() if isinstance(mod, nn.Linear)]
     assert [(lin.in_features, lin.out_features) for lin in linears] == [
-        (600, 1024), (1024, 512), (512, 256), (256, 128), (128, 100)
+        (600, 1024),
+        (1024, 512),
+        (512, 256),
+        (256, 128),
+        (128, 100),
     ]
     assert sum(isinstance(a, nn.Tanh) for a in m.modules()) == 4
     assert sum(p.numel() for p in m.parameters()) == 600 * 1024 + 1024 * 512 + 512 * 256 + 256 * 128 + 128 * 100 + (
@@ -66,12 +70,16 @@ def test_auto_picks_mlp_for_tabular_and_small_cnn_for_images():
 def test_cifar_stems(cifar_nets):
     r = cifar_nets["resnet34"]
     assert r.conv1.kernel_size == (3, 3) and r.conv1.stride == (1, 1) and isinstance(r.maxpool, nn.Identity)
-    assert sum(isinstance(b, nn.Module) for b in r.layer1) + len(r.layer2) + len(r.layer3) + len(r.layer4) == 3 + 4 + 6 + 3
+    assert (
+        sum(isinstance(b, nn.Module) for b in r.layer1) + len(r.layer2) + len(r.layer3) + len(r.layer4) == 3 + 4 + 6 + 3
+    )
     d = cifar_nets["densenet121"]
     assert d.features.conv0.stride == (1, 1) and isinstance(d.features.pool0, nn.Identity)
 
 
-@pytest.mark.parametrize("name, shape", [("mlp", (20,)), ("small_cnn", (3, 16, 16)), ("resnet34", (3, 32, 32)), ("densenet121", (3, 32, 32))])
+@pytest.mark.parametrize(
+    "name, shape", [("mlp", (20,)), ("small_cnn", (3, 16, 16)), ("resnet34", (3, 32, 32)), ("densenet121", (3, 32, 32))]
+)
 def test_dropout_only_before_the_last_layer(name, shape, cifar_nets):
     """App. E.2: the dropout defense acts on the input of the last fully connected layer, nowhere else."""
     torch.manual_seed(0)
@@ -81,6 +89,7 @@ def test_dropout_only_before_the_last_layer(name, shape, cifar_nets):
     # in train mode, the dropout's input is deterministic (nothing random before it) and its
     # output is exactly what the last linear layer sees
     seen: dict[str, list[torch.Tensor]] = {"drop_in": [], "drop_out": [], "fc_in": []}
+
     def on_dropout(mod, inputs, output):
         seen["drop_in"].append(inputs[0].detach().clone())
         seen["drop_out"].append(output.detach().clone())

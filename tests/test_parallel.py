@@ -41,8 +41,7 @@ def _quiet(monkeypatch):
 
 
 def small_grid() -> list[RunSpec]:
-    return grid("digits", {"vanilla": [{}], "ccql": [{"alpha": 0.5}]}, seeds=[1], epochs=2, size=100,
-                attacks=ATTACKS)
+    return grid("digits", {"vanilla": [{}], "ccql": [{"alpha": 0.5}]}, seeds=[1], epochs=2, size=100, attacks=ATTACKS)
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +79,7 @@ def test_process_pool_matches_serial_and_writes_the_cache(serial, tmp_path):
 
 def test_ray_backend_matches_serial(serial, tmp_path):
     ray = pytest.importorskip("ray")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             _node_ip_address="127.0.0.1")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     try:
         sweep = run_sweep(small_grid(), workers=2, backend="ray", cache=tmp_path, progress=False)
     finally:
@@ -128,10 +126,19 @@ def test_failures_are_isolated_and_retried(tmp_path, monkeypatch):
 
 def test_killed_cli_sweep_resumes_without_recomputing(tmp_path):
     cfg = tmp_path / "resume.json"
-    cfg.write_text(json.dumps({
-        "description": "resume test", "dataset": "digits", "epochs": 5, "size": 100, "attacks": list(ATTACKS),
-        "defenses": {"vanilla": [{}]}, "seeds": [0, 1, 2],
-    }))
+    cfg.write_text(
+        json.dumps(
+            {
+                "description": "resume test",
+                "dataset": "digits",
+                "epochs": 5,
+                "size": 100,
+                "attacks": list(ATTACKS),
+                "defenses": {"vanilla": [{}]},
+                "seeds": [0, 1, 2],
+            }
+        )
+    )
     cache = tmp_path / "cache"
     env = {**os.environ, "CCL_PROGRESS": "0", "CCL_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "ccl_lib", "run", str(cfg), "--no-progress"]

@@ -19,8 +19,15 @@ def folder(tmp_path, monkeypatch):
 def test_record_and_load_round_trip_in_item_order(folder):
     v = verdict(SeedInterval(-0.05, -0.08, -0.02, 3), claim="lower")
     scorecard.record("Table 1", "08_table1_p1", "location, 3 seeds", v, cause="", directory=folder)
-    scorecard.record("Fig 1", "04_figure1", "cifar10-cpu", "inconclusive at this scale", "0.1 [-0.1, 0.3]",
-                     cause="3 seeds at CPU scale", directory=folder)
+    scorecard.record(
+        "Fig 1",
+        "04_figure1",
+        "cifar10-cpu",
+        "inconclusive at this scale",
+        "0.1 [-0.1, 0.3]",
+        cause="3 seeds at CPU scale",
+        directory=folder,
+    )
     df = scorecard.load(folder)
     assert list(df["item"]) == list(scorecard.ITEMS)  # every item once, in ITEMS order
     got = df.set_index("item")

@@ -126,7 +126,9 @@ def test_decision_interval_is_the_rate_difference_on_the_same_replicates():
     cols = interval_columns(s_in, s_out, ["advantage", "advantage_oracle"], n_boot=300, seed=4,
                             decisions=(s_in >= 0.5, s_out >= 0.5))  # fmt: skip
     assert cols["advantage"] == pytest.approx((s_in >= 0.5).mean() - (s_out >= 0.5).mean())
-    assert cols["advantage_oracle"] >= cols["advantage"] and cols["advantage_oracle_low"] >= cols["advantage_low"] - 0.05
+    assert (
+        cols["advantage_oracle"] >= cols["advantage"] and cols["advantage_oracle_low"] >= cols["advantage_low"] - 0.05
+    )
     with pytest.raises(ValueError, match="needs decisions"):
         interval_columns(s_in, s_out, ["advantage"])
     with pytest.raises(ValueError, match="hard decisions"):

@@ -134,7 +134,9 @@ def test_taylor_bound_rejects_invalid_inputs():
 # --------------------------------------------------------------------------- Theorem 3.2
 
 
-@pytest.mark.parametrize("a,b", [(0.3, 0.3), (0.7, 0.4), (3.0, 2.0), (20.0, 1.5), (0.31, 29.0), (69.3, 17.3), (1600.0, 400.0)])
+@pytest.mark.parametrize(
+    "a,b", [(0.3, 0.3), (0.7, 0.4), (3.0, 2.0), (20.0, 1.5), (0.31, 29.0), (69.3, 17.3), (1600.0, 400.0)]
+)
 def test_beta_expected_loss_matches_closed_forms(a, b):
     # E[-log p] = psi(a+b) - psi(a);  E[e^p] = 1F1(a; a+b; 1)
     assert T.beta_expected_loss("ce", a, b) == pytest.approx(special.digamma(a + b) - special.digamma(a), rel=1e-8)
@@ -182,7 +184,11 @@ def test_closed_form_gradient_matches_autograd_and_finite_differences():
     for concave in ("exp", "quadratic"):
         for alpha in (0.0, 0.3, 1.0):
             closed = T.ccl_logit_gradient(z, t, alpha, concave)
-            auto = T.autograd_logit_gradient(lambda a, b, alpha=alpha, concave=concave: convex_concave_loss(a, b, alpha, concave, reduction="sum"), z, t)
+            auto = T.autograd_logit_gradient(
+                lambda a, b, alpha=alpha, concave=concave: convex_concave_loss(a, b, alpha, concave, reduction="sum"),
+                z,
+                t,
+            )
             assert float((closed - auto).abs().max()) < 1e-13
     # alpha = 1 is exactly cross-entropy's gradient softmax - onehot (Eq. 9)
     ce = torch.softmax(z, 1) - torch.nn.functional.one_hot(t, 7).double()
@@ -193,8 +199,10 @@ def test_closed_form_gradient_matches_autograd_and_finite_differences():
     for j in range(7):
         e = torch.zeros_like(z1)
         e[0, j] = h
-        fd[j] = (convex_concave_loss(z1 + e, t1, 0.5, "exp", reduction="sum")
-                 - convex_concave_loss(z1 - e, t1, 0.5, "exp", reduction="sum")) / (2 * h)
+        fd[j] = (
+            convex_concave_loss(z1 + e, t1, 0.5, "exp", reduction="sum")
+            - convex_concave_loss(z1 - e, t1, 0.5, "exp", reduction="sum")
+        ) / (2 * h)
     assert torch.allclose(T.ccl_logit_gradient(z1, t1, 0.5, "exp")[0], fd, atol=1e-8)
 
 
@@ -234,7 +242,9 @@ def test_gaussian_advantage_against_integration_and_sampling():
     mu_s, s_s, mu_d, s_d = 0.4, 0.5, 1.2, 0.8
     for tau in (-0.5, 0.3, 1.0, 2.5):
         closed = T.gaussian_advantage_at_threshold(tau, mu_s, s_s, mu_d, s_d)
-        integral = integrate.quad(lambda x: stats.norm.pdf(x, mu_s, s_s) - stats.norm.pdf(x, mu_d, s_d), -np.inf, tau)[0]
+        integral = integrate.quad(lambda x: stats.norm.pdf(x, mu_s, s_s) - stats.norm.pdf(x, mu_d, s_d), -np.inf, tau)[
+            0
+        ]
         assert closed == pytest.approx(integral, abs=1e-9)
     rng = np.random.default_rng(11)
     l_in, l_out = rng.normal(mu_s, s_s, 400_000), rng.normal(mu_d, s_d, 400_000)
@@ -289,7 +299,9 @@ def test_prob_metrics_match_attack_scores():
     y = 2
     logits = torch.log(p)
     labels = torch.full((50,), y)
-    np.testing.assert_allclose(T.prob_metric("entropy", y)(p).numpy(), -metric_scores(logits, labels, "entropy"), atol=1e-12)
+    np.testing.assert_allclose(
+        T.prob_metric("entropy", y)(p).numpy(), -metric_scores(logits, labels, "entropy"), atol=1e-12
+    )
     np.testing.assert_allclose(T.prob_metric("ce", y)(p).numpy(), -metric_scores(logits, labels, "loss"), atol=1e-12)
     np.testing.assert_allclose(
         T.prob_metric("m_entropy", y)(p).numpy(), -metric_scores(logits, labels, "modified_entropy"), atol=1e-10
@@ -390,8 +402,9 @@ def test_logistic_regression_ce_matches_sklearn_and_is_unique(digits_small):
 def test_h_of_g_shares_the_minimizer_of_g(digits_small):
     x, y = digits_small
     ce = T.logistic_regression_minima(x, y, "ce", l2=1e-2, n_starts=1, tol=1e-10, progress=False)
-    h = T.logistic_regression_minima(x, y, "h_of_g", l2=1e-2, n_starts=2, init_scale=0.1, tol=1e-12,
-                                     concave="quadratic", progress=False)
+    h = T.logistic_regression_minima(
+        x, y, "h_of_g", l2=1e-2, n_starts=2, init_scale=0.1, tol=1e-12, concave="quadratic", progress=False
+    )
     assert (h.ce_grad_norms < 1e-6).all()  # a stationary point of g ...
     np.testing.assert_allclose(h.ce_values, ce.values[0], rtol=1e-9)  # ... the minimum of g
     assert np.abs(h.params - ce.params[0]).max() < 1e-4

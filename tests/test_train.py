@@ -24,7 +24,17 @@ from ccl_lib.train import (
     random_crop_flip,
 )
 
-HISTORY_COLUMNS = {"epoch", "lr", "objective", "train_loss_mean", "train_loss_var", "train_acc", "test_loss_mean", "test_acc", "seconds"}
+HISTORY_COLUMNS = {
+    "epoch",
+    "lr",
+    "objective",
+    "train_loss_mean",
+    "train_loss_var",
+    "train_acc",
+    "test_loss_mean",
+    "test_acc",
+    "seconds",
+}
 
 
 def blobs(n=256, d=10, k=4, seed=0, sep=4.0):
@@ -156,8 +166,15 @@ class BiasSum(Objective):
 def test_milestones_divide_the_applied_learning_rate_by_ten():
     x, y = blobs(n=8, d=3, k=2)
     model = nn.Linear(3, 2).double()
-    config = cfg(epochs=6, batch_size=4, lr=0.5, momentum=0.0, weight_decay=0.0, milestones=(2, 4),
-                 checkpoint_epochs=(1, 2, 3, 4, 5, 6))
+    config = cfg(
+        epochs=6,
+        batch_size=4,
+        lr=0.5,
+        momentum=0.0,
+        weight_decay=0.0,
+        milestones=(2, 4),
+        checkpoint_epochs=(1, 2, 3, 4, 5, 6),
+    )
     b0 = model.bias.detach().clone()
     res = fit(model, x.double(), y, objective=BiasSum(), config=config)
     biases = [b0] + [res.checkpoints[e]["bias"] for e in range(1, 7)]
@@ -440,7 +457,9 @@ def test_fit_and_predict_on_cuda():
     for _ in range(2):
         torch.manual_seed(0)
         model = SmallCNN(3, 3, width=4, dropout=0.2)
-        res = fit(model, x, y, config=TrainConfig(epochs=2, batch_size=32, device="auto", augment=True), x_test=x, y_test=y)
+        res = fit(
+            model, x, y, config=TrainConfig(epochs=2, batch_size=32, device="auto", augment=True), x_test=x, y_test=y
+        )
         assert next(model.parameters()).device.type == "cuda"
         runs.append((model, res))
     assert set(runs[0][1].history[-1]) == HISTORY_COLUMNS

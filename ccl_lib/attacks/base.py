@@ -85,7 +85,9 @@ def logits_and_labels(logits: Any, labels: Any, dtype: torch.dtype = torch.float
     if z.dim() < 2 or z.shape[-1] < 2:
         raise ValueError(f"logits must be (..., n, C) with C >= 2 classes, got shape {tuple(z.shape)}")
     if y.dim() != 1 or y.shape[0] != z.shape[-2]:
-        raise ValueError(f"labels must be (n,) with n = {z.shape[-2]} (the second-to-last axis of logits), got {tuple(y.shape)}")
+        raise ValueError(
+            f"labels must be (n,) with n = {z.shape[-2]} (the second-to-last axis of logits), got {tuple(y.shape)}"
+        )
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= z.shape[-1]):
         raise ValueError(f"labels must lie in [0, {z.shape[-1] - 1}], got [{int(y.min())}, {int(y.max())}]")
     if not torch.isfinite(z).all():
@@ -277,7 +279,9 @@ def check_xy(pair: Any, what: str) -> tuple[Tensor, Tensor]:
         ``(x, y)`` with ``y`` as int64.
     """
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-        raise TypeError(f"{what} must be a pair (x, y) of tensors, as produced by Dataset.features, got {type(pair).__name__}")
+        raise TypeError(
+            f"{what} must be a pair (x, y) of tensors, as produced by Dataset.features, got {type(pair).__name__}"
+        )
     x, y = pair
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise TypeError(f"{what}: x and y must be torch tensors, got {type(x).__name__} and {type(y).__name__}")

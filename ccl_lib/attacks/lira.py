@@ -112,7 +112,9 @@ class GaussianFit:
     fixed_variance: bool
 
 
-def _group_stats(phi: np.ndarray, mask: np.ndarray, fixed: bool, min_std: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _group_stats(
+    phi: np.ndarray, mask: np.ndarray, fixed: bool, min_std: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and std over the models where ``mask`` (K, n) is True, per example (and query)."""
     m = mask.reshape(mask.shape + (1,) * (phi.ndim - 2)).astype(np.float64)
     cnt = mask.sum(axis=0)
@@ -316,7 +318,8 @@ def lira_attack(
         "reference": refs.info.get("defense"),
         "decision": (
             f"score >= median best threshold of {len(pseudo)} pseudo-target reference models (no target labels)"
-            if decisions is not None else "none (score only: advantage is NaN)"
+            if decisions is not None
+            else "none (score only: advantage is NaN)"
         ),
     }
     if decisions is None:

@@ -118,7 +118,9 @@ def metric_scores(logits: Any, y: Any, metric: str, *, confidence: str = "max") 
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
     if confidence not in CONFIDENCES:
-        raise ValueError(f"confidence must be one of {CONFIDENCES} (true-class or maximum probability), got {confidence!r}")
+        raise ValueError(
+            f"confidence must be one of {CONFIDENCES} (true-class or maximum probability), got {confidence!r}"
+        )
     z, t = _check_logits(logits, y)
     logp, log1m = _log_probs(z)
     logp_y = logp.gather(1, t[:, None])[:, 0]
@@ -294,4 +296,3 @@ def gaussian_loss_advantage(
     if not 0.0 < a < 1.0:
         raise ValueError(f"fpr must be in (0, 1), got {fpr!r}")
     return float(gaussian_advantage(mu_in, sigma_in, mu_out, sigma_out, a))
-

@@ -302,7 +302,8 @@ def nn_attack(
     }
     info = {
         "family": "nn",
-        "features": ("sorted " if sort else "") + {"prob": "probability", "logprob": "log-probability", "logit": "logit"}[inputs]
+        "features": ("sorted " if sort else "")
+        + {"prob": "probability", "logprob": "log-probability", "logit": "logit"}[inputs]
         + (" vector" if sort else " vector + one-hot label"),
     }
     return classifier_attack(
@@ -313,12 +314,16 @@ def nn_attack(
 
 
 @register_attack("nn")
-def nn_full_attack(ctx: AttackContext, *, inputs: str = "prob", config: ClassifierConfig = ClassifierConfig()) -> AttackResult:
+def nn_full_attack(
+    ctx: AttackContext, *, inputs: str = "prob", config: ClassifierConfig = ClassifierConfig()
+) -> AttackResult:
     """NN attack on the full probability vector and the one-hot label (Shokri et al., 2017)."""
     return nn_attack(ctx, sort=False, inputs=inputs, config=config, name="nn")
 
 
 @register_attack("nn_sorted")
-def nn_sorted_attack(ctx: AttackContext, *, inputs: str = "prob", config: ClassifierConfig = ClassifierConfig()) -> AttackResult:
+def nn_sorted_attack(
+    ctx: AttackContext, *, inputs: str = "prob", config: ClassifierConfig = ClassifierConfig()
+) -> AttackResult:
     """NN attack on the sorted probability vector (Salem et al., 2019)."""
     return nn_attack(ctx, sort=True, inputs=inputs, config=config, name="nn_sorted")

@@ -161,7 +161,9 @@ def rmia_scores(
     """
     lx, lpx, lz, lpz = as_numpy(logp_x), as_numpy(log_px), as_numpy(logp_z), as_numpy(log_pz)
     if lx.ndim != 1 or lx.shape != lpx.shape:
-        raise ValueError(f"logp_x and log_px must be 1-d of the same length (one per candidate), got {lx.shape}, {lpx.shape}")
+        raise ValueError(
+            f"logp_x and log_px must be 1-d of the same length (one per candidate), got {lx.shape}, {lpx.shape}"
+        )
     if lz.ndim != 1 or lz.shape != lpz.shape or len(lz) == 0:
         raise ValueError(
             "logp_z and log_pz must be 1-d, non-empty, of the same length (one per population sample), "
@@ -335,7 +337,8 @@ def rmia_attack(
         info["a_auc"] = tuned
     info["decision"] = (
         f"score >= median best threshold of {len(pseudo)} pseudo-target reference models (no target labels)"
-        if decisions is not None else "none (score only: advantage is NaN)"
+        if decisions is not None
+        else "none (score only: advantage is NaN)"
     )
     if decisions is None:
         return AttackResult(name=name, scores_in=scores[m], scores_out=scores[~m], info=info)

@@ -107,8 +107,6 @@ def strong_attacks(
     return out
 
 
-
-
 @dataclass
 class StrongAttackRun:
     """One (data set, defense, seed) setting of the chapter: the target, its attacker's models, the attacks.
@@ -205,7 +203,9 @@ def run_strong_attacks(
     if not isinstance(size, (int, np.integer)) or size < 2:
         raise ValueError(f"size must be an integer >= 2 (the target's training-set size), got {size!r}")
     if defense is None or not isinstance(defense, Objective):
-        raise TypeError("defense must be a ccl_lib Defense (e.g. get_defense('vanilla')); the attacker trains with it too")
+        raise TypeError(
+            "defense must be a ccl_lib Defense (e.g. get_defense('vanilla')); the attacker trains with it too"
+        )
     t0 = time.perf_counter()
     ap = attack_pool(np.asarray(dataset.y), size=int(size), seed=seed)
     x = dataset.features(ap.pool)
@@ -389,7 +389,9 @@ def findings_strong_attacks(
             + (f"; not for {', '.join(ccl_overlap + ccl_higher)}." if ccl_overlap or ccl_higher else ".")
         )
     elif ccl_higher:
-        lines.append(f"- CCL *raises* the strongest attack's TPR at 1% FPR beyond the intervals for {', '.join(ccl_higher)}.")
+        lines.append(
+            f"- CCL *raises* the strongest attack's TPR at 1% FPR beyond the intervals for {', '.join(ccl_higher)}."
+        )
     if {"lira_online", "lira_offline"} <= set(res["attack"]):
         piv = res.pivot_table(index=["dataset", "defense"], columns="attack", values="auc", sort=False)
         weaker = int((piv["lira_online"] < piv["lira_offline"]).sum())
@@ -450,9 +452,20 @@ def strong_attack_table(
                                   decisions=(res.decision_in, res.decision_out) if has_dec else None)  # fmt: skip
             if "advantage" in metrics and not has_dec:
                 ci.update({"advantage": math.nan, "advantage_low": math.nan, "advantage_high": math.nan})
-            rows.append({"dataset": ds_name, "defense": label, "attack": attack, "seed": seed, "k": run.refs.k,
-                         "test_acc": run.test_acc, "train_acc": run.train_acc, "epsilon": run.epsilon,
-                         "min_fpr": min_resolvable_fpr(res.n_out), **ci})
+            rows.append(
+                {
+                    "dataset": ds_name,
+                    "defense": label,
+                    "attack": attack,
+                    "seed": seed,
+                    "k": run.refs.k,
+                    "test_acc": run.test_acc,
+                    "train_acc": run.train_acc,
+                    "epsilon": run.epsilon,
+                    "min_fpr": min_resolvable_fpr(res.n_out),
+                    **ci,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -472,11 +485,15 @@ def format_strong_attack_table(results: Any, seed: int) -> Any:
     show = results[results["seed"] == seed].copy()
     if show.empty:
         raise ValueError(f"no rows for seed {seed}; seeds present: {sorted(results['seed'].unique())}")
-    metrics = [m for m in ("tpr@0.1%", "tpr@1%", "auc", "advantage", "advantage_oracle") if m in show and f"{m}_low" in show]
+    metrics = [
+        m for m in ("tpr@0.1%", "tpr@1%", "auc", "advantage", "advantage_oracle") if m in show and f"{m}_low" in show
+    ]
     for m in metrics:
         pct = m.startswith("tpr")
-        show[m] = [format_interval(e, lo, hi, percent=pct, digits=1 if pct else 2)
-                   for e, lo, hi in zip(show[m], show[f"{m}_low"], show[f"{m}_high"])]
+        show[m] = [
+            format_interval(e, lo, hi, percent=pct, digits=1 if pct else 2)
+            for e, lo, hi in zip(show[m], show[f"{m}_low"], show[f"{m}_high"])
+        ]
     show["epsilon"] = show["epsilon"].map(lambda e: f"{e:.1f}" if np.isfinite(e) else "-")
     show["min_fpr"] = show["min_fpr"].map(lambda f: f"{100 * f:.2g}%")
     show["test_acc"] = show["test_acc"].round(3)

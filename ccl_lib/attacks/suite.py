@@ -211,7 +211,9 @@ def run_attacks(
     shape = tuple(sets["target_in"][0].shape[1:])
     for n, (x, _) in sets.items():
         if tuple(x.shape[1:]) != shape:
-            raise ValueError(f"{n} has inputs of shape {tuple(x.shape[1:])}, target_in has {shape}; all four sets must match")
+            raise ValueError(
+                f"{n} has inputs of shape {tuple(x.shape[1:])}, target_in has {shape}; all four sets must match"
+            )
     want_dim = 4 if kind == "image" else 2
     if sets["target_in"][0].dim() != want_dim:
         raise ValueError(

@@ -198,7 +198,9 @@ def apply_thresholds(scores: Any, y: Any, thresholds: Any) -> np.ndarray:
     c = _class_labels(y, len(s), "y")
     t = np.asarray(thresholds, dtype=np.float64)
     if t.ndim != 1 or (len(c) and c.max() >= len(t)):
-        raise ValueError(f"thresholds must be 1-d with one entry per class (> max label {int(c.max()) if len(c) else -1})")
+        raise ValueError(
+            f"thresholds must be 1-d with one entry per class (> max label {int(c.max()) if len(c) else -1})"
+        )
     return s >= t[c]
 
 

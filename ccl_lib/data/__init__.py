@@ -97,4 +97,3 @@ __all__ = [
     "tar_content_sha256",
     "verify_file",
 ]
-

@@ -142,7 +142,9 @@ def _load_image_cache(
         return Dataset(name, x, y.astype(np.int64), int(meta["num_classes"]), "image", names, meta["source"], m, s)
     except Exception as exc:  # rebuilt from the verified source
         level = logging.INFO if isinstance(exc, StalePrepared) else logging.WARNING
-        log.log(level, "ignoring the prepared image cache %s and rebuilding it from the verified source: %s", cache, exc)
+        log.log(
+            level, "ignoring the prepared image cache %s and rebuilding it from the verified source: %s", cache, exc
+        )
         shutil.rmtree(cache, ignore_errors=True)
         return None
 
@@ -286,9 +288,7 @@ def _load_torchvision_cifar(name: str, root: Path, download: bool, size: int) ->
         if tarball.is_file() and _hash_file(tarball)["md5"] != md5.hexdigest:
             tarball.unlink()  # a partial or corrupt torchvision download
         reason = f"torchvision could not {'download' if download else 'find'} a verified copy ({exc})"
-        msg = _how_to_provide(name, remote, root, reason).replace(
-            str(root / "downloads" / cls.filename), str(tarball)
-        )
+        msg = _how_to_provide(name, remote, root, reason).replace(str(root / "downloads" / cls.filename), str(tarball))
         if name == "cifar10":
             msg += "\nWithout internet, 'cifar10-jpeg' provides the same 60,000 CIFAR-10 images as JPEG files."
         raise DatasetUnavailableError(msg) from exc

@@ -140,7 +140,11 @@ def _download(url: str, dest: Path, remote: RemoteFile, dataset: str, root: Path
                     length = resp.headers.get("Content-Length")
                     total = int(length) if length and length.isdigit() else None
                     with tqdm(
-                        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"download {dest.name}",
+                        total=total,
+                        unit="B",
+                        unit_scale=True,
+                        unit_divisor=1024,
+                        desc=f"download {dest.name}",
                         disable=progress_disabled(),
                     ) as bar:
                         while chunk := resp.read(_CHUNK):

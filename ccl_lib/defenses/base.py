@@ -225,16 +225,13 @@ class Defense(Objective):
             if key in hparams:
                 if hparams[key] != value:
                     raise ValueError(
-                        f"defense {self.name!r} fixes {key}={value!r} (got {hparams[key]!r})"
-                        + self._fixed_hint(key)
+                        f"defense {self.name!r} fixes {key}={value!r} (got {hparams[key]!r})" + self._fixed_hint(key)
                     )
                 hparams = {k: v for k, v in hparams.items() if k != key}
         unknown = sorted(set(hparams) - set(self.params))
         if unknown:
             allowed = ", ".join(f"{k} ({p.doc})" if p.doc else k for k, p in self.params.items()) or "none"
-            raise ValueError(
-                f"unknown hyperparameter(s) {unknown} for defense {self.name!r}; allowed: {allowed}"
-            )
+            raise ValueError(f"unknown hyperparameter(s) {unknown} for defense {self.name!r}; allowed: {allowed}")
         values: dict[str, Any] = {}
         for key, spec in self.params.items():
             raw = hparams.get(key, spec.default)

@@ -64,6 +64,7 @@ class CCL(Defense):
         "scale": _SCALE,
         "gamma": _GAMMA,
     }
+
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**hparams)
         # one key order in describe() for ccl and its variants: the order of CCL.params

@@ -81,9 +81,7 @@ def _require_opacus():
     try:
         import opacus  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "DP-SGD needs Opacus: pip install 'ccl_lib[dp]' (opacus>=1.5)"
-        ) from exc
+        raise ImportError("DP-SGD needs Opacus: pip install 'ccl_lib[dp]' (opacus>=1.5)") from exc
     return opacus
 
 
@@ -114,7 +112,9 @@ def fix_model_for_opacus(model: nn.Module) -> list[str]:
             setattr(parent, child, new)
             replaced.append(name)
     if type(model) in ModuleValidator.FIXERS:
-        raise ValueError(f"the root module itself ({type(model).__name__}) is not supported by Opacus; wrap it in a container")
+        raise ValueError(
+            f"the root module itself ({type(model).__name__}) is not supported by Opacus; wrap it in a container"
+        )
     was_training = model.training
     model.train()  # Opacus validates a model in training mode
     try:
@@ -154,7 +154,9 @@ def _patch_residual_block(module: nn.Module) -> None:
         module.forward = types.MethodType(_bottleneck_forward, module)
 
 
-def opacus_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float, accountant: str = "rdp") -> float:
+def opacus_epsilon(
+    noise_multiplier: float, sample_rate: float, steps: int, delta: float, accountant: str = "rdp"
+) -> float:
     """Epsilon of ``steps`` DP-SGD steps at ``delta``, from a fresh Opacus accountant (no training).
 
     The same computation :class:`DPSGD` reports, for planning a run (e.g.
@@ -308,7 +310,9 @@ class DPSGD(Defense):
         loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False, generator=gen)
         torch.manual_seed(int(config.seed))
         noise_gen = torch.Generator(device=device).manual_seed(int(config.seed) + 1)
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        opt = torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
         # secure_mode=False: noise from torch's seeded PRNG (reproducible runs), not a
         # cryptographically secure one -- right for experiments, as Opacus' own warning says.
         engine = PrivacyEngine(accountant=h["accountant"], secure_mode=False)
@@ -365,7 +369,9 @@ class DPSGD(Defense):
                 sched.step()
                 mean_obj = total / max(1, n_batches)
                 if not math.isfinite(mean_obj):
-                    raise FloatingPointError(f"DP-SGD diverged at epoch {epoch}: mean loss {mean_obj} ({self.describe()})")
+                    raise FloatingPointError(
+                        f"DP-SGD diverged at epoch {epoch}: mean loss {mean_obj} ({self.describe()})"
+                    )
                 eps = epsilon_of(engine, h["delta"])
                 row: dict[str, float] = {"epoch": epoch, "lr": lr_epoch, "objective": mean_obj}
                 if config.track_train_loss:

@@ -114,7 +114,7 @@ def mmd2(x: Tensor, y: Tensor, bandwidth: Bandwidth = 1.0) -> Tensor:
         sigma: Any = median_bandwidth(torch.cat([x.detach(), y.detach()]))
     else:
         sigma = bandwidth
-        for s in (sigma if isinstance(sigma, (list, tuple)) else [sigma]):
+        for s in sigma if isinstance(sigma, (list, tuple)) else [sigma]:
             if not (isinstance(s, (int, float, Tensor)) and float(s) > 0):
                 raise ValueError(f"bandwidth must be > 0, got {bandwidth!r}")
     kxx = gaussian_kernel(x, x, sigma).mean()
@@ -123,9 +123,7 @@ def mmd2(x: Tensor, y: Tensor, bandwidth: Bandwidth = 1.0) -> Tensor:
     return (kxx + kyy - 2.0 * kxy).clamp_min(0.0)
 
 
-def mixup(
-    x: Tensor, y: Tensor, lam: Union[float, Tensor], perm: Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
+def mixup(x: Tensor, y: Tensor, lam: Union[float, Tensor], perm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Mixup (Zhang et al., 2018): ``(lam * x + (1 - lam) * x[perm], y, y[perm])``.
 
     ``lam`` is a number in [0, 1] or a 0-d tensor on ``x``'s device (not
@@ -150,8 +148,12 @@ def mixup(
 def _bandwidth(name: str, value: Any) -> Union[float, str]:
     if value == "median":
         return "median"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (float(value) > 0) \
-            or not np.isfinite(float(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (float(value) > 0)
+        or not np.isfinite(float(value))
+    ):
         raise ValueError(f"{name} must be a number > 0 (Gaussian kernel sigma) or 'median', got {value!r}")
     return float(value)
 
@@ -249,6 +251,6 @@ class MixupMMD(Defense):
         if w > 0:
             xr, _ = self._reference_batch(y, ref)
             probs = F.softmax(model(torch.cat([x, xr])).float(), dim=1)
-            p_train, p_ref = probs[: len(x)], probs[len(x):].detach()
+            p_train, p_ref = probs[: len(x)], probs[len(x) :].detach()
             loss = loss + w * mmd2(p_train, p_ref, self.hparams["bandwidth"])
         return loss

@@ -141,9 +141,7 @@ def get_defense(name: str, **hparams: Any) -> Defense:
     if allowed is not None:
         unknown = sorted(set(hparams) - set(allowed))
         if unknown:
-            raise ValueError(
-                f"unknown hyperparameter(s) {unknown} for defense {name!r}; allowed: {allowed or 'none'}"
-            )
+            raise ValueError(f"unknown hyperparameter(s) {unknown} for defense {name!r}; allowed: {allowed or 'none'}")
     return cls(**hparams)
 
 
@@ -165,8 +163,7 @@ def defense_from_description(description: dict[str, Any]) -> Defense:
     defense = get_defense(name, **{k: v for k, v in d.items() if allowed is None or k in allowed})
     if defense.describe() != description:
         raise ValueError(
-            f"description {description!r} does not describe a {name!r} defense; "
-            f"the closest is {defense.describe()!r}"
+            f"description {description!r} does not describe a {name!r} defense; the closest is {defense.describe()!r}"
         )
     return defense
 
@@ -189,9 +186,7 @@ def paper_grid(name: str) -> list[dict[str, Any]]:
     name = _check_name(name)
     table = _grids()["defenses"]
     if name not in table:
-        raise ValueError(
-            f"the paper gives no hyperparameter grid for {name!r}; defenses with a grid: {sorted(table)}"
-        )
+        raise ValueError(f"the paper gives no hyperparameter grid for {name!r}; defenses with a grid: {sorted(table)}")
     grid: dict[str, list[Any]] = table[name]["grid"]
     keys = list(grid)
     out = []

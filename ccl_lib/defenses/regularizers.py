@@ -70,7 +70,9 @@ def smoothed_targets(y: Tensor, num_classes: int, smoothing: float) -> Tensor:
         raise ValueError(f"smoothing must be in [0, 1], got {smoothing!r}")
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    onehot = torch.zeros(len(y), num_classes, device=y.device).scatter(1, y.long().unsqueeze(1), 1.0)  # out of place: vmap-able (fit_many)
+    onehot = torch.zeros(len(y), num_classes, device=y.device).scatter(
+        1, y.long().unsqueeze(1), 1.0
+    )  # out of place: vmap-able (fit_many)
     return (1.0 - smoothing) * onehot + smoothing / num_classes
 
 
@@ -111,9 +113,7 @@ class ConfidencePenalty(Defense):
         return cross_entropy(logits, y, check_inputs=False) - self.hparams["weight"] * entropy(logits).mean()
 
 
-def rescale_epochs(
-    epochs: Iterable[int], total_epochs: int, reference_epochs: int = 300
-) -> tuple[int, ...]:
+def rescale_epochs(epochs: Iterable[int], total_epochs: int, reference_epochs: int = 300) -> tuple[int, ...]:
     """Map checkpoint epochs of a ``reference_epochs`` run to a ``total_epochs`` run.
 
     ``e * total_epochs / reference_epochs`` rounded half up (exact integer
@@ -131,8 +131,7 @@ def rescale_epochs(
     if not (isinstance(reference_epochs, int) and reference_epochs >= 1):
         raise ValueError(f"reference_epochs must be a positive integer, got {reference_epochs!r}")
     eps = epoch_list("epochs", list(epochs))
-    out = {min(total_epochs, max(1, (2 * e * total_epochs + reference_epochs) // (2 * reference_epochs)))
-           for e in eps}
+    out = {min(total_epochs, max(1, (2 * e * total_epochs + reference_epochs) // (2 * reference_epochs))) for e in eps}
     return tuple(sorted(out))
 
 

@@ -90,7 +90,7 @@ def flattened_targets(logits: Tensor, targets: Tensor, upper: float = 1.0) -> Te
         flat = ((1.0 - p_y) / (k - 1)).expand(-1, k).clone()
         flat.scatter_(1, y, p_y)
         onehot = torch.zeros_like(z).scatter_(1, y, 1.0)
-        correct = (z.argmax(dim=1, keepdim=True) == y)
+        correct = z.argmax(dim=1, keepdim=True) == y
         return torch.where(correct, flat, onehot)
 
 

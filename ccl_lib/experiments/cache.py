@@ -109,8 +109,15 @@ def _is_hex(text: Any, n: int) -> bool:
 
 
 def _plain_name(name: Any) -> bool:
-    return isinstance(name, str) and bool(name) and "/" not in name and "\\" not in name and name not in (".", "..") \
-        and not name.startswith(".") and name != RESULT_FILE
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and "/" not in name
+        and "\\" not in name
+        and name not in (".", "..")
+        and not name.startswith(".")
+        and name != RESULT_FILE
+    )
 
 
 # --------------------------------------------------------------------------- locks
@@ -287,12 +294,19 @@ class ResultCache:
         if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
             return "its metadata is missing or malformed"
         model = meta["model"]
-        if not (isinstance(model.get("name"), str) and isinstance(model.get("input_shape"), list)
-                and isinstance(model.get("num_classes"), int) and isinstance(model.get("kwargs", {}), dict)):
+        if not (
+            isinstance(model.get("name"), str)
+            and isinstance(model.get("input_shape"), list)
+            and isinstance(model.get("num_classes"), int)
+            and isinstance(model.get("kwargs", {}), dict)
+        ):
             return "its model metadata is malformed"
         epochs = meta.get("eval_epochs")
-        if not (isinstance(epochs, list) and epochs and all(isinstance(e, int) and not isinstance(e, bool)
-                                                                  and 1 <= e <= spec.epochs for e in epochs)):
+        if not (
+            isinstance(epochs, list)
+            and epochs
+            and all(isinstance(e, int) and not isinstance(e, bool) and 1 <= e <= spec.epochs for e in epochs)
+        ):
             return "its evaluated epochs are missing or malformed"
         if not isinstance(hist, dict) or set(hist) != {"target", "shadow"}:
             return "its training histories are missing or malformed"
@@ -442,8 +456,12 @@ class ResultCache:
         digest = sha256_bytes(data)
         name = f"{stem}-{digest[:8]}{suffix}"
         path = self.folder(key) / name
-        if not (path.is_file() and not path.is_symlink() and path.stat().st_size == len(data)
-                and sha256_file(path) == digest):
+        if not (
+            path.is_file()
+            and not path.is_symlink()
+            and path.stat().st_size == len(data)
+            and sha256_file(path) == digest
+        ):
             atomic_write_bytes(path, data)
         return name, digest, len(data)
 
@@ -538,8 +556,9 @@ class ResultCache:
                 try:
                     stale = path.read_bytes()
                     if self._lock_is_stale(path) and path.read_bytes() == stale:
-                        log.warning("ccl_lib cache: removing the abandoned lock %s (%s)", path,
-                                    stale.decode(errors="replace"))
+                        log.warning(
+                            "ccl_lib cache: removing the abandoned lock %s (%s)", path, stale.decode(errors="replace")
+                        )
                         path.unlink()
                 except OSError:
                     pass

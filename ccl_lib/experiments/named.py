@@ -73,9 +73,7 @@ def _positive_int(v: Any) -> Optional[str]:
 
 
 def _seed_list(v: Any) -> Optional[str]:
-    ok = (_is_int(v) and v >= 0) or (
-        isinstance(v, _SEQ) and len(v) > 0 and all(_is_int(x) and x >= 0 for x in v)
-    )
+    ok = (_is_int(v) and v >= 0) or (isinstance(v, _SEQ) and len(v) > 0 and all(_is_int(x) and x >= 0 for x in v))
     return None if ok else "a non-negative integer or a non-empty list of them, e.g. [0, 1, 2]"
 
 
@@ -88,8 +86,11 @@ def _number(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: boo
     def check(v: Any) -> Optional[str]:
         if isinstance(v, (np.integer, np.floating)):
             v = v.item()
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (
-            (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+        ok = (
+            isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            and ((v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi))
         )
         if math.isinf(hi):
             return None if ok else f"a finite number {'>' if lo_open else '>='} {lo:g}"
@@ -111,8 +112,9 @@ def _dataset(v: Any) -> Optional[str]:
     from ..data import available_datasets
 
     names = [v] if isinstance(v, str) else v
-    allowed = (f"a data set name or a non-empty list of names: {', '.join(available_datasets())}, "
-               "or 'imagefolder:<path>'")
+    allowed = (
+        f"a data set name or a non-empty list of names: {', '.join(available_datasets())}, or 'imagefolder:<path>'"
+    )
     if not isinstance(names, _SEQ) or not names:
         return allowed
     for n in names:
@@ -140,8 +142,7 @@ def _attacks(v: Any) -> Optional[str]:
     allowed = f"null (the default suite) or a non-empty list of attack names: {', '.join(sorted(_attacks.ATTACKS))}"
     if v is None:
         return None
-    if not isinstance(names, _SEQ) or not names or not all(isinstance(a, str) and a in _attacks.ATTACKS
-                                                            for a in names):
+    if not isinstance(names, _SEQ) or not names or not all(isinstance(a, str) and a in _attacks.ATTACKS for a in names):
         return allowed
     return None
 
@@ -150,7 +151,7 @@ def _defenses(v: Any) -> Optional[str]:
     from .. import defenses as _defenses
 
     allowed = (
-        "an object {defense name: list of hyperparameter objects | object | \"paper\" | null} or a list of names; "
+        'an object {defense name: list of hyperparameter objects | object | "paper" | null} or a list of names; '
         f"defenses: {', '.join(_defenses.DEFENSE_NAMES)}"
     )
     if isinstance(v, str):
@@ -162,8 +163,12 @@ def _defenses(v: Any) -> Optional[str]:
     for name, g in v.items():
         if name not in _defenses.DEFENSE_NAMES:
             return allowed
-        if not (g is None or g == "paper" or isinstance(g, Mapping)
-                or (isinstance(g, _SEQ) and all(isinstance(p, Mapping) for p in g))):
+        if not (
+            g is None
+            or g == "paper"
+            or isinstance(g, Mapping)
+            or (isinstance(g, _SEQ) and all(isinstance(p, Mapping) for p in g))
+        ):
             return allowed
     return None
 

@@ -303,8 +303,12 @@ def run_sweep(
     results = [done[s.key()] for s in specs if s.key() in done]
     n_cached += late_cached[0]
     sweep = SweepResult(
-        results=results, computed=len(done) - n_cached, cached=n_cached, failures=failures,
-        seconds=time.perf_counter() - t0, workers=int(n_workers) if isinstance(n_workers, int) else 1,
+        results=results,
+        computed=len(done) - n_cached,
+        cached=n_cached,
+        failures=failures,
+        seconds=time.perf_counter() - t0,
+        workers=int(n_workers) if isinstance(n_workers, int) else 1,
         backend=backend,
     )
     if failures and raise_on_error:
@@ -493,6 +497,12 @@ def run_grid(
         cached runs.
     """
     return run_sweep(
-        specs, workers=workers, backend=backend, ray_address=ray_address, cache=cache, device=device,
-        progress=progress, raise_on_error=raise_on_error,
+        specs,
+        workers=workers,
+        backend=backend,
+        ray_address=ray_address,
+        cache=cache,
+        device=device,
+        progress=progress,
+        raise_on_error=raise_on_error,
     ).frame()

@@ -137,7 +137,7 @@ def rows_frame(rows: list[dict[str, Any]]):
     known = set(fixed)
     hp = sorted(c for c in df.columns if c not in known)
     head = [c for c in RUN_COLUMNS if c in df.columns]
-    tail = [c for c in fixed[len(RUN_COLUMNS):] if c in df.columns]
+    tail = [c for c in fixed[len(RUN_COLUMNS) :] if c in df.columns]
     return df[head + hp + tail]
 
 
@@ -228,28 +228,45 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
         seed_everything(rseed)
         model = build_model(spec.resolved_model, ds.input_shape, ds.num_classes, **d.model_kwargs)
         config = TrainConfig(
-            epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, momentum=spec.momentum,
-            weight_decay=spec.weight_decay, milestones=spec.milestones,
-            augment=bool(spec.augment and spec.kind == "image"), seed=rseed, device=str(dev), amp=spec.amp,
+            epochs=spec.epochs,
+            batch_size=spec.batch_size,
+            lr=spec.lr,
+            momentum=spec.momentum,
+            weight_decay=spec.weight_decay,
+            milestones=spec.milestones,
+            augment=bool(spec.augment and spec.kind == "image"),
+            seed=rseed,
+            device=str(dev),
+            amp=spec.amp,
         )
         models[role] = model
         if dev.type == "cuda":  # trained together below (ccl_lib.train.fit_many)
             pending[role] = (d, config)
             continue
         trained[role] = d.train(
-            model, *parts[tr], config=config, x_test=parts[te][0], y_test=parts[te][1],
+            model,
+            *parts[tr],
+            config=config,
+            x_test=parts[te][0],
+            y_test=parts[te][1],
             reference=parts.get("reference") if d.needs_reference else None,
-            progress=progress, desc=f"{role}: {label}",
+            progress=progress,
+            desc=f"{role}: {label}",
         )
     if pending:  # on CUDA target and shadow step together where the defense allows (else one by one, said so)
         from ..train import fit_many
 
         names = list(pending)
         results = fit_many(
-            [models[r] for r in names], [parts[roles[r][0]] for r in names],
-            objective=[pending[r][0] for r in names], configs=[pending[r][1] for r in names],
-            x_test=[parts[roles[r][1]][0] for r in names], y_test=[parts[roles[r][1]][1] for r in names],
-            reference=parts.get("reference") if defense.needs_reference else None, progress=progress, desc=label,
+            [models[r] for r in names],
+            [parts[roles[r][0]] for r in names],
+            objective=[pending[r][0] for r in names],
+            configs=[pending[r][1] for r in names],
+            x_test=[parts[roles[r][1]][0] for r in names],
+            y_test=[parts[roles[r][1]][1] for r in names],
+            reference=parts.get("reference") if defense.needs_reference else None,
+            progress=progress,
+            desc=label,
         )
         trained.update(zip(names, results))
 
@@ -272,11 +289,18 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
         test_acc = float(h["test_acc"])
         seed_everything(spec.seed)
         out = run_attacks(
-            models["target"], models["shadow"],
-            target_in=parts["target_train"], target_out=parts["target_test"],
-            shadow_in=parts["shadow_train"], shadow_out=parts["shadow_test"],
-            attacks=list(spec.resolved_attacks), kind=spec.kind, seed=spec.seed, device=dev,
-            return_results=True, progress=progress,
+            models["target"],
+            models["shadow"],
+            target_in=parts["target_train"],
+            target_out=parts["target_test"],
+            shadow_in=parts["shadow_train"],
+            shadow_out=parts["shadow_test"],
+            attacks=list(spec.resolved_attacks),
+            kind=spec.kind,
+            seed=spec.seed,
+            device=dev,
+            return_results=True,
+            progress=progress,
         )
         report, results = out if isinstance(out, tuple) else (out, {})
         # P1 and the highest advantage over the paper's attacks only (Table 1); extra attacks are reported beside.
@@ -358,9 +382,12 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
         "defense": describe,
     }
     result = RunResult(
-        spec=spec, key=key, rows=rows,
+        spec=spec,
+        key=key,
+        rows=rows,
         histories={role: [dict(h) for h in trained[role].history] for role in roles},
-        meta=meta, cached=False,
+        meta=meta,
+        cached=False,
     )
     return result, states, arrays
 

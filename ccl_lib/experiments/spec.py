@@ -158,8 +158,13 @@ def _canonical_dataset(name: Any) -> str:
 def _positive_int(name: str, v: Any) -> int:
     if isinstance(v, np.integer):
         v = int(v)
-    if (isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v))
-            or int(v) != v or int(v) < 1):
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or (isinstance(v, float) and not math.isfinite(v))
+        or int(v) != v
+        or int(v) < 1
+    ):
         raise ValueError(f"{name} must be a positive integer, got {v!r}")
     return int(v)
 
@@ -230,7 +235,9 @@ class RunSpec:
 
             s(self, "_fingerprint", imagefolder_fingerprint(self.dataset.split(":", 1)[1]))
         if not isinstance(self.defense, str) or not self.defense:
-            raise ValueError(f"defense must be a defense name (see ccl_lib.defenses.DEFENSE_NAMES), got {self.defense!r}")
+            raise ValueError(
+                f"defense must be a defense name (see ccl_lib.defenses.DEFENSE_NAMES), got {self.defense!r}"
+            )
         s(self, "defense", self.defense.strip().lower())
         if self.hparams is None:
             s(self, "hparams", FrozenDict())
@@ -406,8 +413,18 @@ class RunSpec:
         text = self.defense_label()
         recipe = []
         ref = RunSpec(self.dataset)
-        for f in ("epochs", "milestones", "lr", "batch_size", "momentum", "weight_decay", "augment", "size",
-                  "attacks", "amp"):
+        for f in (
+            "epochs",
+            "milestones",
+            "lr",
+            "batch_size",
+            "momentum",
+            "weight_decay",
+            "augment",
+            "size",
+            "attacks",
+            "amp",
+        ):
             v = getattr(self, f)
             if v != getattr(ref, f):
                 recipe.append(f"{f}={_fmt(v)}")
@@ -474,8 +491,7 @@ def _expand_defenses(defenses: Any) -> list[tuple[str, list[dict[str, Any]], boo
         items = [(d, None) for d in defenses]
     else:
         raise TypeError(
-            "defenses must be a dict {name: hyperparameter grid} or a list of names, "
-            f"got {type(defenses).__name__}"
+            f"defenses must be a dict {{name: hyperparameter grid}} or a list of names, got {type(defenses).__name__}"
         )
     out = []
     for name, g in items:
@@ -495,7 +511,9 @@ def _expand_defenses(defenses: Any) -> list[tuple[str, list[dict[str, Any]], boo
                     raise TypeError(f"each grid point of {name!r} must be a dict of hyperparameters, got {p!r}")
                 points.extend(_product(p))
         else:
-            raise TypeError(f"the grid of {name!r} must be a list of dicts, a dict, None or 'paper', got {type(g).__name__}")
+            raise TypeError(
+                f"the grid of {name!r} must be a list of dicts, a dict, None or 'paper', got {type(g).__name__}"
+            )
         out.append((name, points or [{}], from_paper))
     return out
 
@@ -590,10 +608,21 @@ def grid(
                 point = _rescale_point(name, point, int(epochs), int(early_stopping_reference_epochs), from_paper)
                 for seed in seed_list:
                     spec = RunSpec(
-                        dataset=ds, defense=name, hparams=point, model=model, seed=seed, epochs=epochs,
-                        milestones=tuple(milestones), lr=lr, batch_size=batch_size, momentum=momentum,
-                        weight_decay=weight_decay, augment=augment, size=size,
-                        attacks=None if attacks is None else tuple(attacks), amp=amp,
+                        dataset=ds,
+                        defense=name,
+                        hparams=point,
+                        model=model,
+                        seed=seed,
+                        epochs=epochs,
+                        milestones=tuple(milestones),
+                        lr=lr,
+                        batch_size=batch_size,
+                        momentum=momentum,
+                        weight_decay=weight_decay,
+                        augment=augment,
+                        size=size,
+                        attacks=None if attacks is None else tuple(attacks),
+                        amp=amp,
                     )
                     k = spec.key()
                     if k not in seen:
