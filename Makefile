@@ -46,7 +46,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 env: $(STAMP)
 
-test: $(STAMP)
+# Lint (ruff check, ruff format --check, mypy) first, then the suite; MathJax is fetched first so
+# that the offline-typesetting test runs instead of skipping.
+test: $(STAMP) $(MATHJAX_STAMP) lint
 	$(BIN)/python -m pytest -q tests
 
 # All three checks run; the target fails if any of them does.
