@@ -90,7 +90,13 @@ $(GEN)/99_scorecard.ipynb: $(filter-out $(GEN)/99_scorecard.ipynb,$(EXECUTED))
 
 notebooks: $(EXECUTED)
 
-book: notebooks $(MATHJAX_STAMP)
+# The quick-start page includes the measured wall time of each executed notebook.
+$(GEN)/chapter_times.md: $(EXECUTED)
+	@{ echo "| notebook | wall time (s) |"; echo "| --- | ---: |"; \
+	  for f in $(GEN)/.times/*.txt; do echo "| $$(basename $$f .txt) | $$(cat $$f) |"; done; \
+	  echo "| **total** | $$(cat $(GEN)/.times/*.txt | awk '{s+=$$1} END {print s}') |"; } > $@.tmp && mv $@.tmp $@
+
+book: notebooks $(GEN)/chapter_times.md $(MATHJAX_STAMP)
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . --all --warningiserror --keep-going --quiet
 	@echo "Book built: $(abspath _build/html/index.html)"
