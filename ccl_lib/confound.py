@@ -567,7 +567,10 @@ def plot_arms(summary, *, datasets: Optional[Sequence[str]] = None):
     ds_list = list(dict.fromkeys(summary["dataset"])) if datasets is None else list(datasets)
     if not ds_list:
         raise ValueError("summary has no rows")
-    fig, axes = plt.subplots(1, len(ds_list), figsize=(5.2 * len(ds_list), 4.0), squeeze=False)
+    from .plots import book_figsize
+
+    # panels fill the book's column; each panel's legend sits below it (fonts >= 9 pt at page size)
+    fig, axes = plt.subplots(1, len(ds_list), figsize=book_figsize(1, len(ds_list), aspect=1.45), squeeze=False)
     markers = dict(zip(ARM_NAMES, "osD^v<>"))
     for ax, ds in zip(axes[0], ds_list):
         sub = summary[summary["dataset"] == ds]
@@ -581,6 +584,6 @@ def plot_arms(summary, *, datasets: Optional[Sequence[str]] = None):
         ax.set_ylabel("highest advantage (attacker's rule)")
         ax.set_title(ds)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.tight_layout()
     return fig

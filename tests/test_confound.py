@@ -179,3 +179,24 @@ def test_a_run_shared_by_two_betas_counts_in_both_summaries_and_once_in_the_prem
     s = confound.arm_summary(twice)
     assert len(s) == 4 and set(s["beta"]) == {0.01, 0.05} and (s["n"] == 3).all()
     assert confound.variance_premise(twice, attack=None, n_boot=200)["n_runs"] == 6
+
+
+def test_plot_arms_fits_the_book_column_with_legible_legends():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ccl_lib.plots import BOOK_WIDTH
+
+    rows = []
+    for ds in ("location", "cifar10-jpeg"):
+        for i, arm in enumerate(("ce", "ccql_beta")):
+            rows.append({"dataset": ds, "arm": arm, "arm_label": arm, "test_acc": 0.5 + 0.1 * i,
+                         "test_acc_low": 0.45 + 0.1 * i, "test_acc_high": 0.55 + 0.1 * i,
+                         "adv": 0.4 - 0.2 * i, "adv_low": 0.35 - 0.2 * i, "adv_high": 0.45 - 0.2 * i})  # fmt: skip
+    fig = confound.plot_arms(pd.DataFrame(rows))
+    assert fig.get_figwidth() == pytest.approx(BOOK_WIDTH)
+    assert len(fig.axes) == 2
+    for ax in fig.axes:
+        means = sorted(tuple(c.lines[0].get_xydata()[0]) for c in ax.containers)
+        assert means == [pytest.approx((0.5, 0.4)), pytest.approx((0.6, 0.2))]
+        assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 9
