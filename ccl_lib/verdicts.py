@@ -257,6 +257,7 @@ def verdict(
     *,
     claim: Optional[str] = None,
     paper: Optional[float] = None,
+    margin: Optional[float] = None,
     min_seeds: int = MIN_SEEDS,
 ) -> Verdict:
     """The verdict word an interval supports (see the module docstring).
@@ -266,6 +267,9 @@ def verdict(
         claim: the paper's claim about the sign of the quantity: ``"lower"``
             (or ``"negative"``: below zero) or ``"higher"`` (``"positive"``).
         paper: the paper's value of the quantity (instead of ``claim``).
+        margin: with ``paper``, an equivalence margin: "agrees" then needs the whole
+            interval inside ``paper +- margin`` (a wide interval that merely contains the
+            paper's value is "inconclusive at this scale"). ``None``: containing it suffices.
         min_seeds: fewest seeds for a conclusive word (at least 3).
 
     Returns:
@@ -281,6 +285,9 @@ def verdict(
     bad_paper = isinstance(paper, bool) or not isinstance(paper, numbers.Real) or not math.isfinite(paper)
     if paper is not None and bad_paper:
         raise ValueError(f"paper must be a finite number or None, got {paper!r}")
+    if margin is not None and (paper is None or isinstance(margin, bool) or not isinstance(margin, numbers.Real)
+                               or not margin > 0):  # fmt: skip
+        raise ValueError(f"margin needs paper and must be a positive number, got {margin!r}")
     if isinstance(min_seeds, bool) or not isinstance(min_seeds, numbers.Integral) or min_seeds < MIN_SEEDS:
         raise ValueError(f"min_seeds must be an integer >= {MIN_SEEDS} (verdicts need 3 seeds), got {min_seeds!r}")
     c = _CLAIMS.get(claim) if claim is not None else None
@@ -300,6 +307,8 @@ def verdict(
             return out("lower", f"the whole interval is below the paper's {p:g}")
         if above:
             return out("higher", f"the whole interval is above the paper's {p:g}")
+        if margin is not None and not (p - margin <= interval.low and interval.high <= p + margin):
+            return out(INCONCLUSIVE, f"the interval holds the paper's {p:g} but reaches beyond +-{margin:g}")
         return out("agrees", f"the paper's {p:g} lies in the interval")
     if not (below or above):
         return out(INCONCLUSIVE, "the interval contains zero")

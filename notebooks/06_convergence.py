@@ -172,7 +172,9 @@ scorecard.clear(CHAPTER)
 for tag, name in (("img", image_experiment), ("tab", dataset)):
     a, t = arms[name], conv[name]
     lags = cv.convergence_lags(a, reference="CE", tol=tol)
-    v_lag = {k: verdict(iv, paper=0.0) for k, iv in lags.items()}
+    # "about as fast": the delay interval must lie within +-10 % of the epochs (at least 2)
+    margin = max(2.0, 0.1 * settings[name][0].epochs)
+    v_lag = {k: verdict(iv, paper=0.0, margin=margin) for k, iv in lags.items()}
     acc = {k: cv.paired_difference(a[k], a["CE"], "test_acc") for k in ("CCEL", "CCQL")}
     values = {
         "seeds": len(a["CE"]),
@@ -200,6 +202,7 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
             iv.format(percent=True, digits=1) if iv.finite else f"{100 * iv.mean:.1f} points (one seed)"
         )
         values[f"accdiff_{k}_verdict"] = verdict(iv).word
+    values["margin"] = float(margin)
     for k, v in values.items():
         glue(f"ch06_{tag}_{k}", v, display=False)
     n = values["seeds"]
@@ -249,8 +252,10 @@ glue("ch06_tol", tol, display=False)
 # {glue:text}`ch06_tab_lag_CCEL` epochs after cross-entropy and CCQL
 # {glue:text}`ch06_tab_lag_CCQL`. Against the paper's "no significantly longer training time" (a
 # delay of zero), the verdicts are **{glue:text}`ch06_tab_lag_CCEL_verdict`** (CCEL) and
-# **{glue:text}`ch06_tab_lag_CCQL_verdict`** (CCQL). Read them with the width of the
-# intervals: three seeds of a noisy epoch count leave room for a delay of several epochs.
+# **{glue:text}`ch06_tab_lag_CCQL_verdict`** (CCQL). "About as fast" is an equivalence claim, so
+# a verdict of agreement needs the whole interval within {glue:text}`ch06_tab_margin:.0f` epochs
+# of zero (10 % of the run); an interval that merely contains zero but leaves room for a delay
+# of several epochs is inconclusive.
 # Its mechanism is Eq. 11: while $p_y$ is small the CCL gradient is
 # about $\alpha = 0.5$ times cross-entropy's, so the first epochs move more slowly; once
 # examples are fitted the factor exceeds 1 and CCL catches up. On `cifar10-cpu` the CCL runs

@@ -92,3 +92,13 @@ def test_text_and_format():
 def test_format_never_prints_negative_zero():
     assert SeedInterval(-0.0001, -0.0004, 0.0002, 3).format() == "0.000 [0.000, 0.000]"
     assert SeedInterval(-0.0004, -0.002, 0.0001, 3).format(percent=True, digits=1) == "0.0 % [-0.2, 0.0]"
+
+
+def test_margin_turns_a_wide_interval_around_the_paper_value_inconclusive():
+    wide = SeedInterval(3.7, -6.7, 14.0, 3)
+    assert verdict(wide, paper=0.0).word == "agrees"
+    assert verdict(wide, paper=0.0, margin=3.0).word == INCONCLUSIVE
+    assert verdict(SeedInterval(0.5, -1.0, 2.0, 3), paper=0.0, margin=3.0).word == "agrees"
+    assert verdict(SeedInterval(5.0, 4.0, 6.0, 3), paper=0.0, margin=3.0).word == "higher"
+    with pytest.raises(ValueError, match="margin"):
+        verdict(wide, margin=3.0)
