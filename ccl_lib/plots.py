@@ -142,6 +142,21 @@ _HISTORY_LABELS = {
 }
 
 
+def _figure_legend(fig: Any, axes: Any, *, max_cols: int, **kw: Any) -> list[str]:
+    """One legend below the panels of ``fig``: each label of ``axes`` once, at most ``max_cols`` columns.
+
+    Returns the labels (callers size the bottom margin by their count).
+    """
+    handles, labels = [], []
+    for ax in axes:
+        for hd, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(hd)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=max(1, min(len(labels), max_cols)), frameon=False, **kw)
+    return labels
+
+
 def _check_frame(df: Any, needed: Sequence[str], what: str):
     import pandas as pd
 
@@ -238,13 +253,7 @@ def privacy_utility(
         ax.set_xlabel("test accuracy")
         ax.set_ylabel("attack advantage" if value == "advantage" else value)
         ax.grid(alpha=0.3)
-    handles, labels = [], []
-    for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False, bbox_to_anchor=(0.5, 0.0))
+    labels = _figure_legend(fig, axes, max_cols=5, bbox_to_anchor=(0.5, 0.0))
     head = title if title is not None else _frame_title(df)
     fig.suptitle(head)
     fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 5), 1, 0.97))
@@ -895,13 +904,7 @@ def privacy_utility_intervals(
         if i >= len(names) - ncols:
             ax.set_xlabel("test accuracy")
             ax.xaxis.set_tick_params(labelbottom=True)
-    handles, labels = [], []
-    for ax in flat[: len(names)]:
-        for hd, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(hd)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False)
+    _figure_legend(fig, flat[: len(names)], max_cols=4)
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, legend_h / (h + legend_h), 1, 1))
@@ -1085,13 +1088,7 @@ def strong_roc_panels(
         if i >= len(panels) - ncols:
             ax.set_xlabel("false-positive rate")
         ax.grid(alpha=0.3, which="both")
-    handles, labels = [], []
-    for ax in flat[: len(panels)]:
-        for hd, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(hd)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
+    _figure_legend(fig, flat[: len(panels)], max_cols=6)
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, legend_h / (h + legend_h), 1, 1))

@@ -134,3 +134,19 @@ def test_strong_roc_panels_starts_at_one_false_positive_and_keeps_its_title():
     with pytest.raises(ValueError, match="seed 3"):
         plots.strong_roc_panels(runs, {"rmia": "RMIA"}, seed=3)
     plt.close(fig)
+
+
+def test_figure_legend_lists_each_label_once_below_the_panels():
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    for ax in axes:
+        ax.plot([0, 1], [0, 1], label="CE")
+        ax.plot([0, 1], [1, 0], label="CCQL")
+    axes[1].plot([0, 1], [0.5, 0.5], label="focal")
+    labels = plots._figure_legend(fig, axes, max_cols=2)
+    assert labels == ["CE", "CCQL", "focal"]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == labels
+    assert legend._ncols == 2
+    plt.close(fig)
