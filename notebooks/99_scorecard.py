@@ -41,7 +41,7 @@
 # part, scikit-learn's digits), so "inconclusive" and "not reproduced" here are statements about
 # these settings; the "likely cause" column names what differs from the paper's.
 
-# %% tags=["parameters", "remove-input"]
+# %% tags=["parameters"]
 # folder of the rows the chapters recorded; None: $CCL_SCORECARD_DIR, else book/generated/scorecard
 scorecard_dir = None
 
