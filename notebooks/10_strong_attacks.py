@@ -266,6 +266,12 @@ if image_experiment:
     )
 glue("ch10_image_model", settings[image_experiment]["model"] if image_experiment else "none", display=False)
 
+
+def rmia_a_for(k: int):
+    """RMIA's a: tuned on the reference models when there are >= 4 of them, else rmia_a_fixed."""
+    return rmia_a if (rmia_a != "tune" or k >= 4) else rmia_a_fixed
+
+
 # %%
 runs = {}  # (setting, defense, seed) -> StrongAttackRun
 t_start = time.perf_counter()
@@ -277,7 +283,6 @@ for name, st in settings.items():
             model_fn = partial(
                 build_model, st["model"], tuple(ds.input_shape), int(ds.num_classes), **defense.model_kwargs
             )
-            a = rmia_a if (rmia_a != "tune" or st["k"] >= 4) else rmia_a_fixed
             runs[(name, label, seed)] = run_strong_attacks(
                 ds,
                 defense,
@@ -287,7 +292,7 @@ for name, st in settings.items():
                 model_fn=model_fn,
                 seed=seed,
                 fixed_variance=fixed_variance,
-                rmia_a=a,
+                rmia_a=rmia_a_for(st["k"]),
                 label=label,
                 attacker=attacker,
                 progress=False,
@@ -601,7 +606,6 @@ if tabular and "CCQL" in location_defenses:
     ds2 = load_dataset(cfg2["dataset"])
     other = "mismatched" if attacker == "matched" else "matched"
     d2 = make_defense("CCQL", cfg2["dataset"])
-    a2 = rmia_a if (rmia_a != "tune" or cfg2["k"] >= 4) else rmia_a_fixed
     alt = run_strong_attacks(
         ds2,
         d2,
@@ -610,7 +614,7 @@ if tabular and "CCQL" in location_defenses:
         config=cfg2["config"],
         seed=first_seed,
         fixed_variance=fixed_variance,
-        rmia_a=a2,
+        rmia_a=rmia_a_for(cfg2["k"]),
         label="CCQL",
         attacker=other,
         progress=False,
