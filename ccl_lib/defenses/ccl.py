@@ -42,6 +42,7 @@ class Vanilla(Defense):
     """Undefended training: cross-entropy ``-log p_y`` (Sec. 3.1)."""
 
     name = "vanilla"
+    stackable = True  # fit_many may vmap its loss (ccl_lib.train.Objective.stackable)
     params: ClassVar[Mapping[str, Param]] = {}
 
     def loss(self, model: nn.Module, x: Tensor, y: Tensor, *, ref=None, epoch: int = 0, step: int = 0) -> Tensor:
@@ -57,6 +58,7 @@ class CCL(Defense):
     """
 
     name = "ccl"
+    stackable = True  # fit_many may vmap its loss (ccl_lib.train.Objective.stackable)
     params: ClassVar[Mapping[str, Param]] = {
         "alpha": _ALPHA,
         "concave": _CONCAVE,
@@ -153,6 +155,7 @@ class Focal(Defense):
     """Focal loss ``scale * -(1 - p_y)^gamma log p_y`` (Lin et al., 2017; Sec. 3.1, App. D)."""
 
     name = "focal"
+    stackable = True  # fit_many may vmap its loss (ccl_lib.train.Objective.stackable)
     params: ClassVar[Mapping[str, Param]] = {"gamma": _GAMMA, "scale": _SCALE}
 
     def setup(self, model: nn.Module, *, num_classes: int, device: torch.device) -> None:

@@ -46,6 +46,7 @@ class Dropout(Defense):
     """Dropout with probability ``rate`` on the last fully connected layer's input (App. E.2)."""
 
     name = "dropout"
+    stackable = True  # fit_many may vmap its loss (ccl_lib.train.Objective.stackable)
     params: ClassVar[Mapping[str, Param]] = {
         "rate": Param(0.5, number(0.0, 1.0, hi_open=True), "dropout probability in [0, 1)"),
     }
@@ -80,6 +81,7 @@ class LabelSmoothing(Defense):
     """Cross-entropy against smoothed labels (Szegedy et al., 2016; App. E.2)."""
 
     name = "label_smoothing"
+    stackable = True  # fit_many may vmap its loss (ccl_lib.train.Objective.stackable)
     params: ClassVar[Mapping[str, Param]] = {
         "smoothing": Param(0.1, number(0.0, 1.0, hi_open=True), "smoothing in [0, 1)"),
     }
@@ -104,6 +106,7 @@ class ConfidencePenalty(Defense):
     """``CE - weight * H(softmax)``: penalizes confident (low-entropy) outputs (Pereyra et al., 2017)."""
 
     name = "confidence_penalty"
+    stackable = True  # fit_many may vmap its loss (ccl_lib.train.Objective.stackable)
     params: ClassVar[Mapping[str, Param]] = {
         "weight": Param(0.1, number(0.0, None), "weight >= 0 of the entropy term"),
     }
