@@ -1,4 +1,8 @@
-"""Image batches built on the training device from uint8 pixels: gather, crop+flip, normalize.
+"""Training-time image augmentation: random crop and flip, and batches built on the device.
+
+:func:`random_crop_flip` crops and flips a float batch (the trainer's augmentation of
+images held as tensors).  Image batches can also be built on the training device from
+uint8 pixels: gather, crop+flip, normalize.
 
 The paper's CIFAR recipe (Sec. 5.1) trains with random crops (zero padding
 4) and horizontal flips.  :class:`DeviceImages` keeps a split's images as
@@ -9,7 +13,7 @@ each batch gathers -- and builds every training batch there:
 2. crop and flip by index arithmetic on the uint8 pixels;
 3. scale to [0, 1] and normalize per channel in float32, exactly as
    :meth:`ccl_lib.data.Dataset.features` does, and zero the padded border
-   (the zero padding of :func:`ccl_lib.train.random_crop_flip`, which pads the
+   (the zero padding of :func:`random_crop_flip`, which pads the
    *normalized* image);
 4. hand the model a channels-last (NHWC in memory) float32 batch.
 
@@ -21,12 +25,14 @@ bit for bit (tested).
 
 from __future__ import annotations
 
+import numbers
 from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-__all__ = ["DeviceImages"]
+__all__ = ["DeviceImages", "random_crop_flip"]
 
 Tensor = torch.Tensor
 
@@ -122,7 +128,7 @@ class DeviceImages:
         Sample ``i`` is the ``H x W`` window at row ``offsets[0, i]`` and column
         ``offsets[1, i]`` of the image zero-padded by ``padding`` (after
         normalization), mirrored left-right when ``flips[i]`` -- the augmentation
-        of :func:`ccl_lib.train.random_crop_flip`, computed on the uint8 pixels.
+        of :func:`random_crop_flip`, computed on the uint8 pixels.
         """
         idx = indices.to(self.device, torch.long)
         px = self.pixels.index_select(0, idx)  # (b, H, W, C) uint8
@@ -147,3 +153,51 @@ class DeviceImages:
         x = self._normalize(out)
         x = torch.where(valid[:, None, :, :], x, torch.zeros((), device=self.device))
         return x.contiguous(memory_format=torch.channels_last)
+
+
+def random_crop_flip(
+    x: Tensor,
+    padding: int = 4,
+    generator: Optional[torch.Generator] = None,
+    *,
+    offsets: Optional[Tensor] = None,
+    flips: Optional[Tensor] = None,
+) -> Tensor:
+    """Random crop with zero padding and random horizontal flip, for a batch (N, C, H, W).
+
+    The standard CIFAR training augmentation (He et al., 2016), vectorized on
+    the batch's device: sample ``i`` is the ``H x W`` window at row
+    ``offsets[0, i]`` and column ``offsets[1, i]`` of the image zero-padded by
+    ``padding`` on each side, mirrored left-right when ``flips[i]``.  Offsets
+    (integers in ``[0, 2 * padding]``) and flips are drawn from ``generator``
+    unless given.
+
+    Args:
+        x: (N, C, H, W) batch.
+        padding: zero padding on each side, in pixels (>= 0; the standard 4).
+        generator: the torch RNG for the draws (default the global one).
+        offsets: (2, N) integer crop offsets (rows, columns) instead of drawing them.
+        flips: (N,) booleans, mirror sample ``i`` when true, instead of drawing them.
+    """
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        raise ValueError(f"x must be a batch of images (N, C, H, W), got {getattr(x, 'shape', type(x))}")
+    if not (isinstance(padding, numbers.Integral) and not isinstance(padding, bool) and padding >= 0):
+        raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
+    n, c, h, w = x.shape
+    if offsets is None:
+        offsets = torch.randint(0, 2 * padding + 1, (2, n), generator=generator)
+    if flips is None:
+        flips = torch.rand(n, generator=generator) < 0.5
+    if tuple(offsets.shape) != (2, n) or tuple(flips.shape) != (n,):
+        raise ValueError(
+            f"offsets must have shape (2, {n}) and flips ({n},), got {tuple(offsets.shape)} and {tuple(flips.shape)}"
+        )
+    off = offsets.to(x.device, torch.long)
+    flip = flips.to(x.device, torch.bool)
+    xp = F.pad(x, (padding, padding, padding, padding))
+    rows = off[0][:, None] + torch.arange(h, device=x.device)[None, :]  # (n, h)
+    cols = off[1][:, None] + torch.arange(w, device=x.device)[None, :]  # (n, w)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    idx_n = torch.arange(n, device=x.device)[:, None, None]
+    out = xp.permute(0, 2, 3, 1)[idx_n, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
+    return out.permute(0, 3, 1, 2).contiguous()

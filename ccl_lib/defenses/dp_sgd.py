@@ -60,8 +60,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..augment import random_crop_flip
 from ..losses import cross_entropy
-from ..train import TrainConfig, TrainResult, predict_logits, random_crop_flip
+from ..train import TrainConfig, TrainResult, predict_logits
 from ..utils import atomic_torch_save, resolve_device
 from .base import Defense, Param, choice, number
 
