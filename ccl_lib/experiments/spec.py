@@ -24,11 +24,14 @@ import itertools
 import math
 from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from ..utils import stable_hash
+
+if TYPE_CHECKING:
+    from ..train import TrainConfig
 
 __all__ = [
     "FrozenDict",
@@ -359,6 +362,37 @@ class RunSpec:
         from .. import defenses as _defenses
 
         return int(_defenses.n_parts_for(self.defense))
+
+    def train_config(self, role_seed: int, device: Any = "auto") -> TrainConfig:
+        """The :class:`ccl_lib.train.TrainConfig` of one model of this run: the one way from a spec to a recipe.
+
+        The SGD recipe of Sec. 5.1 with this spec's epochs, milestones, learning
+        rate, batch size, momentum, weight decay and ``amp``; crop-and-flip
+        augmentation only on image data (as :meth:`identity` records it).
+
+        Args:
+            role_seed: the model's training seed, a non-negative integer; the run's target
+                and shadow use ``derive_seed(spec.seed, "target")`` / ``(..., "shadow")``.
+            device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
+        """
+        from ..train import TrainConfig
+
+        if isinstance(role_seed, bool) or not isinstance(role_seed, (int, np.integer)) or role_seed < 0:
+            raise ValueError(
+                f"role_seed must be a non-negative integer (e.g. derive_seed(seed, role)), got {role_seed!r}"
+            )
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            milestones=self.milestones,
+            augment=bool(self.augment and self.kind == "image"),
+            seed=int(role_seed),
+            device=str(device),
+            amp=self.amp,
+        )
 
     def identity(self) -> dict[str, Any]:
         """The canonical dict hashed by :meth:`key`: every setting that changes a result."""
