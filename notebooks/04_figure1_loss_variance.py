@@ -144,7 +144,7 @@ for name, specs in settings.items():
 # %%
 for name, c in curves.items():
     n = len(arms[name]["CE"])
-    fig = plots.curve_bands(
+    fig = plots.training_curves(
         c,
         metrics=("train_loss_mean", "train_loss_var", "train_loss_rel_var"),
         logy=("train_loss_var", "train_loss_rel_var"),

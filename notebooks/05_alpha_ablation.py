@@ -133,7 +133,7 @@ summary = ablation.alpha_summary(per_run)
 
 # %%
 n = int(summary["seeds"].min())
-fig = plots.alpha_intervals(summary, logy=("train_loss_var",), title=f"{dataset}: Figure 4, {n} seeds per point")
+fig = plots.alpha_ablation(summary, logy=("train_loss_var",), title=f"{dataset}: Figure 4, {n} seeds per point")
 display(fig)
 plt.close(fig)
 

@@ -138,7 +138,7 @@ for name, specs in settings.items():
 # %%
 for name, c in curves.items():
     n = len(arms[name]["CE"])
-    fig = plots.curve_bands(
+    fig = plots.training_curves(
         c,
         metrics=("objective", "train_loss_mean", "test_acc"),
         logy=("train_loss_mean",),

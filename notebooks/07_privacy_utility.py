@@ -210,7 +210,7 @@ glue("ch07_n_seeds", n_seeds, display=False)
 
 # %%
 title = f"{dataset}: privacy-utility curves ({n_seeds} seeds)"
-fig = plots.privacy_utility_intervals(points, attacks=PAPER_ATTACKS, ncols=ncols, title=title)
+fig = plots.privacy_utility(points, attacks=PAPER_ATTACKS, ncols=ncols, title=title)
 display(fig)
 plt.close(fig)
 

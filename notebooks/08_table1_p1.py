@@ -237,7 +237,7 @@ format_table(made_of, percent=["test_acc", "max_advantage"])
 # undefended model).
 
 # %%
-fig = plots.p1_bars_intervals(summary, paper_results.table1(), order=ORDER)
+fig = plots.p1_bars(summary, paper_results.table1(), order=ORDER)
 display(fig)
 plt.close(fig)
 

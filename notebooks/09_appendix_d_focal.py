@@ -236,7 +236,7 @@ per_attack = pd.DataFrame(
 
 # %%
 groups = {"focal": f"Focal loss ($\\gamma$ = {gamma:g})", "chosen": f"+ concave term, $\\alpha$ = {choice['alpha']:g}"}
-fig = plots.attack_bars_intervals(bars, groups, title=f"{dataset}: Figure 6 ({len(common)} seeds)")
+fig = plots.attack_bars(bars, groups, title=f"{dataset}: Figure 6 ({len(common)} seeds)")
 display(fig)
 plt.close(fig)
 

@@ -421,11 +421,13 @@ def test_strong_attack_table_intervals_and_chapter_plots():
     assert shown.loc[("toy", "open", "rmia"), "tpr@0.1%"].startswith("100.0%")
     with pytest.raises(ValueError, match="no rows for seed 3"):
         format_strong_attack_table(table, seed=3)
-    fig = plots.strong_roc_grid(runs, ["toy"], ["open", "closed"], {"lira_online": "LiRA", "rmia": "RMIA"}, seed=0)
+    fig = plots.strong_roc_panels(
+        runs, {"lira_online": "LiRA", "rmia": "RMIA"}, seed=0, datasets=["toy"], defenses=["open", "closed"]
+    )
     assert len(fig.axes) == 2 and all(ax.get_xscale() == "log" for ax in fig.axes)
     assert len(fig.axes[0].get_lines()) == 3  # two defenses + chance
-    with pytest.raises(KeyError, match="defenses"):
-        plots.strong_roc_grid(runs, ["toy"], ["missing"], {"rmia": "RMIA"}, seed=0)
+    with pytest.raises(ValueError, match="defenses"):
+        plots.strong_roc_panels(runs, {"rmia": "RMIA"}, seed=0, datasets=["toy"], defenses=["missing"])
     fig = plots.tpr_intervals(strongest_attacks(table), ["toy"], ["open", "closed"])
     assert len(fig.axes) == 1 and len(fig.axes[0].get_xticklabels()) == 2
     with pytest.raises(ValueError):
