@@ -204,47 +204,74 @@ BOOTSTRAP_METRICS = ("advantage", "advantage_oracle", "tpr@0.1%", "tpr@1%")
 BOOTSTRAP_REPLICATES = 1000
 
 
-def _compute(spec: RunSpec, device: Any, progress: bool):
-    """Train, attack and build the rows; returns (result, model states to store, score arrays)."""
-    from ..attacks import is_paper_attack, p1_from_report, run_attacks
-    from ..metrics import p1_score
-    from ..models import build_model
-    from ..stats import interval_columns
-    from ..train import TrainConfig
+#: The two models of a run and the split parts each trains and is tested on (Sec. 5.1).
+ROLES: dict[str, tuple[str, str]] = {
+    "target": ("target_train", "target_test"),
+    "shadow": ("shadow_train", "shadow_test"),
+}
 
+
+def _compute(spec: RunSpec, device: Any, progress: bool):
+    """One run of Sec. 5.1's protocol; returns (result, model states to store, score arrays).
+
+    The pipeline, top to bottom: split the data (:func:`_parts`), train target and
+    shadow (:func:`_train_models`), then for each evaluated epoch put the models at that
+    epoch (:func:`_at_epoch`), attack (:func:`_attack`) and summarize into rows
+    (:func:`_epoch_rows`), keeping the weights (:func:`_epoch_states`) and scores
+    (:func:`_score_arrays`); :func:`_store` writes what this returns.
+    """
     t0 = time.perf_counter()
     dev = resolve_device(device)
-    key = spec.key()
     ds, parts = _parts(spec)
+    defense = spec.make_defense()
+    models, trained = _train_models(spec, ds, parts, dev, progress)
+    eval_epochs = _eval_epochs(spec, defense)
+    multi = bool(defense.checkpoint_epochs)
+    rows: list[dict[str, Any]] = []
+    states: dict[str, dict[str, torch.Tensor]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for e in eval_epochs:
+        _at_epoch(models, trained, e if multi else None, dev)
+        report, results = _attack(spec, models, parts, dev, progress)
+        history = {int(h["epoch"]): h for h in trained["target"].history}[e]
+        rows += _epoch_rows(spec, defense, e, multi, history, report, results)
+        states.update(_epoch_states(models, e, last=e == eval_epochs[-1]))
+        arrays.update(_score_arrays(e, results))
+    histories = {role: [dict(h) for h in trained[role].history] for role in ROLES}
+    meta = _meta(spec, ds, parts, defense, dev, eval_epochs, time.perf_counter() - t0)
+    result = RunResult(spec=spec, key=spec.key(), rows=rows, histories=histories, meta=meta, cached=False)
+    return result, states, arrays
+
+
+def _train_models(spec: RunSpec, ds: Any, parts: dict[str, Any], dev: torch.device, progress: bool):
+    """Train the target and the shadow (Sec. 5.1): same defense and recipe, own data, own seed.
+
+    Each model gets a fresh defense object (no state shared between the two), its seed
+    from :func:`derive_seed`, and its recipe from :meth:`RunSpec.train_config`.  On the
+    CPU they are trained one after the other (:meth:`Defense.train`); on CUDA together
+    where the defense allows (:func:`ccl_lib.train.fit_many`, else one by one, said so).
+
+    Returns:
+        ``({role: model}, {role: TrainResult})`` for the roles of :data:`ROLES`.
+    """
+    from ..models import build_model
+    from ..train import fit_many
+
     label = spec.label()
     models: dict[str, torch.nn.Module] = {}
     trained: dict[str, Any] = {}
-    defense = spec.make_defense()
-    roles = {"target": ("target_train", "target_test"), "shadow": ("shadow_train", "shadow_test")}
     pending: dict[str, Any] = {}
-    for role, (tr, te) in roles.items():
-        d = spec.make_defense()  # a fresh object per model: no state shared between target and shadow
+    for role, (tr, te) in ROLES.items():
+        d = spec.make_defense()
         rseed = derive_seed(spec.seed, role)
         seed_everything(rseed)
-        model = build_model(spec.resolved_model, ds.input_shape, ds.num_classes, **d.model_kwargs)
-        config = TrainConfig(
-            epochs=spec.epochs,
-            batch_size=spec.batch_size,
-            lr=spec.lr,
-            momentum=spec.momentum,
-            weight_decay=spec.weight_decay,
-            milestones=spec.milestones,
-            augment=bool(spec.augment and spec.kind == "image"),
-            seed=rseed,
-            device=str(dev),
-            amp=spec.amp,
-        )
-        models[role] = model
-        if dev.type == "cuda":  # trained together below (ccl_lib.train.fit_many)
+        models[role] = build_model(spec.resolved_model, ds.input_shape, ds.num_classes, **d.model_kwargs)
+        config = spec.train_config(rseed, dev)
+        if dev.type == "cuda":  # trained together below
             pending[role] = (d, config)
             continue
         trained[role] = d.train(
-            model,
+            models[role],
             *parts[tr],
             config=config,
             x_test=parts[te][0],
@@ -253,118 +280,165 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
             progress=progress,
             desc=f"{role}: {label}",
         )
-    if pending:  # on CUDA target and shadow step together where the defense allows (else one by one, said so)
-        from ..train import fit_many
-
+    if pending:
         names = list(pending)
         results = fit_many(
             [models[r] for r in names],
-            [parts[roles[r][0]] for r in names],
+            [parts[ROLES[r][0]] for r in names],
             objective=[pending[r][0] for r in names],
             configs=[pending[r][1] for r in names],
-            x_test=[parts[roles[r][1]][0] for r in names],
-            y_test=[parts[roles[r][1]][1] for r in names],
-            reference=parts.get("reference") if defense.needs_reference else None,
+            x_test=[parts[ROLES[r][1]][0] for r in names],
+            y_test=[parts[ROLES[r][1]][1] for r in names],
+            reference=parts.get("reference") if pending[names[0]][0].needs_reference else None,
             progress=progress,
             desc=label,
         )
         trained.update(zip(names, results))
+    return models, trained
 
-    eval_epochs = tuple(defense.checkpoint_epochs) or (spec.epochs,)
-    multi = bool(defense.checkpoint_epochs)
-    describe = defense.describe()
-    hp_cols = _flat_hparams(describe)
-    setting = spec.setting_label()
-    variant = spec.defense_label()
-    rows: list[dict[str, Any]] = []
-    states: dict[str, dict[str, torch.Tensor]] = {}
+
+def _eval_epochs(spec: RunSpec, defense: Any) -> tuple[int, ...]:
+    """The epochs whose models are attacked: the defense's checkpoints (early stopping, App. E.2), else the last."""
+    return tuple(defense.checkpoint_epochs) or (spec.epochs,)
+
+
+def _at_epoch(models: dict[str, torch.nn.Module], trained: dict[str, Any], epoch: Optional[int], dev: Any) -> None:
+    """Put every model at its checkpoint of ``epoch`` (``None``: as trained), on ``dev``, in eval mode."""
+    for role, model in models.items():
+        if epoch is not None:
+            model.load_state_dict(trained[role].checkpoints[epoch])
+        model.to(dev).eval()
+
+
+def _attack(spec: RunSpec, models: dict[str, torch.nn.Module], parts: dict[str, Any], dev: Any, progress: bool):
+    """Query the models and run every attack of the spec (:func:`ccl_lib.attacks.run_attacks`), seeded by ``spec.seed``.
+
+    The shadow model and its parts calibrate the attacks; the target's train part are the
+    members, its test part the non-members (Sec. 5.1).
+
+    Returns:
+        ``(report, results)``: one report row per attack, and ``{attack: AttackResult}``.
+    """
+    from ..attacks import run_attacks
+
+    seed_everything(spec.seed)
+    out = run_attacks(
+        models["target"],
+        models["shadow"],
+        target_in=parts["target_train"],
+        target_out=parts["target_test"],
+        shadow_in=parts["shadow_train"],
+        shadow_out=parts["shadow_test"],
+        attacks=list(spec.resolved_attacks),
+        kind=spec.kind,
+        seed=spec.seed,
+        device=dev,
+        return_results=True,
+        progress=progress,
+    )
+    return out if isinstance(out, tuple) else (out, {})
+
+
+def _epoch_rows(
+    spec: RunSpec,
+    defense: Any,
+    epoch: int,
+    multi: bool,
+    history: dict[str, float],
+    report: Any,
+    results: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """One result row per attack of ``report`` at ``epoch``: run columns, the target's utility, the attack's metrics.
+
+    Each row carries the attack's percentile-bootstrap intervals (:data:`BOOTSTRAP_METRICS`,
+    :func:`ccl_lib.stats.interval_columns`), its own P1 (Eq. 13) and the run's P1 and
+    highest advantage over the paper's attacks only (Table 1).  ``multi`` (early
+    stopping) names the run and setting with ``stop=<epoch>``.
+    """
+    from ..attacks import is_paper_attack, p1_from_report
+    from ..metrics import p1_score
+    from ..stats import interval_columns
+
+    key, label, setting, variant = spec.key(), spec.label(), spec.setting_label(), spec.defense_label()
+    test_acc = float(history["test_acc"])
+    # P1 and the highest advantage over the paper's attacks only (Table 1); extra attacks are reported beside.
+    paper = report[report["attack"].map(is_paper_attack)]
+    p1 = float(p1_from_report(report, test_acc)) if len(paper) else math.nan
+    max_adv = float(paper["advantage"].max()) if len(paper) else math.nan
+    base = {
+        "key": key,
+        "run_id": f"{key}@{epoch}" if multi else key,
+        "label": f"{setting} stop={epoch} seed={spec.seed}" if multi else label,
+        "setting": f"{setting} stop={epoch}" if multi else setting,
+        "variant": f"{variant} stop={epoch}" if multi else variant,
+        "dataset": spec.dataset,
+        "kind": spec.kind,
+        "model": spec.resolved_model,
+        "defense": spec.defense,
+        **_flat_hparams(defense.describe()),
+        "seed": spec.seed,
+        "epochs": spec.epochs,
+        "milestones": _fmt(list(spec.milestones)),
+        "lr": spec.lr,
+        "batch_size": spec.batch_size,
+        "momentum": spec.momentum,
+        "weight_decay": spec.weight_decay,
+        "augment": spec.augment,
+        "size": spec.size,
+        "eval_epoch": int(epoch),
+        "test_acc": test_acc,
+        "train_acc": float(history["train_acc"]),
+        "train_loss_mean": float(history["train_loss_mean"]),
+        "train_loss_var": float(history["train_loss_var"]),
+        "test_loss_mean": float(history["test_loss_mean"]),
+    }
+    rows = []
+    for rec in report.to_dict("records"):
+        row = dict(base)
+        row.update({k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()})
+        row["paper_attack"] = bool(is_paper_attack(rec["attack"]))
+        r = results.get(rec["attack"])
+        if r is not None:  # percentile bootstrap over members and non-members (ccl_lib.stats)
+            has_dec = r.decision_in is not None
+            ci = interval_columns(r.scores_in, r.scores_out,
+                                  [m for m in BOOTSTRAP_METRICS if has_dec or m != "advantage"],
+                                  n_boot=BOOTSTRAP_REPLICATES, seed=spec.seed,
+                                  decisions=(r.decision_in, r.decision_out) if has_dec else None)  # fmt: skip
+            row.update({k: float(v) for k, v in ci.items() if k.endswith(("_low", "_high"))})
+            if not has_dec:
+                row.update({"advantage_low": math.nan, "advantage_high": math.nan})
+        adv = float(rec["advantage"])
+        row["attack_p1"] = float(p1_score(test_acc, adv)) if math.isfinite(adv) else math.nan
+        row["max_advantage"] = max_adv
+        row["p1"] = p1
+        rows.append(row)
+    return rows
+
+
+def _epoch_states(models: dict[str, torch.nn.Module], epoch: int, *, last: bool) -> dict[str, dict[str, torch.Tensor]]:
+    """CPU copies of the weights to store at ``epoch``: the target always, the shadow at the ``last`` epoch only."""
+    roles = ("target", "shadow") if last else ("target",)
+    return {
+        f"{r}-e{epoch:04d}": {k: v.detach().cpu().clone() for k, v in models[r].state_dict().items()} for r in roles
+    }
+
+
+def _score_arrays(epoch: int, results: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Every attack's member/non-member scores (and decisions, where it makes them) at ``epoch``: the scores file."""
     arrays: dict[str, np.ndarray] = {}
-    hist = {role: {int(h["epoch"]): h for h in trained[role].history} for role in roles}
-    for e in eval_epochs:
-        for role in roles:
-            if multi:
-                models[role].load_state_dict(trained[role].checkpoints[e])
-            models[role].to(dev).eval()
-        h = hist["target"][e]
-        test_acc = float(h["test_acc"])
-        seed_everything(spec.seed)
-        out = run_attacks(
-            models["target"],
-            models["shadow"],
-            target_in=parts["target_train"],
-            target_out=parts["target_test"],
-            shadow_in=parts["shadow_train"],
-            shadow_out=parts["shadow_test"],
-            attacks=list(spec.resolved_attacks),
-            kind=spec.kind,
-            seed=spec.seed,
-            device=dev,
-            return_results=True,
-            progress=progress,
-        )
-        report, results = out if isinstance(out, tuple) else (out, {})
-        # P1 and the highest advantage over the paper's attacks only (Table 1); extra attacks are reported beside.
-        paper = report[report["attack"].map(is_paper_attack)]
-        p1 = float(p1_from_report(report, test_acc)) if len(paper) else math.nan
-        max_adv = float(paper["advantage"].max()) if len(paper) else math.nan
-        base = {
-            "key": key,
-            "run_id": f"{key}@{e}" if multi else key,
-            "label": f"{setting} stop={e} seed={spec.seed}" if multi else label,
-            "setting": f"{setting} stop={e}" if multi else setting,
-            "variant": f"{variant} stop={e}" if multi else variant,
-            "dataset": spec.dataset,
-            "kind": spec.kind,
-            "model": spec.resolved_model,
-            "defense": spec.defense,
-            **hp_cols,
-            "seed": spec.seed,
-            "epochs": spec.epochs,
-            "milestones": _fmt(list(spec.milestones)),
-            "lr": spec.lr,
-            "batch_size": spec.batch_size,
-            "momentum": spec.momentum,
-            "weight_decay": spec.weight_decay,
-            "augment": spec.augment,
-            "size": spec.size,
-            "eval_epoch": int(e),
-            "test_acc": test_acc,
-            "train_acc": float(h["train_acc"]),
-            "train_loss_mean": float(h["train_loss_mean"]),
-            "train_loss_var": float(h["train_loss_var"]),
-            "test_loss_mean": float(h["test_loss_mean"]),
-        }
-        for rec in report.to_dict("records"):
-            row = dict(base)
-            row.update({k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()})
-            row["paper_attack"] = bool(is_paper_attack(rec["attack"]))
-            r = results.get(rec["attack"])
-            if r is not None:  # percentile bootstrap over members and non-members (ccl_lib.stats)
-                has_dec = r.decision_in is not None
-                ci = interval_columns(r.scores_in, r.scores_out,
-                                      [m for m in BOOTSTRAP_METRICS if has_dec or m != "advantage"],
-                                      n_boot=BOOTSTRAP_REPLICATES, seed=spec.seed,
-                                      decisions=(r.decision_in, r.decision_out) if has_dec else None)  # fmt: skip
-                row.update({k: float(v) for k, v in ci.items() if k.endswith(("_low", "_high"))})
-                if not has_dec:
-                    row.update({"advantage_low": math.nan, "advantage_high": math.nan})
-            adv = float(rec["advantage"])
-            row["attack_p1"] = float(p1_score(test_acc, adv)) if math.isfinite(adv) else math.nan
-            row["max_advantage"] = max_adv
-            row["p1"] = p1
-            rows.append(row)
-        states[f"target-e{e:04d}"] = {k: v.detach().cpu().clone() for k, v in models["target"].state_dict().items()}
-        if e == eval_epochs[-1]:
-            states[f"shadow-e{e:04d}"] = {k: v.detach().cpu().clone() for k, v in models["shadow"].state_dict().items()}
-        for name, r in results.items():
-            arrays[f"e{e}__{name}__scores_in"] = np.asarray(r.scores_in, dtype=np.float64)
-            arrays[f"e{e}__{name}__scores_out"] = np.asarray(r.scores_out, dtype=np.float64)
-            if getattr(r, "decision_in", None) is not None:
-                arrays[f"e{e}__{name}__decision_in"] = np.asarray(r.decision_in, dtype=bool)
-                arrays[f"e{e}__{name}__decision_out"] = np.asarray(r.decision_out, dtype=bool)
+    for name, r in results.items():
+        arrays[f"e{epoch}__{name}__scores_in"] = np.asarray(r.scores_in, dtype=np.float64)
+        arrays[f"e{epoch}__{name}__scores_out"] = np.asarray(r.scores_out, dtype=np.float64)
+        if getattr(r, "decision_in", None) is not None:
+            arrays[f"e{epoch}__{name}__decision_in"] = np.asarray(r.decision_in, dtype=bool)
+            arrays[f"e{epoch}__{name}__decision_out"] = np.asarray(r.decision_out, dtype=bool)
+    return arrays
 
-    meta = {
-        "seconds": time.perf_counter() - t0,
+
+def _meta(spec: RunSpec, ds: Any, parts: dict[str, Any], defense: Any, dev: torch.device, eval_epochs, seconds: float):
+    """Where and how long the run ran, its split sizes and model shape (``result.json``'s ``meta``)."""
+    return {
+        "seconds": seconds,
         "device": str(dev),
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
         "torch_threads": torch.get_num_threads(),
@@ -379,17 +453,8 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
             "num_classes": int(ds.num_classes),
             "kwargs": dict(defense.model_kwargs),
         },
-        "defense": describe,
+        "defense": defense.describe(),
     }
-    result = RunResult(
-        spec=spec,
-        key=key,
-        rows=rows,
-        histories={role: [dict(h) for h in trained[role].history] for role in roles},
-        meta=meta,
-        cached=False,
-    )
-    return result, states, arrays
 
 
 def _version() -> str:
