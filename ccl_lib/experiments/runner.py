@@ -152,15 +152,20 @@ def _dataset(name: str, fingerprint: Optional[str] = None):
     return load_dataset(name)
 
 
-def _parts(spec: RunSpec):
-    """(dataset, {part name: (x, y)}) of the run's split."""
+def _split(spec: RunSpec, ds: Any) -> dict[str, np.ndarray]:
+    """The run's split of ``ds``: ``{part name: row indices}``, 4 disjoint parts of ``spec.size`` each, or 5
+    with ``reference`` for defenses that need it (:func:`ccl_lib.splits.make_splits`, seeded by ``spec.seed``)."""
     from ..splits import make_splits
 
+    return dict(make_splits(ds.y, n_parts=spec.n_parts(), size=spec.size, seed=spec.seed).items())
+
+
+def _parts(spec: RunSpec):
+    """(dataset, {part name: (x, y)}) of the run's split (:func:`_split`)."""
     ds = _dataset(spec.dataset, spec._data_identity().get("dataset_fingerprint"))
     if ds.kind != spec.kind:  # pragma: no cover - guards the name-based kind table
         raise RuntimeError(f"data set {spec.dataset!r} is {ds.kind}, but the engine classified it as {spec.kind}")
-    splits = make_splits(ds.y, n_parts=spec.n_parts(), size=spec.size, seed=spec.seed)
-    parts = {name: (ds.features(idx), torch.from_numpy(ds.y[idx]).long()) for name, idx in splits.items()}
+    parts = {name: (ds.features(idx), torch.from_numpy(ds.y[idx]).long()) for name, idx in _split(spec, ds).items()}
     return ds, parts
 
 
