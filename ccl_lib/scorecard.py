@@ -1,15 +1,23 @@
-"""The reproduction scorecard: one row per paper item, filled by the executed chapters.
+"""The reproduction scorecard: rows grouped by paper item, filled by the executed chapters.
 
 Each chapter of the book that tests a claim of Liu et al. (ICML 2024) ends by
 calling :func:`record` with the paper item it tested (:data:`ITEMS`), the
 setting it ran, the verdict (:class:`ccl_lib.verdicts.Verdict`, which carries
-its interval) and the likely cause of any difference.  :func:`record` writes
-one small JSON file per (chapter, item, setting) under the scorecard folder
-(:func:`scorecard_dir`: ``book/generated/scorecard`` of the book being built),
-atomically; the scorecard page, executed after the chapters, reads them back
-with :func:`load` (every file verified) and shows :func:`html_table`.  No
-cell of the scorecard is typed by hand: a chapter that did not run leaves its
-items "not run".
+its paired interval, the paper's effect and a p-value) and the likely cause of
+any difference.  :func:`record` writes one small JSON file per (chapter, item,
+setting) under the scorecard folder (:func:`scorecard_dir`:
+``book/generated/scorecard`` of the book being built), atomically; the
+scorecard page, executed after the chapters, reads them back with :func:`load`
+(every file verified) and shows :func:`html_table`.  No cell of the scorecard
+is typed by hand: a chapter that did not run leaves its items "not run".
+
+**Many comparisons.** Every row that carries a p-value (a paired t-interval's,
+:meth:`ccl_lib.verdicts.SeedInterval.p_value`) is one test of "no effect"; the
+scorecard makes many, so :func:`load` adjusts them together with Holm's
+step-down procedure (:func:`ccl_lib.verdicts.holm`) at a family-wise error rate
+of :data:`FAMILY_ALPHA` and says for each verdict that excludes zero whether it
+survives.  Rows marked ``excluded`` (they rest on a model that did not train,
+issue 20 item 5) stay on the page with their reason but are left out of the family.
 
 The folder is ``$CCL_SCORECARD_DIR`` when set, else ``book/generated/scorecard``
 under the first folder above the working directory that holds the book's
@@ -18,8 +26,10 @@ under the first folder above the working directory that holds the book's
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import numbers
 import os
 import re
 import time
@@ -27,23 +37,43 @@ import warnings
 from pathlib import Path
 from typing import Any, Optional, Union
 
+import numpy as np
+
 from .utils import atomic_write_json
-from .verdicts import INCONCLUSIVE, VERDICT_WORDS, SeedInterval, Verdict
+from .verdicts import (
+    INCONCLUSIVE,
+    LEGACY_WORDS,
+    NO_VERDICT,
+    VERDICT_WORDS,
+    SeedInterval,
+    Verdict,
+    _num,
+    holm,
+)
 
 __all__ = [
+    "FAMILY_ALPHA",
     "ITEMS",
+    "NOT_RUN",
     "SCORECARD_FORMAT",
     "clear",
+    "counts",
     "html_table",
     "load",
     "markdown_table",
+    "read_verify_report",
     "record",
     "scorecard_dir",
     "table",
+    "verify_text",
 ]
 
-#: Version of the files :func:`record` writes (checked on reading).
-SCORECARD_FORMAT = 1
+#: Version of the files :func:`record` writes (checked on reading; format 1 files are still read).
+SCORECARD_FORMAT = 2
+#: The family-wise error rate Holm's adjustment holds over the scorecard's p-values.
+FAMILY_ALPHA = 0.05
+#: The verdict of an item no chapter recorded.
+NOT_RUN = "not run"
 
 #: The paper's items, in the scorecard's order: key -> what the paper claims.
 ITEMS: dict[str, str] = {
@@ -65,6 +95,10 @@ ITEMS: dict[str, str] = {
 
 _REQUIRED = {"format": int, "item": str, "chapter": str, "setting": str, "verdict": str, "interval": str,
              "cause": str}  # fmt: skip
+_REQUIRED_2 = {"label": str, "effect": str, "paper_effect": str, "excluded": str}
+_OPTIONAL_2 = {"n_seeds": int, "p_value": float, "seeds_needed": int}
+_COLUMNS = ["item", "claim", "chapter", "setting", "verdict", "label", "effect", "n_seeds", "paper_effect", "p_value",
+            "p_holm", "holm", "seeds_needed", "excluded", "cause", "interval"]  # fmt: skip
 
 
 def _find_root(start: Path) -> Optional[Path]:
@@ -76,7 +110,11 @@ def _find_root(start: Path) -> Optional[Path]:
 
 def scorecard_dir(directory: Union[None, str, os.PathLike] = None) -> Optional[Path]:
     """The folder of the scorecard's files: ``directory``, ``$CCL_SCORECARD_DIR``, or
-    ``book/generated/scorecard`` of the book above the working directory (``None`` if there is none)."""
+    ``book/generated/scorecard`` of the book above the working directory (``None`` if there is none).
+
+    Args:
+        directory: an explicit folder (returned as it is).
+    """
     if directory is not None:
         return Path(directory)
     env = os.environ.get("CCL_SCORECARD_DIR")
@@ -96,16 +134,11 @@ def _check_text(name: str, v: Any, allow_empty: bool = False) -> str:
     return v.strip()
 
 
-def _interval_text(interval: Any, percent: bool, digits: int) -> str:
-    if interval is None:
-        return ""
-    if isinstance(interval, SeedInterval):
-        return f"{interval.format(percent=percent, digits=digits)} ({interval.n} seeds)"
-    if isinstance(interval, str):
-        return interval.strip()
-    raise ValueError(
-        f"interval must be a ccl_lib.verdicts.SeedInterval, a string or None, got {type(interval).__name__}"
-    )
+def _word(word: str) -> str:
+    word = LEGACY_WORDS.get(word.strip(), word.strip())
+    if word not in VERDICT_WORDS:
+        raise ValueError(f"verdict word must be one of {list(VERDICT_WORDS)}, got {word!r}")
+    return word
 
 
 def record(
@@ -118,6 +151,9 @@ def record(
     *,
     percent: bool = False,
     digits: int = 3,
+    paper_effect: Optional[float] = None,
+    p_value: Optional[float] = None,
+    excluded: Optional[str] = None,
     directory: Union[None, str, os.PathLike] = None,
 ) -> dict[str, Any]:
     """Record one scorecard row and write it (atomically) to :func:`scorecard_dir`.
@@ -127,11 +163,21 @@ def record(
         chapter: the chapter's file name without extension (``"05_alpha_ablation"``),
             used for the link and for :func:`clear`.
         setting: what was run, in a few words (``"cifar10-cpu, ResNet-8, 3 seeds"``).
-        verdict: a :class:`ccl_lib.verdicts.Verdict` (its interval is used when
-            ``interval`` is not given) or one of :data:`ccl_lib.verdicts.VERDICT_WORDS`.
-        interval: the interval behind the verdict (:class:`SeedInterval` or text).
+        verdict: a :class:`ccl_lib.verdicts.Verdict` (its interval, paper effect, p-value and
+            seeds-needed estimate are used where not given here) or one of
+            :data:`ccl_lib.verdicts.VERDICT_WORDS` (``"inconclusive at this scale"`` is read as
+            ``"inconclusive"``).
+        interval: the interval behind the verdict (:class:`SeedInterval`), or a text describing the
+            evidence of a check that is no interval (a theorem's bound).
         cause: the likely cause of a difference from the paper ("" when it agrees).
-        percent, digits: how the interval is written.
+        percent: write the interval and the paper's effect in percent (for rates).
+        digits: decimals shown.
+        paper_effect: the paper's effect in the interval's units (default: the verdict's).
+        p_value: the row's two-sided p-value of "no effect" (default: the verdict's
+            :attr:`~ccl_lib.verdicts.Verdict.p_value`, or the t-interval's); rows with one enter
+            Holm's family (:func:`load`).
+        excluded: why the row is excluded from the verdicts (e.g. "CCEL x0.01 ends at 6 % train
+            accuracy: the model did not train"); ``None``: it is not.
         directory: where to write (default :func:`scorecard_dir`).
 
     Returns:
@@ -143,25 +189,63 @@ def record(
     chapter = _check_text("chapter", chapter)
     setting = _check_text("setting", setting)
     cause = _check_text("cause", cause, allow_empty=True)
+    excluded_text = "" if excluded is None else _check_text("excluded (the reason a row is excluded)", excluded)
+    if not isinstance(percent, (bool, np.bool_)):
+        raise ValueError(f"percent must be True or False, got {percent!r}")
+    percent = bool(percent)
+    if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or not 0 <= digits <= 12:
+        raise ValueError(f"digits must be an integer in [0, 12], got {digits!r}")
+    for name, v in (("paper_effect", paper_effect), ("p_value", p_value)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)):
+            raise ValueError(f"{name} must be a finite number or None, got {v!r}")
+    if p_value is not None and not 0.0 <= p_value <= 1.0:
+        raise ValueError(f"p_value must lie in [0, 1], got {p_value!r}")
+    seeds_needed: Optional[int] = None
     if isinstance(verdict, Verdict):
-        word = verdict.word
+        word = _word(verdict.word)
+        label = verdict.label(percent=percent, digits=digits)
+        seeds_needed = verdict.seeds_needed
         if interval is None:
             interval = verdict.interval
+        if paper_effect is None:
+            paper_effect = verdict.paper_effect
+        if p_value is None:
+            p_value = verdict.p_value
     elif isinstance(verdict, str):
-        word = verdict.strip()
+        word = _word(verdict)
+        label = word
     else:
         raise ValueError(f"verdict must be a ccl_lib.verdicts.Verdict or a verdict word, got {type(verdict).__name__}")
-    if word not in VERDICT_WORDS:
-        raise ValueError(f"verdict word must be one of {list(VERDICT_WORDS)}, got {word!r}")
-    if isinstance(interval, SeedInterval) and word != INCONCLUSIVE and interval.n < 3:
-        raise ValueError(f"verdict {word!r} rests on {interval.n} seed(s); a verdict needs at least 3")
+    if isinstance(interval, SeedInterval):
+        effect, n_seeds = interval.format(percent=percent, digits=digits), interval.n
+        if p_value is None:
+            p_value = interval.p_value()
+        if word not in (INCONCLUSIVE, NO_VERDICT) and n_seeds < 3:
+            raise ValueError(f"verdict {word!r} rests on {n_seeds} seed(s); a verdict needs at least 3")
+    elif isinstance(interval, str) or interval is None:
+        effect, n_seeds = (interval or "").strip(), None
+    else:
+        raise ValueError(
+            f"interval must be a ccl_lib.verdicts.SeedInterval, a string or None, got {type(interval).__name__}"
+        )
+    p = None if p_value is None or not math.isfinite(p_value) else float(p_value)
+    unit = " %" if percent else ""
     row = {
         "format": SCORECARD_FORMAT,
         "item": item,
         "chapter": chapter,
         "setting": setting,
         "verdict": word,
-        "interval": _interval_text(interval, percent, digits),
+        "label": label,
+        "effect": effect,
+        "interval": f"{effect} ({n_seeds} seeds)" if n_seeds is not None else effect,
+        "n_seeds": n_seeds,
+        "paper_effect": ""
+        if paper_effect is None
+        else _num(float(paper_effect), percent=percent, digits=digits, signed=True) + unit,
+        "p_value": p,
+        "seeds_needed": seeds_needed,
+        "excluded": excluded_text,
         "cause": cause,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -203,22 +287,46 @@ def _read(path: Path) -> dict[str, Any]:
     for k, t in _REQUIRED.items():
         if not isinstance(row.get(k), t):
             raise ValueError(f"scorecard file {path}: field {k!r} must be a {t.__name__}, got {row.get(k)!r}")
-    if row["format"] != SCORECARD_FORMAT:
+    if row["format"] not in (1, SCORECARD_FORMAT):
         raise ValueError(
             f"scorecard file {path} has format {row['format']}, expected {SCORECARD_FORMAT}; rerun its chapter"
         )
-    if row["item"] not in ITEMS or row["verdict"] not in VERDICT_WORDS:
+    if row["item"] not in ITEMS or LEGACY_WORDS.get(row["verdict"], row["verdict"]) not in VERDICT_WORDS:
         raise ValueError(f"scorecard file {path}: unknown item {row['item']!r} or verdict {row['verdict']!r}")
+    row["verdict"] = LEGACY_WORDS.get(row["verdict"], row["verdict"])
+    if row["format"] == 1:  # before issue 20: the interval text carried the seeds
+        m = re.search(r"\((\d+) seeds\)$", row["interval"])
+        row.update(label=row["verdict"], effect=row["interval"][: m.start()].strip() if m else row["interval"],
+                   n_seeds=int(m.group(1)) if m else None, paper_effect="", p_value=None, seeds_needed=None,
+                   excluded="")  # fmt: skip
+    for k, t in _REQUIRED_2.items():
+        if not isinstance(row.get(k), t):
+            raise ValueError(f"scorecard file {path}: field {k!r} must be a {t.__name__}, got {row.get(k)!r}")
+    for k, t in _OPTIONAL_2.items():
+        v = row.get(k)
+        if t is float and isinstance(v, int) and not isinstance(v, bool):
+            v = row[k] = float(v)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, t)):
+            raise ValueError(f"scorecard file {path}: field {k!r} must be a {t.__name__} or null, got {v!r}")
+    if row["p_value"] is not None and not 0.0 <= row["p_value"] <= 1.0:
+        raise ValueError(f"scorecard file {path}: p_value {row['p_value']!r} is not in [0, 1]")
     return row
 
 
 def load(directory: Union[None, str, os.PathLike] = None, *, missing: bool = True):
-    """All recorded rows as a ``pandas.DataFrame``, in the order of :data:`ITEMS`.
+    """All recorded rows as a ``pandas.DataFrame``, in the order of :data:`ITEMS`, with Holm's adjustment.
 
     Every file is verified (JSON object, fields and types, known item and
     verdict word); a malformed file raises ``ValueError`` naming it.  With
     ``missing=True`` each item that no chapter recorded gets a row whose
     verdict is ``"not run"``.
+
+    The family of comparisons is every row with a ``p_value`` that is not
+    ``excluded``; ``p_holm`` is its Holm-adjusted p-value
+    (:func:`ccl_lib.verdicts.holm`), and ``holm`` says, for a row whose own test
+    rejects "no effect" (``p_value < FAMILY_ALPHA``, i.e. its 95 % t-interval
+    excludes zero), whether the rejection ``"survives"`` Holm at the family-wise
+    :data:`FAMILY_ALPHA` or ``"does not survive"``; ``""`` for every other row.
 
     Args:
         directory: the scorecard folder (default :func:`scorecard_dir`).
@@ -231,41 +339,84 @@ def load(directory: Union[None, str, os.PathLike] = None, *, missing: bool = Tru
     order = {k: i for i, k in enumerate(ITEMS)}
     if missing:
         seen = {r["item"] for r in rows}
-        rows += [{"item": k, "chapter": "", "setting": "", "verdict": "not run", "interval": "", "cause": ""}
-                 for k in ITEMS if k not in seen]  # fmt: skip
-    cols = ["item", "claim", "chapter", "setting", "verdict", "interval", "cause"]
+        rows += [{"item": k, "chapter": "", "setting": "", "verdict": NOT_RUN, "label": NOT_RUN, "effect": "",
+                  "interval": "", "n_seeds": None, "paper_effect": "", "p_value": None, "seeds_needed": None,
+                  "excluded": "", "cause": ""} for k in ITEMS if k not in seen]  # fmt: skip
     if not rows:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=_COLUMNS)
     df = pd.DataFrame(rows)
     df["claim"] = df["item"].map(ITEMS)
     df["_o"] = df["item"].map(order)
     df = df.sort_values(["_o", "chapter", "setting"], kind="stable").drop(columns="_o").reset_index(drop=True)
-    return df[cols]
+    for c in ("n_seeds", "seeds_needed"):
+        df[c] = df[c].astype("Int64")
+    df["p_value"] = df["p_value"].astype(float)
+    fam = df["p_value"].notna() & (df["excluded"] == "")
+    df["p_holm"] = math.nan
+    df.loc[fam, "p_holm"] = holm(df.loc[fam, "p_value"].to_numpy())
+    df["holm"] = ""
+    rejects = fam & (df["p_value"] < FAMILY_ALPHA)
+    df.loc[rejects, "holm"] = [
+        "survives" if q <= FAMILY_ALPHA else "does not survive" for q in df.loc[rejects, "p_holm"]
+    ]
+    return df[_COLUMNS]
+
+
+def counts(rows) -> dict[str, int]:
+    """What the scorecard page says in words, from :func:`load`'s frame.
+
+    Keys: ``rows``, ``items`` (paper items with a row), one per verdict word and
+    ``"not run"`` (rows with that word, excluded rows not counted), ``excluded``,
+    ``comparisons`` (rows in Holm's family), ``rejections`` (of those, rows whose own
+    test rejects "no effect" at 5 %) and ``survive`` (rejections that survive Holm).
+
+    Args:
+        rows: the frame :func:`load` returns.
+    """
+    missing = [c for c in _COLUMNS if c not in getattr(rows, "columns", [])]
+    if missing:
+        raise ValueError(f"rows must be the frame scorecard.load() returns; missing columns {missing}")
+    kept = rows[rows["excluded"] == ""]
+    out = {"rows": int(len(rows)), "items": int(rows.loc[rows["verdict"] != NOT_RUN, "item"].nunique())}
+    for w in (*VERDICT_WORDS, NOT_RUN):
+        out[w] = int((kept["verdict"] == w).sum())
+    out["excluded"] = int((rows["excluded"] != "").sum())
+    out["comparisons"] = int(rows["p_holm"].notna().sum())
+    out["rejections"] = int((rows["holm"] != "").sum())
+    out["survive"] = int((rows["holm"] == "survives").sum())
+    return out
 
 
 def table(directory: Union[None, str, os.PathLike] = None):
-    """:func:`load` with the scorecard page's column titles.
+    """:func:`load` with readable column titles (every field, one row per recorded row).
 
     Args:
         directory: the scorecard folder (default :func:`scorecard_dir`).
     """
     df = load(directory)
     return df.rename(columns={
-        "item": "Paper item", "claim": "Claim", "chapter": "Chapter", "setting": "Setting", "verdict": "Verdict",
-        "interval": "Interval (95 %)", "cause": "Likely cause",
+        "item": "Paper item", "claim": "Claim", "chapter": "Chapter", "setting": "Setting", "verdict": "Word",
+        "label": "Verdict", "effect": "Effect (95 %)", "n_seeds": "Seeds", "paper_effect": "Paper's effect",
+        "p_value": "p", "p_holm": "Holm p", "holm": "Holm (FWER 5 %)", "seeds_needed": "Seeds to decide",
+        "excluded": "Excluded because", "cause": "Likely cause", "interval": "Interval (95 %)",
     })  # fmt: skip
 
 
 def _cell(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    import pandas as pd
+
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return ""
+    if isinstance(v, float):
+        return f"{v:.3g}"
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_table(directory: Union[None, str, os.PathLike] = None, *, link: bool = True) -> str:
-    """The scorecard as a Markdown table (display it with ``IPython.display.Markdown``).
+    """The scorecard as a Markdown table, one line per row (display it with ``IPython.display.Markdown``).
 
-    With ``link=True`` the chapter cell is a MyST ``{doc}`` link to the chapter's
+    Columns: paper item, verdict, effect (95 %), seeds, paper's effect, Holm, setting, chapter,
+    likely cause.  With ``link=True`` the chapter cell is a MyST ``{doc}`` link to the chapter's
     page, relative to the scorecard page: put the scorecard notebook next to the
     chapters (``book/generated/``) and execute it after them.
 
@@ -274,7 +425,8 @@ def markdown_table(directory: Union[None, str, os.PathLike] = None, *, link: boo
         link: link each chapter cell to its page, as above.
     """
     df = table(directory)
-    head = list(df.columns)
+    head = ["Paper item", "Verdict", "Effect (95 %)", "Seeds", "Paper's effect", "Holm (FWER 5 %)", "Setting",
+            "Chapter", "Excluded because", "Likely cause"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for rec in df.to_dict("records"):
         cells = [_cell(rec[c]) for c in head]
@@ -285,33 +437,171 @@ def markdown_table(directory: Union[None, str, os.PathLike] = None, *, link: boo
     return "\n".join(lines)
 
 
-def html_table(directory: Union[None, str, os.PathLike] = None, *, link: bool = True) -> str:
-    """The scorecard as an HTML table (display it with ``IPython.display.HTML``).
+#: The scorecard table's own style: it fits the content column (no sideways scrolling) and
+#: overrides the book's ``white-space: nowrap`` for output tables (book/_static/custom.css).
+_STYLE = """<style>
+.bd-article .cell_output table.scorecard, table.scorecard { width: 100%; max-width: 100%; table-layout: fixed;
+  border-collapse: collapse; white-space: normal; font-size: 0.85rem; margin: 0.5rem 0; }
+table.scorecard th, table.scorecard td, .bd-article .cell_output table.scorecard td,
+.bd-article .cell_output table.scorecard th { white-space: normal; overflow-wrap: break-word;
+  vertical-align: top; text-align: left; padding: 0.3rem 0.45rem; }
+table.scorecard col.sc-c-effect { width: 27%; } table.scorecard col.sc-c-seeds { width: 4.2rem; }
+table.scorecard col.sc-c-holm { width: 8.6rem; }
+.bd-article .cell_output table.scorecard thead th, table.scorecard thead th { white-space: nowrap; }
+.bd-article table.scorecard tbody tr.sc-row, table.scorecard tbody tr.sc-row { background-color: transparent; }
+.bd-article table.scorecard tbody tr.sc-excluded, table.scorecard tbody tr.sc-excluded {
+  background-color: var(--pst-color-surface, #f6f6f6); }
+table.scorecard thead th { border-bottom: 2px solid #999; }
+.bd-article table.scorecard tbody tr.sc-item, table.scorecard tbody tr.sc-item {
+  background-color: var(--pst-color-surface, #f0f2f5); }
+table.scorecard tr.sc-item th { border-top: 1px solid #bbb; font-weight: normal;
+  padding-top: 0.45rem; }
+table.scorecard .sc-key { font-weight: 700; margin-right: 0.4rem; }
+table.scorecard tr.sc-row td { border-top: 1px solid #e3e3e3; }
+table.scorecard .sc-word { font-weight: 700; }
+table.scorecard .sc-sub { font-size: 0.78rem; color: var(--pst-color-text-muted, #555); margin-top: 0.1rem; }
+table.scorecard details { font-size: 0.78rem; color: var(--pst-color-text-muted, #555); }
+table.scorecard details summary { cursor: pointer; }
+table.scorecard .sc-num { font-variant-numeric: tabular-nums; }
+table.scorecard .sc-w-agrees { color: var(--pst-color-success, #1a7f37); }
+table.scorecard .sc-w-opposite, table.scorecard .sc-w-not-reproduced { color: var(--pst-color-danger, #b3261e); }
+table.scorecard .sc-w-smaller-than-the-paper-s { color: var(--pst-color-warning, #9a6700); }
+table.scorecard .sc-w-inconclusive, table.scorecard .sc-w-no-verdict, table.scorecard .sc-w-not-run,
+table.scorecard .sc-w-excluded { color: var(--pst-color-text-muted, #666); }
+</style>"""
+
+
+def html_table(directory: Union[None, str, os.PathLike] = None, *, link: bool = True, rows=None) -> str:
+    """The scorecard as an HTML table grouped by paper item (display it with ``IPython.display.HTML``).
+
+    One ``<tbody>`` per paper item: a heading row with the item and its claim
+    (once), then one row per recorded row with four columns -- the verdict (its
+    label in bold, the setting and chapter in a smaller line below, the likely
+    cause in a ``<details>`` element), the paired effect with its 95 % interval
+    and the paper's effect below it, the number of seeds, and whether the row
+    survives Holm's adjustment (:func:`load`).  Excluded rows read "excluded"
+    with their reason and the verdict they would have had.  The table carries
+    its own style (fixed layout, 100 % wide, cells wrap), so it fits the content
+    column without sideways scrolling.
 
     Works in the Jupyter Book build as it is (myst-nb renders ``text/markdown``
-    outputs as CommonMark, without tables or roles, unless
-    ``nb_render_markdown_format`` is changed).  With ``link=True`` the chapter
-    cell links to ``<chapter>.html``, relative to the scorecard page: put the
+    outputs as CommonMark, without tables or roles).  With ``link=True`` the
+    chapter links to ``<chapter>.html``, relative to the scorecard page: put the
     scorecard notebook next to the chapters (``book/generated/``) and execute
     it after them.
 
     Args:
         directory: the scorecard folder (default :func:`scorecard_dir`).
-        link: link each chapter cell to its page, as above.
+        link: link each chapter to its page, as above.
+        rows: a frame from :func:`load` to show instead of loading ``directory`` again.
     """
-    import html
-
-    df = table(directory)
-    head = list(df.columns)
-    out = ['<table class="table scorecard">', "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head)
-           + "</tr></thead>", "<tbody>"]  # fmt: skip
-    for rec in df.to_dict("records"):
-        cells = []
-        for c in head:
-            text = html.escape(_cell(rec[c]).replace("\\|", "|"))
-            if c == "Chapter" and link and text:
-                text = f'<a href="{html.escape(str(rec[c]), quote=True)}.html">{text}</a>'
-            cells.append(f"<td>{text}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    df = load(directory) if rows is None else rows
+    missing = [c for c in _COLUMNS if c not in getattr(df, "columns", [])]
+    if missing:
+        raise ValueError(f"rows must be the frame scorecard.load() returns; missing columns {missing}")
+    esc = html.escape
+    out = [_STYLE, '<table class="table scorecard">',
+           '<colgroup><col class="sc-c-verdict"><col class="sc-c-effect"><col class="sc-c-seeds">'
+           '<col class="sc-c-holm"></colgroup>',
+           '<thead><tr><th scope="col">Verdict</th><th scope="col">Effect (95 %)</th><th scope="col">Seeds</th>'
+           f'<th scope="col">Holm {100 * FAMILY_ALPHA:g} %</th></tr></thead>']  # fmt: skip
+    for item, group in df.groupby("item", sort=False):
+        out.append(f'<tbody class="sc-group" data-item="{esc(str(item), quote=True)}">')
+        out.append(f'<tr class="sc-item"><th colspan="4" scope="colgroup"><span class="sc-key">{esc(str(item))}'
+                   f'</span><span class="sc-claim">{esc(ITEMS.get(str(item), ""))}</span></th></tr>')  # fmt: skip
+        for rec in group.to_dict("records"):
+            ex = _cell(rec["excluded"])
+            word = "excluded" if ex else str(rec["verdict"])
+            head = f'<span class="sc-word sc-w-{_slug(word)}">{esc("excluded" if ex else _cell(rec["label"]))}</span>'
+            sub = []
+            if ex:
+                sub.append(f"{esc(ex)} (its verdict would read: {esc(_cell(rec['label']))})")
+            where = esc(_cell(rec["setting"]))
+            ch = _cell(rec["chapter"])
+            if ch:
+                a = f'<a href="{esc(ch, quote=True)}.html">{esc(ch)}</a>' if link else esc(ch)
+                where = f"{where} &middot; {a}" if where else a
+            if where:
+                sub.append(where)
+            verdict_cell = head + "".join(f'<div class="sc-sub">{s}</div>' for s in sub)
+            if _cell(rec["cause"]):
+                verdict_cell += f"<details><summary>likely cause</summary>{esc(_cell(rec['cause']))}</details>"
+            effect = f'<span class="sc-num">{esc(_cell(rec["effect"]))}</span>'
+            if _cell(rec["paper_effect"]):
+                effect += f'<div class="sc-sub">the paper: {esc(_cell(rec["paper_effect"]))}</div>'
+            seeds = _cell(rec["n_seeds"]) or "&ndash;"
+            if rec["holm"]:
+                hcell = (
+                    f'{esc(rec["holm"])}<div class="sc-sub">p {rec["p_value"]:.2g}, adjusted {rec["p_holm"]:.2g}</div>'
+                )
+            elif _cell(rec["p_holm"]):
+                hcell = f'&ndash;<div class="sc-sub">p {rec["p_value"]:.2g}: holds zero</div>'
+            else:
+                hcell = "&ndash;"
+            cls = "sc-row sc-excluded" if ex else "sc-row"
+            out.append(f'<tr class="{cls}"><td>{verdict_cell}</td><td>{effect}</td><td class="sc-num">{seeds}</td>'
+                       f"<td>{hcell}</td></tr>")  # fmt: skip
+        out.append("</tbody>")
+    out.append("</table>")
     return "\n".join(out)
+
+
+def read_verify_report(path: Union[str, os.PathLike]) -> Optional[dict[str, Any]]:
+    """The report of ``python -m ccl_lib ledger verify`` for this build, verified; ``None`` when the file is missing.
+
+    Format: ``{"checked": n, "agreed": n, "records": [{"key", "experiment", "result"}, ...]}``
+    (``checked`` and ``agreed`` non-negative integers, ``agreed <= checked``; each record's
+    fields strings).  A file that is there but malformed raises ``ValueError`` naming it.
+
+    Args:
+        path: the report's path (the scorecard page's ``verify_report`` parameter).
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ValueError(f"path must be a file path, got {path!r}")
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        rep = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"ledger verify report {p} is unreadable: {exc}") from None
+    if not isinstance(rep, dict):
+        raise ValueError(f"ledger verify report {p} must hold a JSON object")
+    for k in ("checked", "agreed"):
+        v = rep.get(k)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"ledger verify report {p}: {k!r} must be a non-negative integer, got {v!r}")
+    if rep["agreed"] > rep["checked"]:
+        raise ValueError(f"ledger verify report {p}: agreed ({rep['agreed']}) exceeds checked ({rep['checked']})")
+    recs = rep.get("records")
+    if not isinstance(recs, list) or not all(
+        isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("key", "experiment", "result")) for r in recs
+    ):
+        raise ValueError(f"ledger verify report {p}: 'records' must be a list of objects with string key, "
+                         "experiment and result")  # fmt: skip
+    return {"checked": rep["checked"], "agreed": rep["agreed"], "records": recs}
+
+
+def verify_text(report: Optional[dict[str, Any]]) -> str:
+    """One sentence on the ledger records this build recomputed (from :func:`read_verify_report`).
+
+    ``None`` (no report): ``"Ledger records: not checked in this build."``
+
+    Args:
+        report: the verified report, or ``None``.
+    """
+    if report is None:
+        return "Ledger records: not checked in this build."
+    if not isinstance(report, dict) or not {"checked", "agreed", "records"} <= set(report):
+        raise ValueError("report must be what read_verify_report returns (checked, agreed, records) or None")
+    n, ok = report["checked"], report["agreed"]
+    if n == 0:
+        return "This build recomputed no ledger records."
+    per: dict[str, int] = {}
+    for r in report["records"]:
+        per[r["experiment"]] = per.get(r["experiment"], 0) + 1
+    what = f" ({', '.join(f'{e}: {k}' for e, k in per.items())})" if per else ""
+    rec = "record" if n == 1 else "records"
+    if ok == n:
+        return f"This build recomputed {n} ledger {rec}{what}; {'it' if n == 1 else 'all ' + str(n)} agreed."
+    return f"This build recomputed {n} ledger {rec}{what}; {ok} agreed and {n - ok} did not."
