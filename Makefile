@@ -2,9 +2,14 @@
 #   make book   -- set up .venv, execute every notebook with papermill, build the Jupyter Book
 #   make test   -- set up .venv, run the test suite
 #   make lint   -- ruff (lint + format check) and mypy, configured in pyproject.toml
-#   make check-book -- open every page of the built book in headless Chromium, network off
-#                  (.ci/check_pages.py): untypeset math, broken or squeezed images,
-#                  overflowing content, warnings/tracebacks in outputs, network resources
+#   make check-book -- open every page of the built book (and of the student edition and the slides,
+#                  where built) in headless Chromium, network off (.ci/check_pages.py): untypeset math,
+#                  broken or squeezed images, overflowing content and tables, warnings/tracebacks
+#                  in outputs, network resources
+#   make notebooks -- write each chapter's paired notebook twin notebooks/NAME.ipynb (jupytext.toml)
+#   make executed  -- execute every chapter with papermill into book/generated/ (what `make book` uses)
+#   make book-student -- the same book without the exercises' solutions, into _build/student/html
+#   make slides    -- reveal.js slides of the course's meetings (book/slides/*.yml) into _build/slides
 # Set CCL_DATA_MIRROR to a folder holding the data files (CI: ../shared/data, found automatically).
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -34,7 +39,14 @@ MATHJAX_SHA256  := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64
 MATHJAX_DIR     := .cache/mathjax
 MATHJAX_STAMP   := $(MATHJAX_DIR)/static/mathjax/.version-$(MATHJAX_VERSION)
 
-.PHONY: all book test lint notebooks env clean clean-book bench mathjax check-book
+# reveal.js for the slides, the same way: npm's tarball checked against its SHA-256, unpacked into .cache/.
+REVEAL_VERSION := 5.2.1
+REVEAL_SHA256  := 359b575dd51bbda32f89b2fd4c7dc46ad7389a805572158916c29252f7a27333
+REVEAL_DIR     := .cache/revealjs
+REVEAL_STAMP   := $(REVEAL_DIR)/reveal.js/.version-$(REVEAL_VERSION)
+SLIDE_PLANS    := $(sort $(wildcard book/slides/*.yml))
+
+.PHONY: all book book-student test lint notebooks executed env clean clean-book bench mathjax revealjs slides check-book
 all: test book
 
 $(STAMP): pyproject.toml constraints.txt
@@ -71,11 +83,34 @@ $(MATHJAX_STAMP):
 
 mathjax: $(MATHJAX_STAMP)
 
-# Each notebook: py:percent source -> .ipynb (jupytext) -> executed copy under book/generated (papermill).
+$(REVEAL_STAMP):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch reveal.js (apt-get install npm)"; exit 1; }
+	rm -rf $(REVEAL_DIR) && mkdir -p $(REVEAL_DIR)
+	cd $(REVEAL_DIR) && npm pack --silent reveal.js@$(REVEAL_VERSION) >/dev/null
+	echo "$(REVEAL_SHA256)  $(REVEAL_DIR)/reveal.js-$(REVEAL_VERSION).tgz" | sha256sum -c --quiet -
+	tar -xzf $(REVEAL_DIR)/reveal.js-$(REVEAL_VERSION).tgz -C $(REVEAL_DIR)
+	mv $(REVEAL_DIR)/package $(REVEAL_DIR)/reveal.js
+	touch $@
+
+revealjs: $(REVEAL_STAMP)
+
+# The chapters' notebook twins (jupytext.toml pairs notebooks/NAME.py with notebooks/NAME.ipynb): written
+# when missing, and an edit on either side is carried to the other (the newer file wins).
+notebooks: $(STAMP)
+	$(BIN)/jupytext --sync $(NOTEBOOKS)
+
+# Each notebook: py:percent source -> .ipynb (jupytext, rewritten only when its content changed, so that
+# `jupytext --sync` touching a source does not rerun it) -> executed copy under book/generated (papermill).
 # Make's timestamps are the execution cache: a notebook reruns only when it or the library changed.
-$(GEN)/%.ipynb: notebooks/%.py $(LIB) $(STAMP)
-	@mkdir -p $(GEN) $(GEN)/.src $(GEN)/.times
-	$(BIN)/jupytext --quiet --to ipynb -o $(GEN)/.src/$*.ipynb $<
+$(GEN)/.src/%.ipynb: notebooks/%.py $(STAMP)
+	@mkdir -p $(GEN)/.src
+	@$(BIN)/jupytext --quiet --to ipynb -o $@.tmp.ipynb $< && \
+	  if cmp -s $@.tmp.ipynb $@; then rm $@.tmp.ipynb; else mv $@.tmp.ipynb $@; fi
+
+.SECONDARY: $(patsubst notebooks/%.py,$(GEN)/.src/%.ipynb,$(NOTEBOOKS))
+
+$(GEN)/%.ipynb: $(GEN)/.src/%.ipynb $(LIB) $(STAMP)
+	@mkdir -p $(GEN) $(GEN)/.times
 	@start=$$(date +%s); cd notebooks && ../$(BIN)/papermill --kernel python3 --no-progress-bar \
 	  ../$(GEN)/.src/$*.ipynb ../$(GEN)/.$*.tmp.ipynb $(PAPERMILL_ARGS) \
 	  && secs=$$(( $$(date +%s) - start )) && echo "$$secs" > ../$(GEN)/.times/$*.txt \
@@ -88,7 +123,7 @@ $(EXECUTED): export TQDM_DISABLE = 1
 # The scorecard page reads the rows the chapters recorded: it executes after every chapter.
 $(GEN)/99_scorecard.ipynb: $(filter-out $(GEN)/99_scorecard.ipynb,$(EXECUTED))
 
-notebooks: $(EXECUTED)
+executed: $(EXECUTED)
 
 # The quick-start page includes the measured wall time of each executed notebook.
 $(GEN)/chapter_times.md: $(EXECUTED)
@@ -96,13 +131,41 @@ $(GEN)/chapter_times.md: $(EXECUTED)
 	  for f in $(GEN)/.times/*.txt; do echo "| $$(basename $$f .txt) | $$(cat $$f) |"; done; \
 	  echo "| **total** | $$(cat $(GEN)/.times/*.txt | awk '{s+=$$1} END {print s}') |"; } > $@.tmp && mv $@.tmp $@
 
-book: notebooks $(GEN)/chapter_times.md $(MATHJAX_STAMP)
+# Pages written from the library and its configs: every chapter's parameters (ccl_lib.parameters),
+# and the quick-start's settings (sizes, data sets, Python version) and measured times.
+BOOK_PAGES := book/parameters.md $(GEN)/quickstart_facts.md
+
+book/parameters.md: tools/parameters_page.py $(NOTEBOOKS) $(LIB) $(STAMP)
+	$(BIN)/python tools/parameters_page.py -o $@
+
+$(GEN)/quickstart_facts.md: tools/docs_facts.py pyproject.toml Makefile $(LIB) $(STAMP)
+	@mkdir -p $(GEN)
+	$(BIN)/python tools/docs_facts.py -o $@
+
+book: executed $(GEN)/chapter_times.md $(BOOK_PAGES) $(MATHJAX_STAMP)
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . --all --warningiserror --keep-going --quiet
 	@echo "Book built: $(abspath _build/html/index.html)"
 
+# The student edition: the same executed chapters, every {solution} left out (sphinx-exercise's
+# hide_solutions), built into its own folder; `make book` stays the full edition.
+book-student: executed $(GEN)/chapter_times.md $(BOOK_PAGES) $(MATHJAX_STAMP)
+	rm -rf _build/student && mkdir -p _build/student
+	$(BIN)/python tools/student_config.py _config.yml > _build/student/_config.yml
+	$(BIN)/jupyter-book build . --all --warningiserror --keep-going --quiet \
+	  --config _build/student/_config.yml --path-output _build/student
+	mv _build/student/_build/html _build/student/html && rm -rf _build/student/_build
+	@echo "Student edition built: $(abspath _build/student/html/index.html)"
+
+# Slides of the course's meetings from the executed chapters (tools/slides.py, one plan per meeting).
+slides: $(SLIDE_PLANS) $(REVEAL_STAMP) $(MATHJAX_STAMP) $(EXECUTED)
+	rm -rf _build/slides
+	$(BIN)/python tools/slides.py $(SLIDE_PLANS) -o _build/slides --reveal $(REVEAL_DIR)/reveal.js
+	@echo "Slides built: $(abspath _build/slides/index.html)"
+
+# _build/html, and the student edition and the slides where they were built.
 check-book: $(STAMP)
-	$(BIN)/python .ci/check_pages.py _build/html
+	$(BIN)/python .ci/check_pages.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

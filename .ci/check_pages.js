@@ -76,6 +76,11 @@
       const r = el.getBoundingClientRect();
       if (r.width === 0) return;
       const tag = el.tagName.toLowerCase() + (el.className && typeof el.className === "string" ? "." + el.className.split(" ")[0] : "");
+      // a table much wider than the column fails even where it scrolls: a reader sees only part of it
+      const tableWidth = Math.max(r.width, el.scrollWidth);
+      if (el.tagName === "TABLE" && tableWidth > colWidth * (1 + CFG.tableSlack))
+        fail("table", `table ${where(el)} is ${Math.round(tableWidth)} px wide in a ${Math.round(colWidth)} px column ` +
+             `(more than ${Math.round(100 * CFG.tableSlack)} % wider): ${text(el).slice(0, 60)}`);
       for (let a = el.parentElement; a && a !== article.parentElement; a = a.parentElement) {
         if (scrolls(a)) {
           if (el.scrollWidth > a.clientWidth + 1) out.notes.push(`${tag} ${where(el)} scrolls (${el.scrollWidth} in ${a.clientWidth} px)`);

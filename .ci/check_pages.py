@@ -3,8 +3,11 @@
 
 Usage::
 
-    python .ci/check_pages.py [_build/html] [--only PAGE ...] [--min-scale 0.97] [--keep DIR]
-    make check-book          # the same, on _build/html
+    python .ci/check_pages.py [SITE ...] [--only PAGE ...] [--min-scale 0.97] [--keep DIR]
+    make check-book          # _build/html, and _build/student/html and _build/slides where they exist
+
+With no SITE, it checks ``_build/html`` and, when they exist, the student edition
+(``_build/student/html``) and the slides (``_build/slides``).
 
 Each page is copied (with the whole site) into a temporary folder, a checking script is
 appended to its ``<body>``, and Debian's ``chromium`` renders it from ``file://`` with every
@@ -21,6 +24,8 @@ ms of (virtual) time, with the script's verdict in a ``<pre id="ccl-check-result
 * **overflow** -- a figure, image, table, display equation or code block wider than the content
   column, or clipped by a container that does not scroll (a wide table or equation inside a
   scrolling container is fine: it scrolls visibly), or a page that scrolls sideways;
+* **table** -- a table wider than the content column by more than 10 % (``TABLE_SLACK``), even
+  inside a scrolling container: a reader on a laptop would see only part of it;
 * **output** -- a Python warning, a traceback, stderr output, a progress bar or a widget in a
   cell output;
 * **network** -- a script, stylesheet, image or frame loaded from the network (the book must
@@ -44,7 +49,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 RESULT_ID = "ccl-check-result"
-SKIP_DIRS = {"_static", "_sources", "_images", "_downloads", "_panels_static"}
+SKIP_DIRS = {"_static", "_sources", "_images", "_downloads", "_panels_static", "reveal.js", "mathjax"}
+#: A table may be this much wider than the content column (it then scrolls a little); a wider one fails.
+TABLE_SLACK = 0.10
 
 CHECK_JS = (Path(__file__).with_name("check_pages.js")).read_text(encoding="utf-8")
 
@@ -74,7 +81,8 @@ def pages_of(site: Path, only: list[str] | None) -> list[Path]:
 
 def inject(page: Path, min_scale: float) -> None:
     src = page.read_text(encoding="utf-8")
-    js = CHECK_JS.replace("__CONFIG__", json.dumps({"minScale": min_scale})).replace("__RESULT_ID__", RESULT_ID)
+    cfg = {"minScale": min_scale, "tableSlack": TABLE_SLACK}
+    js = CHECK_JS.replace("__CONFIG__", json.dumps(cfg)).replace("__RESULT_ID__", RESULT_ID)
     tag = f"<script>{js}</script>"
     i = src.lower().rfind("</body>")
     src = src[:i] + tag + src[i:] if i >= 0 else src + tag
@@ -153,7 +161,11 @@ def check_site(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("site", nargs="?", default="_build/html", help="the built site (default _build/html)")
+    ap.add_argument(
+        "sites",
+        nargs="*",
+        help="built sites (default: _build/html, plus _build/student/html and _build/slides where they exist)",
+    )
     ap.add_argument("--only", nargs="*", help="check only these pages (path, stem or prefix)")
     ap.add_argument("--min-scale", type=float, default=0.97, help="smallest allowed display scale of an output figure")
     ap.add_argument("--width", type=int, default=1400, help="window width in CSS px (default 1400)")
@@ -168,21 +180,28 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not (0 < args.min_scale <= 1):
         ap.error(f"--min-scale must be in (0, 1], got {args.min_scale}")
-    site = Path(args.site)
-    if not site.is_dir():
-        ap.error(f"{site} is not a folder (build the book first: make book)")
-    results = check_site(
-        site,
-        only=args.only,
-        min_scale=args.min_scale,
-        width=args.width,
-        height=args.height,
-        budget_ms=args.budget_ms,
-        timeout_s=args.timeout,
-        chromium=args.chromium,
-        keep=args.keep,
-        jobs=args.jobs,
-    )
+    sites = [Path(x) for x in args.sites] or [Path("_build/html")] + [
+        p for p in (Path("_build/student/html"), Path("_build/slides")) if p.is_dir()
+    ]
+    results: dict[str, dict] = {}
+    for site in sites:
+        if not site.is_dir():
+            ap.error(f"{site} is not a folder (build it first: make book, make book-student, make slides)")
+        found = check_site(
+            site,
+            only=args.only,
+            min_scale=args.min_scale,
+            width=args.width,
+            height=args.height,
+            budget_ms=args.budget_ms,
+            timeout_s=args.timeout,
+            chromium=args.chromium,
+            keep=args.keep,
+            jobs=args.jobs,
+        )
+        prefix = "" if len(sites) == 1 else f"{site}/"
+        results.update({prefix + rel: r for rel, r in found.items()})
+    site = sites[0]
     if not results:
         print(f"check_pages: no page matched in {site}", file=sys.stderr)
         return 2

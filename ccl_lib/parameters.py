@@ -94,6 +94,10 @@ class Check:
         except _Invalid as bad:
             raise ParameterError(name, bad.value, self.allowed) from None
 
+    def describe(self) -> str:
+        """What is allowed, for the book's parameters page (names looked up in the library listed)."""
+        return self.allowed
+
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
@@ -201,8 +205,11 @@ class _LazyCheck(Check):
         try:
             return self.convert(value)
         except _Invalid as bad:
-            listed = ", ".join(repr(c) for c in [*self._values, *self._names()])  # type: ignore[attr-defined]
-            raise ParameterError(name, bad.value, f"{self.allowed}: one of {listed}") from None
+            raise ParameterError(name, bad.value, self.describe()) from None
+
+    def describe(self) -> str:
+        listed = ", ".join(repr(c) for c in [*self._values, *self._names()])  # type: ignore[attr-defined]
+        return f"{self.allowed}: one of {listed}"
 
     def __hash__(self) -> int:  # pragma: no cover - frozen dataclass parent
         return id(self)
@@ -244,7 +251,7 @@ def list_of(item: Check, *, empty: bool = False, increasing: bool = False, what:
         return out
 
     desc = what or (
-        f"{'a' if empty else 'a non-empty'} list of values {item.allowed.removeprefix('in ')}"
+        f"{'a' if empty else 'a non-empty'} list of values {item.allowed}"
         if item.allowed.startswith("in ")
         else f"{'a' if empty else 'a non-empty'} list of {item.allowed.removeprefix('a ').removeprefix('an ')}s"
     )
@@ -383,6 +390,9 @@ class _LazyWrap(Check):
         object.__setattr__(self, "allowed", inner.allowed)
         object.__setattr__(self, "convert", convert)
         object.__setattr__(self, "_inner", inner)
+
+    def describe(self) -> str:
+        return self._inner.describe()  # type: ignore[attr-defined]
 
     def __call__(self, name: str, value: Any) -> Any:
         try:
