@@ -49,8 +49,9 @@ def test_check_pages_finds_each_defect(tmp_path):
     small, wide = _png(300), _png(800)
     (site / "good.html").write_text(_page(
         f"<p>plain text</p><div class='cell_output'><img src='{small}'></div>"
-        "<div style='overflow-x:auto;width:200px'><table><tr><td style='white-space:nowrap'>"
-        + "a wide table that scrolls " * 20 + "</td></tr></table></div>"))  # fmt: skip
+        # a wide code block in a scrolling container is fine (a wide *table* is not: see the test below)
+        "<div class='highlight' style='overflow-x:auto;width:200px'><pre>"
+        + "a wide code line that scrolls " * 20 + "</pre></div>"))  # fmt: skip
     (site / "bad_load.html").write_text(_page(
         "<div class='math'>\\(x^2\\)</div><p>left raw: \\(y\\)</p><img src='missing.png'>",
         head="<script src='https://cdn.example.invalid/mathjax.js'></script>"))  # fmt: skip
@@ -68,7 +69,12 @@ def test_check_pages_finds_each_defect(tmp_path):
     assert _kinds(results["bad_load.html"]) == {"math", "image", "network"}
     msgs = " ".join(e["msg"] for e in results["bad_load.html"]["errors"])
     assert "MathJax did not load" in msgs and "raw TeX" in msgs and "cdn.example.invalid" in msgs
-    assert _kinds(results["bad_layout.html"]) == {"squeezed", "overflow", "output"}
+    assert _kinds(results["bad_layout.html"]) == {
+        "squeezed",
+        "overflow",
+        "output",
+        "table",
+    }  # the clipped table is wide too
     msgs = " ".join(e["msg"] for e in results["bad_layout.html"]["errors"])
     assert "400 of 800 px" in msgs and "clipped" in msgs and "UserWarning" in msgs and "traceback" in msgs
     assert "2000 px wide" in msgs  # the figure inside a closed dropdown is checked too
@@ -91,3 +97,20 @@ def test_local_mathjax_typesets_offline(tmp_path):
     results = _checker().check_site(site, budget_ms=15000, timeout_s=90)
     assert results["math.html"]["errors"] == []
     assert _kinds(results["broken.html"]) == {"math"}
+
+
+def test_a_table_much_wider_than_the_column_fails_even_when_it_scrolls(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+
+    def table(px: int) -> str:
+        return f"<div style='overflow-x:auto'><table style='width:{px}px'><tr><td>cell</td></tr></table></div>"
+
+    # <main> is the column here: 1400 px window, 8 px body margins -> 1384 px
+    (site / "slightly.html").write_text(_page(table(1480)))  # 7 % wider: scrolls, noted, passes
+    (site / "much.html").write_text(_page(table(1600)))  # 16 % wider: fails
+    results = _checker().check_site(site, budget_ms=3000, timeout_s=60)
+    assert results["slightly.html"]["errors"] == [] and results["slightly.html"]["column"] == 1384
+    assert any("scrolls" in n for n in results["slightly.html"]["notes"])
+    assert _kinds(results["much.html"]) == {"table"}
+    assert "1600 px wide in a 1384 px column (more than 10 % wider)" in results["much.html"]["errors"][0]["msg"]
