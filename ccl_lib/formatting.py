@@ -4,15 +4,27 @@ Every table a chapter shows goes through :func:`format_table`, so that the book 
 number style: fractions the text quotes as percentages (accuracy, advantage, TPR) print
 as ``29.7 %``, other floats with a fixed number of significant digits, and no ``-0.000``.
 Inline numbers in prose use :func:`pct` and :func:`signed` (e.g. through myst-nb's ``glue``).
+:func:`narrow_table` is :func:`format_table` for tables that must fit the book's text column
+(about 760 px): units in the headers instead of every cell, settings shared by every row moved
+to the caption, long headers shortened.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
-__all__ = ["PERCENT_COLUMNS", "fmt_number", "format_table", "pct", "percent_columns", "ranges", "signed"]
+__all__ = [
+    "PERCENT_COLUMNS",
+    "fmt_number",
+    "format_table",
+    "narrow_table",
+    "pct",
+    "percent_columns",
+    "ranges",
+    "signed",
+]
 
 #: Column names (or patterns) that hold fractions the text reads as percentages.
 PERCENT_COLUMNS: tuple[str, ...] = (
@@ -162,6 +174,94 @@ def format_table(
     if hide_index:
         styler = styler.hide(axis="index")
     return styler
+
+
+def narrow_table(
+    df: Any,
+    *,
+    caption: Optional[str] = None,
+    rename: Optional[Mapping[Any, str]] = None,
+    percent: Optional[Sequence[Any]] = None,
+    keep: Sequence[Any] = (),
+    precision: int = 3,
+    percent_digits: int = 1,
+    hide_index: bool = False,
+):
+    """:func:`format_table` for the text column: fewer and narrower columns, the same numbers.
+
+    * **units in the headers**: a percentage column ``test_acc`` becomes ``test_acc (%)`` with
+      cells ``29.7`` instead of ``29.7 %``;
+    * **shared settings in the caption**: a column whose value is the same in every row (e.g.
+      ``epochs = 30``, ``dataset = location``) is left out and named once in the caption, as
+      ``epochs 30; dataset location``, after ``caption``;
+    * **short headers**: ``rename`` maps a column to its header (e.g. ``{"advantage_oracle": "oracle"}``);
+      the caption keeps the meaning the text gives.
+
+    Args:
+        df: a ``pandas.DataFrame`` (or a Series).
+        caption: text before the shared settings in the caption.
+        rename: ``{column: header}`` for the shown columns.
+        percent: the percentage columns (``None``: by name, :func:`percent_columns`; ``[]``: none).
+        keep: columns kept even when constant.
+        precision: significant digits of the other floats (:func:`fmt_number`).
+        percent_digits: digits after the decimal point of percentages.
+        hide_index: leave the index out.
+
+    Returns:
+        a ``pandas.io.formats.style.Styler``; ``.data`` is the shown (renamed, unformatted) frame.
+    """
+    import pandas as pd
+
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"narrow_table needs a pandas DataFrame or Series, got {type(df).__name__}")
+    for what, cols in (("keep", list(keep)), ("rename", list(rename or {}))):
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise ValueError(f"{what} names columns {missing} that the table lacks; it has {list(df.columns)}")
+    pcols = percent_columns(df.columns) if percent is None else list(percent)
+    missing = [c for c in pcols if c not in df.columns]
+    if missing:
+        raise ValueError(f"percent names columns {missing} that the table lacks; it has {list(df.columns)}")
+    pct(0.0, percent_digits)  # validates percent_digits
+    fmt_number(0.0, precision)  # validates precision
+    shared = []
+    if len(df) > 1:
+        for c in df.columns:
+            if c in keep:
+                continue
+            values = df[c].tolist()
+            if all(_same(v, values[0]) for v in values[1:]):
+                shared.append(c)
+    shown = df.drop(columns=shared)
+    settings = "; ".join(
+        f"{c} {pct(df[c].iloc[0], percent_digits) if c in pcols else fmt_number(df[c].iloc[0], precision)}"
+        for c in shared
+    )
+    headers = {c: (rename or {}).get(c, str(c)) + (" (%)" if c in pcols else "") for c in shown.columns}
+    shown = shown.rename(columns=headers)
+    styler = format_table(
+        shown,
+        percent=[],
+        precision=precision,
+        caption=" ".join(x for x in (caption, f"({settings})" if settings and caption else settings) if x) or None,
+        hide_index=hide_index,
+    )
+    fmt = {
+        headers[c]: (lambda v, d=percent_digits: pct(v, d).removesuffix(" %") if _finite(v) else "--") for c in pcols
+    }
+    return styler.format(fmt, subset=list(fmt)) if fmt else styler  # subset: the other formats stay
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, with NaN equal to NaN (a column of NaNs is constant)."""
+    if _finite(a) or _finite(b):
+        return a == b
+    try:
+        return (math.isnan(float(a)) and math.isnan(float(b))) or a == b
+    except (TypeError, ValueError):
+        return bool(a == b)
 
 
 def ranges(values: Iterable[int]) -> str:
