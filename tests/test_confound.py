@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ccl_lib import confound
-from ccl_lib.verdicts import INCONCLUSIVE
+from ccl_lib.verdicts import INCONCLUSIVE, NO_VERDICT
 
 
 @pytest.mark.filterwarnings("ignore::ccl_lib.defenses.ccl.UnnormalizedScaleWarning")
@@ -116,7 +116,7 @@ def test_equal_accuracy_comparison_decides_only_when_accuracy_is_matched():
     assert confound.compare_at_equal_accuracy(df, dataset="d", beta=0.01)["verdict"].word == "lower"
     # two seeds never decide
     df = _frame([0.10, 0.11], [0.20, 0.22], [0.50, 0.51], [0.50, 0.50])
-    assert confound.compare_at_equal_accuracy(df, dataset="d", beta=0.01)["verdict"].word == INCONCLUSIVE
+    assert confound.compare_at_equal_accuracy(df, dataset="d", beta=0.01)["verdict"].word == NO_VERDICT
 
 
 def test_arm_summary_means_and_intervals():
@@ -148,7 +148,7 @@ def test_variance_premise_verdicts():
     assert r["rho"] == pytest.approx(-1.0) and r["verdict"].word == "agrees"
     # advantage rises with the variance: the premise is contradicted
     df = _frame([0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.5] * 3, [0.5] * 3, var)
-    assert confound.variance_premise(df, attack="loss", n_boot=500)["verdict"].word == "not reproduced"
+    assert confound.variance_premise(df, attack="loss", n_boot=500)["verdict"].word == "opposite"
     with pytest.raises(ValueError, match="at least 4 runs"):
         confound.variance_premise(df.iloc[:3], attack="loss")
 

@@ -122,7 +122,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 #: Implementation modules whose public names are all re-exported by their package (no page of their own).
-INTERNAL_PREFIXES = ("ccl_lib.data.",)
+INTERNAL_PREFIXES = ("ccl_lib.data.", "ccl_lib.plots.", "ccl_lib.train.")
 
 
 def public_modules() -> list[str]:
