@@ -123,6 +123,27 @@ def percent_columns(columns: Iterable[Any]) -> list:
     return out
 
 
+def _check_columns(df: Any, what: str, cols: list) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} names columns {missing} that the table lacks; it has {list(df.columns)}")
+
+
+def _checked_table(caller: str, df: Any, percent: Optional[Iterable[Any]], precision: int, percent_digits: int):
+    """``(frame, percentage columns)`` of a table given to ``caller``, every argument validated."""
+    import pandas as pd
+
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{caller} needs a pandas DataFrame or Series, got {type(df).__name__}")
+    cols = percent_columns(df.columns) if percent is None else list(percent)
+    _check_columns(df, "percent", cols)
+    fmt_number(0.0, precision)  # validates precision
+    pct(0.0, percent_digits)  # validates percent_digits
+    return df, cols
+
+
 def format_table(
     df: Any,
     percent: Optional[Sequence[Any]] = None,
@@ -150,16 +171,7 @@ def format_table(
     """
     import pandas as pd
 
-    if isinstance(df, pd.Series):
-        df = df.to_frame()
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"format_table needs a pandas DataFrame or Series, got {type(df).__name__}")
-    cols = percent_columns(df.columns) if percent is None else list(percent)
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"percent names columns {missing} that the table lacks; it has {list(df.columns)}")
-    fmt_number(0.0, precision)  # validates precision
-    pct(0.0, percent_digits)  # validates percent_digits
+    df, cols = _checked_table("format_table", df, percent, precision, percent_digits)
     formats: dict[Any, Any] = {}
     for c in df.columns:
         if c in cols:
@@ -214,18 +226,10 @@ def narrow_table(
 
     if isinstance(df, pd.Series):
         df = df.to_frame()
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"narrow_table needs a pandas DataFrame or Series, got {type(df).__name__}")
-    for what, cols in (("keep", list(keep)), ("rename", list(rename or {}))):
-        missing = [c for c in cols if c not in df.columns]
-        if missing:
-            raise ValueError(f"{what} names columns {missing} that the table lacks; it has {list(df.columns)}")
-    pcols = percent_columns(df.columns) if percent is None else list(percent)
-    missing = [c for c in pcols if c not in df.columns]
-    if missing:
-        raise ValueError(f"percent names columns {missing} that the table lacks; it has {list(df.columns)}")
-    pct(0.0, percent_digits)  # validates percent_digits
-    fmt_number(0.0, precision)  # validates precision
+    if isinstance(df, pd.DataFrame):
+        for what, cols in (("keep", list(keep)), ("rename", list(rename or {}))):
+            _check_columns(df, what, cols)
+    df, pcols = _checked_table("narrow_table", df, percent, precision, percent_digits)
     shared = []
     if len(df) > 1:
         for c in df.columns:

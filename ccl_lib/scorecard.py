@@ -277,13 +277,19 @@ def clear(chapter: str, *, directory: Union[None, str, os.PathLike] = None) -> i
     return n
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _json_object(path: Path, what: str) -> dict[str, Any]:
+    """The JSON object in ``path``; a ``ValueError`` naming ``what`` and the file otherwise."""
     try:
-        row = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"scorecard file {path} is unreadable: {exc}") from None
-    if not isinstance(row, dict):
-        raise ValueError(f"scorecard file {path} must hold a JSON object")
+        raise ValueError(f"{what} {path} is unreadable: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{what} {path} must hold a JSON object")
+    return obj
+
+
+def _read(path: Path) -> dict[str, Any]:
+    row = _json_object(path, "scorecard file")
     for k, t in _REQUIRED.items():
         if not isinstance(row.get(k), t):
             raise ValueError(f"scorecard file {path}: field {k!r} must be a {t.__name__}, got {row.get(k)!r}")
@@ -561,12 +567,7 @@ def read_verify_report(path: Union[str, os.PathLike]) -> Optional[dict[str, Any]
     p = Path(path)
     if not p.is_file():
         return None
-    try:
-        rep = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"ledger verify report {p} is unreadable: {exc}") from None
-    if not isinstance(rep, dict):
-        raise ValueError(f"ledger verify report {p} must hold a JSON object")
+    rep = _json_object(p, "ledger verify report")
     for k in ("checked", "agreed"):
         v = rep.get(k)
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
