@@ -516,8 +516,23 @@ def _something_to_run(v: Mapping[str, Any]) -> Optional[tuple[str, str]]:
 _WORKERS = 'parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)'
 _STRONG_DEFENSES = one_of("vanilla", "CCEL", "CCQL", "RelaxLoss", "DP-SGD")
 
+
 #: Every chapter's parameters: ``{chapter stem: ChapterParameters}``.  Defaults equal the chapters'
 #: ``parameters`` cells (tested); meanings come from the comments in those cells.
+def _recipe(**data: Parameter) -> dict[str, Parameter]:
+    """The data-set parameter(s) given, then the recipe parameters chapters 5, 7, 8 and 9 share
+    (model, epochs, milestones, augment, part_size, seeds), with the book's defaults."""
+    return {
+        **data,
+        "model": Parameter("auto", model()),
+        "epochs": Parameter(30, integer(1)),
+        "milestones": Parameter([], MILESTONES),
+        "augment": Parameter(False, boolean()),
+        "part_size": Parameter(1000, PART_SIZE),
+        "seeds": Parameter([0, 1, 2], SEEDS),
+    }
+
+
 CHAPTERS: dict[str, ChapterParameters] = {
     "01_membership_inference": ChapterParameters(
         {
@@ -599,13 +614,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     ),
     "05_alpha_ablation": ChapterParameters(
         {
-            "dataset": Parameter("location", dataset()),
-            "model": Parameter("auto", model()),
-            "epochs": Parameter(30, integer(1)),
-            "milestones": Parameter([], MILESTONES),
-            "augment": Parameter(False, boolean()),
-            "part_size": Parameter(1000, PART_SIZE),
-            "seeds": Parameter([0, 1, 2], SEEDS),
+            **_recipe(dataset=Parameter("location", dataset())),
             "alphas": Parameter([0.1, 0.3, 0.5, 0.7, 0.9], list_of(FRACTION)),
             "workers": Parameter("auto", workers()),
         },
@@ -636,13 +645,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     ),
     "07_privacy_utility": ChapterParameters(
         {
-            "dataset": Parameter("location", dataset()),
-            "model": Parameter("auto", model()),
-            "epochs": Parameter(30, integer(1)),
-            "milestones": Parameter([], MILESTONES),
-            "augment": Parameter(False, boolean()),
-            "part_size": Parameter(1000, PART_SIZE),
-            "seeds": Parameter([0, 1, 2], SEEDS),
+            **_recipe(dataset=Parameter("location", dataset())),
             "grid": Parameter("cpu", one_of("cpu", "paper")),
             "alphas": Parameter([0.1, 0.3, 0.5, 0.7, 0.9], list_of(FRACTION)),
             "settings_per_baseline": Parameter(1, one_of(1, 2)),
@@ -657,13 +660,9 @@ CHAPTERS: dict[str, ChapterParameters] = {
     ),
     "08_table1_p1": ChapterParameters(
         {
-            "datasets": Parameter(["location", "digits"], list_of(dataset(), what="a non-empty list of data sets")),
-            "model": Parameter("auto", model()),
-            "epochs": Parameter(30, integer(1)),
-            "milestones": Parameter([], MILESTONES),
-            "augment": Parameter(False, boolean()),
-            "part_size": Parameter(1000, PART_SIZE),
-            "seeds": Parameter([0, 1, 2], SEEDS),
+            **_recipe(
+                datasets=Parameter(["location", "digits"], list_of(dataset(), what="a non-empty list of data sets"))
+            ),
             "alpha": Parameter(0.5, FRACTION),
             "gpu_results": Parameter("../results", text()),
             "workers": Parameter("auto", workers()),
@@ -675,13 +674,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     ),
     "09_appendix_d_focal": ChapterParameters(
         {
-            "dataset": Parameter("location", dataset()),
-            "model": Parameter("auto", model()),
-            "epochs": Parameter(30, integer(1)),
-            "milestones": Parameter([], MILESTONES),
-            "augment": Parameter(False, boolean()),
-            "part_size": Parameter(1000, PART_SIZE),
-            "seeds": Parameter([0, 1, 2], SEEDS),
+            **_recipe(dataset=Parameter("location", dataset())),
             "gamma": Parameter(2.0, number(0)),
             "concave": Parameter("exp", CONCAVE),
             "alphas": Parameter([0.2, 0.6, 0.8], list_of(FRACTION)),
