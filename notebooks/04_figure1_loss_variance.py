@@ -282,7 +282,7 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
 # (`-p image_seeds "[0, 1, 2]"` gives one).
 #
 # The verdicts of both settings go to the scorecard (item Fig 1); the image rows read
-# "inconclusive at this scale" until three image seeds are run.
+# "no verdict" (one seed: no interval) until three image seeds are run.
 #
 # ## Takeaways
 #
@@ -347,7 +347,7 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
 # closer to zero and the absolute variance keeps the reversed order (focal higher), now with a
 # narrower interval from five seeds. The relative variance (variance / mean²) is the measure to
 # watch: it is the one that can agree with the paper's reading when the means are far apart. The
-# image rows of the scorecard get verdicts instead of "inconclusive at this scale".
+# image rows of the scorecard get verdicts instead of "no verdict".
 # ````
 #
 # ```{exercise}

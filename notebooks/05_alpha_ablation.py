@@ -97,7 +97,7 @@ from ccl_lib.analysis import ablation
 from ccl_lib.analysis.runs import run_runs
 from ccl_lib.experiments import grid
 from ccl_lib.formatting import format_table
-from ccl_lib.verdicts import verdict
+from ccl_lib.verdicts import INCONCLUSIVE, NO_VERDICT, verdict
 
 CHAPTER = "05_alpha_ablation"
 alphas = [float(a) for a in book.param_list(alphas, "alphas")]
@@ -165,8 +165,8 @@ format_table(summary.set_index(["defense", "alpha"])[shown])
 # the grid (the variance on a $\log_{10}$ scale: a slope of $-1$ means a tenfold drop per unit of
 # $\alpha$). The interval is the 95 % t-interval over the seeds' slopes, and the verdict compares
 # its sign with the paper's direction ({func}`ccl_lib.verdicts.verdict`): "agrees" when the whole
-# interval is on the paper's side of zero, "not reproduced" when it is on the other side,
-# otherwise "inconclusive at this scale".
+# interval is on the paper's side of zero, "opposite" when it is on the other side,
+# otherwise "inconclusive" (with fewer than three seeds: "no verdict").
 
 # %%
 tests = {
@@ -268,7 +268,7 @@ for d in ("ccel", "ccql"):
     glue(f"ch05_var05_{d}_verdict", vt["verdict"].iloc[0] if len(vt) else "not run", display=False)
 glue("ch05_var_higher", alpha_list(vs_ce, "higher"), display=False)
 glue("ch05_var_lower", alpha_list(vs_ce, "lower"), display=False)
-glue("ch05_var_unclear", alpha_list(vs_ce, "inconclusive at this scale"), display=False)
+glue("ch05_var_unclear", alpha_list(vs_ce, INCONCLUSIVE), display=False)
 
 setting = (
     f"{dataset}, {specs[0].resolved_model}, {epochs} epochs, alpha {min(alphas):g}-{max(alphas):g}, {n_seeds} seeds"
@@ -286,7 +286,7 @@ causes = {  # the likely cause when the paper's direction is not reproduced
 def cause_of(col, word):
     if word == "agrees":
         return ""
-    if word == "inconclusive at this scale":
+    if word in (INCONCLUSIVE, NO_VERDICT):
         return f"the 95 % interval over {n_seeds} seeds includes zero (seed-to-seed spread of the splits)"
     return causes[col]
 

@@ -280,7 +280,7 @@ glue("ch06_tol", tol, display=False)
 # {glue:text}`ch06_tab_accdiff_CCQL_verdict`).
 #
 # The delay verdicts of both settings go to the scorecard (item Fig 5); the image rows read
-# "inconclusive at this scale" until three image seeds are run.
+# "no verdict" (one seed: no interval) until three image seeds are run.
 #
 # ## Takeaways
 #

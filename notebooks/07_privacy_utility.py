@@ -438,11 +438,17 @@ strict_words = strict["verdict"]
 loose_words = loose["verdict"]
 glue("ch07_n_attacks", len(PAPER_ATTACKS), display=False)
 glue("ch07_strict_agrees", int((strict_words == "agrees").sum()), display=False)
-glue("ch07_strict_not", int((strict_words == "not reproduced").sum()), display=False)
-glue("ch07_strict_inconclusive", int((strict_words == verdicts.INCONCLUSIVE).sum()), display=False)
+glue("ch07_strict_not", int(strict_words.isin(["not reproduced", verdicts.OPPOSITE]).sum()), display=False)
+glue(
+    "ch07_strict_inconclusive",
+    int(strict_words.isin([verdicts.INCONCLUSIVE, verdicts.NO_VERDICT]).sum()),
+    display=False,
+)
 glue("ch07_loose_agrees", int((loose_words == "agrees").sum()), display=False)
-glue("ch07_loose_not", int((loose_words == "not reproduced").sum()), display=False)
-glue("ch07_loose_inconclusive", int((loose_words == verdicts.INCONCLUSIVE).sum()), display=False)
+glue("ch07_loose_not", int(loose_words.isin(["not reproduced", verdicts.OPPOSITE]).sum()), display=False)
+glue(
+    "ch07_loose_inconclusive", int(loose_words.isin([verdicts.INCONCLUSIVE, verdicts.NO_VERDICT]).sum()), display=False
+)
 strict_q = sorted(
     set(points[(points["test_acc"] >= strict.attrs["min_acc"] - 1e-12) & (points["defense"] != "vanilla")]["defense"])
 )
@@ -618,7 +624,7 @@ glue("ch07_fig23_baseline", str(pair[1]["point"]) if pair is not None else "none
 # seeds $t_{n-1}/\sqrt n$ drops from 2.48 to 1.24, so intervals about halve even if the spread $s$
 # stays the same. The accuracy bar moves too (more training data, longer training), so read the
 # strict-rule table again: a defense may enter or leave the set of qualifying settings. A verdict
-# that was "inconclusive at this scale" only becomes a word when the whole interval moves to one side
+# that was "inconclusive" only becomes a word when the whole interval moves to one side
 # of zero -- more seeds do not create a difference that is not there.
 # :::
 #

@@ -317,8 +317,8 @@ vs = summary.attrs["verdicts"]
 words = pd.Series({f"{m} on {ds}": v.word for (ds, m), v in vs.items()})
 glue("ch08_n_pairs", int(len(words)), display=False)
 glue("ch08_n_agrees", int((words == "agrees").sum()), display=False)
-glue("ch08_n_not", int((words == "not reproduced").sum()), display=False)
-glue("ch08_n_inconclusive", int((words == verdicts.INCONCLUSIVE).sum()), display=False)
+glue("ch08_n_not", int(words.isin(["not reproduced", verdicts.OPPOSITE]).sum()), display=False)
+glue("ch08_n_inconclusive", int(words.isin([verdicts.INCONCLUSIVE, verdicts.NO_VERDICT]).sum()), display=False)
 ch = summary.dropna(subset=["change"]) if "change" in summary else summary.iloc[:0]
 glue("ch08_change_min", float(ch["change"].min()), display=False)
 glue("ch08_change_max", float(ch["change"].max()), display=False)

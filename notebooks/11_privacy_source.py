@@ -358,7 +358,7 @@ print("scorecard rows recorded")
 # - The paper's CIFAR comparison of CCL with its baseline mixes the concave term with that change of
 #   recipe; the controlled arm (CE at the equivalent recipe) is what separates them.
 # - A verdict rests on at least three seeds and an interval that excludes zero; otherwise this book
-#   says "inconclusive at this scale".
+#   says "inconclusive" (or, below three seeds, "no verdict").
 # - The training-loss variance and the advantage move together across recipes largely because both
 #   follow memorization; Theorem 6.1's "other things equal" is rarely true across recipes.
 #
