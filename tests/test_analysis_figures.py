@@ -9,7 +9,7 @@ import pytest
 from _frames import frame, row
 
 from ccl_lib.analysis.focal import appendix_d_verdicts, pick_alpha
-from ccl_lib.analysis.p1 import p1_bars, p1_table, p1_verdicts
+from ccl_lib.analysis.p1 import p1_table, p1_verdicts
 from ccl_lib.analysis.privacy_utility import (
     BASELINES,
     CPU_GRIDS,
@@ -18,6 +18,7 @@ from ccl_lib.analysis.privacy_utility import (
     defense_grid,
     utility_verdicts,
 )
+from ccl_lib.plots import p1_bars
 
 # --------------------------------------------------------------------------- Fig. 2/3
 

@@ -1,6 +1,6 @@
 """Table 1 of Liu et al. (ICML 2024): P1 (Eq. 13) per data set for CCQL, CCEL and the undefended model.
 
-:func:`p1_table` computes the table from a sweep, :func:`p1_bars` draws it next to the paper's,
+:func:`p1_table` computes the table from a sweep (:func:`ccl_lib.plots.p1_bars` draws it next to the paper's),
 and :func:`p1_verdicts` returns the changes over the undefended model that the chapter quotes.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from .runs import strongest_attack_rows
 
-__all__ = ["TABLE1_METHODS", "p1_bars", "p1_table", "p1_verdicts"]
+__all__ = ["TABLE1_METHODS", "p1_table", "p1_verdicts"]
 
 #: Table 1's rows: ``{row name: (defense, alpha)}``.
 TABLE1_METHODS: dict[str, tuple[str, Optional[float]]] = {
@@ -63,47 +63,6 @@ def p1_table(df, methods: Optional[Mapping[str, tuple[str, Optional[float]]]] = 
     p1 = p1[list(dict.fromkeys(details["dataset"]))]
     p1.attrs["seeds"] = int(details["seeds"].min())
     return p1, details.set_index(["dataset", "method"])
-
-
-def p1_bars(p1, paper):
-    """Table 1 as a figure: P1 per data set (groups) and method (bars), this run's next to the paper's.
-
-    Args:
-        p1: :func:`p1_table`'s first result.
-        paper: :func:`ccl_lib.paper_results.table1`.
-
-    Returns:
-        a ``matplotlib.figure.Figure`` (nothing is shown or saved).
-    """
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
-        1,
-        2,
-        figsize=(3.2 + 1.1 * (len(p1.columns) + len(paper.columns)), 3.2),
-        sharey=True,
-        gridspec_kw={"width_ratios": [max(1, len(p1.columns)), len(paper.columns)]},
-    )
-    for ax, table, title in ((axes[0], p1, "this run"), (axes[1], paper, "the paper (Table 1)")):
-        methods = list(table.index)
-        width = 0.8 / len(methods)
-        x = np.arange(len(table.columns))
-        for i, m in enumerate(methods):
-            ax.bar(
-                x + (i - (len(methods) - 1) / 2) * width,
-                table.loc[m].to_numpy(float),
-                width,
-                color="0.6" if m == "w/o" else f"C{i}",
-                label=m,
-            )
-        ax.set_xticks(x)
-        ax.set_xticklabels(list(table.columns), rotation=20)
-        ax.set_title(title)
-        ax.grid(alpha=0.3, axis="y")
-    axes[0].set_ylabel("P1 (Eq. 13)")
-    axes[0].legend(frameon=False)
-    fig.tight_layout()
-    return fig
 
 
 def p1_verdicts(p1, paper) -> dict[str, Any]:
