@@ -27,7 +27,7 @@ import io
 import json
 import math
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -50,6 +50,12 @@ class ParameterError(ValueError):
     Its message is one line: ``parameter <name>: <value> is not <what is allowed>``.  In a
     notebook (IPython, and so papermill's error report) the traceback is that line alone,
     since the error is in the caller's input, not in the library.
+
+    Args:
+        name: the parameter's name in the chapter's ``parameters`` cell.
+        value: the value it was given (the offending element of a list, where one element is wrong).
+        allowed: what is allowed, the text after "is not" (e.g. ``"in [0, 1]"``).
+        detail: a whole message after ``parameter <name>:`` instead (checks of several parameters).
     """
 
     def __init__(self, name: str, value: Any, allowed: str, *, detail: Optional[str] = None) -> None:
@@ -81,8 +87,10 @@ class _Invalid(Exception):
 class Check:
     """One parameter's allowed values: ``allowed`` (the text after "is not") and a converter.
 
-    ``convert(value)`` returns the value the chapter uses (papermill text parsed) or raises
-    ``_Invalid(offending value)``.
+    Attributes:
+        allowed: what is allowed, the text after "is not" in :class:`ParameterError`'s message.
+        convert: ``convert(value)`` returns the value the chapter uses (papermill text parsed) or
+            raises ``_Invalid(offending value)``.
     """
 
     allowed: str
@@ -433,8 +441,13 @@ PART_SIZE = integer(1, none=True)
 # ------------------------------------------------------------------------------------------------ schema
 @dataclass(frozen=True)
 class Parameter:
-    """One chapter parameter: its default (as in the chapter's cell), its check, and a meaning
-    used where the chapter's cell has no comment above it."""
+    """One chapter parameter.
+
+    Attributes:
+        default: its default, as in the chapter's ``parameters`` cell.
+        check: its allowed values (:class:`Check`).
+        meaning: what it means, used where the chapter's cell has no comment above it.
+    """
 
     default: Any
     check: Check
@@ -447,13 +460,19 @@ CrossCheck = Callable[[Mapping[str, Any]], Optional[tuple[str, str]]]
 
 @dataclass(frozen=True)
 class ChapterParameters:
-    """Every parameter of one chapter, the checks that involve several, and the rerun command."""
+    """Every parameter of one chapter, the checks that involve several, and the rerun command.
+
+    Attributes:
+        parameters: ``{name: Parameter}`` in the order of the chapter's ``parameters`` cell.
+        cross_checks: checks of several parameters (``values -> None`` or ``(name, message)``).
+        paper_command: the papermill command for the paper's setting (or a larger one).
+        paper_note: what that command costs.
+    """
 
     parameters: dict[str, Parameter]
     cross_checks: tuple[CrossCheck, ...] = ()
     paper_command: str = ""
     paper_note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _is_tabular(name: Any) -> bool:
@@ -798,6 +817,9 @@ def parse_parameters_cell(source: str) -> list[tuple[str, Any, str]]:
 
     The comment is the block of ``#`` lines right above the assignment (joined with spaces);
     an assignment right after another one has none.  Defaults are Python literals.
+
+    Args:
+        source: the cell's Python source.
     """
     tree = ast.parse(source)
     comments: dict[int, str] = {}
@@ -824,7 +846,11 @@ def parse_parameters_cell(source: str) -> list[tuple[str, Any, str]]:
 
 
 def read_parameters_cell(path: Union[str, Path]) -> list[tuple[str, Any, str]]:
-    """:func:`parse_parameters_cell` of the cell tagged ``parameters`` in a py:percent notebook."""
+    """:func:`parse_parameters_cell` of the cell tagged ``parameters`` in a py:percent notebook.
+
+    Args:
+        path: the notebook's ``.py`` (py:percent) source.
+    """
     source = Path(path).read_text(encoding="utf-8")
     cells: list[tuple[str, str]] = []
     current: Optional[list[str]] = None

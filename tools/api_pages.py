@@ -116,6 +116,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("ccl_lib.plots", "Plots"),
             ("ccl_lib.formatting", "Formatting"),
             ("ccl_lib.book", "Chapter set-up"),
+            ("ccl_lib.parameters", "Chapter parameters (the papermill contract)"),
             ("ccl_lib.utils", "Utilities"),
         ],
     ),
