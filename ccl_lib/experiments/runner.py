@@ -459,7 +459,16 @@ def _meta(spec: RunSpec, ds: Any, parts: dict[str, Any], defense: Any, dev: torc
             "kwargs": dict(defense.model_kwargs),
         },
         "defense": defense.describe(),
+        "provenance": _provenance(dev, spec),
     }
+
+
+def _provenance(dev: torch.device, spec: RunSpec) -> dict[str, Any]:
+    """The commit, versions, CPU and ISA flags, threads and precision of this run (:func:`ccl_lib.provenance.machine`)."""
+    from ..provenance import machine
+
+    bf16 = dev.type == "cuda" and spec.amp  # autocast acts on CUDA only (RunSpec.amp)
+    return machine(threads=torch.get_num_threads(), precision="bf16" if bf16 else "fp32")
 
 
 def _version() -> str:
