@@ -464,7 +464,7 @@ def _meta(spec: RunSpec, ds: Any, parts: dict[str, Any], defense: Any, dev: torc
 
 
 def _provenance(dev: torch.device, spec: RunSpec) -> dict[str, Any]:
-    """The commit, versions, CPU and ISA flags, threads and precision of this run (:func:`ccl_lib.provenance.machine`)."""
+    """This run's commit, versions, CPU, ISA flags, threads and precision (:func:`ccl_lib.provenance.machine`)."""
     from ..provenance import machine
 
     bf16 = dev.type == "cuda" and spec.amp  # autocast acts on CUDA only (RunSpec.amp)
