@@ -427,6 +427,8 @@ glue("ch01_per_class", int(round(len(shadow_in) / ds.num_classes)), display=Fals
 # ```{exercise}
 # :label: ch01-ex1
 #
+# **Size:** homework (1 h). **Needs:** this chapter.
+#
 # **The oracle's bias.** Build data with no membership signal at all: an *untrained* MLP serves
 # as both target and shadow model, and members and non-members are disjoint random draws from
 # Location, 300 per part. Run the four score-based metric attacks (loss, confidence, entropy,
@@ -462,6 +464,8 @@ glue("ch01_per_class", int(round(len(shadow_in) / ds.num_classes)), display=Fals
 # ```{exercise}
 # :label: ch01-ex2
 #
+# **Size:** in class (20 min). **Needs:** this chapter.
+#
 # **An attack at a fixed FPR.** An attacker who must keep false accusations rare fixes the FPR
 # instead of maximizing the balanced accuracy (Theorem 6.1, Eq. 18). Use
 # {func}`ccl_lib.attacks.threshold_at_fpr` to choose, on the *shadow* model's non-members, the
@@ -492,6 +496,8 @@ glue("ch01_per_class", int(round(len(shadow_in) / ds.num_classes)), display=Fals
 #
 # ```{exercise}
 # :label: ch01-ex3
+#
+# **Size:** in class (15 min). **Needs:** this chapter.
 #
 # **An attacker who does not know the recipe.** Train the shadow model for 5 epochs instead of
 # 30 (`train("shadow_train", "shadow_test", seed + 1, n_epochs=5)`) and rerun `run_attacks`.

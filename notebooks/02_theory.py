@@ -941,6 +941,8 @@ _ = scorecard.record(
 # ```{exercise}
 # :label: ch02-ex1
 #
+# **Size:** homework (1 h). **Needs:** this chapter.
+#
 # **A new concave term.** Write a function of $p$ that belongs to $\mathcal F$
 # ({prf:ref}`Definition 4.1 <ch02-def-41>`), for example $f(p) = \log(2 - p)$, and check it with
 # {func}`ccl_lib.losses.check_concave_term`. Then compute, for it: the constant $A = -f'(1)$ and
@@ -978,6 +980,8 @@ _ = scorecard.record(
 # ```{exercise}
 # :label: ch02-ex2
 #
+# **Size:** in class (20 min). **Needs:** this chapter.
+#
 # **Theorem 6.1 at another threshold.** Instead of fixing the FPR, let the attacker put the
 # threshold at the members' mean loss, $\tau = \mu_S$. Use
 # {func}`ccl_lib.theory.gaussian_advantage_at_threshold` to draw the advantage against $\sigma_S$
@@ -1008,6 +1012,8 @@ _ = scorecard.record(
 #
 # ```{exercise}
 # :label: ch02-ex3
+#
+# **Size:** homework (45 min). **Needs:** this chapter.
 #
 # **Where does Proposition C.2 break?** Rerun the Monte Carlo of {prf:ref}`Proposition C.2 <ch02-prop-c2>` with a
 # more confident mean, $\boldsymbol\mu = (0.9, 0.05, 0.05)$, and with ten classes,

@@ -337,6 +337,8 @@ _ = scorecard.record(
 # ```{exercise}
 # :label: ch03-ex1
 #
+# **Size:** in class (20 min). **Needs:** this chapter.
+#
 # **Change $\alpha$.** For which $\alpha$ is CCEL concave at $p_y = 1$, and for which CCQL?
 # Check your answer with {func}`ccl_lib.theory.loss_derivatives` on a fine grid of $\alpha$, and
 # rerun the chapter with papermill at `-p alphas "[0.1, 0.5, 0.73, 0.9]"` to see the curvature
@@ -363,6 +365,8 @@ _ = scorecard.record(
 #
 # ```{exercise}
 # :label: ch03-ex2
+#
+# **Size:** homework (2 h). **Needs:** chapter 2 and this one.
 #
 # **Your own concave term in the loss.** {func}`ccl_lib.losses.convex_concave_loss` accepts any
 # callable in $\mathcal F$ as `concave`. Take $\tilde\ell(p) = \log(2 - p)$ (the first exercise of
@@ -420,6 +424,8 @@ _ = scorecard.record(
 #
 # ```{exercise}
 # :label: ch03-ex3
+#
+# **Size:** in class (20 min). **Needs:** this chapter.
 #
 # **Focal loss's weight.** Derive $w(p)$ for focal loss, $\ell(p) = -(1-p)^\gamma\log p$, and find
 # the $p_y$ at which it is largest for $\gamma = 2$. Check against the left panel of the gradient

@@ -299,6 +299,8 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
 #
 # ```{exercise}
 # :label: ch04-ex1
+# **Size:** homework (45 min). **Needs:** chapter 2 and this one.
+#
 # The paper writes that focal loss "exhibits stronger convexity than cross-entropy loss, i.e.
 # $\ell''_{fl} \geq \ell''_{ce}$ for all $x \in (0, 1]$". Check this numerically with
 # {func}`ccl_lib.theory.loss_derivatives`: where does it hold, and where does it fail? What are
@@ -329,6 +331,8 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
 #
 # ```{exercise}
 # :label: ch04-ex2
+# **Size:** project (hours of CPU for Location, a GPU for the image seeds). **Needs:** this chapter.
+#
 # Redo Figure 1 at a larger scale: three seeds of the image regime (a verdict for the image
 # setting), and on Location the paper's tabular schedule on more data with five seeds. Before you
 # run it, predict: will the absolute-variance verdict change? Will the relative one?
@@ -352,6 +356,8 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
 #
 # ```{exercise}
 # :label: ch04-ex3
+# **Size:** homework (30 min). **Needs:** chapter 2 and this one.
+#
 # Theorem 3.1 suggests that *more* convexity means *less* variance. Focal loss with larger
 # $\gamma$ is flatter still near $p_y = 1$. Predict the mean and the variance at the last epoch
 # for $\gamma = 5$ compared with $\gamma = 2$, then check with `-p gamma 5`.

@@ -374,6 +374,8 @@ for (col, d), v in verdicts.items():
 #
 # ````{exercise}
 # :label: ch05-ex1
+# **Size:** homework (1 h). **Needs:** chapter 3 and this one.
+#
 # The paper's grid is $\alpha \in \{0.1, \dots, 0.9\}$. Where does the accuracy fall off? Zoom in
 # on small $\alpha$ with a finer grid, and predict from Eq. 11 whether $\alpha = 0.05$ will fit
 # its training set in 30 epochs. Then check.
@@ -398,6 +400,8 @@ for (col, d), v in verdicts.items():
 #
 # ````{exercise}
 # :label: ch05-ex2
+# **Size:** homework (1 h). **Needs:** chapters 2, 3 and this one.
+#
 # Write a third concave term for Eq. 4. First try $\tilde\ell(p) = -p^3/3 - p$: is it in the set
 # $\mathcal F$ of Definition 4.1? Repair it if not, then predict, before training, whether the
 # repaired term spreads the training losses more or less than CCQL at the same $\alpha$, and
@@ -435,6 +439,8 @@ for (col, d), v in verdicts.items():
 #
 # ````{exercise}
 # :label: ch05-ex3
+# **Size:** in class (15 min). **Needs:** chapter 1 and this one.
+#
 # Redo panel (b) with the oracle advantage instead of the attacker's. By how much does the
 # oracle overstate the attack at each $\alpha$, and does the overstatement change any verdict?
 # ````

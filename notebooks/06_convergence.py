@@ -300,6 +300,8 @@ glue("ch06_tol", tol, display=False)
 #
 # ````{exercise}
 # :label: ch06-ex1
+# **Size:** homework (30 min). **Needs:** this chapter.
+#
 # Rerun the chapter at a smaller learning rate, $\eta = 0.02$. Predict first: will all three
 # losses take longer to settle? Will CCL's delay behind cross-entropy grow or shrink?
 # ````
@@ -322,6 +324,8 @@ glue("ch06_tol", tol, display=False)
 #
 # ````{exercise}
 # :label: ch06-ex2
+# **Size:** homework (1 h). **Needs:** this chapter.
+#
 # App. E.1 multiplies the CCL loss by a scale factor $\beta = 0.01$ on CIFAR-10. Show that with
 # SGD, momentum and weight decay $\lambda$, training $\beta \cdot L$ at learning rate $\eta$ is
 # the same as training $L$ at learning rate $\eta\beta$ and weight decay $\lambda/\beta$. Check
@@ -357,6 +361,8 @@ glue("ch06_tol", tol, display=False)
 #
 # ````{exercise}
 # :label: ch06-ex3
+# **Size:** in class (15 min). **Needs:** this chapter.
+#
 # The convergence epoch depends on `tol`. Rerun with `-p tol 0.02` and `-p tol 0.005`. Which
 # verdicts change, and what does that say about the measure?
 # ````

@@ -605,6 +605,8 @@ glue("ch07_fig23_baseline", str(pair[1]["point"]) if pair is not None else "none
 # :::{exercise}
 # :label: ch07-ex1
 #
+# **Size:** project (a few hours of CPU). **Needs:** this chapter.
+#
 # **Reproduce one panel at a larger scale.** Rerun this chapter with five seeds and larger parts
 # (1,250 examples per part, the most Location's 5,010 examples allow for five parts) and 60 epochs.
 # Which intervals shrink, and does the verdict of the loss panel change?
@@ -630,6 +632,8 @@ glue("ch07_fig23_baseline", str(pair[1]["point"]) if pair is not None else "none
 #
 # :::{exercise}
 # :label: ch07-ex2
+#
+# **Size:** in class (20 min). **Needs:** chapter 1 and this one.
 #
 # **Which advantage ranks the defenses?** Redo the strict rule with the oracle advantage
 # (`advantage_oracle`, thresholds chosen on the target) instead of the attacker's own. Does the
@@ -657,6 +661,8 @@ glue("ch07_fig23_baseline", str(pair[1]["point"]) if pair is not None else "none
 #
 # :::{exercise}
 # :label: ch07-ex3
+#
+# **Size:** in class (20 min). **Needs:** this chapter.
 #
 # **Move the accuracy bar.** Tabulate, for `acc_tolerance` in 0, 1, 2 and 5 points, which defenses
 # qualify and the verdict of the loss panel. At what slack does CCL first qualify, and does its

@@ -397,6 +397,8 @@ for (ds, m), v in vs.items():
 # :::{exercise}
 # :label: ch08-ex1
 #
+# **Size:** in class (20 min). **Needs:** chapter 1 and this one.
+#
 # **P1 with the oracle.** Recompute P1 with the oracle advantage (`advantage_oracle`: thresholds
 # chosen on the target) instead of the attacker's own rule. How much lower is every P1, and does the
 # ranking of CCQL, CCEL and w/o change on any data set?
@@ -422,6 +424,8 @@ for (ds, m), v in vs.items():
 # :::{exercise}
 # :label: ch08-ex2
 #
+# **Size:** homework (1 h). **Needs:** this chapter.
+#
 # **Which attacks count?** Table 1's P1 uses the paper's attacks. Fold in the extra attack of the
 # suite (`nn_sorted`, the NN attack on sorted probabilities) and compare.
 # :::
@@ -443,6 +447,8 @@ for (ds, m), v in vs.items():
 #
 # :::{exercise}
 # :label: ch08-ex3
+#
+# **Size:** project (a few hours of CPU). **Needs:** this chapter.
 #
 # **A column of the paper's table.** Run the Texas100 column with the paper's MLP recipe and
 # compare it with the paper's 0.607 / 0.608 / 0.551.

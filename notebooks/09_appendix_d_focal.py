@@ -342,6 +342,8 @@ _ = scorecard.record("Fig 6", CHAPTER, setting_text, fig6, cause=cause, percent=
 # :::{exercise}
 # :label: ch09-ex1
 #
+# **Size:** in class (20 min). **Needs:** this chapter.
+#
 # **Choose alpha by the paper's rule, by hand.** From the table of settings, pick the $\alpha$ with
 # the lowest mean highest-advantage among those at least as accurate as focal loss, and check your
 # answer against {func}`ccl_lib.analysis.focal.pick_alpha`. Then loosen the rule by one binomial
@@ -372,6 +374,8 @@ _ = scorecard.record("Fig 6", CHAPTER, setting_text, fig6, cause=cause, percent=
 # :::{exercise}
 # :label: ch09-ex2
 #
+# **Size:** homework (30 min). **Needs:** chapter 3 and this one.
+#
 # **The other concave term.** Rerun the chapter with the quadratic term of CCQL (Eq. 6) instead of
 # the exponential one. Is the outcome different?
 # :::
@@ -392,6 +396,8 @@ _ = scorecard.record("Fig 6", CHAPTER, setting_text, fig6, cause=cause, percent=
 #
 # :::{exercise}
 # :label: ch09-ex3
+#
+# **Size:** in class (15 min). **Needs:** chapter 1 and this one.
 #
 # **The oracle's Figure 6.** Draw Figure 6 with `advantage_oracle` instead of `advantage`. Do the
 # bars change order?

@@ -523,6 +523,8 @@ if {"lira_online", "lira_offline"} <= set(results["attack"]):
 # :::{exercise}
 # :label: ch10-ex1
 #
+# **Size:** project (a GPU, or days of CPU). **Needs:** chapter 1 and this one.
+#
 # **Attack at 0.01 % FPR.** What does it take to report TPR at 0.01 % FPR with an interval that
 # means something? Rerun the image part with enough non-members for it and 16 reference models.
 # :::
@@ -548,6 +550,8 @@ if {"lira_online", "lira_offline"} <= set(results["attack"]):
 #
 # :::{exercise}
 # :label: ch10-ex2
+#
+# **Size:** homework (1 h). **Needs:** this chapter.
 #
 # **A mismatched attacker.** Train the reference models with plain cross-entropy
 # (`-p attacker mismatched`) and compare the strongest attack on the CCQL target with the matched
@@ -577,6 +581,8 @@ if {"lira_online", "lira_offline"} <= set(results["attack"]):
 #
 # :::{exercise}
 # :label: ch10-ex3
+#
+# **Size:** homework (2 h). **Needs:** this chapter.
 #
 # **More reference models.** Online LiRA needs IN models for every example. Rerun Location with
 # $K$ = 4, 8 and 16 and plot the online and offline attacks' TPR at 1 % FPR against $K$.

@@ -367,6 +367,8 @@ print("scorecard rows recorded")
 # ```{exercise}
 # :label: ex-privacy-source-adam
 #
+# **Size:** homework (1 h). **Needs:** chapter 6 and this one.
+#
 # Does the identity hold for Adam? Write one Adam step on $\beta L$ and compare it with a step on
 # $L$. What changes with coupled weight decay (Adam's `weight_decay`) and with decoupled weight
 # decay (AdamW)?
@@ -385,6 +387,8 @@ print("scorecard rows recorded")
 #
 # ```{exercise}
 # :label: ex-privacy-source-cifar100
+#
+# **Size:** in class (20 min). **Needs:** this chapter.
 #
 # The paper's CIFAR-100 scale is 0.05. What effective learning rate and weight decay do its CCL
 # models train with? Check the identity numerically for CCEL with {func}`ccl_lib.confound.scale_identity_check`.

@@ -74,11 +74,33 @@ def test_chapters_have_exercises():
     assert sum(counts.values()) >= 30 and all(n >= 2 for s, n in counts.items() if not s.startswith("99"))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22: the chapters' exercises do not carry their Size/Needs marks yet")
 def test_every_exercise_is_marked_with_its_size_and_needs():
     unmarked = _unmarked()
     n = sum(len(v) for v in unmarked.values())
     assert not unmarked, f"{n} exercises lack '**Size:** ... **Needs:** ...' as their first line: {unmarked}"
+
+
+def needed_chapters(mark: str) -> list[int]:
+    """The chapter numbers a mark's ``**Needs:**`` names (``this chapter`` / ``this one`` not counted)."""
+    needs = mark.split("**Needs:**", 1)[1].split(".", 1)[0]
+    return [int(n) for n in re.findall(r"\d+", needs)]
+
+
+def test_needed_chapters_on_examples():
+    assert needed_chapters("**Size:** homework (1 h). **Needs:** chapters 2, 3 and this one.") == [2, 3]
+    assert needed_chapters("**Size:** in class (15 min). **Needs:** this chapter.") == []
+    assert needed_chapters("**Size:** project (2 GPU-days). **Needs:** chapter 10.") == [10]
+
+
+def test_exercises_need_existing_earlier_chapters():
+    """A mark names chapters that exist and come before its own ("this one" names its own chapter)."""
+    wrong = []
+    for p in NOTEBOOKS:
+        own = int(p.stem[:2])
+        for m in EXERCISE.finditer(_chapter_markdown(p)):
+            mark = next(line.strip() for line in m.group(2).splitlines() if line.startswith("**Size:**"))
+            wrong += [f"{p.stem}: {mark!r} names chapter {n}" for n in needed_chapters(mark) if not 1 <= n < own]
+    assert not wrong, wrong
 
 
 # ---------------------------------------------------------------------------------------- docs' numbers
