@@ -289,6 +289,24 @@ def test_simulated_attack_converges_to_eq_18():
         T.simulate_loss_attack(0, 1, 1, 1, 0.1, n=0)
 
 
+def test_shadow_loss_threshold_by_hand_and_as_the_attack_suite_calibrates():
+    # by hand: 10 losses, fpr 0.2 flags at most 2 of them -> the 2nd smallest; ties step down
+    assert T.shadow_loss_threshold([5, 1, 4, 2, 3, 6, 7, 8, 9, 10], 0.2) == 2.0
+    assert T.shadow_loss_threshold([1, 2, 2, 3], 0.5) == 1.0  # 2 would flag three of four
+    assert T.shadow_loss_threshold([1, 2, 3], 0.1) == -math.inf  # floor(0.3) = 0: flag nobody
+    assert T.shadow_loss_threshold([1, 2, 3], 1.0) == 3.0
+    # the attack suite's rule on scores = -loss (ccl_lib.attacks.threshold), with many ties
+    from ccl_lib.attacks.threshold import threshold_at_fpr
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        losses = rng.integers(0, 6, rng.integers(1, 30)).astype(float)
+        fpr = float(rng.choice([0.0, 0.05, 0.1, 0.25, 0.5, 1.0, rng.random()]))
+        assert T.shadow_loss_threshold(losses, fpr) == -threshold_at_fpr(-losses, fpr)
+    with pytest.raises(ValueError, match="fpr must be"):
+        T.shadow_loss_threshold([1.0], 1.5)
+
+
 # --------------------------------------------------------------------------- Lemma C.1, Prop. C.2
 
 

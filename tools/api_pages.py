@@ -17,6 +17,7 @@ left out of the reference by accident.  Private modules (``_name``) and ``__main
 from __future__ import annotations
 
 import argparse
+import ast
 import functools
 import importlib
 import inspect
@@ -99,6 +100,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("ccl_lib.experiments.cache", "The result cache"),
             ("ccl_lib.experiments.named", "Named experiments"),
             ("ccl_lib.experiments.summary", "Summaries"),
+            ("ccl_lib.provenance", "Provenance of a run"),
             ("ccl_lib.cli", "Command line"),
         ],
     ),
@@ -123,7 +125,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 #: Implementation modules whose public names are all re-exported by their package (no page of their own).
-INTERNAL_PREFIXES = ("ccl_lib.data.", "ccl_lib.plots.", "ccl_lib.train.")
+INTERNAL_PREFIXES = ("ccl_lib.data.", "ccl_lib.plots.", "ccl_lib.theory.", "ccl_lib.train.")
 
 
 def public_modules() -> list[str]:
@@ -152,7 +154,22 @@ def exported(mod) -> list[str]:
     return out
 
 
+def _import_order(mod) -> dict[str, int]:
+    """A package's submodule files in the order its ``__init__`` imports them (the reading order)."""
+    init = getattr(mod, "__file__", None)
+    if not hasattr(mod, "__path__") or not init:
+        return {}
+    order: dict[str, int] = {}
+    for node in ast.walk(ast.parse(Path(init).read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            path = str(Path(init).parent / (node.module.replace(".", "/") + ".py"))
+            order.setdefault(path, len(order))
+    return order
+
+
 def source_order(mod, names: list[str]) -> list[str]:
+    files = _import_order(mod)
+
     def key(n: str):
         obj = getattr(mod, n)
         try:
@@ -160,7 +177,7 @@ def source_order(mod, names: list[str]) -> list[str]:
             line = inspect.getsourcelines(obj)[1]
         except (TypeError, OSError):
             src, line = "~", 0
-        return (src, line, n)
+        return (files.get(src, len(files)), src, line, n)
 
     return sorted(names, key=key)
 
