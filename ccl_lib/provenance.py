@@ -90,6 +90,11 @@ def machine(threads: Optional[int] = None, precision: str = "fp32") -> dict[str,
 
 def same_arithmetic(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two provenances should give bit-identical float results: the same torch version,
-    CPU capability, ISA flags, thread count and precision (the commit and the date may differ)."""
+    CPU capability, ISA flags, thread count and precision (the commit and the date may differ).
+
+    Args:
+        a: one run's provenance (:func:`machine`, ``meta["provenance"]`` of a result).
+        b: another run's provenance.
+    """
     keys = ("torch", "cpu_capability", "isa", "threads", "precision")
     return all(a.get(k) == b.get(k) for k in keys)
