@@ -81,6 +81,8 @@ seeds = [0, 1, 2]
 alphas = [0.1, 0.3, 0.5, 0.7, 0.9]
 # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
 workers = "auto"
+# "ledger": runs recorded in results/ledger are read from it, the rest computed; "compute": recompute every run
+evidence = "ledger"
 
 # %% tags=["remove-input"]
 # %matplotlib inline
@@ -119,7 +121,7 @@ recipe = book.recipe(
 # %%
 points = [{"alpha": a} for a in alphas]
 specs = grid(dataset, {"vanilla": [{}], "ccel": points, "ccql": points}, **recipe)
-df, runs = run_runs(specs, workers=workers)
+df, runs = run_runs(specs, workers=workers, evidence=evidence)
 per_run = ablation.alpha_runs(df, runs)
 summary = ablation.alpha_summary(per_run)
 

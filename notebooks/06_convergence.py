@@ -84,6 +84,8 @@ alpha = 0.5
 tol = 0.01
 # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
 workers = "auto"
+# "ledger": runs recorded in results/ledger are read from it, the rest computed; "compute": recompute every run
+evidence = "ledger"
 
 # %% tags=["remove-input"]
 # %matplotlib inline
@@ -118,7 +120,7 @@ settings = {image_experiment: image.specs(), dataset: grid(dataset, losses, lr=l
 # ## Cross-entropy, CCEL and CCQL
 
 # %%
-df, runs = run_runs([s for specs in settings.values() for s in specs], workers=workers)
+df, runs = run_runs([s for specs in settings.values() for s in specs], workers=workers, evidence=evidence)
 arms, curves = {}, {}
 for name, specs in settings.items():
     mine = {s.key(): runs[s.key()] for s in specs}

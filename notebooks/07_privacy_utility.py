@@ -83,6 +83,8 @@ acc_tolerance = 0.02
 ncols = 3
 # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
 workers = "auto"
+# "ledger": runs recorded in results/ledger are read from it, the rest computed; "compute": recompute every run
+evidence = "ledger"
 
 # %% tags=["remove-input"]
 # %matplotlib inline
@@ -139,7 +141,7 @@ if grid == "cpu":
 
 # %%
 specs = experiments.grid(dataset, defenses, **recipe)
-df, runs = run_runs(specs, workers=workers)
+df, runs = run_runs(specs, workers=workers, evidence=evidence)
 
 # %% tags=["remove-input"]
 # Seed-level tables: one row per (setting, seed) and one per (setting, attack, seed); the headline

@@ -73,6 +73,8 @@ alpha = 0.5
 gpu_results = "../results"
 # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
 workers = "auto"
+# "ledger": runs recorded in results/ledger are read from it, the rest computed; "compute": recompute every run
+evidence = "ledger"
 
 # %% tags=["remove-input"]
 # %matplotlib inline
@@ -114,7 +116,7 @@ recipe = book.recipe(
 methods = {"CCQL": ("ccql", alpha), "CCEL": ("ccel", alpha), "w/o": ("vanilla", None)}
 defenses = {"vanilla": [{}], "ccel": [{"alpha": alpha}], "ccql": [{"alpha": alpha}]}
 specs = [s for ds in datasets for s in grid(ds, defenses, size=book.fit_part_size(ds, part_size), **recipe)]
-df, runs = run_runs(specs, workers=workers)
+df, runs = run_runs(specs, workers=workers, evidence=evidence)
 
 # %% tags=["remove-input"]
 METHOD_OF = {d: m for m, (d, _) in methods.items()}

@@ -72,6 +72,8 @@ concave = "exp"
 alphas = [0.2, 0.6, 0.8]
 # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
 workers = "auto"
+# "ledger": runs recorded in results/ledger are read from it, the rest computed; "compute": recompute every run
+evidence = "ledger"
 
 # %% tags=["remove-input"]
 # %matplotlib inline
@@ -113,7 +115,7 @@ defenses = {
     "focal_ccl": [{"gamma": gamma, "concave": concave, "alpha": a} for a in alphas],
 }
 specs = grid(dataset, defenses, **recipe)
-df, runs = run_runs(specs, workers=workers)
+df, runs = run_runs(specs, workers=workers, evidence=evidence)
 
 # %% tags=["remove-input"]
 paper_rows = df[df["paper_attack"].astype(bool)]

@@ -65,6 +65,8 @@ tabular_dataset = "location"
 tabular_epochs = 30
 tabular_part_size = 1000
 workers = "auto"
+# "ledger": runs recorded in results/ledger are read from it, the rest computed; "compute": recompute every run
+evidence = "ledger"
 
 # %% tags=["remove-input"]
 # %matplotlib inline
@@ -142,7 +144,7 @@ pd.DataFrame(ident).T[["max_abs_diff", "max_rel_diff", "n_params", "steps"]]
 
 # %% tags=["remove-input"]
 specs = list({s.key(): s for _, s in pairs}.values())
-df, runs = run_runs(specs, workers=workers)
+df, runs = run_runs(specs, workers=workers, evidence=evidence)
 arm_df = confound.arm_frame(df, pairs)
 summary = confound.arm_summary(arm_df)
 print(run_summary(df, runs))

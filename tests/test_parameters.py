@@ -114,6 +114,20 @@ def test_papermill_text_is_parsed():
     assert out["image_set"] == {"epochs": 5}
 
 
+def test_every_chapter_that_runs_a_sweep_has_the_evidence_parameter():
+    """Chapters that call run_runs declare evidence ("ledger" or "compute") and pass it on."""
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    sweeps = sorted(p.stem for p in notebooks.glob("[0-9]*.py") if "run_runs(" in p.read_text())
+    assert sweeps, "no chapter calls run_runs"
+    for chapter in sweeps:
+        assert P.CHAPTERS[chapter].parameters["evidence"].default == "ledger", chapter
+        assert "evidence=evidence" in (notebooks / f"{chapter}.py").read_text(), chapter
+        ns = {**_defaults(chapter), "evidence": "compute"}
+        assert P.check_parameters(chapter, ns)["evidence"] == "compute"
+        with pytest.raises(P.ParameterError, match="^parameter evidence: 'cache' is not one of 'ledger', 'compute'$"):
+            P.check_parameters(chapter, {**ns, "evidence": "cache"})
+
+
 # One bad value per chapter, run through papermill: the chapter's own parameters cell, the injected
 # value, and the validation call that every chapter makes right after its parameters cell.
 PAPERMILL_BAD = {

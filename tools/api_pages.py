@@ -17,7 +17,6 @@ left out of the reference by accident.  Private modules (``_name``) and ``__main
 from __future__ import annotations
 
 import argparse
-import ast
 import functools
 import importlib
 import inspect
@@ -125,7 +124,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 #: Implementation modules whose public names are all re-exported by their package (no page of their own).
-INTERNAL_PREFIXES = ("ccl_lib.data.", "ccl_lib.plots.", "ccl_lib.theory.", "ccl_lib.train.")
+INTERNAL_PREFIXES = ("ccl_lib.data.", "ccl_lib.parameters.", "ccl_lib.plots.", "ccl_lib.theory.", "ccl_lib.train.")
 
 
 def public_modules() -> list[str]:
@@ -154,21 +153,16 @@ def exported(mod) -> list[str]:
     return out
 
 
-def _import_order(mod) -> dict[str, int]:
-    """A package's submodule files in the order its ``__init__`` imports them (the reading order)."""
-    init = getattr(mod, "__file__", None)
-    if not hasattr(mod, "__path__") or not init:
-        return {}
-    order: dict[str, int] = {}
-    for node in ast.walk(ast.parse(Path(init).read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
-            path = str(Path(init).parent / (node.module.replace(".", "/") + ".py"))
-            order.setdefault(path, len(order))
-    return order
-
-
 def source_order(mod, names: list[str]) -> list[str]:
-    files = _import_order(mod)
+    """``names`` in reading order: a package's names in the order of the files that its docstring
+    introduces them from (e.g. the paper's order of results), then each file's source order."""
+    doc = (mod.__doc__ or "") if hasattr(mod, "__path__") else ""
+
+    def file_rank(src: str) -> int:
+        if src == "~":  # data (no source file) after the functions and classes, as on module pages
+            return len(doc) + 2
+        here = [doc.find(f"`{n}`") for n in names if _file_of(getattr(mod, n)) == src]
+        return min((i for i in here if i >= 0), default=len(doc) + 1)
 
     def key(n: str):
         obj = getattr(mod, n)
@@ -177,9 +171,16 @@ def source_order(mod, names: list[str]) -> list[str]:
             line = inspect.getsourcelines(obj)[1]
         except (TypeError, OSError):
             src, line = "~", 0
-        return (files.get(src, len(files)), src, line, n)
+        return (file_rank(src) if doc else 0, src, line, n)
 
     return sorted(names, key=key)
+
+
+def _file_of(obj) -> str:
+    try:
+        return inspect.getsourcefile(obj) or ""
+    except TypeError:
+        return "~"
 
 
 def _directive(obj) -> str:
