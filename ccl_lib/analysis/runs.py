@@ -13,6 +13,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 from .curves import history_of
 
 __all__ = [
+    "EVIDENCE",
+    "evidence_summary",
     "mean_history",
     "run_runs",
     "run_summary",
@@ -22,10 +24,20 @@ __all__ = [
 ]
 
 
+#: The values of a chapter's ``evidence`` parameter (:func:`run_runs`).
+EVIDENCE = ("ledger", "compute")
+
+
 def run_runs(
-    specs: Sequence[Any], *, workers: Union[int, str] = 1, cache: Any = None, progress: Optional[bool] = False
+    specs: Sequence[Any],
+    *,
+    workers: Union[int, str] = 1,
+    cache: Any = None,
+    progress: Optional[bool] = False,
+    evidence: str = "ledger",
+    ledger: Any = None,
 ):
-    """Run (or load from the cache) ``specs`` with :func:`ccl_lib.experiments.run_sweep`.
+    """Run (or load) ``specs`` with :func:`ccl_lib.experiments.run_sweep`: a chapter's sweep.
 
     Args:
         specs: a non-empty list of :class:`ccl_lib.experiments.RunSpec` (e.g. from
@@ -33,25 +45,66 @@ def run_runs(
         workers: parallel worker processes (an integer >= 1, or ``"auto"``).
         cache: a :class:`ccl_lib.experiments.ResultCache`, a folder, or ``None`` for the default cache.
         progress: show a progress bar (terminal only; the book passes ``False``).
+        evidence: ``"ledger"`` (default): runs recorded in the evidence ledger
+            (:mod:`ccl_lib.experiments.ledger`) are read from it, only the others computed (or
+            loaded from the cache); ``"compute"``: the ledger is not read, every run is computed
+            (or loaded from the cache).
+        ledger: the ledger folder or :class:`~ccl_lib.experiments.ledger.Ledger` (default:
+            ``results/ledger`` of the checkout, or ``$CCL_LEDGER_DIR``).
 
     Returns:
         ``(frame, runs)``: the result frame of :func:`ccl_lib.experiments.run_grid` (one row per
         run, evaluated epoch and attack) and ``{spec.key(): RunResult}``, whose ``histories``
-        hold the per-epoch training curves.  Failed runs raise
+        hold the per-epoch training curves; a run read from the ledger has
+        ``meta["source"] == "ledger"`` and its ``meta["provenance"]``.  Failed runs raise
         :class:`ccl_lib.experiments.SweepError` (the finished ones stay cached).
     """
     from ..experiments import RunSpec, run_sweep
+    from ..experiments.ledger import resolve_ledger
 
     specs = list(specs)
     if not specs or not all(isinstance(s, RunSpec) for s in specs):
         raise ValueError("specs must be a non-empty list of RunSpec (see ccl_lib.experiments.grid)")
-    sweep = run_sweep(specs, workers=workers, cache=cache, progress=progress)
+    if evidence not in EVIDENCE:
+        raise ValueError(f"evidence must be one of {EVIDENCE}, got {evidence!r}")
+    led = resolve_ledger(ledger) if evidence == "ledger" else None
+    sweep = run_sweep(specs, workers=workers, cache=cache, progress=progress, ledger=led)
     return sweep.frame(), {r.key: r for r in sweep.results}
+
+
+def evidence_summary(runs: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a chapter's runs came from: how many were read from the evidence ledger, on which
+    machines, dates and commits, and how many were computed (or loaded from the result cache) by
+    this build.
+
+    Args:
+        runs: ``{key: RunResult}`` of :func:`run_runs`.
+
+    Returns:
+        ``{"n": all runs, "ledger": from the ledger, "computed": the others, "machines": "...",
+        "dates": "...", "commits": "...", "ledger_seconds": their recorded wall seconds}``.
+    """
+    from ..experiments.ledger import _span
+
+    led = [r for r in runs.values() if r.meta.get("source") == "ledger"]
+    prov = [r.meta.get("provenance", {}) for r in led]
+    dates = sorted(str(p.get("date") or "")[:10] for p in prov if p.get("date"))
+    return {
+        "n": len(runs),
+        "ledger": len(led),
+        "computed": len(runs) - len(led),
+        "machines": ", ".join(sorted({f"{p.get('cpu', '?')} ({p.get('threads', '?')} torch thread"
+                                      f"{'s' if p.get('threads') != 1 else ''})" for p in prov})),
+        "dates": _span(dates),
+        "commits": ", ".join(sorted({str(p.get("commit", "?"))[:7] for p in prov})),
+        "ledger_seconds": float(sum(float(p.get("wall_seconds") or 0.0) for p in prov)),
+    }  # fmt: skip
 
 
 def run_summary(df, runs: Mapping[str, Any]) -> str:
     """One line about a sweep: runs per data set with their training-set size, how many were
-    computed now and how many loaded from the cache, and the attacks.
+    read from the evidence ledger (with its machines, dates and commits), computed now or loaded
+    from the cache, and the attacks.
 
     Args:
         df: the sweep's result frame (``df.attrs["summary"]`` holds the computed/cached counts).
@@ -66,8 +119,15 @@ def run_summary(df, runs: Mapping[str, Any]) -> str:
         for d, v in sizes.items()
     ]
     info = df.attrs.get("summary", {})
-    done = f"computed {info['computed']}, cached {info['cached']}; " if info else ""
-    return "; ".join(parts) + f"; {done}attacks: {', '.join(dict.fromkeys(df['attack']))}"
+    ev = evidence_summary(runs)
+    src = ""
+    if ev["ledger"]:
+        src = (f"{ev['ledger']} read from the evidence ledger (computed on {ev['machines']}, {ev['dates']}, "
+               f"commit {ev['commits']}; {ev['ledger_seconds'] / 60:.0f} min of recorded compute); ")  # fmt: skip
+    done = ""
+    if info:
+        done = f"computed {info['computed']}, cached {info['cached'] - info.get('from_ledger', 0)}; "
+    return "; ".join(parts) + f"; {src}{done}attacks: {', '.join(dict.fromkeys(df['attack']))}"
 
 
 def _same(a: Any, b: Any) -> bool:

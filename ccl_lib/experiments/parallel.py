@@ -37,13 +37,16 @@ import os
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
 
 import torch
 
 from .cache import ResultCache, resolve_cache
 from .runner import RunResult, _compute, _progress, _run_one, _store, _torch_threads, rows_frame
 from .spec import RunSpec
+
+if TYPE_CHECKING:  # the ledger imports the runner, as this module does; no circle at run time
+    from .ledger import Ledger
 
 __all__ = ["SweepError", "SweepResult", "available_cores", "resolve_workers", "run_grid", "run_sweep"]
 
@@ -70,7 +73,10 @@ class SweepResult:
     Attributes:
         results: the :class:`RunResult` of every run that finished, in spec order.
         computed: runs computed by this sweep.
-        cached: runs loaded from the cache (including ones another sweep finished meanwhile).
+        cached: runs loaded from the cache (including ones another sweep finished meanwhile)
+            or from the evidence ledger.
+        from_ledger: of the cached runs, those read from the evidence ledger
+            (:mod:`ccl_lib.experiments.ledger`).
         failures: ``(spec, traceback text)`` of every failed run.
         seconds: wall time of the sweep.
         workers: parallel workers used.
@@ -81,14 +87,16 @@ class SweepResult:
     computed: int = 0
     cached: int = 0
     failures: list[tuple[RunSpec, str]] = field(default_factory=list)
+    from_ledger: int = 0
     seconds: float = 0.0
     workers: int = 1
     backend: str = "local"
 
     def summary(self) -> str:
-        """``"computed N, cached M, failed K in T s (W workers, backend)"``."""
+        """``"computed N, cached M (L from the ledger), failed K in T s (W workers, backend)"``."""
+        led = f" ({self.from_ledger} from the ledger)" if self.from_ledger else ""
         return (
-            f"computed {self.computed}, cached {self.cached}, failed {len(self.failures)} "
+            f"computed {self.computed}, cached {self.cached}{led}, failed {len(self.failures)} "
             f"in {self.seconds:.1f} s ({self.workers} worker{'s' if self.workers != 1 else ''}, {self.backend})"
         )
 
@@ -99,6 +107,7 @@ class SweepResult:
         df.attrs["summary"] = {
             "computed": self.computed,
             "cached": self.cached,
+            "from_ledger": self.from_ledger,
             "failed": len(self.failures),
             "seconds": self.seconds,
             "workers": self.workers,
@@ -229,6 +238,8 @@ def run_sweep(
     device: str = "auto",
     progress: Optional[bool] = None,
     raise_on_error: bool = True,
+    ledger: Optional[Ledger] = None,
+    on_result: Optional[Callable[[RunResult], None]] = None,
 ) -> SweepResult:
     """Run every spec not yet in the cache; load the others.  See :func:`run_grid`.
 
@@ -245,6 +256,10 @@ def run_sweep(
         progress: a progress bar over runs (default on unless ``CCL_PROGRESS=0``).
         raise_on_error: raise :class:`SweepError` (with the partial result) when runs
             failed; else return the finished runs and list the failures.
+        ledger: an evidence ledger (:class:`ccl_lib.experiments.ledger.Ledger`) read before the
+            cache: a run it holds a sound record of is taken from it and not computed.
+        on_result: called with every finished run (read or computed) as soon as it is there,
+            in this process (``record`` writes each into the ledger this way).
 
     Returns:
         a :class:`SweepResult`.
@@ -261,11 +276,22 @@ def run_sweep(
     show = _progress(progress)
 
     done: dict[str, RunResult] = {}
+    if ledger is not None:
+        for s in specs:  # a refused record logs one warning line and is not used
+            res = ledger.get(s.key())
+            if res is not None:
+                done[s.key()] = res
+    n_ledger = len(done)
     if store is not None:
         for s in specs:  # every entry verified once; a damaged one logs one warning and is recomputed
+            if s.key() in done:
+                continue
             record = store.read_record(s.key())
             if record is not None:
                 done[s.key()] = RunResult.from_record(record, cached=True)
+    if on_result is not None:
+        for res in done.values():
+            on_result(res)
     n_cached = len(done)
     late_cached = [0]  # runs another sweep finished while this one waited for their lock
     todo = [s for s in specs if s.key() not in done]
@@ -285,6 +311,8 @@ def run_sweep(
             assert res is not None
             done[spec.key()] = res
             late_cached[0] += bool(res.cached)
+            if on_result is not None:
+                on_result(res)
         bar.update(1)
         n_now = n_cached + late_cached[0]
         bar.set_postfix(computed=len(done) - n_now, cached=n_now, failed=len(failures))
@@ -307,6 +335,7 @@ def run_sweep(
         computed=len(done) - n_cached,
         cached=n_cached,
         failures=failures,
+        from_ledger=n_ledger,
         seconds=time.perf_counter() - t0,
         workers=int(n_workers) if isinstance(n_workers, int) else 1,
         backend=backend,
