@@ -30,6 +30,7 @@ __all__ = [
     "advantage_oracle",
     "decision_advantage",
     "balanced_accuracy",
+    "p1_release",
     "p1_score",
     "roc_auc",
     "roc_curve",
@@ -231,3 +232,22 @@ def p1_score(accuracy: float, adv: float) -> float:
             raise ValueError(f"{name} must be a number in [{lo:g}, 1] (a fraction, not a percentage), got {v!r}")
     a, b = float(accuracy), 1.0 - float(adv)
     return 0.0 if a + b == 0 else 2.0 * a * b / (a + b)
+
+
+def p1_release(accuracy: float, attack_accuracy: float) -> float:
+    """P1 as the CCL release computes it: ``2 Acc (1 - x) / (Acc + 1 - x)`` with ``x`` an attack *accuracy*.
+
+    ``ml-stat-Sustech/ConvexConcaveLoss``, ``source/utility/process.py``, ``p_score``, called by
+    ``process_files_yaml`` with the test accuracy and the cross-entropy loss attack's test
+    accuracy (one attack, an accuracy in [0.5, 1] for a useful attack) -- where the paper's
+    text (:func:`p1_score`) takes the *highest advantage* over all attacks.  Both are fractions
+    here (the release also accepts percentages).
+
+    Args:
+        accuracy: the target's test accuracy in [0, 1].
+        attack_accuracy: the loss attack's accuracy on the target's members and non-members, in [0, 1].
+    """
+    x = float(attack_accuracy)
+    if isinstance(attack_accuracy, bool) or not 0.0 <= x <= 1.0:
+        raise ValueError(f"attack_accuracy must be a fraction in [0, 1], got {attack_accuracy!r}")
+    return p1_score(accuracy, x)

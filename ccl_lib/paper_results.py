@@ -31,6 +31,7 @@ exposed so that the book can say both.
 
 from __future__ import annotations
 
+import math
 from types import MappingProxyType
 from typing import Mapping, Optional
 
@@ -41,8 +42,12 @@ __all__ = [
     "METHODS",
     "PAPER_DATASETS",
     "TABLE1_P1",
+    "P1_DEFINITIONS",
     "TRAINING_RECIPES",
+    "max_p1",
+    "p1_consistency",
     "paper_dataset_name",
+    "required_complement",
     "relative_reduction",
     "table1",
     "table1_p1",
@@ -181,3 +186,92 @@ def relative_reduction(before: float, after: float) -> float:
     if not before > 0:
         raise ValueError(f"before must be > 0, got {before!r}")
     return (float(before) - float(after)) / float(before)
+
+
+#: The two P1 definitions: the paper's text (Eq. 13 with the highest advantage ``Adv`` of all
+#: attacks, ``Adv`` in [0, 1]) and the CCL release's (``ml-stat-Sustech/ConvexConcaveLoss``,
+#: ``source/utility/process.py``, ``p_score``, called with the loss attack's *accuracy* ``x``).
+#: Value: the smallest admissible ``x`` (advantage 0 or attack accuracy 0.5, i.e. chance).
+P1_DEFINITIONS: Mapping[str, float] = MappingProxyType({"paper": 0.0, "release": 0.5})
+
+
+def _definition(definition: str) -> float:
+    if definition not in P1_DEFINITIONS:
+        raise ValueError(f"unknown P1 definition {definition!r}; known: {list(P1_DEFINITIONS)}")
+    return P1_DEFINITIONS[definition]
+
+
+def max_p1(accuracy: float, definition: str = "paper") -> float:
+    """The largest P1 a model of test ``accuracy`` can have under ``definition``.
+
+    P1 = 2 a b / (a + b) grows with ``b = 1 - x``; ``x`` is at least 0 (an advantage, ``"paper"``)
+    or 0.5 (an attack accuracy at chance, ``"release"``), so the bound is ``2a / (a + 1)`` or
+    ``a / (a + 0.5)`` -- at most 2/3 for any accuracy under ``"release"``.
+
+    Args:
+        accuracy: test accuracy in [0, 1].
+        definition: ``"paper"`` or ``"release"`` (:data:`P1_DEFINITIONS`).
+    """
+    a = float(accuracy)
+    if not 0.0 <= a <= 1.0:
+        raise ValueError(f"accuracy must be a fraction in [0, 1], got {accuracy!r}")
+    b = 1.0 - _definition(definition)
+    return 0.0 if a + b == 0 else 2.0 * a * b / (a + b)
+
+
+def required_complement(p1: float, accuracy: float) -> float:
+    """``1 - x`` that a published ``p1`` needs at test ``accuracy``: ``b = P1 a / (2a - P1)`` (Eq. 13 solved).
+
+    ``inf`` when ``2a <= P1`` (no ``b`` reaches that P1).  E.g. P1 = 0.741 at accuracy 0.85 needs
+    ``b = 0.657``: an advantage of 0.343, or an attack accuracy of 0.343 -- below chance.
+
+    Args:
+        p1: a P1 score in [0, 1].
+        accuracy: the test accuracy in (0, 1].
+    """
+    p, a = float(p1), float(accuracy)
+    if not (0.0 <= p <= 1.0 and 0.0 < a <= 1.0):
+        raise ValueError(f"need p1 in [0, 1] and accuracy in (0, 1], got {p1!r}, {accuracy!r}")
+    return math.inf if 2.0 * a <= p else p * a / (2.0 * a - p)
+
+
+def p1_consistency(accuracy: Optional[Mapping[str, float]] = None):
+    """Which P1 definition each published Table 1 value is consistent with (pure arithmetic).
+
+    For every cell: the least test accuracy that P1 needs under each definition
+    (``P1 / (2 - P1)`` for ``"paper"``, ``P1 / (2 (1 - P1))`` for ``"release"``; above 1 means
+    impossible), and whether each definition can give it at all.  With ``accuracy``
+    (``{paper data set: test accuracy}``, e.g. read off Fig. 2), also the ``x`` each definition
+    needs at that accuracy (``implied_adv``, ``implied_attack_acc``, both ``1 - b``) and whether
+    it is admissible (``>= 0`` resp. ``>= 0.5``).
+
+    Returns:
+        a ``pandas.DataFrame``, one row per (method, data set).
+    """
+    import pandas as pd
+
+    rows = []
+    for m in METHODS:
+        for d in PAPER_DATASETS:
+            p = float(TABLE1_P1[m][d])
+            row: dict[str, object] = {
+                "method": m,
+                "dataset": d,
+                "p1": p,
+                "min_acc_paper": p / (2.0 - p),
+                "min_acc_release": p / (2.0 * (1.0 - p)) if p < 1 else math.inf,
+            }
+            row["paper_possible"] = row["min_acc_paper"] <= 1.0  # type: ignore[operator]
+            row["release_possible"] = row["min_acc_release"] <= 1.0  # type: ignore[operator]
+            if accuracy is not None and d in accuracy:
+                a = float(accuracy[d])
+                x = 1.0 - required_complement(p, a)
+                row.update(
+                    accuracy=a,
+                    implied_adv=x,
+                    implied_attack_acc=x,
+                    paper_possible=bool(x >= 0.0),
+                    release_possible=bool(x >= 0.5),
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)

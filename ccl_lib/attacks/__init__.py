@@ -14,7 +14,10 @@ on the target model's members (train split) and non-members (test split):
   ``translation`` (images only) -- :mod:`ccl_lib.attacks.augmentation`;
 * beside the paper's eight (:data:`PAPER_ATTACKS`; never folded into P1 unless
   asked): ``nn_sorted``, and LiRA/RMIA with reference models trained like the
-  target (:mod:`ccl_lib.attacks.reference`, :mod:`ccl_lib.attacks.strong`).
+  target (:mod:`ccl_lib.attacks.reference`, :mod:`ccl_lib.attacks.strong`);
+* the CCL release's forms (:data:`RELEASE_ATTACKS`, issue 23): ``nn_release``,
+  ``loss_release``, ``confidence_release``, ``entropy_release``,
+  ``modified_entropy_release``, and ``lira_reference`` (the LiRA authors' estimator).
 
 Every report row has the headline ``advantage`` -- TPR - FPR on the target of
 the rule the attacker learned on the shadow model (Eq. 2, footnote 2) -- and
@@ -58,7 +61,17 @@ from .base import (
     query_logits,
     register_attack,
 )
-from .metric import CONFIDENCES, METRICS, gaussian_loss_advantage, metric_attack, metric_scores
+from .lira import LIRA_ESTIMATORS, fit_gaussians_reference, lira_reference_attack
+from .metric import (
+    CONFIDENCES,
+    METRICS,
+    RELEASE_METRICS,
+    gaussian_loss_advantage,
+    metric_attack,
+    metric_scores,
+    release_metric_attack,
+    release_metric_scores,
+)
 from .nn import (
     NN_INPUTS,
     AttackClassifier,
@@ -66,6 +79,7 @@ from .nn import (
     classifier_attack,
     nn_attack,
     nn_features,
+    release_nn_attack,
     train_attack_classifier,
 )
 from .reference import (
@@ -93,7 +107,9 @@ from .suite import (
     EXTRA_ATTACKS,
     IMAGE_ATTACKS,
     MIN_SET_SIZE,
+    P1_VARIANTS,
     PAPER_ATTACKS,
+    RELEASE_ATTACKS,
     REPORT_COLUMNS,
     TABULAR_ATTACKS,
     default_attacks,
@@ -102,7 +118,15 @@ from .suite import (
     results_frame,
     run_attacks,
 )
-from .threshold import ThresholdChoice, apply_thresholds, best_threshold, class_thresholds, threshold_at_fpr
+from .threshold import (
+    ThresholdChoice,
+    apply_thresholds,
+    best_threshold,
+    class_thresholds,
+    release_class_thresholds,
+    release_threshold,
+    threshold_at_fpr,
+)
 
 # Register attacks of any further module of this package.
 for _m in pkgutil.iter_modules(__path__):
@@ -116,16 +140,22 @@ __all__ = [
     "ATTACK_NAMES",
     "AttackPool",
     "EXTRA_ATTACKS",
+    "LIRA_ESTIMATORS",
     "MIN_SET_SIZE",
+    "P1_VARIANTS",
     "PAPER_ATTACKS",
+    "RELEASE_ATTACKS",
+    "RELEASE_METRICS",
     "ReferenceModels",
     "StrongAttackRun",
     "attack_pool",
     "context_references",
     "findings_strong_attacks",
+    "fit_gaussians_reference",
     "format_strong_attack_table",
     "fresh_copy",
     "is_paper_attack",
+    "lira_reference_attack",
     "pool_membership",
     "run_strong_attacks",
     "sample_membership",
@@ -164,6 +194,11 @@ __all__ = [
     "p1_from_report",
     "query_logits",
     "register_attack",
+    "release_class_thresholds",
+    "release_metric_attack",
+    "release_metric_scores",
+    "release_nn_attack",
+    "release_threshold",
     "results_frame",
     "rotate_transform",
     "rotation_angles",

@@ -38,6 +38,19 @@ member, as everywhere in :mod:`ccl_lib.metrics`.
 Several queries per example (e.g. an image and its mirror) are supported with a
 trailing axis: statistics ``(..., n, A)``; the per-query scores are averaged
 (as Carlini et al. average the per-augmentation log ratio).
+
+**Reference estimator** (``estimator="reference"``; the default ``"paper"`` is the above):
+as the authors' code fits it, ``tensorflow/privacy``, ``research/mi_lira_2021/plot.py``,
+``generate_ours`` and ``generate_ours_offline``: each example keeps its *first* ``n_in``
+IN and ``n_out`` OUT observations, where ``n_in`` / ``n_out`` are the smallest counts over
+the examples (equal counts for every example); the centre is the per-example **median**;
+with fixed variance one standard deviation of *all* kept IN observations serves IN and OUT
+(online), of all OUT observations offline; ``1e-30`` is added to every standard
+deviation.  Online scores are ``log N(in) - log N(out)``; the offline score is
+``-log N(phi; mu_out, s_out^2)`` (two-sided, as the code ranks it), both averaged over
+queries.  The authors query each image and its mirror (``research/mi_lira_2021/score.py``);
+the suite attack ``lira_reference`` needs those queries of the reference models, which
+:mod:`ccl_lib.attacks.reference` does not keep, so it refuses image data.
 """
 
 from __future__ import annotations
@@ -49,13 +62,16 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from .base import AttackResult, as_numpy, check_candidates, check_target_logits, logits_and_labels
+from .base import AttackResult, as_numpy, check_candidates, check_target_logits, logits_and_labels, register_attack
 from .threshold import pseudo_target_threshold
 
 __all__ = [
     "GaussianFit",
     "fit_gaussians",
+    "LIRA_ESTIMATORS",
+    "fit_gaussians_reference",
     "lira_attack",
+    "lira_reference_attack",
     "lira_offline_score",
     "lira_online_score",
     "lira_scores",
@@ -64,6 +80,12 @@ __all__ = [
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+#: LiRA's Gaussian estimators: name -> the text or code it follows.
+LIRA_ESTIMATORS: dict[str, str] = {
+    "paper": "Carlini et al. (2022), Alg. 1: means and stds of all observations per example",
+    "reference": "tensorflow/privacy research/mi_lira_2021/plot.py generate_ours / generate_ours_offline",
+}
 
 
 def logit_confidence(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
@@ -173,6 +195,60 @@ def fit_gaussians(
     return GaussianFit(mi, si, mo, so, ni, no, bool(fixed_variance))
 
 
+def fit_gaussians_reference(ref_stat: ArrayLike, ref_in: ArrayLike, *, fixed_variance: bool = True,
+                            online: bool = True) -> GaussianFit:  # fmt: skip
+    """The reference code's Gaussians (``tensorflow/privacy`` ``research/mi_lira_2021/plot.py``, ``generate_ours``).
+
+    Per example the first ``min_j n_in(j)`` IN and ``min_j n_out(j)`` OUT observations (model
+    order), their per-example median as the centre; standard deviations per example and query,
+    or with ``fixed_variance`` one ``np.std`` over all kept IN observations for both groups
+    (``online``) or over all kept OUT observations (offline).  ``1e-30`` is added to every std.
+
+    Args:
+        ref_stat: ``(K, n)`` or ``(K, n, A)`` statistic of the reference models.
+        ref_in: ``(K, n)`` bool membership matrix.
+        fixed_variance: one global std (the code's ``fix_variance=True``).
+        online: fit the IN Gaussians too (``generate_ours``) or only OUT (``generate_ours_offline``).
+    """
+    phi = as_numpy(ref_stat)
+    if phi.ndim == 2:
+        phi = phi[:, :, None]
+    mask = np.asarray(ref_in.detach().cpu().numpy() if isinstance(ref_in, torch.Tensor) else ref_in).astype(bool)
+    if phi.ndim != 3 or mask.shape != phi.shape[:2]:
+        raise ValueError(f"need ref_stat (K, n[, A]) and ref_in (K, n), got {phi.shape} and {mask.shape}")
+    n = phi.shape[1]
+    n_in, n_out = mask.sum(0), (~mask).sum(0)
+    k_in, k_out = int(n_in.min()) if n else 0, int(n_out.min()) if n else 0
+    if k_out == 0 or (online and k_in == 0):
+        raise ValueError("the reference estimator needs at least one OUT (and, online, one IN) model for every example")
+    dat_out = np.stack([phi[~mask[:, j], j][:k_out] for j in range(n)])  # (n, k_out, A)
+    mean_out = np.median(dat_out, axis=1)
+    if online:
+        dat_in = np.stack([phi[mask[:, j], j][:k_in] for j in range(n)])
+        mean_in = np.median(dat_in, axis=1)
+        if fixed_variance:
+            std_in = np.full(mean_in.shape, np.std(dat_in))
+            std_out = np.full(mean_out.shape, np.std(dat_in))
+        else:
+            std_in, std_out = np.std(dat_in, axis=1), np.std(dat_out, axis=1)
+    else:
+        mean_in = std_in = np.full(mean_out.shape, np.nan)
+        std_out = np.full(mean_out.shape, np.std(dat_out)) if fixed_variance else np.std(dat_out, axis=1)
+    return GaussianFit(mean_in, std_in + 1e-30, mean_out, std_out + 1e-30, np.full(n, k_in if online else 0),
+                       np.full(n, k_out), bool(fixed_variance))  # fmt: skip
+
+
+def _reference_scores(target_stat: ArrayLike, fit: GaussianFit, online: bool) -> np.ndarray:
+    t = as_numpy(target_stat)
+    if t.ndim == 1:
+        t = t[:, None]
+    if t.shape != fit.mean_out.shape:
+        raise ValueError(f"target_stat must match the fit's shape {fit.mean_out.shape}, got {t.shape}")
+    if online:
+        return (_log_normal_pdf(t, fit.mean_in, fit.std_in) - _log_normal_pdf(t, fit.mean_out, fit.std_out)).mean(1)
+    return -_log_normal_pdf(t, fit.mean_out, fit.std_out).mean(1)
+
+
 def _log_normal_pdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return -0.5 * ((x - mean) / std) ** 2 - np.log(std) - _LOG_SQRT_2PI
 
@@ -235,10 +311,12 @@ def lira_scores(
     online: bool = True,
     fixed_variance: bool = False,
     min_std: float = 1e-4,
+    estimator: str = "paper",
 ) -> np.ndarray:
     """LiRA membership scores of the target's statistic ``(n,)`` (or ``(n, A)``) given K reference models.
 
-    See the module docstring; ``online=False`` uses only the OUT models.
+    See the module docstring; ``online=False`` uses only the OUT models.  ``estimator="reference"``
+    fits and scores as the authors' code (:func:`fit_gaussians_reference`; ``min_std`` unused).
 
     Args:
         target_stat: the target's ``phi`` (:func:`logit_confidence`), ``(n,)`` or ``(n, A)``.
@@ -249,6 +327,11 @@ def lira_scores(
         fixed_variance: one global std per group instead of per-example stds (Sec. VI-B).
         min_std: floor on every standard deviation (> 0).
     """
+    if estimator not in LIRA_ESTIMATORS:
+        raise ValueError(f"unknown LiRA estimator {estimator!r}; known variants: {list(LIRA_ESTIMATORS)}")
+    if estimator == "reference":
+        ref_fit = fit_gaussians_reference(ref_stat, ref_in, fixed_variance=fixed_variance, online=online)
+        return _reference_scores(target_stat, ref_fit, online)
     fit = fit_gaussians(ref_stat, ref_in, fixed_variance=fixed_variance, min_std=min_std)
     return lira_online_score(target_stat, fit) if online else lira_offline_score(target_stat, fit)
 
@@ -264,6 +347,7 @@ def lira_attack(
     min_std: float = 1e-4,
     name: Optional[str] = None,
     n_pseudo: int = 4,
+    estimator: str = "paper",
 ) -> AttackResult:
     """Run LiRA on a target model and return an :class:`AttackResult` (scores of members / non-members).
 
@@ -291,7 +375,8 @@ def lira_attack(
     phi_ref = logit_confidence(refs.logits[:, c], refs.labels[c])
     phi_t = logit_confidence(t[c], refs.labels[c])
     mask = refs.membership[:, c]
-    scores = lira_scores(phi_t, phi_ref, mask, online=online, fixed_variance=fixed_variance, min_std=min_std)
+    scores = lira_scores(phi_t, phi_ref, mask, online=online, fixed_variance=fixed_variance, min_std=min_std,
+                         estimator=estimator)  # fmt: skip
     if not isinstance(n_pseudo, (int, np.integer)) or n_pseudo < 0:
         raise ValueError(f"n_pseudo must be a non-negative integer, got {n_pseudo!r}")
     pseudo = []
@@ -302,7 +387,7 @@ def lira_attack(
         if not np.any(ok):
             continue
         s_j = lira_scores(phi_ref[j][ok], phi_ref[keep][:, ok], sub[:, ok], online=online,
-                          fixed_variance=fixed_variance, min_std=min_std)  # fmt: skip
+                          fixed_variance=fixed_variance, min_std=min_std, estimator=estimator)  # fmt: skip
         pseudo.append((s_j, mask[j, ok]))
     decisions = None
     if pseudo:
@@ -313,6 +398,7 @@ def lira_attack(
         "attack": "LiRA (Carlini et al., 2022)",
         "mode": "online" if online else "offline",
         "fixed_variance": bool(fixed_variance),
+        "estimator": estimator,
         "statistic": "logit-scaled confidence log(p_y / (1 - p_y))",
         "k": refs.k,
         "reference": refs.info.get("defense"),
@@ -325,3 +411,36 @@ def lira_attack(
     if decisions is None:
         return AttackResult(name=name, scores_in=scores[m], scores_out=scores[~m], info=info)
     return AttackResult(name, scores[m], scores[~m], decisions[m], decisions[~m], info)
+
+
+def lira_reference_attack(ctx: Any, *, online: bool = True, fixed_variance: bool = True, n_pseudo: int = 4,
+                          **ref_options: Any) -> AttackResult:  # fmt: skip
+    """LiRA with the authors' reference estimator, as a suite attack (``lira_reference``).
+
+    The reference models are those of ``lira`` on the same context and options
+    (:func:`~ccl_lib.attacks.reference.context_references`); the Gaussians are fitted as
+    ``tensorflow/privacy`` ``research/mi_lira_2021/plot.py`` ``generate_ours`` does
+    (:func:`fit_gaussians_reference`, fixed variance by default as in its figure).  Image data is
+    refused: the reference code queries each image and its mirror, and the reference models here
+    keep one query's logits.
+
+    Args:
+        ctx: the suite's context.
+        online: online (IN and OUT) or offline (OUT only) test.
+        fixed_variance: one global std (the code's ``fix_variance=True``).
+        n_pseudo: pseudo-target reference models for the decision threshold.
+        **ref_options: options of :func:`~ccl_lib.attacks.reference.context_references`.
+    """
+    from .reference import context_references
+
+    if ctx.kind == "image":
+        raise ValueError(
+            "attack 'lira_reference' needs the mirror queries of the reference models for image data, "
+            "which ccl_lib.attacks.reference does not keep; it applies to tabular data only"
+        )
+    refs, t_logits, cand, is_member, _ = context_references(ctx, **ref_options)
+    return lira_attack(refs, t_logits, cand, is_member, online=online, fixed_variance=fixed_variance,
+                       name="lira_reference", n_pseudo=n_pseudo, estimator="reference")  # fmt: skip
+
+
+register_attack("lira_reference", lira_reference_attack)

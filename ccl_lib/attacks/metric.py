@@ -44,14 +44,17 @@ import numpy as np
 import torch
 
 from .base import AttackContext, AttackResult, register_attack
-from .threshold import apply_thresholds, best_threshold, class_thresholds
+from .threshold import apply_thresholds, best_threshold, class_thresholds, release_class_thresholds
 
 __all__ = [
     "CONFIDENCES",
     "METRICS",
+    "RELEASE_METRICS",
     "gaussian_loss_advantage",
     "metric_attack",
     "metric_scores",
+    "release_metric_attack",
+    "release_metric_scores",
 ]
 
 #: Metrics of :func:`metric_scores`.
@@ -140,6 +143,101 @@ def metric_scores(logits: Any, y: Any, metric: str, *, confidence: str = "max") 
         mentr = -one_minus_py * logp_y - (terms * not_y).sum(1)
         out = -mentr
     return out.numpy().astype(np.float64)
+
+
+#: Metrics of the release's attack form (``<metric>_release`` attacks); correctness has no threshold.
+RELEASE_METRICS = ("loss", "confidence", "entropy", "modified_entropy")
+
+
+def release_metric_scores(logits: Any, y: Any, metric: str) -> np.ndarray:
+    """Membership scores as the CCL release computes them: float32 probabilities, clipped logarithms.
+
+    ``ml-stat-Sustech/ConvexConcaveLoss``, ``source/attacks/membership_inference/metric_based_attack.py``
+    (``parse_data_metric_based_attacks``, ``_entr_comp``, ``_m_entr_comp``) and ``source/utils.py``
+    (``cross_entropy``): on the float32 softmax ``p``,
+
+    * ``loss``: ``log(clip(p_y, 1e-12, 1 - 1e-12))`` (minus the release's cross-entropy);
+    * ``confidence``: ``max_k p_k``;
+    * ``entropy``: ``-sum_k p_k (-log max(p_k, 1e-30))``;
+    * ``modified_entropy``: minus Song & Mittal's Mentr with ``log max(., 1e-30)``.
+
+    Returns (n,) float32 scores (higher = member).
+
+    Args:
+        logits: (n, K) outputs of the queried model.
+        y: (n,) true labels.
+        metric: one of :data:`RELEASE_METRICS`.
+    """
+    if metric not in RELEASE_METRICS:
+        raise ValueError(f"unknown release metric {metric!r}; use one of {RELEASE_METRICS}")
+    z, t = _check_logits(logits, y)
+    p = torch.softmax(z.float(), dim=1).numpy()  # float32, as the release's model outputs
+    lab = t.numpy()
+    rows = np.arange(len(lab))
+    f32 = np.float32
+    if metric == "loss":
+        clipped = np.clip(p, f32(1e-12), f32(1.0 - 1e-12))
+        return np.log(clipped[rows, lab]).astype(f32)
+    if metric == "confidence":
+        return p.max(axis=1)
+
+    def neg_log(q: np.ndarray) -> np.ndarray:
+        return -np.log(np.maximum(q, f32(1e-30)))
+
+    if metric == "entropy":
+        return -np.sum(p * neg_log(p), axis=1)
+    log_p, rev = neg_log(p), f32(1.0) - p
+    log_rev = neg_log(rev)
+    mod_p = p.copy()
+    mod_p[rows, lab] = rev[rows, lab]
+    mod_log = log_rev.copy()
+    mod_log[rows, lab] = log_p[rows, lab]
+    return -np.sum(mod_p * mod_log, axis=1)
+
+
+def release_metric_attack(ctx: AttackContext, metric: str) -> AttackResult:
+    """A metric attack as the CCL release runs it (``<metric>_release`` in the suite).
+
+    Scores of :func:`release_metric_scores` (float32); class thresholds of
+    :func:`~ccl_lib.attacks.threshold.release_class_thresholds` (first best candidate, 0 for an
+    unseen class); decision ``score >= threshold[y]``.  The result's scores are
+    ``score - threshold[y]`` in float64 (exact in sign), as in :func:`metric_attack`.
+
+    Args:
+        ctx: the attacker's view.
+        metric: one of :data:`RELEASE_METRICS`.
+    """
+    s = {(r, q): release_metric_scores(ctx.logits(r, q), ctx.labels(r, q), metric)
+         for r in ("shadow", "target") for q in ("in", "out")}  # fmt: skip
+    y_t_in, y_t_out = ctx.labels("target", "in").numpy(), ctx.labels("target", "out").numpy()
+    k = max(ctx.num_classes, int(max(y_t_in.max(), y_t_out.max())) + 1)
+    thr = release_class_thresholds(
+        s["shadow", "in"], s["shadow", "out"], ctx.labels("shadow", "in").numpy(),
+        ctx.labels("shadow", "out").numpy(), num_classes=k,
+    )  # fmt: skip
+    dec_in, dec_out = s["target", "in"] >= thr[y_t_in], s["target", "out"] >= thr[y_t_out]
+    info = {
+        "metric": metric,
+        "family": "metric",
+        "variant": "release",
+        "follows": "ml-stat-Sustech/ConvexConcaveLoss source/attacks/membership_inference/metric_based_attack.py",
+        "thresholds": "class-dependent, first best candidate (release tie-break), float32 scores",
+    }
+    sc_in = s["target", "in"].astype(np.float64) - thr[y_t_in]
+    sc_out = s["target", "out"].astype(np.float64) - thr[y_t_out]
+    return AttackResult(f"{metric}_release", sc_in, sc_out, dec_in, dec_out, info)
+
+
+def _register_release(metric: str) -> None:
+    def attack(ctx: AttackContext) -> AttackResult:
+        return release_metric_attack(ctx, metric)
+
+    attack.__doc__ = f"The {metric} attack as the CCL release runs it (see :func:`release_metric_attack`)."
+    register_attack(f"{metric}_release", attack)
+
+
+for _metric in RELEASE_METRICS:
+    _register_release(_metric)
 
 
 def metric_attack(

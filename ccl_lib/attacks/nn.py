@@ -14,6 +14,9 @@ The classifier (:func:`train_attack_classifier`) is a small seeded MLP trained
 with Adam on standardized features; it is shared with the augmentation attacks
 (:mod:`ccl_lib.attacks.augmentation`) through :func:`classifier_attack`.  Its
 membership score is the classifier's logit and its decision ``logit >= 0``.
+
+``nn_release`` is the CCL release's NN attack instead (:func:`release_nn_attack`):
+probabilities only (no label), a 64-32-2 MLP, Adam for 100 epochs -- weaker than ``nn``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ __all__ = [
     "classifier_attack",
     "nn_attack",
     "nn_features",
+    "release_nn_attack",
     "train_attack_classifier",
 ]
 
@@ -327,3 +331,66 @@ def nn_sorted_attack(
 ) -> AttackResult:
     """NN attack on the sorted probability vector (Salem et al., 2019)."""
     return nn_attack(ctx, sort=True, inputs=inputs, config=config, name="nn_sorted")
+
+
+def release_nn_attack(ctx: AttackContext, *, epochs: int = 100) -> AttackResult:
+    """The NN attack as the CCL release runs it (``nn_release`` in the suite).
+
+    ``ml-stat-Sustech/ConvexConcaveLoss``: ``source/models/attack_model.py`` (``MLP_BLACKBOX``:
+    K -> 64 -> 32 -> 2, ReLU) trained by ``source/attacks/membership_inference/black_box_attack.py``
+    (``BlackBoxMIA.train``): the shadow model's float32 softmax vectors (no label, not sorted, not
+    standardized), cross-entropy over the two classes, Adam (lr 1e-3), ``epochs`` passes over the
+    shuffled shadow members and non-members in batches of 128; decision: the argmax (member iff
+    its logit is strictly larger).  Score: ``logit_member - logit_non_member``.  Seeded by ``ctx.seed``.
+
+    Args:
+        ctx: the attacker's view.
+        epochs: training passes (the release's ``train_epoch=100``).
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    feats = {(r, p): torch.softmax(torch.as_tensor(ctx.logits(r, p)).float(), 1) for r in ("shadow", "target")
+             for p in ("in", "out")}  # fmt: skip
+    k = feats["shadow", "in"].shape[1]
+    dev = torch.device(ctx.device) if ctx.device is not None else torch.device("cpu")
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(int(ctx.seed))
+        net = tnn.Sequential(tnn.Linear(k, 64), tnn.ReLU(), tnn.Linear(64, 32), tnn.ReLU(), tnn.Linear(32, 2))
+    net.to(dev).train()
+    x = torch.cat([feats["shadow", "in"], feats["shadow", "out"]]).to(dev)
+    t = torch.cat([torch.ones(len(feats["shadow", "in"])), torch.zeros(len(feats["shadow", "out"]))]).long().to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(int(ctx.seed) + 1)
+    with _few_threads(dev):
+        for _ in range(epochs):
+            perm = torch.randperm(len(x), generator=gen).to(dev)
+            for b in range(0, len(x), 128):
+                idx = perm[b : b + 128]
+                loss = F.cross_entropy(net(x[idx]), t[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        net.eval()
+        with torch.no_grad():
+            out = {p: net(feats["target", p].to(dev)).double().cpu() for p in ("in", "out")}
+    s_in = (out["in"][:, 1] - out["in"][:, 0]).numpy()
+    s_out = (out["out"][:, 1] - out["out"][:, 0]).numpy()
+    info = {
+        "family": "nn",
+        "variant": "release",
+        "features": "probability vector (no label)",
+        "classifier": {
+            "kind": "mlp",
+            "hidden": [64, 32],
+            "outputs": 2,
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "epochs": epochs,
+            "batch_size": 128,
+        },  # fmt: skip
+        "follows": "ml-stat-Sustech/ConvexConcaveLoss source/attacks/membership_inference/black_box_attack.py",
+    }
+    return AttackResult("nn_release", s_in, s_out, s_in > 0.0, s_out > 0.0, info)
+
+
+register_attack("nn_release", release_nn_attack)

@@ -33,7 +33,9 @@ __all__ = [
     "EXTRA_ATTACKS",
     "IMAGE_ATTACKS",
     "MIN_SET_SIZE",
+    "P1_VARIANTS",
     "PAPER_ATTACKS",
+    "RELEASE_ATTACKS",
     "REPORT_COLUMNS",
     "TABULAR_ATTACKS",
     "default_attacks",
@@ -54,6 +56,17 @@ PAPER_ATTACKS: tuple[str, ...] = (
 ATTACK_NAMES: tuple[str, ...] = PAPER_ATTACKS
 #: Registered attacks that are not the paper's: reported beside, never folded into P1 unless asked.
 EXTRA_ATTACKS: tuple[str, ...] = ("nn_sorted", "confidence_true", "lira", "lira_offline", "rmia")
+#: The CCL release's forms of the paper's attacks (issue 23): the metric attacks with its
+#: threshold tie-break and float32 scores, and its NN attack (probabilities only, 64-32-2).
+#: Like ``EXTRA_ATTACKS`` they enter P1 only when asked.
+RELEASE_ATTACKS: tuple[str, ...] = (
+    "nn_release", "loss_release", "confidence_release", "entropy_release", "modified_entropy_release",
+)  # fmt: skip
+#: P1 definitions of :func:`p1_from_report`: name -> the text or code it follows.
+P1_VARIANTS: dict[str, str] = {
+    "paper": "Table 1 / Sec. 5.2: Eq. 13 with the highest advantage of all attacks",
+    "release": "ml-stat-Sustech/ConvexConcaveLoss source/utility/process.py p_score with the loss attack's accuracy",
+}
 #: Default attacks for image data: the paper's eight.
 IMAGE_ATTACKS: tuple[str, ...] = PAPER_ATTACKS
 #: Default attacks for tabular data: the paper's six (no image augmentations).
@@ -285,12 +298,21 @@ def p1_from_report(
     test_accuracy: float,
     column: str = "advantage",
     attacks: Union[str, Sequence[str], None] = None,
+    variant: str = "paper",
 ) -> float:
     """P1 score (Eq. 13) of a target model from its attack report.
 
     Uses the **highest** advantage over the paper's attacks in the report
     (Table 1: "the highest attack advantage of all attack methods"), not the
     advantage or the accuracy of one attack.
+
+    ``variant="release"`` computes P1 as the CCL release does instead
+    (``ml-stat-Sustech/ConvexConcaveLoss``, ``source/utility/process.py``, ``p_score`` called
+    in ``process_files_yaml``): with the *accuracy* of the cross-entropy loss attack alone, its
+    ``balanced_accuracy`` column (members and non-members are balanced, so it is the accuracy),
+    see :func:`ccl_lib.metrics.p1_release`.  Its row is ``"loss"`` unless ``attacks`` names
+    exactly one (e.g. ``["loss_release"]``); ``column`` must stay ``"advantage"`` (the
+    shadow-learned rule).
 
     Args:
         report: the DataFrame of :func:`run_attacks`.
@@ -304,6 +326,10 @@ def p1_from_report(
     """
     if not isinstance(report, pd.DataFrame):
         raise TypeError(f"report must be the DataFrame of run_attacks, got {type(report).__name__}")
+    if variant not in P1_VARIANTS:
+        raise ValueError(f"unknown P1 variant {variant!r}; known variants: {list(P1_VARIANTS)}")
+    if variant == "release":
+        return _p1_release(report, test_accuracy, column, attacks)
     if column not in ("advantage", "advantage_oracle"):
         raise ValueError(f"column must be 'advantage' or 'advantage_oracle', got {column!r}")
     if column not in report.columns or len(report) == 0:
@@ -332,3 +358,23 @@ def p1_from_report(
     if math.isnan(worst) or not (-1.0 <= worst <= 1.0):
         raise ValueError(f"advantages must lie in [-1, 1], got {worst!r}")
     return _metrics.p1_score(acc, worst)
+
+
+def _p1_release(report: pd.DataFrame, test_accuracy: float, column: str, attacks: Any) -> float:
+    """:func:`p1_from_report` with ``variant="release"`` (see there)."""
+    if column != "advantage":
+        raise ValueError("P1 variant 'release' uses the loss attack's accuracy of its shadow-learned rule; "
+                         f"column={column!r} does not apply")  # fmt: skip
+    if attacks is None:
+        name = "loss"
+    elif isinstance(attacks, str) or len(list(attacks)) != 1:
+        raise ValueError(f"P1 variant 'release' takes one attack (the loss attack), got attacks={attacks!r}")
+    else:
+        name = list(attacks)[0]
+    if "attack" not in report.columns or "balanced_accuracy" not in report.columns:
+        raise ValueError("report needs 'attack' and 'balanced_accuracy' columns (the DataFrame of run_attacks)")
+    rows = report[report["attack"] == name]
+    if len(rows) != 1:
+        have = list(report["attack"])
+        raise ValueError(f"P1 variant 'release' needs exactly one {name!r} row; the report has {have}")
+    return _metrics.p1_release(float(test_accuracy), float(rows["balanced_accuracy"].iloc[0]))

@@ -22,6 +22,13 @@ and gives exactly what a brute-force scan over every candidate gives
 (the objective is compared as integers, so ties are broken identically:
 among thresholds of equal balanced accuracy, the *largest* is chosen, the one
 with the fewest false positives).
+
+:func:`release_threshold` and :func:`release_class_thresholds` are the CCL release's
+rule instead (``ml-stat-Sustech/ConvexConcaveLoss``,
+``source/attacks/membership_inference/metric_based_attack.py``,
+``MetricBasedMIA._thre_setting``): candidates in their order (members first, then
+non-members), the *first* strictly best one kept, accuracy as the float expression
+``0.5 * (tr_ratio + te_ratio)``; a class without shadow members or non-members gets 0.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ __all__ = [
     "best_threshold",
     "class_thresholds",
     "pseudo_target_threshold",
+    "release_class_thresholds",
+    "release_threshold",
     "threshold_at_fpr",
 ]
 
@@ -114,6 +123,52 @@ def best_threshold(scores: Any, labels: Any) -> ThresholdChoice:
     order = np.argsort(-s)  # the order within a run of ties does not matter: cuts fall between runs
     thr, tp, fp = _best_sorted(s[order], m[order])
     return ThresholdChoice(thr, 0.5 * (tp / n1 + 1.0 - fp / (len(m) - n1)))
+
+
+def release_threshold(values_in: Any, values_out: Any) -> float:
+    """The CCL release's threshold: the first candidate of ``concat(values_in, values_out)`` of best accuracy.
+
+    Follows ``MetricBasedMIA._thre_setting`` of ``ml-stat-Sustech/ConvexConcaveLoss``
+    (``source/attacks/membership_inference/metric_based_attack.py``): for each candidate ``v`` in
+    order, ``acc = 0.5 * (mean(values_in >= v) + mean(values_out < v))``; a candidate replaces the
+    kept one only if its ``acc`` is strictly larger (start: threshold 0, accuracy 0).  Comparisons
+    are made in the values' own dtype (float32 scores stay float32).  Vectorized: sorted counts,
+    then the first maximum in candidate order.
+
+    Args:
+        values_in: (n,) scores of the shadow model's members (higher = member).
+        values_out: (m,) scores of its non-members.
+
+    Returns:
+        the threshold (0.0 when either side is empty, as the release's NaN accuracies give).
+    """
+    a = np.asarray(values_in).ravel()
+    b = np.asarray(values_out).ravel()
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    cand = np.concatenate([a, b])
+    sa, sb = np.sort(a), np.sort(b)
+    ge_in = len(a) - np.searchsorted(sa, cand, side="left")  # count of values_in >= v
+    lt_out = np.searchsorted(sb, cand, side="left")  # count of values_out < v
+    acc = 0.5 * (ge_in / (len(a) + 0.0) + lt_out / (len(b) + 0.0))
+    k = int(np.argmax(acc))
+    return float(cand[k]) if acc[k] > 0 else 0.0
+
+
+def release_class_thresholds(values_in: Any, values_out: Any, y_in: Any, y_out: Any, *, num_classes: int) -> np.ndarray:
+    """:func:`release_threshold` per class, as the release's ``thre_list`` (0 for a class not seen).
+
+    Args:
+        values_in: (n,) shadow members' scores.
+        values_out: (m,) shadow non-members' scores.
+        y_in: (n,) their class labels.
+        y_out: (m,) class labels of the non-members.
+        num_classes: number of thresholds returned.
+    """
+    a, b = np.asarray(values_in), np.asarray(values_out)
+    ya = _class_labels(y_in, len(a), "y_in")
+    yb = _class_labels(y_out, len(b), "y_out")
+    return np.array([release_threshold(a[ya == c], b[yb == c]) for c in range(int(num_classes))])
 
 
 def class_thresholds(

@@ -22,15 +22,23 @@ confidence_penalty   entropy regularization (Pereyra et al., 2017)        App. E
 early_stopping       checkpoints at given epochs (Yao et al., 2007)       App. E.2
 dp_sgd               DP-SGD (Abadi et al., 2016), ccl_lib.defenses.dp_sgd  --
 ==================== ==================================================== ==================
+
+Code variants (issue 23): ``relaxloss``, ``advreg``, ``dropout`` and ``mixup_mmd`` take a
+``variant=`` hyperparameter naming the code base they follow instead of the paper's text
+(``RELAXLOSS_VARIANTS``, ``ADVREG_VARIANTS``, ``DROPOUT_VARIANTS``, ``MIXUP_MMD_VARIANTS``;
+each entry names the repository, path and function); ``default_scale(dataset, "release")``
+is the CCL release's scale factor.  :meth:`Defense.check_data` refuses a variant on data it
+does not apply to.
 """
 
-from .advreg import AdvReg, InferenceModel
-from .base import Defense, Param, soft_cross_entropy
+from .advreg import ADVREG_VARIANTS, AdvReg, ForkInferenceModel, InferenceModel, pm1_code
+from .base import Defense, Param, data_kind, soft_cross_entropy, variant_param
 from .ccl import CCEL, CCL, CCQL, Focal, FocalCCL, Vanilla
-from .mixup_mmd import MixupMMD, gaussian_kernel, median_bandwidth, mixup, mmd2
+from .mixup_mmd import MIXUP_MMD_VARIANTS, MixupMMD, gaussian_kernel, median_bandwidth, mixup, mmd2
 from .registry import (
     DEFENSE_NAMES,
     REFERENCE_DEFENSES,
+    SCALE_VARIANTS,
     default_scale,
     defense_class,
     defense_from_description,
@@ -40,6 +48,7 @@ from .registry import (
     register_defense,
 )
 from .regularizers import (
+    DROPOUT_VARIANTS,
     PAPER_EARLY_STOPPING_EPOCHS,
     ConfidencePenalty,
     Dropout,
@@ -49,30 +58,37 @@ from .regularizers import (
     rescale_epochs,
     smoothed_targets,
 )
-from .relaxloss import RelaxLoss, flattened_targets, is_ascent_epoch
+from .relaxloss import RELAXLOSS_VARIANTS, RelaxLoss, flattened_targets, is_ascent_epoch, release_soft_targets
 
 __all__ = [
+    "ADVREG_VARIANTS",
     "AdvReg",
     "CCEL",
     "CCL",
     "CCQL",
     "ConfidencePenalty",
     "DEFENSE_NAMES",
+    "DROPOUT_VARIANTS",
     "Defense",
     "Dropout",
     "EarlyStopping",
     "Focal",
     "FocalCCL",
+    "ForkInferenceModel",
     "InferenceModel",
     "LabelSmoothing",
+    "MIXUP_MMD_VARIANTS",
     "MixupMMD",
     "PAPER_EARLY_STOPPING_EPOCHS",
     "Param",
     "REFERENCE_DEFENSES",
+    "RELAXLOSS_VARIANTS",
     "RelaxLoss",
+    "SCALE_VARIANTS",
     "Vanilla",
     "default_scale",
     "defense_class",
+    "data_kind",
     "defense_from_description",
     "entropy",
     "flattened_targets",
@@ -84,8 +100,11 @@ __all__ = [
     "mmd2",
     "n_parts_for",
     "paper_grid",
+    "pm1_code",
     "register_defense",
+    "release_soft_targets",
     "rescale_epochs",
     "smoothed_targets",
     "soft_cross_entropy",
+    "variant_param",
 ]

@@ -47,6 +47,28 @@ implementation's):
 * **warm-up**: 3 epochs there (with 5 attack epochs each), 0 by default here.
 
 Grid (App. E.2): ``weight`` in {0.8, 1.0, 1.2, 1.4, 1.6, 1.8}.
+
+**Variant** ``variant="ccl_code"`` (one switch; the default ``"paper"`` is the above): as
+the CCL authors ran it, ``zhenlong-liu/MLHospital``,
+``mlh/defenses/membership_inference/AdvReg.py``, ``TrainTargetAdvReg.train`` with
+``train_attack_advreg`` and ``train_target_privately``:
+
+* the attack model (:class:`ForkInferenceModel`, the fork's ``AttackAdvReg``) reads the
+  classifier's *raw logits* and a +-1 label code (-1 everywhere, +1 at the label),
+  through larger layers (K -> 1024 -> 512 -> 64; K -> 128 -> 64; 128 -> 256 -> 128 -> 64 -> 1),
+  with a sigmoid output and binary cross-entropy;
+* it trains with SGD (the classifier's learning rate, momentum 0.9, weight decay 5e-4) and
+  cosine annealing with ``T_max`` = the run's epoch count, stepped once per attack step,
+  as the fork does (the recipe comes from :meth:`Defense.bind`);
+* from epoch 5 on, each epoch starts with **one full pass** of attack training in which the
+  classifier is in eval mode: one step per (member batch, reference batch) pair; here the
+  pairs are the previous epoch's batches (every member once, and the trainer's reference
+  batches), replayed before the epoch's first classifier step;
+* the classifier minimizes ``CE + weight * (mean h - 0.5)`` from the first epoch on (in
+  epochs 1-4 against the untrained attack model, as in the fork).
+
+``inference_steps``, ``inference_lr``, ``warmup_epochs`` and ``gain`` do not apply to it
+and must keep their defaults.
 """
 
 from __future__ import annotations
@@ -59,9 +81,17 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from ..losses import cross_entropy
-from .base import Defense, Param, choice, int_range, number
+from .base import Defense, Param, choice, int_range, number, variant_param
 
-__all__ = ["AdvReg", "InferenceModel"]
+__all__ = ["ADVREG_VARIANTS", "AdvReg", "ForkInferenceModel", "InferenceModel", "pm1_code"]
+
+#: AdvReg's variants: name -> the code (repository, path, function) or text it follows.
+ADVREG_VARIANTS: dict[str, str] = {
+    "paper": "Nasr et al. (2018), Algorithm 1, with the gain of DingfanChen/RelaxLoss source/cifar/defense/advreg.py",
+    "ccl_code": "zhenlong-liu/MLHospital mlh/defenses/membership_inference/AdvReg.py TrainTargetAdvReg.train",
+}
+#: ``ccl_code``: the first epoch whose start has a pass of attack training (the fork's ``e < 5`` warm-up).
+FORK_ATTACK_FROM = 5
 
 Tensor = torch.Tensor
 
@@ -93,6 +123,40 @@ class InferenceModel(nn.Module):
         return self.combine(torch.cat([self.probs(probs), self.labels(onehot)], dim=1)).squeeze(1)
 
 
+def pm1_code(y: Tensor, k: int) -> Tensor:
+    """The fork's label code: (N, K) of -1 with +1 at each label (``AdvReg.py``, ``one_hot_tr``)."""
+    return torch.full((len(y), k), -1.0, device=y.device).scatter(1, y.long().unsqueeze(1), 1.0)
+
+
+class ForkInferenceModel(nn.Module):
+    """The attack model of ``zhenlong-liu/MLHospital`` ``AdvReg.py`` (``AttackAdvReg``), returning the logit.
+
+    Branches: logits K -> 1024 -> 512 -> 64 and label code K -> 128 -> 64, joined by
+    128 -> 256 -> 128 -> 64 -> 1, ReLU activations (the fork's sigmoid is applied by the caller).
+
+    Args:
+        num_classes: number of classes K (>= 2).
+    """
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"need num_classes >= 2, got {num_classes}")
+        k = num_classes
+        self.features = nn.Sequential(
+            nn.Linear(k, 1024), nn.ReLU(), nn.Linear(1024, 512), nn.ReLU(), nn.Linear(512, 64), nn.ReLU()
+        )
+        self.labels = nn.Sequential(nn.Linear(k, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU())
+        self.combine = nn.Sequential(
+            nn.Linear(128, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
+            nn.Linear(64, 1),
+        )  # fmt: skip
+
+    def forward(self, logits: Tensor, code: Tensor) -> Tensor:
+        """Member logit (N,) for raw logits (N, K) and +-1 label codes (N, K)."""
+        return self.combine(torch.cat([self.features(logits), self.labels(code)], dim=1)).squeeze(1)
+
+
 class AdvReg(Defense):
     """Adversarial regularization (Nasr et al., 2018): CE + weight * the inference model's gain.
 
@@ -112,13 +176,28 @@ class AdvReg(Defense):
         "inference_lr": Param(1e-3, number(0.0, 10.0, lo_open=True), "Adam learning rate of the inference model"),
         "warmup_epochs": Param(0, int_range(0), "epochs of plain CE before the game starts"),
         "gain": Param("prob", choice("prob", "log"), "'prob': mean h - 0.5 (release); 'log': mean log h (Alg. 1)"),
+        "variant": variant_param(ADVREG_VARIANTS),
     }
 
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**hparams)
-        self.inference_model: Optional[InferenceModel] = None
+        self.inference_model: Optional[nn.Module] = None
         self.inference_optimizer: Optional[torch.optim.Optimizer] = None
+        self.inference_scheduler: Optional[Any] = None
         self.last_inference_loss: Optional[Tensor] = None
+        self._record: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
+        self._record_epoch = 0
+        self._pass_epoch = 0
+
+    def _validate(self) -> None:
+        if self.hparams["variant"] != "ccl_code":
+            return
+        fixed = [k for k in ("inference_steps", "inference_lr", "warmup_epochs", "gain")
+                 if self.hparams[k] != self.params[k].default]  # fmt: skip
+        if fixed:
+            raise ValueError(
+                f"defense 'advreg' variant 'ccl_code' follows the fork's attack schedule; {fixed} do not apply to it"
+            )
 
     def setup(self, model: nn.Module, *, num_classes: int, device: torch.device) -> None:
         """Create a fresh inference model and its Adam optimizer.
@@ -131,10 +210,26 @@ class AdvReg(Defense):
             num_classes: number of classes K of the classifier's output.
             device: where the inference model lives.
         """
+        self.last_inference_loss = None
+        self._record, self._record_epoch, self._pass_epoch = [], 0, 0
+        if self.hparams["variant"] == "ccl_code":
+            if self.recipe is None:
+                raise ValueError(
+                    "advreg variant 'ccl_code' trains its attack model with the run's learning rate and epoch "
+                    "count: train with Defense.train or call defense.bind(config) first"
+                )
+            fork = ForkInferenceModel(num_classes).to(device)
+            self.inference_model = fork
+            self.inference_optimizer = torch.optim.SGD(
+                fork.parameters(), lr=self.recipe.lr, momentum=0.9, weight_decay=5e-4
+            )
+            self.inference_scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                self.inference_optimizer, T_max=self.recipe.epochs
+            )
+            return
         h = InferenceModel(num_classes)
         self.inference_model = h.to(device)
         self.inference_optimizer = torch.optim.Adam(h.parameters(), lr=self.hparams["inference_lr"])
-        self.last_inference_loss = None
 
     @staticmethod
     def _onehot(y: Tensor, k: int) -> Tensor:
@@ -150,6 +245,8 @@ class AdvReg(Defense):
                 reach only ``probs`` (the classifier's step of the min-max game).
         """
         h = self._require()
+        if isinstance(h, ForkInferenceModel):
+            raise RuntimeError("inference_logits is the 'paper' variant's; variant 'ccl_code' uses fork_logits")
         onehot = self._onehot(y, probs.shape[1])
         if not detach_params:
             return h(probs.float(), onehot)
@@ -194,13 +291,78 @@ class AdvReg(Defense):
         self.last_inference_loss = first
         return first
 
-    def _require(self) -> InferenceModel:
+    def _after_fit(self) -> None:
+        self._record = []
+
+    def fork_logits(self, logits: Tensor, y: Tensor, *, detach_params: bool = False) -> Tensor:
+        """``ccl_code``: the fork's attack model on raw ``logits`` (N, K) and the +-1 code of ``y`` (member logit)."""
+        h = self._require()
+        code = pm1_code(y, logits.shape[1])
+        if not detach_params:
+            return h(logits.float(), code)
+        params = {k: v.detach() for k, v in h.named_parameters()}
+        return functional_call(h, params, (logits.float(), code))
+
+    def fork_attack_pass(
+        self, model: nn.Module, batches: list[tuple[Tensor, Tensor, Tensor, Tensor]]
+    ) -> Optional[Tensor]:
+        """``ccl_code``: one pass of attack training, a step per (members, references) batch pair.
+
+        As ``train_attack_advreg`` of the fork: the classifier in eval mode, its raw logits of both
+        batches, BCE of the sigmoid output against 1 (members) and 0 (references), one SGD step and
+        one scheduler step per pair.  Returns the mean BCE of the pass (detached), ``None`` when empty.
+        """
+        self._require()
+        opt, sched = self.inference_optimizer, self.inference_scheduler
+        assert opt is not None and sched is not None
+        was_training = model.training
+        model.eval()
+        total, n = None, 0
+        try:
+            for x, y, xr, yr in batches:
+                with torch.no_grad():
+                    out = model(torch.cat([x, xr])).float()
+                labels = torch.cat([y.long(), yr.long()])
+                member = torch.cat([torch.ones(len(x), device=out.device), torch.zeros(len(xr), device=out.device)])
+                with torch.enable_grad(), torch.autocast(out.device.type, enabled=False):
+                    opt.zero_grad(set_to_none=True)
+                    bce = F.binary_cross_entropy_with_logits(self.fork_logits(out, labels), member)
+                    bce.backward()
+                    opt.step()
+                sched.step()
+                total = bce.detach() if total is None else total + bce.detach()
+                n += 1
+        finally:
+            model.train(was_training)
+        return None if total is None else total / n
+
+    def _fork_loss(self, model: nn.Module, x: Tensor, y: Tensor, ref: Any, epoch: int) -> Tensor:
+        if ref is None:
+            raise ValueError("advreg needs a reference batch: train with reference=(x_ref, y_ref)")
+        if epoch >= FORK_ATTACK_FROM and epoch != self._pass_epoch:
+            self._pass_epoch = epoch
+            loss = self.fork_attack_pass(model, self._record)
+            if loss is not None:
+                self.last_inference_loss = loss
+        if epoch != self._record_epoch:
+            self._record, self._record_epoch = [], epoch
+        if epoch >= FORK_ATTACK_FROM - 1:  # replayed as the next epoch's attack pass
+            self._record.append((x.detach(), y.detach(), ref[0].detach(), ref[1].detach()))
+        logits = model(x).float()
+        ce = cross_entropy(logits, y, check_inputs=False)
+        with torch.autocast(x.device.type, enabled=False):
+            h = torch.sigmoid(self.fork_logits(logits.float(), y, detach_params=True))
+        return ce + self.hparams["weight"] * (h.mean() - 0.5)
+
+    def _require(self) -> nn.Module:
         if self.inference_model is None:
             raise RuntimeError("AdvReg.setup() must run before training (the trainer calls it)")
         return self.inference_model
 
     def loss(self, model: nn.Module, x: Tensor, y: Tensor, *, ref=None, epoch: int = 0, step: int = 0) -> Tensor:
         y = y.long()
+        if self.hparams["variant"] == "ccl_code":
+            return self._fork_loss(model, x, y, ref, epoch)
         active = epoch > self.hparams["warmup_epochs"] and self.hparams["weight"] > 0
         if not active:
             return cross_entropy(model(x).float(), y, check_inputs=False)

@@ -39,6 +39,8 @@ __all__ = [
     "number",
     "soft_cross_entropy",
     "epoch_list",
+    "data_kind",
+    "variant_param",
 ]
 
 Tensor = torch.Tensor
@@ -58,11 +60,15 @@ class Param:
         check: ``check(name, value) -> normalized value``; raises ``ValueError``
             with the allowed range when ``value`` is invalid.
         doc: one line for error messages and the book.
+        in_key: the value is part of :meth:`Defense.describe` (the run's identity) even when it
+            is the default.  ``False`` for a switch added after runs were recorded whose default
+            reproduces them exactly (a ``variant``): its default leaves the identity unchanged.
     """
 
     default: Any
     check: Callable[[str, Any], Any]
     doc: str = ""
+    in_key: bool = True
 
 
 def number(
@@ -147,6 +153,34 @@ def choice(*options: str) -> Callable[[str, Any], str]:
     return check
 
 
+def variant_param(variants: Mapping[str, str], *, default: str = "paper", in_key: bool = False) -> Param:
+    """The ``variant`` hyperparameter: one switch naming whose form of the defense runs.
+
+    Args:
+        variants: ``name -> the source it follows`` (repository, path and function, or the
+            paper's section); the first line of each is the error message's list.
+        default: the variant used when none is given (the paper's text).
+        in_key: whether the default appears in :meth:`Defense.describe` (see :class:`Param`).
+
+    An unknown name is refused with the list of known ones.
+    """
+    names = tuple(variants)
+    if default not in names:
+        raise ValueError(f"default variant {default!r} is not one of {list(names)}")
+
+    def check(name: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in names:
+            raise ValueError(f"unknown {name} {value!r}; known variants: {list(names)}")
+        return value
+
+    return Param(default, check, "one of " + ", ".join(names), in_key=in_key)
+
+
+def data_kind(x: Any) -> str:
+    """``"image"`` for a batch of shape (N, C, H, W), else ``"tabular"`` (what a variant may apply to)."""
+    return "image" if len(getattr(x, "shape", ())) == 4 else "tabular"
+
+
 def epoch_list(name: str, value: Any) -> tuple[int, ...]:
     """Validator for a non-empty list of distinct positive epochs (sorted on return).
 
@@ -216,6 +250,9 @@ class Defense(Objective):
     name: str = "defense"  # an instance attribute of Objective (LossObjective sets its own)
     needs_reference: bool = False
     params: ClassVar[Mapping[str, Param]] = {}
+    #: ``variant -> data kinds it applies to`` for variants that do not apply to every kind
+    #: (:meth:`check_data` refuses the others with a one-line reason)
+    variant_kinds: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     #: settings a defense fixes (e.g. ``ccql``: ``concave="quadratic"``); part of the identity,
     #: accepted as keywords only with exactly these values
     fixed: ClassVar[Mapping[str, Any]] = {}
@@ -241,6 +278,10 @@ class Defense(Objective):
                 raise ValueError(f"defense {self.name!r}: {exc}") from None
         values.update(self.fixed)
         self.hparams: dict[str, Any] = values
+        #: the run's recipe, set by :meth:`bind` (:meth:`train` does); variants that follow a
+        #: code base whose step depends on the epoch count or learning rate read it
+        self.recipe: Optional[TrainConfig] = None
+        self._checked_kind: Optional[str] = None
         self._validate()
 
     def _fixed_hint(self, key: str) -> str:
@@ -265,8 +306,52 @@ class Defense(Objective):
         return ()
 
     def describe(self) -> dict[str, Any]:
-        """``{"defense": name, **hyperparameters}``: JSON-serializable, the run's identity."""
-        return {"defense": self.name, **{k: _json_value(v) for k, v in self.hparams.items()}}
+        """``{"defense": name, **hyperparameters}``: JSON-serializable, the run's identity.
+
+        A hyperparameter whose :class:`Param` has ``in_key=False`` appears only when it differs
+        from its default (so adding a ``variant`` switch keeps the identity of recorded runs).
+        """
+        out: dict[str, Any] = {"defense": self.name}
+        for k, v in self.hparams.items():
+            spec = self.params.get(k)
+            if spec is not None and not spec.in_key and v == spec.default:
+                continue
+            out[k] = _json_value(v)
+        return out
+
+    # -- variants ----------------------------------------------------------------
+
+    def check_data(self, kind: str) -> None:
+        """Refuse (``ValueError``, one line) a ``variant`` that does not apply to ``kind`` data.
+
+        Args:
+            kind: ``"tabular"`` or ``"image"`` (e.g. ``RunSpec.kind``).
+        """
+        variant = self.hparams.get("variant")
+        kinds = self.variant_kinds.get(variant) if isinstance(variant, str) else None
+        if kinds is not None and kind not in kinds:
+            raise ValueError(
+                f"defense {self.name!r} variant {variant!r} follows code for {' and '.join(kinds)} data; "
+                f"it does not apply to {kind} data"
+            )
+
+    def _check_batch(self, x: Any) -> None:
+        """:meth:`check_data` on the kind of a training batch (once per kind; no device sync)."""
+        kind = data_kind(x)
+        if kind != self._checked_kind:
+            self.check_data(kind)
+            self._checked_kind = kind
+
+    def bind(self, config: TrainConfig) -> None:
+        """Give the defense the run's recipe (epochs, learning rate), as :meth:`train` does.
+
+        Only variants that follow a code base whose training step depends on the recipe read it;
+        call this before :func:`ccl_lib.train.fit` or :func:`ccl_lib.train.fit_many` when not
+        training through :meth:`train`.
+        """
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a ccl_lib.train.TrainConfig, got {type(config).__name__}")
+        self.recipe = config
 
     def identity(self) -> str:
         """A short stable hash of :meth:`describe` (for file and run names)."""
@@ -330,6 +415,8 @@ class Defense(Objective):
             )
         if wanted != config.checkpoint_epochs:
             config = dataclasses.replace(config, checkpoint_epochs=wanted)
+        self.check_data(data_kind(x))
+        self.bind(config)
         if self.needs_reference:
             if reference is None:
                 raise ValueError(

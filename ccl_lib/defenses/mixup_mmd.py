@@ -33,6 +33,16 @@ Random draws (``lam``, the mixup permutation, the reference samples) come from
 the torch RNG of the training device, which :func:`ccl_lib.train.fit` seeds from
 the run's seed; nothing in a step waits on the device.
 
+Members and reference samples go through the model in **two forward passes**
+(``model(x)``, then ``model(x_ref)``), as in Li et al.'s release and in the CCL
+authors' fork (``zhenlong-liu/MLHospital``,
+``mlh/defenses/membership_inference/MixupMMDLoss.py``): a BatchNorm model
+normalizes each with its own batch statistics.  Until this was fixed ccl_lib ran
+them in one pass, ``model(torch.cat([x, x_ref]))``, which mixes the BatchNorm
+statistics of members and references (identical for models without BatchNorm
+or dropout); that form stays available as ``variant="shared_forward"`` so its
+effect can be measured, and is no reference's.
+
 Differences from Li et al.'s release, kept deliberately simple and documented:
 the MMD term is added to every mixup step (their release alternates a mixup
 epoch with an MMD epoch and skips the MMD epoch while the train/validation
@@ -51,9 +61,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..losses import cross_entropy
-from .base import Defense, Param, number
+from .base import Defense, Param, number, variant_param
 
-__all__ = ["MixupMMD", "gaussian_kernel", "median_bandwidth", "mixup", "mmd2"]
+__all__ = ["MIXUP_MMD_VARIANTS", "MixupMMD", "gaussian_kernel", "median_bandwidth", "mixup", "mmd2"]
 
 Tensor = torch.Tensor
 Bandwidth = Union[float, str, Sequence[float]]
@@ -164,6 +174,13 @@ def _boolean(name: str, value: Any) -> bool:
     return bool(value)
 
 
+#: Mixup+MMD's variants: name -> the code it follows (or, for ``shared_forward``, what it was).
+MIXUP_MMD_VARIANTS: dict[str, str] = {
+    "paper": "two forward passes, as zhenlong-liu/MLHospital mlh/defenses/membership_inference/MixupMMDLoss.py",
+    "shared_forward": "ccl_lib before the fix: model(torch.cat([x, x_ref])), BatchNorm statistics shared",
+}
+
+
 class MixupMMD(Defense):
     """Mixup training plus ``weight * MMD^2`` between member and reference outputs (Li et al., 2021).
 
@@ -179,6 +196,8 @@ class MixupMMD(Defense):
         "mixup_alpha": Param(1.0, number(0.0, None, lo_open=True), "mixup_alpha > 0, lam ~ Beta(a, a)"),
         "bandwidth": Param(1.0, _bandwidth, "Gaussian kernel sigma > 0 or 'median'"),
         "match_labels": Param(True, _boolean, "draw reference samples with the training batch's labels"),
+        # in the identity by default: the default's results changed with the two-pass fix
+        "variant": variant_param(MIXUP_MMD_VARIANTS, in_key=True),
     }
 
     def __init__(self, **hparams: Any) -> None:
@@ -250,7 +269,11 @@ class MixupMMD(Defense):
         w = self.hparams["weight"]
         if w > 0:
             xr, _ = self._reference_batch(y, ref)
-            probs = F.softmax(model(torch.cat([x, xr])).float(), dim=1)
-            p_train, p_ref = probs[: len(x)], probs[len(x) :].detach()
+            if self.hparams["variant"] == "shared_forward":
+                probs = F.softmax(model(torch.cat([x, xr])).float(), dim=1)
+                p_train, p_ref = probs[: len(x)], probs[len(x) :].detach()
+            else:
+                p_train = F.softmax(model(x).float(), dim=1)
+                p_ref = F.softmax(model(xr).float(), dim=1).detach()
             loss = loss + w * mmd2(p_train, p_ref, self.hparams["bandwidth"])
         return loss

@@ -27,6 +27,7 @@ from .base import Defense
 __all__ = [
     "DEFENSE_NAMES",
     "REFERENCE_DEFENSES",
+    "SCALE_VARIANTS",
     "default_scale",
     "defense_class",
     "defense_from_description",
@@ -195,12 +196,25 @@ def paper_grid(name: str) -> list[dict[str, Any]]:
     return out
 
 
-def default_scale(dataset: str) -> float:
+#: Where the CCL scale factor (beta) comes from: name -> the text or code it follows.
+SCALE_VARIANTS: dict[str, str] = {
+    "paper": "App. E.1: 0.01 on CIFAR-10, 0.05 on CIFAR-100, 1 otherwise",
+    "release": "ml-stat-Sustech/ConvexConcaveLoss README.md, train_models.py command: --beta 0.05 on CIFAR-10",
+}
+
+
+def default_scale(dataset: str, variant: str = "paper") -> float:
     """The CCL scale factor of App. E.1: 0.01 for CIFAR-10 (and ``cifar10-jpeg``), 0.05 for CIFAR-100, else 1.
 
     Args:
         dataset: a data set name (matched case-insensitively by its prefix).
+        variant: ``"paper"`` (App. E.1, the default) or ``"release"``: the CCL release's README trains
+            CIFAR-10 with ``--beta 0.05`` (``ml-stat-Sustech/ConvexConcaveLoss``, ``README.md``, the
+            ``train_models.py`` command); the other data sets keep App. E.1's values.  Pass the
+            result as the ``scale`` hyperparameter of ``ccl``/``ccel``/``ccql`` to run it.
     """
+    if variant not in SCALE_VARIANTS:
+        raise ValueError(f"unknown scale variant {variant!r}; known variants: {list(SCALE_VARIANTS)}")
     if not isinstance(dataset, str) or not dataset.strip():
         raise ValueError(f"dataset must be a non-empty data set name such as 'cifar10', got {dataset!r}")
     scales = _grids()["scale"]
@@ -208,7 +222,7 @@ def default_scale(dataset: str) -> float:
     if key.startswith("cifar100"):
         return float(scales["cifar100"])
     if key.startswith("cifar10"):
-        return float(scales["cifar10"])
+        return 0.05 if variant == "release" else float(scales["cifar10"])
     return float(scales["default"])
 
 

@@ -3,7 +3,12 @@
 * ``dropout`` (Srivastava et al., 2014): cross-entropy training of a model
   built with dropout of probability ``rate`` on the input of its last fully
   connected layer (``model_kwargs = {"dropout": rate}`` for
-  :func:`ccl_lib.models.build_model`).
+  :func:`ccl_lib.models.build_model`), as App. E.2's words say.  Variant
+  ``variant="ccl_code"``: dropout on the *logits*, after the last Linear, as
+  the CCL authors' fork appends it (``zhenlong-liu/MLHospital``,
+  ``mlh/utils.py``, ``get_target_model``): the model is built without dropout
+  and the loss drops logits in training mode (identity in eval mode, like an
+  ``nn.Dropout`` appended to the model).
 * ``label_smoothing`` (Szegedy et al., 2016; Guo et al., 2017): cross-entropy
   against ``(1 - smoothing) * onehot(y) + smoothing / K``.
 * ``confidence_penalty`` (Pereyra et al., 2017): ``CE - weight * H(p)``, the
@@ -23,10 +28,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..losses import cross_entropy
-from .base import Defense, Param, epoch_list, number, soft_cross_entropy
+from .base import Defense, Param, epoch_list, number, soft_cross_entropy, variant_param
 
 __all__ = [
     "ConfidencePenalty",
+    "DROPOUT_VARIANTS",
     "Dropout",
     "EarlyStopping",
     "LabelSmoothing",
@@ -42,21 +48,40 @@ Tensor = torch.Tensor
 PAPER_EARLY_STOPPING_EPOCHS: tuple[int, ...] = (25, 50, 75, 100, 125, 150, 175, 200, 225, 250, 275)
 
 
+#: Dropout's variants: name -> the code (repository, path, function) or text it follows.
+DROPOUT_VARIANTS: dict[str, str] = {
+    "paper": "App. E.2: dropout before the last fully connected layer",
+    "ccl_code": "zhenlong-liu/MLHospital mlh/utils.py get_target_model: Dropout appended after the last Linear",
+}
+
+
 class Dropout(Defense):
-    """Dropout with probability ``rate`` on the last fully connected layer's input (App. E.2)."""
+    """Dropout with probability ``rate`` on the last fully connected layer's input (App. E.2).
+
+    ``variant="ccl_code"`` puts it on the logits instead (see the module docstring).
+    """
 
     name = "dropout"
     stackable = True  # fit_many may vmap its loss (ccl_lib.train.Objective.stackable)
     params: ClassVar[Mapping[str, Param]] = {
         "rate": Param(0.5, number(0.0, 1.0, hi_open=True), "dropout probability in [0, 1)"),
+        "variant": variant_param(DROPOUT_VARIANTS),
     }
+
+    def __init__(self, **hparams: Any) -> None:
+        super().__init__(**hparams)
+        if self.hparams["variant"] == "ccl_code":
+            self.stackable = False  # type: ignore[misc]  # a random draw of its own (not a model module)
 
     @property
     def model_kwargs(self) -> dict[str, Any]:
-        return {"dropout": self.hparams["rate"]}
+        return {"dropout": self.hparams["rate"]} if self.hparams["variant"] == "paper" else {}
 
     def loss(self, model: nn.Module, x: Tensor, y: Tensor, *, ref=None, epoch: int = 0, step: int = 0) -> Tensor:
-        return cross_entropy(model(x).float(), y, check_inputs=False)
+        logits = model(x).float()
+        if self.hparams["variant"] == "ccl_code":
+            logits = F.dropout(logits, self.hparams["rate"], training=model.training)
+        return cross_entropy(logits, y, check_inputs=False)
 
 
 def smoothed_targets(y: Tensor, num_classes: int, smoothing: float) -> Tensor:

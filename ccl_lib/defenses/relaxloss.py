@@ -38,6 +38,28 @@ module follows Algorithm 1 of the paper; the release's flattening branch differs
 
 The ascent branch (``|L - alpha|``, 0-based even epochs) and the descent
 branch are the release's.
+
+**Variants** (``variant=``, one switch; the default ``"paper"`` is Algorithm 1 as above):
+
+* ``"ccl_code"`` -- as the CCL authors ran it: ``zhenlong-liu/MLHospital``,
+  ``mlh/defenses/membership_inference/RelaxLoss.py``, ``TrainTargetRelaxLoss.train``.
+  Its branch tests the *total* epoch count (``self.epochs % 2 == 0``), not the
+  current epoch: with an even number of epochs (the paper's 300 or 120) every
+  step minimizes ``|L - alpha|`` (flooding) and posterior flattening never runs;
+  with an odd number every epoch takes the image release's flattening step
+  below ``alpha`` (with ``p_y`` clipped at 1, ``upper`` unused).  It reads the
+  epoch count from the run's recipe (:meth:`Defense.bind`).  (The fork also
+  steps its learning-rate scheduler inside the batch loop -- a trainer matter,
+  not reproduced here.)
+* ``"release_image"`` -- the method authors' image code, ``DingfanChen/RelaxLoss``,
+  ``source/cifar/defense/relaxloss.py``, ``Trainer.train``: 0-based even epochs
+  ``|L - alpha|``; odd epochs ``L`` if ``L > alpha``, else
+  ``mean((1 - correct) * CE(z, t) - CE(z, y))`` with the soft target ``t`` kept
+  differentiable.  Image data only.
+* ``"release_tabular"`` -- the same authors' tabular code,
+  ``source/nonimage/defense/relaxloss.py``, ``Trainer.train``: as above, but the
+  flattening step is ``mean CE(z, t)`` over *every* sample (no correctness
+  mask, no ascent term).  Tabular data only.
 """
 
 from __future__ import annotations
@@ -48,9 +70,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .base import Defense, Param, number
+from .base import Defense, Param, number, variant_param
 
-__all__ = ["RelaxLoss", "flattened_targets", "is_ascent_epoch"]
+__all__ = ["RELAXLOSS_VARIANTS", "RelaxLoss", "flattened_targets", "is_ascent_epoch", "release_soft_targets"]
+
+#: RelaxLoss's variants: name -> the code (repository, path, function) or text it follows.
+RELAXLOSS_VARIANTS: dict[str, str] = {
+    "paper": "Chen et al. (2022), Algorithm 1 (App. E.2 of the CCL paper)",
+    "ccl_code": "zhenlong-liu/MLHospital mlh/defenses/membership_inference/RelaxLoss.py TrainTargetRelaxLoss.train",
+    "release_image": "DingfanChen/RelaxLoss source/cifar/defense/relaxloss.py Trainer.train",
+    "release_tabular": "DingfanChen/RelaxLoss source/nonimage/defense/relaxloss.py Trainer.train",
+}
 
 Tensor = torch.Tensor
 
@@ -94,6 +124,23 @@ def flattened_targets(logits: Tensor, targets: Tensor, upper: float = 1.0) -> Te
         return torch.where(correct, flat, onehot)
 
 
+def release_soft_targets(logits: Tensor, targets: Tensor, upper: float = 1.0) -> Tensor:
+    """The release's soft targets, *with* gradient: ``t_y = clamp(p_y, 0, upper)``, ``t_c = (1 - t_y) / (K - 1)``.
+
+    As ``DingfanChen/RelaxLoss`` ``source/*/defense/relaxloss.py`` ``Trainer.train`` builds them
+    (every row, correct or not; no ``no_grad``).
+
+    Args:
+        logits: (N, K) logits.
+        targets: (N,) integer labels.
+        upper: the clip of ``p_y`` (the release's ``--upper``).
+    """
+    k = logits.shape[1]
+    p_y = F.softmax(logits, dim=1).gather(1, targets.long().unsqueeze(1)).clamp(0.0, upper)
+    onehot = torch.zeros_like(logits).scatter(1, targets.long().unsqueeze(1), 1.0)
+    return onehot * p_y + (1.0 - onehot) * (1.0 - p_y) / (k - 1)
+
+
 class RelaxLoss(Defense):
     """RelaxLoss (Chen et al., 2022): descent above ``alpha``; ascent or posterior flattening below.
 
@@ -106,7 +153,15 @@ class RelaxLoss(Defense):
     params: ClassVar[Mapping[str, Param]] = {
         "alpha": Param(1.0, number(0.0, None, lo_open=True), "alpha > 0, target level of the mean training loss"),
         "upper": Param(1.0, number(0.0, 1.0, lo_open=True), "upper in (0, 1], clip of p_y in flattened targets"),
+        "variant": variant_param(RELAXLOSS_VARIANTS),
     }
+    variant_kinds = {"release_image": ("image",), "release_tabular": ("tabular",)}
+
+    def _validate(self) -> None:
+        if self.hparams["variant"] == "ccl_code" and self.hparams["upper"] != 1.0:
+            raise ValueError(
+                "defense 'relaxloss' variant 'ccl_code' clips p_y at 1 (the fork has no upper); leave upper at 1"
+            )
 
     def loss(self, model: nn.Module, x: Tensor, y: Tensor, *, ref=None, epoch: int = 0, step: int = 0) -> Tensor:
         logits = model(x).float()
@@ -114,9 +169,41 @@ class RelaxLoss(Defense):
         y = y.long()
         ce = -logp.gather(1, y.unsqueeze(1)).mean()
         alpha = self.hparams["alpha"]
+        variant = self.hparams["variant"]
+        if variant != "paper":
+            return self._code_loss(logits, logp, y, ce, alpha, epoch, variant, x)
         if is_ascent_epoch(epoch):
             relaxed = alpha - ce  # gradient ascent on the cross-entropy
         else:
             soft = flattened_targets(logits, y, self.hparams["upper"])
             relaxed = -(soft * logp).sum(dim=1).mean()
         return torch.where(ce >= alpha, ce, relaxed)
+
+    def _code_loss(
+        self, logits: Tensor, logp: Tensor, y: Tensor, ce: Tensor, alpha: float, epoch: int, variant: str, x: Tensor
+    ) -> Tensor:
+        """The loss of the code variants (see the module docstring); ``ce`` is the batch's mean CE."""
+        self._check_batch(x)
+        if variant == "ccl_code":
+            if self.recipe is None:
+                raise ValueError(
+                    "relaxloss variant 'ccl_code' branches on the run's epoch count: train with Defense.train "
+                    "or call defense.bind(config) first"
+                )
+            if self.recipe.epochs % 2 == 0:
+                return (ce - alpha).abs()
+            form = "image"
+        else:
+            if is_ascent_epoch(epoch):  # the release's 0-based even epochs
+                return (ce - alpha).abs()
+            form = "image" if variant == "release_image" else "tabular"
+        upper = self.hparams["upper"]
+        soft = release_soft_targets(logits, y, upper)
+        soft_ce = -(soft * logp).sum(dim=1)
+        if form == "tabular":
+            flat = soft_ce.mean()
+        else:
+            ce_full = -logp.gather(1, y.unsqueeze(1)).squeeze(1)
+            correct = (logits.argmax(dim=1) == y).float()
+            flat = ((1.0 - correct) * soft_ce - ce_full).mean()
+        return torch.where(ce > alpha, ce, flat)
