@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ccl_lib import paper_results as pr
 from ccl_lib.attacks import (
@@ -306,7 +305,8 @@ def test_release_metric_scores_transcribe_the_release_float32():
     y = np.array([0, 2, 1])
     p = torch.softmax(torch.tensor(z), 1).numpy()
     lv = lambda q: -np.log(np.maximum(q, np.float32(1e-30)))  # noqa: E731  _log_value
-    loss = -(-np.sum(np.eye(3)[y] * np.log(np.clip(p, 1e-12, 1 - 1e-12)), axis=1))
+    celoss = -np.sum(np.eye(3)[y] * np.log(np.clip(p, 1e-12, 1 - 1e-12)), axis=1)  # utils.cross_entropy
+    loss = -celoss  # the release thresholds -celoss
     entr = np.sum(p * lv(p), axis=1)
     mp, ml = p.copy(), lv(1 - p)
     mp[range(3), y] = (1 - p)[range(3), y]
