@@ -400,14 +400,25 @@ class VerifyReport:
         return not self.refused and all(c["agrees"] for c in self.compared)
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as a JSON object (read by the scorecard page)."""
+        """The report as a JSON object, in the layout the scorecard page reads
+        (:func:`ccl_lib.scorecard.read_verify_report`): ``checked`` and ``agreed`` count the
+        recomputed records, ``records`` says what each gave; ``sound`` and ``refused`` are the
+        records whose digest and spec were checked."""
         return {
             "kind": "ledger_verify",
-            "checked": self.checked,
+            "checked": len(self.compared),
+            "agreed": sum(bool(c["agrees"]) for c in self.compared),
+            "records": [
+                {
+                    "key": c["key"],
+                    "experiment": c["label"],
+                    "result": f"{'agrees' if c['agrees'] else 'DISAGREES'} ({c['mode']}: {c['detail']})",
+                }
+                for c in self.compared
+            ],
+            "sound": self.checked - len(self.refused),
             "refused": [{"key": k, "reason": r} for k, r in self.refused],
             "compared": self.compared,
-            "recomputed": len(self.compared),
-            "agreed": sum(bool(c["agrees"]) for c in self.compared),
             "ok": self.ok,
             "commit": self.commit,
             "seconds": round(self.seconds, 1),
