@@ -10,6 +10,7 @@
 #   make executed  -- execute every chapter with papermill into book/generated/ (what `make book` uses)
 #   make book-student -- the same book without the exercises' solutions, into _build/student/html
 #   make slides    -- reveal.js slides of the course's meetings (book/slides/*.yml) into _build/slides
+#   make ledger-verify -- check the evidence ledger (results/ledger) and recompute a random sample of it
 # Set CCL_DATA_MIRROR to a folder holding the data files (CI: ../shared/data, found automatically).
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -29,6 +30,8 @@ export PYTHONHASHSEED := 0
 NOTEBOOKS := $(sort $(wildcard notebooks/*.py))
 EXECUTED  := $(patsubst notebooks/%.py,$(GEN)/%.ipynb,$(NOTEBOOKS))
 LIB       := $(shell find ccl_lib -name '*.py' -o -name '*.json' 2>/dev/null)
+# The evidence ledger's records (ccl_lib.experiments.ledger): chapters read their runs from it.
+LEDGER    := $(wildcard results/ledger/*.json)
 PAPERMILL_ARGS ?=
 
 # MathJax 3 is served from the built site, so formulas typeset offline: npm's `mathjax`
@@ -46,7 +49,7 @@ REVEAL_DIR     := .cache/revealjs
 REVEAL_STAMP   := $(REVEAL_DIR)/reveal.js/.version-$(REVEAL_VERSION)
 SLIDE_PLANS    := $(sort $(wildcard book/slides/*.yml))
 
-.PHONY: all book book-student test lint notebooks executed env clean clean-book bench mathjax revealjs slides check-book
+.PHONY: all book book-student test lint notebooks executed env clean clean-book bench mathjax revealjs slides check-book ledger-verify
 all: test book
 
 $(STAMP): pyproject.toml constraints.txt
@@ -109,7 +112,7 @@ $(GEN)/.src/%.ipynb: notebooks/%.py $(STAMP)
 
 .SECONDARY: $(patsubst notebooks/%.py,$(GEN)/.src/%.ipynb,$(NOTEBOOKS))
 
-$(GEN)/%.ipynb: $(GEN)/.src/%.ipynb $(LIB) $(STAMP)
+$(GEN)/%.ipynb: $(GEN)/.src/%.ipynb $(LIB) $(LEDGER) $(STAMP)
 	@mkdir -p $(GEN) $(GEN)/.times
 	@start=$$(date +%s); cd notebooks && ../$(BIN)/papermill --kernel python3 --no-progress-bar \
 	  ../$(GEN)/.src/$*.ipynb ../$(GEN)/.$*.tmp.ipynb $(PAPERMILL_ARGS) \
@@ -166,6 +169,16 @@ slides: $(SLIDE_PLANS) $(REVEAL_STAMP) $(MATHJAX_STAMP) $(EXECUTED)
 # _build/html, and the student edition and the slides where they were built.
 check-book: $(STAMP)
 	$(BIN)/python .ci/check_pages.py
+
+# Check every record of the evidence ledger and recompute a random sample (seeded by the commit),
+# within a time budget; the scorecard page reports what this build recomputed.  Fails on a refused
+# record or a disagreement.
+LEDGER_SAMPLE ?= 3
+LEDGER_BUDGET ?= 300
+ledger-verify: $(STAMP)
+	@mkdir -p .cache
+	$(BIN)/python -m ccl_lib ledger verify --sample $(LEDGER_SAMPLE) --budget-s $(LEDGER_BUDGET) \
+	  --report .cache/ledger-verify.json
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
