@@ -15,6 +15,9 @@ Sec. 5.1):
 
 Early stopping (App. E.2) trains once and keeps checkpoints; every checkpoint
 epoch is evaluated and reported as its own setting (``eval_epoch``).
+
+A run's outcome is a :class:`~ccl_lib.experiments.result.RunResult`; a finished run is read back
+with :mod:`ccl_lib.experiments.loading` (both importable from here too).
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ import math
 import os
 import platform
 import time
-from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 import numpy as np
 import torch
 
 from ..utils import resolve_device, seed_everything
-from .cache import CacheError, ResultCache, resolve_cache
+from .cache import ResultCache, resolve_cache
+from .loading import load_attack_results, load_model, load_result
+from .result import METRIC_COLUMNS, RECIPE_COLUMNS, RUN_COLUMNS, UTILITY_COLUMNS, RunResult, rows_frame
 from .spec import RESULTS_FORMAT, RunSpec, _fmt, derive_seed
 
 __all__ = [
@@ -45,101 +49,6 @@ __all__ = [
     "RUN_COLUMNS",
     "METRIC_COLUMNS",
 ]
-
-#: Columns describing the run, first in every row (then the defense's hyperparameters).
-RUN_COLUMNS = ("key", "run_id", "label", "setting", "variant", "dataset", "kind", "model", "defense")
-#: Recipe columns after the hyperparameters.
-RECIPE_COLUMNS = ("seed", "epochs", "milestones", "lr", "batch_size", "momentum", "weight_decay", "augment", "size")
-#: Utility columns of the evaluated target model.
-UTILITY_COLUMNS = ("eval_epoch", "test_acc", "train_acc", "train_loss_mean", "train_loss_var", "test_loss_mean")
-#: Attack columns (one row per attack), then the P1 columns.
-METRIC_COLUMNS = (
-    "attack", "paper_attack", "advantage", "advantage_low", "advantage_high",
-    "advantage_oracle", "advantage_oracle_low", "advantage_oracle_high", "balanced_accuracy", "auc",
-    "tpr@0.1%", "tpr@0.1%_low", "tpr@0.1%_high", "tpr@1%", "tpr@1%_low", "tpr@1%_high", "n_in", "n_out",
-    "attack_p1", "max_advantage", "p1",
-)  # fmt: skip
-
-
-@dataclass
-class RunResult:
-    """The outcome of one run.
-
-    Attributes:
-        spec: the run's settings.
-        key: ``spec.key()``, the cache folder's name.
-        rows: one dict per (evaluated epoch, attack) -- see :meth:`frame`;
-            ``label`` names the run, ``setting`` the run without its seed,
-            ``variant`` the defense and hyperparameters alone (for legends).
-        histories: ``{"target": [...], "shadow": [...]}``, the per-epoch
-            history of :func:`ccl_lib.train.fit` (train-loss mean and variance,
-            train/test accuracy; Fig. 1, 4c and 5).
-        meta: where and how long it ran, split sizes, model shapes.
-        cached: loaded from the cache rather than computed now.
-    """
-
-    spec: RunSpec
-    key: str
-    rows: list[dict[str, Any]]
-    histories: dict[str, list[dict[str, float]]]
-    meta: dict[str, Any] = field(default_factory=dict)
-    cached: bool = False
-
-    def frame(self):
-        """The rows as a ``pandas.DataFrame`` (one row per evaluated epoch and attack)."""
-        return rows_frame(self.rows)
-
-    def history_frame(self, role: str = "target"):
-        """The per-epoch training history of the ``"target"`` or ``"shadow"`` model.
-
-        Args:
-            role: ``"target"`` (default) or ``"shadow"``.
-        """
-        import pandas as pd
-
-        if role not in self.histories:
-            raise ValueError(f"role must be one of {sorted(self.histories)}, got {role!r}")
-        return pd.DataFrame(self.histories[role])
-
-    @property
-    def test_acc(self) -> float:
-        """Test accuracy of the target at the last evaluated epoch."""
-        return float(self.rows[-1]["test_acc"])
-
-    @property
-    def p1(self) -> float:
-        """P1 (Eq. 13) with the highest advantage, at the last evaluated epoch."""
-        return float(self.rows[-1]["p1"])
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any], cached: bool = True) -> RunResult:
-        return cls(
-            spec=RunSpec.from_dict(record["spec"]),
-            key=record["key"],
-            rows=list(record["rows"]),
-            histories=dict(record["histories"]),
-            meta=dict(record.get("meta", {})),
-            cached=cached,
-        )
-
-
-def rows_frame(rows: list[dict[str, Any]]):
-    """A ``DataFrame`` of result rows with a stable column order: run columns, the
-    defenses' hyperparameters (alphabetical), recipe, utility, attack metrics.
-
-    Args:
-        rows: result rows (dicts), as in :attr:`RunResult.rows` or :attr:`SweepResult.rows`.
-    """
-    import pandas as pd
-
-    df = pd.DataFrame(rows)
-    fixed = [*RUN_COLUMNS, *RECIPE_COLUMNS, *UTILITY_COLUMNS, *METRIC_COLUMNS]
-    known = set(fixed)
-    hp = sorted(c for c in df.columns if c not in known)
-    head = [c for c in RUN_COLUMNS if c in df.columns]
-    tail = [c for c in fixed[len(RUN_COLUMNS) :] if c in df.columns]
-    return df[head + hp + tail]
-
 
 # --------------------------------------------------------------------------- data
 
@@ -582,116 +491,3 @@ def _run_one(
             result, states, arrays = _compute(spec, device, _progress(progress))
         _store(store, result, states, arrays)
     return result
-
-
-# --------------------------------------------------------------------------- loading back
-
-
-def _record(spec: RunSpec, cache: Any) -> tuple[ResultCache, dict[str, Any]]:
-    if not isinstance(spec, RunSpec):
-        raise TypeError(f"spec must be a ccl_lib.experiments.RunSpec, got {type(spec).__name__}")
-    store = resolve_cache(cache)
-    if store is None:
-        raise ValueError("cache=False holds nothing to load; pass the cache the run was stored in")
-    record, reason = store.check_record(spec.key())
-    if record is None:
-        why = f" (the stored entry is not usable: {reason})" if reason else ""
-        raise CacheError(
-            f"run {spec.label()!r} (key {spec.key()}) is not in the cache {store.root}{why}; "
-            "run it first with run_experiment(spec) or run_grid([spec])"
-        )
-    return store, record
-
-
-def load_result(spec: RunSpec, *, cache: Any = None) -> RunResult:
-    """The stored :class:`RunResult` of a finished run (:class:`CacheError` if it is not in the cache).
-
-    Args:
-        spec: the run's :class:`RunSpec`.
-        cache: where to look (:func:`~ccl_lib.experiments.cache.resolve_cache`: ``None`` = default cache,
-            a folder or a :class:`ResultCache`).
-    """
-    _, record = _record(spec, cache)
-    return RunResult.from_record(record, cached=True)
-
-
-def _pick_epoch(available: dict[str, Any], epoch: Optional[int], what: str) -> str:
-    if not available:
-        raise CacheError(f"no stored {what} for this run")
-    if epoch is None:
-        return max(available, key=int)
-    if str(int(epoch)) not in available:
-        raise ValueError(f"no stored {what} at epoch {epoch}; stored epochs: {sorted(map(int, available))}")
-    return str(int(epoch))
-
-
-def load_model(
-    spec: RunSpec,
-    role: str = "target",
-    *,
-    epoch: Optional[int] = None,
-    cache: Any = None,
-    device: Union[str, torch.device, None] = "cpu",
-) -> torch.nn.Module:
-    """The trained ``"target"`` (or ``"shadow"``) model of a finished run, in eval mode.
-
-    The state dict's sha256 is checked against ``result.json`` before
-    ``torch.load(..., weights_only=True)``.  ``epoch`` picks an early-stopping
-    checkpoint (default: the last evaluated epoch); the shadow model is stored
-    at the last evaluated epoch only.
-
-    Args:
-        spec: the run's :class:`RunSpec`.
-        role: ``"target"`` (default) or ``"shadow"``.
-        epoch: an evaluated epoch with a stored checkpoint (default: the last).
-        cache: where to look (``None`` = default cache, a folder or a :class:`ResultCache`).
-        device: where to put the model (default CPU; ``"auto"`` picks CUDA when present).
-    """
-    if role not in ("target", "shadow"):
-        raise ValueError(f"role must be 'target' or 'shadow', got {role!r}")
-    from ..models import build_model
-
-    store, record = _record(spec, cache)
-    ep = _pick_epoch(record["models"].get(role, {}), epoch, f"{role} model")
-    state = store.load_state_dict(spec.key(), record["models"][role][ep], record)
-    info = record["meta"]["model"]
-    model = build_model(info["name"], info["input_shape"], info["num_classes"], **info.get("kwargs", {}))
-    model.load_state_dict(state)
-    return model.to(resolve_device(device)).eval()
-
-
-def load_attack_results(spec: RunSpec, *, epoch: Optional[int] = None, cache: Any = None) -> dict[str, Any]:
-    """The stored :class:`ccl_lib.attacks.base.AttackResult` of every attack of a finished run.
-
-    Scores are read from the run's ``scores-*.npz`` (sha256-checked,
-    ``allow_pickle=False``); use them for ROC curves (:func:`ccl_lib.plots.roc_curves`).
-
-    Args:
-        spec: the run's :class:`RunSpec`.
-        epoch: an evaluated epoch (default: the last).
-        cache: where to look (``None`` = default cache, a folder or a :class:`ResultCache`).
-    """
-    from ..attacks.base import AttackResult
-
-    store, record = _record(spec, cache)
-    if not record.get("scores"):
-        raise CacheError(f"run {spec.label()!r} stored no attack scores")
-    arrays = store.load_arrays(spec.key(), record["scores"], record)
-    epochs = {k.split("__")[0][1:]: None for k in arrays}
-    ep = _pick_epoch(epochs, epoch, "attack scores")
-    out: dict[str, AttackResult] = {}
-    names = []
-    for k in arrays:
-        e, name, _ = k.split("__")
-        if e == f"e{ep}" and name not in names:
-            names.append(name)
-    for name in names:
-        p = f"e{ep}__{name}__"
-        out[name] = AttackResult(
-            name=name,
-            scores_in=arrays[p + "scores_in"],
-            scores_out=arrays[p + "scores_out"],
-            decision_in=arrays.get(p + "decision_in"),
-            decision_out=arrays.get(p + "decision_out"),
-        )
-    return out
