@@ -94,7 +94,10 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         [
             ("ccl_lib.experiments", "Experiments: specs, runs, cache"),
             ("ccl_lib.experiments.spec", "Run specifications"),
+            ("ccl_lib.experiments.values", "The values of a run specification"),
             ("ccl_lib.experiments.runner", "Running an experiment"),
+            ("ccl_lib.experiments.result", "Run results"),
+            ("ccl_lib.experiments.loading", "Loading a run back"),
             ("ccl_lib.experiments.parallel", "Parallel sweeps"),
             ("ccl_lib.experiments.cache", "The result cache"),
             ("ccl_lib.experiments.named", "Named experiments"),
@@ -124,7 +127,14 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 #: Implementation modules whose public names are all re-exported by their package (no page of their own).
-INTERNAL_PREFIXES = ("ccl_lib.data.", "ccl_lib.parameters.", "ccl_lib.plots.", "ccl_lib.theory.", "ccl_lib.train.")
+INTERNAL_PREFIXES = (
+    "ccl_lib.data.",
+    "ccl_lib.parameters.",
+    "ccl_lib.plots.",
+    "ccl_lib.scorecard.",
+    "ccl_lib.theory.",
+    "ccl_lib.train.",
+)
 
 
 def public_modules() -> list[str]:
