@@ -100,6 +100,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("ccl_lib.experiments.loading", "Loading a run back"),
             ("ccl_lib.experiments.parallel", "Parallel sweeps"),
             ("ccl_lib.experiments.cache", "The result cache"),
+            ("ccl_lib.experiments.ledger", "The evidence ledger"),
             ("ccl_lib.experiments.named", "Named experiments"),
             ("ccl_lib.experiments.summary", "Summaries"),
             ("ccl_lib.provenance", "Provenance of a run"),
