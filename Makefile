@@ -136,7 +136,7 @@ $(GEN)/chapter_times.md: $(EXECUTED)
 
 # Pages written from the library and its configs: every chapter's parameters (ccl_lib.parameters),
 # and the quick-start's settings (sizes, data sets, Python version) and measured times.
-BOOK_PAGES := book/parameters.md $(GEN)/quickstart_facts.md
+BOOK_PAGES := book/parameters.md $(GEN)/quickstart_facts.md $(GEN)/ledger_holdings.md
 
 book/parameters.md: tools/parameters_page.py $(NOTEBOOKS) $(LIB) $(STAMP)
 	$(BIN)/python tools/parameters_page.py -o $@
@@ -144,6 +144,11 @@ book/parameters.md: tools/parameters_page.py $(NOTEBOOKS) $(LIB) $(STAMP)
 $(GEN)/quickstart_facts.md: tools/docs_facts.py pyproject.toml Makefile $(LIB) $(STAMP)
 	@mkdir -p $(GEN)
 	$(BIN)/python tools/docs_facts.py -o $@
+
+# What the evidence ledger holds (book/evidence.md includes it).
+$(GEN)/ledger_holdings.md: tools/ledger_page.py $(LEDGER) $(LIB) $(STAMP)
+	@mkdir -p $(GEN)
+	$(BIN)/python tools/ledger_page.py -o $@
 
 book: executed $(GEN)/chapter_times.md $(BOOK_PAGES) $(MATHJAX_STAMP)
 	rm -rf _build/html _build/.doctrees
