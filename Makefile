@@ -48,6 +48,8 @@ REVEAL_SHA256  := 359b575dd51bbda32f89b2fd4c7dc46ad7389a805572158916c29252f7a273
 REVEAL_DIR     := .cache/revealjs
 REVEAL_STAMP   := $(REVEAL_DIR)/reveal.js/.version-$(REVEAL_VERSION)
 SLIDE_PLANS    := $(sort $(wildcard book/slides/*.yml))
+# The chapters the plans take sections from (their `chapter:` lines): only these are executed for the slides.
+SLIDE_CHAPTERS := $(sort $(shell sed -n 's/^[ -]*chapter:[ ]*\([0-9A-Za-z_]*\).*/\1/p' $(SLIDE_PLANS)))
 
 .PHONY: all book book-student test lint notebooks executed env clean clean-book bench mathjax revealjs slides check-book ledger-verify
 all: test book
@@ -166,9 +168,10 @@ book-student: executed $(GEN)/chapter_times.md $(BOOK_PAGES) $(MATHJAX_STAMP)
 	@echo "Student edition built: $(abspath _build/student/html/index.html)"
 
 # Slides of the course's meetings from the executed chapters (tools/slides.py, one plan per meeting).
-slides: $(SLIDE_PLANS) $(REVEAL_STAMP) $(MATHJAX_STAMP) $(EXECUTED)
-	rm -rf _build/slides
-	$(BIN)/python tools/slides.py $(SLIDE_PLANS) -o _build/slides --reveal $(REVEAL_DIR)/reveal.js
+slides: $(SLIDE_PLANS) $(REVEAL_STAMP) $(MATHJAX_STAMP) $(patsubst %,$(GEN)/%.ipynb,$(SLIDE_CHAPTERS))
+	rm -rf _build/slides _build/slides.tmp
+	$(BIN)/python tools/slides.py $(SLIDE_PLANS) -o _build/slides.tmp --reveal $(REVEAL_DIR)/reveal.js
+	mv _build/slides.tmp _build/slides
 	@echo "Slides built: $(abspath _build/slides/index.html)"
 
 # _build/html, and the student edition and the slides where they were built.

@@ -48,13 +48,47 @@
       fail("math", "raw TeX delimiters in the text " + where(p) + ": " + n.nodeValue.trim().slice(0, 120));
     }
 
+    // ---------------------------------------------------------------- reveal.js slides
+    // A deck (tools/slides.py) shows one slide at a time, scaled to the window: the column checks below do
+    // not apply (the slides beside the current one sit off-screen on purpose). Each slide is shown in turn
+    // and fails when its content is taller or wider than the slide (reveal.js cuts it off), when one of its
+    // images is broken, or when it shows inline math still as $...$.
+    const deck = window.Reveal && typeof window.Reveal.getSlides === "function" && document.querySelector(".reveal .slides");
+    if (deck) {
+      if (!window.Reveal.isReady()) await new Promise(r => window.Reveal.on("ready", r));
+      const conf = window.Reveal.getConfig();
+      const W = parseFloat(conf.width), H = parseFloat(conf.height);
+      const leaves = Array.from(deck.querySelectorAll("section")).filter(s => !s.querySelector("section"));
+      out.slides = leaves.length;
+      for (const s of leaves) {
+        const ix = window.Reveal.getIndices(s);
+        window.Reveal.slide(ix.h, ix.v || 0);
+        await new Promise(r => setTimeout(r, 50));  // (requestAnimationFrame does not run under --dump-dom)
+        const head = s.querySelector("h1, h2, h3, h4, h5, h6");
+        const title = text(head || s).replace(/¶$/, "").slice(0, 50);  // (without the heading's anchor link)
+        const name = `slide ${ix.h + 1}${ix.v ? "." + (ix.v + 1) : ""} (${title})`;
+        if (s.scrollHeight > H + 1) fail("overflow", `${name} is ${s.scrollHeight} px tall in a ${H} px slide: its bottom is cut off`);
+        if (s.scrollWidth > W + 1) fail("overflow", `${name} is ${s.scrollWidth} px wide in a ${W} px slide`);
+        s.querySelectorAll("img").forEach(img => {
+          if (!img.complete || img.naturalWidth === 0) fail("image", `broken image ${(img.getAttribute("src") || "").slice(-80)} on ${name}`);
+        });
+        const w2 = document.createTreeWalker(s, NodeFilter.SHOW_TEXT);
+        for (let n = w2.nextNode(); n; n = w2.nextNode()) {
+          const p = n.parentElement;
+          if (p && !p.closest(skip) && /\$[^$\s][^$]*\$/.test(n.nodeValue))
+            fail("math", `untypeset inline math on ${name}: ${n.nodeValue.trim().slice(0, 120)}`);
+        }
+      }
+      window.Reveal.slide(0, 0);
+    }
+
     // ---------------------------------------------------------------- images
     const content = article.getBoundingClientRect();
     const cs = getComputedStyle(article);
     const colLeft = content.left + parseFloat(cs.paddingLeft), colRight = content.right - parseFloat(cs.paddingRight);
     const colWidth = colRight - colLeft;
     out.column = Math.round(colWidth);
-    article.querySelectorAll("img").forEach(img => {
+    if (!deck) article.querySelectorAll("img").forEach(img => {
       const name = (img.getAttribute("src") || "").slice(-80);
       if (!img.complete || img.naturalWidth === 0) { fail("image", "broken image " + name + " " + where(img)); return; }
       const r = img.getBoundingClientRect();
@@ -72,7 +106,7 @@
     const scrolls = (el) => { const o = getComputedStyle(el).overflowX; return o === "auto" || o === "scroll"; };
     const clips = (el) => { const o = getComputedStyle(el).overflowX; return o === "hidden" || o === "clip"; };
     const cands = article.querySelectorAll("figure, table, div.math, mjx-container[display='true'], .cell_output .output, div.highlight pre, .cell_output pre, svg");
-    cands.forEach(el => {
+    if (!deck) cands.forEach(el => {
       const r = el.getBoundingClientRect();
       if (r.width === 0) return;
       const tag = el.tagName.toLowerCase() + (el.className && typeof el.className === "string" ? "." + el.className.split(" ")[0] : "");
@@ -104,7 +138,7 @@
       fail("output", "stderr output " + where(el) + ": " + text(el)));
     article.querySelectorAll(".cell_output .traceback, .cell_output .output.traceback, .cell_output .output.error").forEach(el =>
       fail("output", "traceback " + where(el) + ": " + text(el)));
-    article.querySelectorAll(".cell_output").forEach(el => {
+    article.querySelectorAll(".cell_output, .jp-OutputArea-output").forEach(el => {
       const t = el.textContent || "";
       if (/Traceback \(most recent call last\)/.test(t)) fail("output", "traceback " + where(el) + ": " + text(el));
       const w = t.match(/\b[A-Z]\w*Warning\b\s*:[^\n]{0,100}/);

@@ -31,6 +31,10 @@ ms of (virtual) time, with the script's verdict in a ``<pre id="ccl-check-result
 * **network** -- a script, stylesheet, image or frame loaded from the network (the book must
   read offline), or any request the page made to http(s).
 
+A reveal.js deck (``make slides``) is checked slide by slide instead of against a column: each slide
+is shown in turn and fails when its content is taller or wider than the slide (reveal.js cuts it off:
+**overflow**), when one of its images is broken (**image**), or when it shows ``$...$`` untypeset (**math**).
+
 Exit status 0 when every page passes, 1 otherwise (a report per page on stdout), 2 on usage errors.
 """
 

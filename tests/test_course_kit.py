@@ -183,6 +183,115 @@ def test_slide_plan_builds_from_the_sources(plan, tmp_path):
     assert "{glue" not in text and "{exercise}" not in text and "{solution" not in text
 
 
+def test_slides_fill_in_glued_values_as_the_book_does(tmp_path):
+    """A chapter's glued values (myst-nb's hidden ``application/papermill.record/`` outputs) appear in the
+    slide text, formatted like ``{glue:text}`name:.2f` `` in the book; the hidden outputs themselves are dropped."""
+    import nbformat
+
+    slides = _tool("slides")
+
+    def record(name: str, text: str):
+        prefix = "application/papermill.record/"
+        return nbformat.v4.new_output(
+            "display_data",
+            data={prefix + "text/plain": text},
+            metadata={"scrapbook": {"name": name, "mime_prefix": prefix}},
+        )
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 1. Fake\n\n## Results"),
+        nbformat.v4.new_code_cell("glue(...)", outputs=[record("acc", "0.73125"), record("word", "'agrees'")]),
+        nbformat.v4.new_markdown_cell(
+            "Accuracy {glue:text}`acc:.2f` ({glue:text}`acc:.1%`), {glue:text}`word`, {glue:text}`nope`."
+        ),
+    ]
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    nbformat.write(nb, generated / "01_fake.ipynb")
+    plan = {"title": "t", "slides": [{"chapter": "01_fake", "section": "Results"}]}
+    built = slides.build_notebook(plan, generated, tmp_path / "no-sources")
+    assert [c.source for c in built.cells] == ["## Results", "Accuracy 0.73 (73.1%), agrees, …."]
+    assert all(c.cell_type == "markdown" for c in built.cells)  # the glue cell showed nothing: left out
+
+
+def test_long_markdown_is_cut_at_blank_lines_into_slides_that_fit():
+    slides = _tool("slides")
+    paragraph = "word " * 79 + "end"  # 400 characters: 5 lines of 80
+    math = "$$\na = b\n\nc = d\n$$"  # a blank line inside display math: not a place to cut
+    code = "```python\nx = 1\n\ny = 2\n```"
+    text = "\n\n".join(["# Title", paragraph, math, paragraph, code, paragraph, paragraph, "- one\n- two"])
+    chunks = slides.slide_chunks(text, max_lines=13)
+    assert "\n\n".join(chunks) == text  # nothing lost, nothing reordered
+    assert math in "".join(chunks) and code in "".join(chunks)
+    assert all(slides.text_lines(c) <= 13 + 1 for c in chunks) and len(chunks) > 1
+    assert slides.text_lines(paragraph) == 5 + 1 and slides.text_lines("# Title") == 2 + 1
+    assert slides.text_lines("- one\n- two") == 2 + 1  # list items start lines
+    assert slides.slide_chunks("short") == ["short"]
+
+
+def test_citations_on_slides(tmp_path):
+    slides = _tool("slides")
+    bib = tmp_path / "refs.bib"
+    bib.write_text(
+        "@inproceedings{a2017,\n  title={T},\n  author={Shokri, Reza and Stronati, Marco and Song, C.},\n"
+        "  year={2017}\n}\n@article{b2021,\n  author={Song, Liwei and Mittal, Prateek},\n  year={2021}\n}\n"
+        "@misc{c,\n  author={Ada Lovelace},\n  year={1843}\n}\n"
+    )
+    refs = slides.bibliography(bib)
+    assert refs == {"a2017": (["Shokri", "Stronati", "Song"], "2017"), "b2021": (["Song", "Mittal"], "2021"),
+                    "c": (["Lovelace"], "1843")}  # fmt: skip
+    text = "{cite:t}`a2017` and {cite}`b2021,c`; {cite}`missing`; see {doc}`../glossary`."
+    assert slides.plain_markdown(text, {}, refs) == (
+        "Shokri et al. (2017) and (Song and Mittal, 2021; Lovelace, 1843); (missing); see glossary."
+    )
+
+
+def _deck_check(tmp_path, nb):
+    """Render ``nb`` as a deck next to reveal.js and MathJax and run the page check on it."""
+    mathjax = ROOT / ".cache" / "mathjax" / "static" / "mathjax"
+    reveal = ROOT / ".cache" / "revealjs" / "reveal.js"
+    if not (mathjax.is_dir() and reveal.is_dir() and shutil.which("chromium")):
+        pytest.skip("reveal.js, MathJax (make revealjs mathjax) or chromium missing")
+    pytest.importorskip("nbconvert")
+    slides = _tool("slides")
+    out = tmp_path / "deck"
+    shutil.copytree(reveal / "dist", out / "reveal.js" / "dist")
+    shutil.copytree(reveal / "plugin", out / "reveal.js" / "plugin")
+    shutil.copytree(mathjax, out / "mathjax")
+    slides.render(nb, out / "deck.html")
+    spec = importlib.util.spec_from_file_location("check_pages", ROOT / ".ci" / "check_pages.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.check_site(out, budget_ms=8000, timeout_s=90)["deck.html"]
+
+
+def test_page_check_of_a_deck_fails_a_slide_that_is_cut_off_and_only_it(tmp_path):
+    """Each slide is checked when shown: a slide taller than reveal.js's 700 px fails; a figure on a later
+    slide (off-screen until then) does not."""
+    import base64
+    import io
+
+    import nbformat
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (600, 300), "white").save(png, format="PNG")
+    figure = nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png.getvalue()).decode()})
+    cells = [
+        nbformat.v4.new_markdown_cell("# Fits\n\nOne line, and $p_y$ typeset."),
+        nbformat.v4.new_code_cell("", outputs=[figure]),
+        nbformat.v4.new_markdown_cell("# Too long\n\n" + "\n\n".join(f"Paragraph {i}." for i in range(40))),
+    ]
+    for c in cells:
+        c.metadata["slideshow"] = {"slide_type": "slide"}
+        c.metadata["tags"] = ["remove-input"] if c.cell_type == "code" else []
+    nb = nbformat.v4.new_notebook(cells=cells)
+    result = _deck_check(tmp_path, nb)
+    assert result["slides"] == 3
+    assert [(e["kind"], e["msg"].split(" is ")[0]) for e in result["errors"]] == [("overflow", "slide 3 (Too long)")]
+
+
 def test_slides_render_offline(tmp_path):
     pytest.importorskip("nbconvert")
     mathjax = ROOT / ".cache" / "mathjax" / "static" / "mathjax"

@@ -16,12 +16,15 @@ A slide plan (YAML) names the sections of the chapters a meeting uses, in order:
         cells: 3                       # optional: at most this many cells of the section
         code: false                    # optional: show code inputs too (default: outputs only)
 
-Each section becomes one slide: its heading cell starts it (``slide``), its prose and outputs
-follow as vertical sub-slides (``subslide``) where the slide would overflow.  Cells come from the
+Each section becomes one slide: its heading cell starts it (``slide``), and the rest follows as
+vertical sub-slides (``subslide``): a markdown cell cut at blank lines where it would overflow the
+slide (:func:`slide_chunks`), and each output of a code cell on its own.  Cells come from the
 executed chapter (``book/generated/NAME.ipynb``, outputs included) where it exists, else from the
 source (``notebooks/NAME.py``, no outputs).  Cells tagged ``remove-cell`` are left out, glued
-values (myst-nb ``{glue:text}`name```) are filled in from the executed chapter, and the other
-MyST roles are shown as their text.  ``jupyter nbconvert --to slides`` (nbconvert's
+values (myst-nb ``{glue:text}`name```) are filled in from the executed chapter as the book shows
+them, citations are written "Author et al. (year)" from ``book/references.bib``, and the other
+MyST roles are shown as their text.  ``make check-book`` opens every slide in Chromium and fails one
+that is cut off.  ``jupyter nbconvert --to slides`` (nbconvert's
 ``SlidesExporter``) renders the notebook with the template in ``tools/slides_template``, which
 loads reveal.js and MathJax from the folder next to the slides, so they work offline.
 """
@@ -41,6 +44,10 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 ROLE = re.compile(r"\{(?P<role>[\w:.-]+)\}`(?P<text>[^`]*)`")
 MATH_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{math\}[^\n]*\n((?::[\w-]+:[^\n]*\n)*)(.*?)^\1\s*$", re.S | re.M)
 DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{[^}]+\}.*?^\1\s*$", re.S | re.M)
+BIB = ROOT / "book" / "references.bib"
+#: What fits on one slide (reveal.js's 960 x 700 px, white theme): about this many lines of this many
+#: characters; a longer markdown cell is cut, at blank lines, into several vertical slides.
+SLIDE_LINES, LINE_CHARS = 19, 80
 
 
 def load_plan(path: Path) -> dict[str, Any]:
@@ -76,31 +83,133 @@ def chapter_cells(chapter: str, generated: Path, notebooks: Path) -> list:
 
 
 def glued(cells: list) -> dict[str, str]:
-    """``{name: text}`` of the values a chapter glued (myst-nb keeps them in the outputs' metadata)."""
+    """``{name: text}`` of the values a chapter glued: myst-nb's ``glue`` names an output in its
+    ``scrapbook`` metadata and stores the value's ``text/plain`` under the mime prefix it gives there
+    (``application/papermill.record/text/plain``; plain ``text/plain`` when the value is displayed)."""
     out: dict[str, str] = {}
     for c in cells:
         for o in c.get("outputs", []) if c.cell_type == "code" else []:
-            name = (o.get("metadata") or {}).get("scrapbook", {}).get("name")
-            if name and "text/plain" in o.get("data", {}):
-                out[name] = str(o["data"]["text/plain"]).strip("'\"")
+            book = (o.get("metadata") or {}).get("scrapbook") or {}
+            data = o.get("data", {})
+            for key in (book.get("mime_prefix", "") + "text/plain", "text/plain"):
+                if book.get("name") and key in data:
+                    out[book["name"]] = str(data[key])
+                    break
     return out
 
 
-def plain_markdown(text: str, values: dict[str, str]) -> str:
-    """Markdown that nbconvert renders: glue roles filled in, other MyST roles as their text,
-    ``{math}`` blocks as ``$$ ... $$``, other directive blocks (exercises, solutions, dropdowns) left out."""
+def glue_text(values: dict[str, str], ref: str) -> str:
+    """The text of ``{glue:text}`NAME` `` or ``{glue:text}`NAME:FORMAT` ``, formatted by myst-nb's own
+    function (as in the book); ``…`` for a value the chapter did not glue or that cannot take FORMAT."""
+    from myst_nb.core.variables import format_plain_text
+
+    name, _, fmt = ref.partition(":")
+    if name not in values:
+        return "…"
+    try:
+        return format_plain_text(values[name], fmt)
+    except (TypeError, ValueError):
+        return "…"
+
+
+def is_glue_record(output: Any) -> bool:
+    """True for a glued value's hidden output (``glue(..., display=False)``): it shows nothing."""
+    data = output.get("data", {})
+    return bool(data) and all(k.startswith("application/papermill.record/") for k in data)
+
+
+def bibliography(path: Path = BIB) -> dict[str, tuple[list[str], str]]:
+    """``{key: (last names of the authors, year)}`` of a BibTeX file (the book's ``references.bib``)."""
+    out = {}
+    for m in re.finditer(r"@\w+\s*\{\s*([^,\s]+)\s*,(.*?)\n\}", path.read_text(encoding="utf-8"), re.S):
+        fields = dict(re.findall(r"^\s*(\w+)\s*=\s*\{(.*)\}\s*,?\s*$", m.group(2), re.M))
+        authors = [
+            a.split(",")[0].strip() if "," in a else a.split()[-1] for a in fields.get("author", "?").split(" and ")
+        ]
+        out[m.group(1)] = (authors, fields.get("year", "n.d."))
+    return out
+
+
+def cite(keys: str, textual: bool, bib: Optional[dict[str, tuple[list[str], str]]] = None) -> str:
+    """``{cite:t}`k` `` as "Shokri et al. (2017)", ``{cite}`k1,k2` `` as "(Shokri et al., 2017; Song and
+    Mittal, 2021)", from :func:`bibliography`; a key the file lacks is shown as it is."""
+    bib = bibliography() if bib is None else bib
+    parts = []
+    for key in (k.strip() for k in keys.split(",")):
+        if key not in bib:
+            parts.append(key)
+            continue
+        names, year = bib[key]
+        who = names[0] if len(names) == 1 else " and ".join(names) if len(names) == 2 else f"{names[0]} et al."
+        parts.append(f"{who} ({year})" if textual else f"{who}, {year}")
+    return "; ".join(parts) if textual else "(" + "; ".join(parts) + ")"
+
+
+def plain_markdown(text: str, values: dict[str, str], bib: Optional[dict[str, tuple[list[str], str]]] = None) -> str:
+    """Markdown that nbconvert renders: glue roles filled in, citations as "Author et al. (year)" (``bib``:
+    :func:`bibliography` by default), other MyST roles as their text, ``{math}`` blocks as ``$$ ... $$``,
+    other directive blocks (exercises, solutions, dropdowns) left out."""
 
     def role(m: re.Match) -> str:
         r, t = m.group("role"), m.group("text")
         if r.startswith("glue"):
-            return values.get(t, "…")
+            return glue_text(values, t)
         if r in ("math",):
             return f"${t}$"
+        if r.startswith("cite"):
+            return cite(t, textual=r in ("cite:t", "cite:ts"), bib=bib)
+        if r == "doc" and "<" not in t:  # {doc}`../glossary` -> glossary
+            return t.rstrip("/").rsplit("/", 1)[-1].replace("_", " ")
         t = re.sub(r"\s*<[^>]*>$", "", t)  # {doc}`title <target>` -> title
         return f"`{t.lstrip('~').split('.')[-1]}`" if r in ("func", "class", "mod", "meth", "attr") else t
 
     text = MATH_DIRECTIVE.sub(lambda m: "$$\n" + m.group(3).strip() + "\n$$", text)
     return ROLE.sub(role, DIRECTIVE.sub("", text))
+
+
+def text_lines(block: str) -> int:
+    """About how many lines of a slide a markdown block takes: its paragraphs and list items wrapped at
+    :data:`LINE_CHARS`, a heading as two, and one line of space after it."""
+    lines, current = 0, ""
+    for line in block.splitlines() + [""]:
+        starts = not line.strip() or re.match(r"^\s*([-*+]|\d+\.)\s|^#|^\$\$", line)
+        if starts and current:
+            lines += 2 if current.startswith("#") else -(-len(current) // LINE_CHARS)
+            current = ""
+        current = (current + " " + line.strip()).strip()
+    return lines + 1
+
+
+def slide_chunks(text: str, max_lines: int = SLIDE_LINES) -> list[str]:
+    """``text`` cut at blank lines (never inside a ``$$`` or fenced block) into pieces of at most about
+    ``max_lines`` lines (:func:`text_lines`); a single longer block stays whole."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fence: Optional[str] = None  # inside display math ($$) or a fenced block (``` or ~~~)
+    for line in text.splitlines():
+        st = line.strip()
+        if fence in (None, "$$") and st.count("$$") % 2:
+            fence = None if fence else "$$"
+        elif fence != "$$" and st[:3] in ("```", "~~~") and fence in (None, st[:3]):
+            fence = None if fence else st[:3]
+        if not st and fence is None:
+            if current:
+                blocks.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    chunks: list[list[str]] = []
+    used = max_lines
+    for block in blocks:
+        n = text_lines(block)
+        if used + n > max_lines:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(block)
+        used += n
+    return ["\n\n".join(c) for c in chunks]
 
 
 def split_at_headings(cells: list) -> list:
@@ -155,6 +264,7 @@ def build_notebook(plan: dict[str, Any], generated: Path, notebooks: Path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["title"] = plan["title"]
     cache: dict[str, list] = {}
+    bib = bibliography() if BIB.exists() else {}
     for s in plan["slides"]:
         if "text" in s:
             nb.cells.append(nbformat.v4.new_markdown_cell(s["text"], metadata={"slideshow": {"slide_type": "slide"}}))
@@ -165,29 +275,28 @@ def build_notebook(plan: dict[str, Any], generated: Path, notebooks: Path):
         values = glued(cache[ch])
         picked = [c for c in section(cache[ch], s["section"]) if "remove-cell" not in c.metadata.get("tags", [])]
         picked = picked[: s.get("cells", len(picked))]
-        first = True
+        cells = []  # one per (vertical) slide: a markdown cell cut where it would overflow, one output each
         for c in picked:
-            kind = "slide" if first else "subslide"
             if c.cell_type == "markdown":
-                text = plain_markdown(c.source, values).strip()
-                if not text:
-                    continue
-                cell = nbformat.v4.new_markdown_cell(text)
+                text = plain_markdown(c.source, values, bib).strip()
+                cells += [nbformat.v4.new_markdown_cell(t) for t in slide_chunks(text)] if text else []
             elif c.cell_type == "code":
                 outputs = [
-                    o for o in c.get("outputs", []) if o.get("output_type") != "stream" or o.get("name") != "stderr"
+                    o
+                    for o in c.get("outputs", [])
+                    if (o.get("output_type") != "stream" or o.get("name") != "stderr") and not is_glue_record(o)
                 ]
                 if not outputs and not s.get("code"):
                     continue
-                cell = nbformat.v4.new_code_cell(c.source if s.get("code") else "", outputs=outputs)
-                if not s.get("code"):
-                    cell.metadata["transient"] = {"remove_source": True}
-                    cell.metadata["tags"] = ["remove-input"]
-            else:
-                continue
-            cell.metadata["slideshow"] = {"slide_type": kind}
-            nb.cells.append(cell)
-            first = False
+                for i, part in enumerate([[o] for o in outputs] or [[]]):
+                    cell = nbformat.v4.new_code_cell(c.source if s.get("code") and i == 0 else "", outputs=part)
+                    if not (s.get("code") and i == 0):
+                        cell.metadata["transient"] = {"remove_source": True}
+                        cell.metadata["tags"] = ["remove-input"]
+                    cells.append(cell)
+        for i, cell in enumerate(cells):
+            cell.metadata["slideshow"] = {"slide_type": "subslide" if i else "slide"}
+        nb.cells += cells
     return nb
 
 
@@ -201,6 +310,8 @@ def render(nb, out_html: Path) -> None:
     cfg.SlidesExporter.reveal_url_prefix = "reveal.js"
     cfg.SlidesExporter.reveal_theme = "white"
     cfg.SlidesExporter.mathjax_url = "mathjax/tex-chtml.js"
+    cfg.SlidesExporter.exclude_input_prompt = True  # no "In [ ]:" / "Out[ ]:" beside the cells
+    cfg.SlidesExporter.exclude_output_prompt = True
     cfg.TagRemovePreprocessor.enabled = True
     cfg.TagRemovePreprocessor.remove_input_tags = {"remove-input"}
     exporter = SlidesExporter(config=cfg, extra_template_basedirs=[str(TEMPLATE.parent)], template_name=TEMPLATE.name)
