@@ -111,8 +111,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--out", type=Path, default=ROOT / "book" / "generated" / "quickstart_facts.md")
     args = ap.parse_args(argv)
+    from ccl_lib.utils import atomic_write_bytes
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(fragment(), encoding="utf-8")
+    atomic_write_bytes(args.out, fragment().encode("utf-8"))  # never a half-written page for the book to include
     print(f"wrote {args.out}")
     return 0
 

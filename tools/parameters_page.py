@@ -72,7 +72,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--out", type=Path, default=ROOT / "book" / "parameters.md")
     args = ap.parse_args(argv)
-    args.out.write_text(page(), encoding="utf-8")
+    from ccl_lib.utils import atomic_write_bytes
+
+    atomic_write_bytes(args.out, page().encode("utf-8"))  # never a half-written page for the book to build
     print(f"wrote {args.out}")
     return 0
 
