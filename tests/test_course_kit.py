@@ -147,6 +147,54 @@ def test_quickstart_facts_come_from_the_config():
     assert re.search(r"\| Location .*\| 1,000 \| 30 \| 1, 4-9, 11 \|", text)
 
 
+TIMINGS = re.compile(r"<!-- timings-start -->(.*?)<!-- timings-end -->", re.S)
+WORDS = {"ten": 10, "fifteen": 15, "twenty": 20, "twenty-five": 25, "thirty": 30, "forty": 40, "sixty": 60}
+
+
+def timing_table(readme: str) -> tuple[str, dict[str, tuple[float, bool]]]:
+    """The README's committed timing block: its text above the table, and ``{step: (seconds, approximate)}``."""
+    m = TIMINGS.search(readme)
+    assert m, "README.md has no <!-- timings-start --> ... <!-- timings-end --> block"
+    head, rows = m.group(1).split("| step |")[0], {}
+    for line in m.group(1).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        num = re.match(r"^(about )?([\d,]+)", cells[-1]) if len(cells) == 2 else None
+        if num:
+            rows[cells[0]] = (float(num.group(2).replace(",", "")), bool(num.group(1)))
+    return head, rows
+
+
+def test_timing_table_on_an_example():
+    text = "<!-- timings-start -->\nRun of 2026-01-02, a 4-core machine:\n\n| step | time (s) |\n| --- | ---: |\n"
+    text += "| a | 10 |\n| b | about 20 |\n| total | 1,030 (about 17 min) |\n<!-- timings-end -->"
+    head, rows = timing_table(text)
+    assert "2026-01-02" in head and rows == {"a": (10, False), "b": (20, True), "total": (1030, False)}
+
+
+def test_committed_timings_are_dated_add_up_and_agree_with_the_prose():
+    """The README's timing table (the quick-start shows it) says when and on what it was measured, its
+    total is the sum of its rows (an "about" row within half its value), and the docs' "about twenty
+    minutes" / "chapters 1-3 ... under a minute" agree with it."""
+    head, rows = timing_table((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert re.search(r"\b20\d\d-\d\d-\d\d\b", head) and re.search(r"\d+-core|GPU|CPU", head), head
+    total, _ = rows.pop("total")
+    exact = sum(v for v, about in rows.values() if not about)
+    approx = sum(v for v, about in rows.values() if about)
+    assert abs(total - exact - approx) <= 0.5 * approx + 1, (total, exact, approx)
+    first = [v for step, (v, _) in rows.items() if re.match(r"^[123]\. ", step)]
+    assert len(first) == 3
+    claims = 0
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for word in re.findall(r"whole book (?:builds in|takes) about ([\w-]+) minutes", text):
+            assert abs(WORDS[word] * 60 - total) <= 0.25 * total, f"{doc.name}: about {word} minutes, table: {total} s"
+            claims += 1
+        if re.search(r"Chapters 1-3 run in under a minute", text):
+            assert sum(first) < 60, f"{doc.name}: chapters 1-3 under a minute, table: {first}"
+            claims += 1
+    assert claims >= 3  # quick-start and course page: the whole book; course page: chapters 1-3
+
+
 # ---------------------------------------------------------------------------------------- student edition
 def test_student_config_hides_solutions_only():
     import yaml
