@@ -142,6 +142,7 @@ PAPERMILL_BAD = {
     "09_appendix_d_focal": ("concave", "cubic", "parameter concave: 'cubic' is not one of 'exp', 'quadratic'"),
     "10_strong_attacks": ("attacker", "oracle", "parameter attacker: 'oracle' is not one of 'matched', 'mismatched'"),
     "11_privacy_source": ("tabular_epochs", 0, "parameter tabular_epochs: 0 is not an integer >= 1"),
+    "12_code_vs_text": ("workers", 0, "parameter workers: 0 is not"),
     "99_scorecard": ("scorecard_dir", 3, "parameter scorecard_dir: 3 is not None or a string"),
 }
 

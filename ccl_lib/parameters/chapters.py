@@ -267,6 +267,22 @@ CHAPTERS: dict[str, ChapterParameters] = {
         'papermill 11_privacy_source.ipynb out.ipynb -p design full -p seeds "[0, 1, 2]"',
         "every arm on both data sets for beta in {0.01, 0.05} (the chapter states the cost)",
     ),
+    "12_code_vs_text": ChapterParameters(
+        {
+            "experiment": Parameter("variants-location", experiment(), "the named experiment whose runs it reads"),
+            "overrides": Parameter(
+                {},
+                mapping(_experiment_keys, "a dict of experiment settings, e.g. {'epochs': 2}"),
+                "overrides of that experiment's settings",
+            ),
+            "seeds": Parameter([0, 1, 2, 3, 4], SEEDS, "paired seeds (the experiment's)"),
+            "workers": Parameter(1, workers(), _WORKERS),
+            "evidence": Parameter("ledger", EVIDENCE),
+        },
+        (),
+        "papermill 12_code_vs_text.ipynb out.ipynb -p experiment variants-cifar10-cpu",
+        "50 runs on Location (read from the ledger once recorded); the image experiment takes CPU hours",
+    ),
     "99_scorecard": ChapterParameters(
         {
             "scorecard_dir": Parameter(None, either(one_of(None), text())),
