@@ -300,8 +300,7 @@ class Ledger:
         import pandas as pd
 
         recs = {r["key"]: r for r in self.records(warn=False)}
-        if experiments is None:
-            experiments = _named_specs()
+        named: dict[str, Sequence[RunSpec]] = dict(_named_specs() if experiments is None else experiments)
 
         def describe(name: str, keys: Sequence[str], total: Optional[int]) -> dict[str, Any]:
             got = [recs[k] for k in keys if k in recs]
@@ -322,7 +321,7 @@ class Ledger:
             }
 
         rows = []
-        for name, specs in experiments.items():
+        for name, specs in named.items():
             keys = list(dict.fromkeys(s.key() for s in specs))
             if any(k in recs for k in keys):
                 rows.append(describe(name, keys, len(keys)))
@@ -351,13 +350,13 @@ def _span(dates: Sequence[str]) -> str:
 
 def _ranges(values: Sequence[int]) -> str:
     """``[0, 1, 2, 5]`` -> ``"0-2, 5"``."""
-    out: list[str] = []
+    spans: list[list[int]] = []
     for v in values:
-        if out and isinstance(out[-1], list) and out[-1][1] == v - 1:  # type: ignore[index]
-            out[-1][1] = v  # type: ignore[index]
+        if spans and spans[-1][1] == v - 1:
+            spans[-1][1] = v
         else:
-            out.append([v, v])  # type: ignore[arg-type]
-    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in out)  # type: ignore[misc]
+            spans.append([v, v])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)
 
 
 def resolve_ledger(ledger: Union[None, bool, PathLike, Ledger]) -> Optional[Ledger]:
