@@ -159,3 +159,58 @@ def test_alpha_summary_averages_variances_on_a_log_scale():
     assert row["train_loss_var"] == pytest.approx(10**-2.5 * 100 ** (1 / 3))  # geometric mean
     lin = ablation.alpha_summary(per, ["train_loss_var"], log10=())
     assert lin[(lin["defense"] == "ccql") & (lin["alpha"] == 0.5)]["train_loss_var"].iloc[0] == pytest.approx(g.mean())
+
+
+# ------------------------------------------------------------------------ chapter 5's findings
+def test_direction_tests_verdicts_and_units_by_hand():
+    # accuracy rises 0.2 per unit of alpha for CCEL (the paper's direction) and falls for CCQL
+    per = ablation.alpha_runs(_frame({"ccel": 0.2, "ccql": -0.1, "vanilla": 0.0}))
+    per["test_acc"] += np.random.default_rng(5).normal(0, 0.002, len(per))
+    verdicts, table = ablation.direction_tests(per)
+    assert verdicts[("test_acc", "ccel")].word == "agrees"
+    assert verdicts[("test_acc", "ccql")].word == "opposite"
+    row = table.loc[("(a) test accuracy", "CCEL")]
+    ref = [np.polyfit(g["alpha"], g["test_acc"], 1)[0] for _, g in per[per["defense"] == "ccel"].groupby("seed")]
+    m, lo, hi = _t_interval(ref)
+    assert (row["slope"], row["low"], row["high"]) == pytest.approx((100 * m, 100 * lo, 100 * hi))  # points
+    assert row["unit"] == "points" and row["paper"] == "rises" and row["verdict"] == "agrees"
+    # the variance 10^(-2 - alpha) falls one decade per unit of alpha, as the paper says: in decades
+    var = table.loc[("(c) log10 training-loss variance", "CCQL")]
+    assert var["slope"] == pytest.approx(-1.0) and var["unit"] == "decades" and var["paper"] == "falls"
+    assert len(table) == 3 * 2
+
+
+def test_alpha_findings_by_hand():
+    per = ablation.alpha_runs(_frame({"ccel": 0.2, "ccql": 0.2, "vanilla": 0.0}))
+    per["test_acc"] += np.random.default_rng(5).normal(0, 0.002, len(per))
+    summary = ablation.alpha_summary(per)
+    verdicts, _ = ablation.direction_tests(per)
+    vs_ce = ablation.variance_against_ce(per)
+    f = ablation.alpha_findings(summary, per, verdicts, vs_ce, alphas=[0.1, 0.5, 0.9], epochs=7)
+    assert f["seeds"] == 3 and f["epochs"] == 7 and f["alphas"] == "0.1, 0.5, 0.9"
+    assert (f["lo_alpha"], f["hi_alpha"]) == (0.1, 0.9)
+    # the variance of every run is 10^(-2 - alpha) (CE: alpha = 1), whatever the seed
+    assert f["var_lo"] == pytest.approx(10**-2.1) and f["var_05"] == pytest.approx(10**-2.5)
+    assert f["var_ce"] == pytest.approx(10**-3.0)
+    assert f["lo_adv"] == pytest.approx(0.2 + 0.01) and f["van_oracle"] == pytest.approx(0.2 + 0.1 + 0.02)
+    assert f["acc_ccel_verdict"] == "agrees" and f["var_ccql_verdict"] == "agrees"
+    ccel = verdicts[("test_acc", "ccel")].interval
+    assert f["acc_ccel_slope"] == f"{100 * ccel.mean:.1f} [{100 * ccel.low:.1f}, {100 * ccel.high:.1f}]"
+    assert f["var_ccel_slope"] == "-1.00 [-1.00, -1.00]"
+    # every seed's CCL variance is above CE's at every alpha: an exact, zero-width paired difference
+    assert f["var_higher"] == "0.1, 0.5, 0.9 (CCEL); 0.1, 0.5, 0.9 (CCQL)" and f["var_lower"] == "none"
+    assert f["adv05_ccel"] == "-5.0 points [-5.0, -5.0]"  # the loss attack: 0.2 + 0.1 alpha; CE's alpha is 1
+    assert f["var05_ccql_verdict"] == "higher"
+
+
+def test_alpha_scorecard_rows_name_the_cause_of_each_verdict():
+    per = ablation.alpha_runs(_frame({"ccel": 0.2, "ccql": -0.1, "vanilla": 0.0}))
+    per["test_acc"] += np.random.default_rng(5).normal(0, 0.002, len(per))
+    verdicts, _ = ablation.direction_tests(per)
+    rows = {r["setting"]: r for r in ablation.alpha_scorecard_rows(verdicts, setting="loc", n_seeds=3)}
+    assert len(rows) == 6 and {r["item"] for r in rows.values()} == {"Fig 4"}
+    agree = rows["loc: CCEL (a) test accuracy, slope vs alpha"]
+    opposite = rows["loc: CCQL (a) test accuracy, slope vs alpha"]
+    assert agree["cause"] == "" and agree["percent"] and agree["digits"] == 1
+    assert opposite["cause"] == ablation.DIRECTION_CAUSES["test_acc"]
+    assert not rows["loc: CCEL (c) log10 training-loss variance, slope vs alpha"]["percent"]

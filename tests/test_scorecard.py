@@ -201,3 +201,24 @@ def test_verify_report(tmp_path):
     path.write_text(json.dumps({"checked": 1, "agreed": 1, "records": [{"key": 1}]}))
     with pytest.raises(ValueError, match="records"):
         scorecard.read_verify_report(path)
+
+
+def test_record_all_replaces_a_chapters_rows_in_one_call(tmp_path):
+    from ccl_lib.verdicts import seed_interval, verdict
+
+    folder = tmp_path / "sc"
+    scorecard.record("Fig 4", "05_x", "old setting", "agrees", "an old row", directory=folder)
+    scorecard.record("Fig 1", "04_y", "other chapter", "agrees", "kept", directory=folder)
+    v = verdict(seed_interval([0.1, 0.2, 0.15]), claim="higher")
+    rows = [
+        {"item": "Fig 4", "setting": "a", "verdict": v, "percent": True, "digits": 1},
+        {"item": "Fig 4", "setting": "b", "verdict": "inconclusive", "interval": "n/a", "cause": "3 seeds"},
+    ]
+    out = scorecard.record_all("05_x", rows, directory=folder)
+    assert [r["setting"] for r in out] == ["a", "b"] and out[0]["verdict"] == "agrees"
+    df = scorecard.load(folder, missing=False)
+    assert sorted(df["setting"]) == ["a", "b", "other chapter"]  # the old row of 05_x is gone
+    assert df.set_index("setting").loc["b", "cause"] == "3 seeds"
+    with pytest.raises(ValueError, match="row 0 must give item, setting and verdict"):
+        scorecard.record_all("05_x", [{"item": "Fig 4", "verdict": v}], directory=folder)
+    assert len(scorecard.load(folder, missing=False)) == 3  # a bad row removes nothing

@@ -112,6 +112,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         [
             ("ccl_lib.analysis", "Analyses"),
             ("ccl_lib.analysis.runs", "Runs of a sweep"),
+            ("ccl_lib.analysis.findings", "A chapter's findings, glued by name"),
             ("ccl_lib.analysis.tables", "Tables of a sweep"),
             ("ccl_lib.analysis.curves", "Fig. 1 and 5: training curves"),
             ("ccl_lib.analysis.ablation", "Fig. 4: the alpha ablation"),

@@ -15,6 +15,8 @@ modules (``from ccl_lib.analysis.privacy_utility import best_at_utility``):
   the P1 ranking.
 * :mod:`ccl_lib.analysis.p1` -- Table 1.
 * :mod:`ccl_lib.analysis.focal` -- App. D (focal loss + CCL).
+* :mod:`ccl_lib.analysis.findings` -- a chapter's findings glued by name in one call
+  (``glue_findings("ch05", ablation.alpha_findings(...))``).
 
 Number formatting lives in :mod:`ccl_lib.formatting`; notebook set-up and parameters in
 :mod:`ccl_lib.book`.

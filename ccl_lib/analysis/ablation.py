@@ -24,6 +24,9 @@ seed-to-seed noise.
 * :func:`alpha_slopes` -- per defense: the interval of the per-seed slope.
 * :func:`against_reference` -- per defense and alpha: the paired difference
   from the undefended model (e.g. "is CCL's variance higher than CE's?").
+* chapter 5's findings: :func:`direction_tests` (the three directions' verdicts and table),
+  :func:`variance_against_ce`, :func:`alpha_findings` (what the chapter's prose states, by name)
+  and :func:`alpha_scorecard_rows`.
 """
 
 from __future__ import annotations
@@ -37,12 +40,18 @@ from ..verdicts import SeedInterval, difference_interval, seed_interval
 
 __all__ = [
     "ALPHA_QUANTITIES",
+    "DIRECTION_CAUSES",
+    "DIRECTION_TESTS",
     "LOG_QUANTITIES",
     "PAPER_DIRECTIONS",
     "against_reference",
+    "alpha_findings",
     "alpha_runs",
+    "alpha_scorecard_rows",
     "alpha_slopes",
     "alpha_summary",
+    "direction_tests",
+    "variance_against_ce",
 ]
 
 #: The per-run quantities of :func:`alpha_runs` and what they are.
@@ -290,3 +299,177 @@ def against_reference(
         rows.append({"defense": d, "alpha": float(a), "diff": iv.mean, "diff_low": iv.low, "diff_high": iv.high,
                      "seeds": iv.n, "interval": iv})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------- the chapter's findings
+#: The three directions of Fig. 4 that chapter 5 tests: ``{column: (label, fit log10)}``.
+DIRECTION_TESTS: dict[str, tuple[str, bool]] = {
+    "test_acc": ("(a) test accuracy", False),
+    "max_advantage": ("(b) highest advantage", False),
+    "train_loss_var": ("(c) log10 training-loss variance", True),
+}
+_SHORT = {"test_acc": "acc", "max_advantage": "adv", "train_loss_var": "var"}
+
+
+def _per_unit(column: str) -> float:
+    """Slopes are shown in decades (log10 quantities) or percentage points per unit of alpha."""
+    return 1.0 if DIRECTION_TESTS[column][1] else 100.0
+
+
+def direction_tests(per_run) -> tuple[dict[tuple[str, str], Any], Any]:
+    """Each of the paper's three directions (:data:`DIRECTION_TESTS`) tested per CCL variant.
+
+    The verdict (:func:`ccl_lib.verdicts.verdict`) of the per-seed slope's interval
+    (:func:`alpha_slopes`) against the paper's sign (:data:`PAPER_DIRECTIONS`).
+
+    Args:
+        per_run: the table of :func:`alpha_runs`.
+
+    Returns:
+        ``({(column, defense): Verdict}, table)``: the table has one row per (quantity, variant),
+        with the slope and its interval in decades or percentage points per unit of alpha, the
+        paper's direction and the verdict word.
+    """
+    import pandas as pd
+
+    from ..verdicts import verdict
+
+    verdicts, rows = {}, []
+    for col, (label, log10) in DIRECTION_TESTS.items():
+        for d, iv in alpha_slopes(per_run, col, log10=log10).items():
+            v = verdict(iv, claim=PAPER_DIRECTIONS[col])
+            verdicts[(col, d)] = v
+            k = _per_unit(col)
+            rows.append({"quantity": label, "variant": d.upper(), "slope": k * iv.mean, "low": k * iv.low,
+                         "high": k * iv.high, "unit": "decades" if log10 else "points",
+                         "paper": "rises" if v.claim == "higher" else "falls", "verdict": v.word})  # fmt: skip
+    return verdicts, pd.DataFrame(rows).set_index(["quantity", "variant"])
+
+
+def variance_against_ce(per_run):
+    """Per CCL variant and alpha: is its last-epoch training-loss variance above cross-entropy's?
+
+    :func:`against_reference` of ``log10(train_loss_var)`` with the verdict word of each interval
+    (column ``verdict``; positive: CCL's variance is higher).
+
+    Args:
+        per_run: the table of :func:`alpha_runs`.
+    """
+    from ..verdicts import verdict
+
+    vs_ce = against_reference(per_run, "train_loss_var", log10=True)
+    vs_ce["verdict"] = [verdict(iv).word for iv in vs_ce["interval"]]
+    return vs_ce
+
+
+def _alpha_list(frame, word: str) -> str:
+    """``'0.1, 0.3 (CCEL); 0.1 (CCQL)'`` for the rows of ``frame`` with this verdict word, or ``'none'``."""
+    parts = []
+    for d, g in frame[frame["verdict"] == word].groupby("defense", sort=True):
+        parts.append(", ".join(f"{a:g}" for a in g["alpha"]) + f" ({d.upper()})")
+    return "; ".join(parts) if parts else "none"
+
+
+def alpha_findings(
+    summary, per_run, verdicts: Mapping[tuple[str, str], Any], vs_ce, *, alphas: Sequence[float], epochs: int
+) -> dict[str, Any]:
+    """What chapter 5's "What we saw" states, by name (glued as ``ch05_<name>``).
+
+    Args:
+        summary: the table of :func:`alpha_summary` (the undefended model at alpha = 1).
+        per_run: the table of :func:`alpha_runs`.
+        verdicts: the first value of :func:`direction_tests`.
+        vs_ce: the table of :func:`variance_against_ce`.
+        alphas: the chapter's alpha grid.
+        epochs: training epochs.
+
+    Returns:
+        seeds, epochs, the accuracies, advantages and variances at the smallest, the paper's (0.5)
+        and the largest alpha and of cross-entropy; per test and variant its verdict word and slope
+        text (``<acc|adv|var>_<variant>_verdict`` / ``_slope``); at alpha 0.5 the paired advantage
+        difference from cross-entropy and the variance verdicts; the alphas where CCL's variance is
+        higher, lower or not distinguishable from cross-entropy's.
+    """
+    from ..verdicts import INCONCLUSIVE, verdict
+
+    nan = float("nan")
+    ccl = summary[summary["defense"] != "vanilla"]
+    van = summary[summary["defense"] == "vanilla"].iloc[0]
+    lo_a, hi_a = min(alphas), max(alphas)
+    lo, hi, mid = ccl[ccl["alpha"] == lo_a], ccl[ccl["alpha"] == hi_a], ccl[ccl["alpha"] == 0.5]
+    out: dict[str, Any] = {
+        "seeds": int(summary["seeds"].min()),
+        "epochs": int(epochs),
+        "train_acc_05": float(mid["train_acc"].mean()) if len(mid) else nan,
+        "var_lo": float(lo["train_loss_var"].mean()),
+        "var_05": float(mid["train_loss_var"].mean()) if len(mid) else nan,
+        "var_ce": float(van["train_loss_var"]),
+        "alphas": ", ".join(f"{a:g}" for a in alphas),
+        "lo_alpha": lo_a,
+        "hi_alpha": hi_a,
+        "lo_acc": float(lo["test_acc"].mean()),
+        "hi_acc": float(hi["test_acc"].mean()),
+        "lo_train_acc": float(lo["train_acc"].mean()),
+        "lo_adv": float(lo["max_advantage"].mean()),
+        "hi_adv": float(hi["max_advantage"].mean()),
+        "van_acc": float(van["test_acc"]),
+        "van_adv": float(van["max_advantage"]),
+        "van_oracle": float(van["max_advantage_oracle"]),
+        "hi_oracle": float(hi["max_advantage_oracle"].mean()),
+    }
+    for (col, d), v in verdicts.items():
+        key, iv, k = _SHORT[col], v.interval, _per_unit(col)
+        p = 2 if k == 1 else 1
+        out[f"{key}_{d}_verdict"] = v.word
+        out[f"{key}_{d}_slope"] = f"{k * iv.mean:.{p}f} [{k * iv.low:.{p}f}, {k * iv.high:.{p}f}]"
+    adv_vs_ce = against_reference(per_run, "max_advantage")
+    for d in ("ccel", "ccql"):
+        at = adv_vs_ce[(adv_vs_ce["defense"] == d) & (adv_vs_ce["alpha"] == 0.5)]
+        vt = vs_ce[(vs_ce["defense"] == d) & (vs_ce["alpha"] == 0.5)]
+        iv = at["interval"].iloc[0] if len(at) else None
+        out[f"adv05_{d}"] = (
+            f"{100 * iv.mean:+.1f} points [{100 * iv.low:+.1f}, {100 * iv.high:+.1f}]"
+            if iv is not None and iv.finite
+            else "n/a"
+        )
+        out[f"adv05_{d}_verdict"] = verdict(at["interval"].iloc[0]).word if len(at) else "not run"
+        out[f"var05_{d}_verdict"] = vt["verdict"].iloc[0] if len(vt) else "not run"
+    out["var_higher"] = _alpha_list(vs_ce, "higher")
+    out["var_lower"] = _alpha_list(vs_ce, "lower")
+    out["var_unclear"] = _alpha_list(vs_ce, INCONCLUSIVE)
+    return out
+
+
+#: The likely cause when one of Fig. 4's directions is not reproduced (chapter 5, Location).
+DIRECTION_CAUSES: dict[str, str] = {
+    "test_acc": "accuracy is flat once the models fit their training sets; only the smallest alpha underfits",
+    "max_advantage": "the advantage is flat once the models fit their training sets; only small alpha lowers it",
+    "train_loss_var": (
+        "the models fit their training sets at alpha >= 0.5, so every member's loss is near zero "
+        "whatever the loss; the variance rises only where CCL fits least (small alpha)"
+    ),
+}
+
+
+def alpha_scorecard_rows(verdicts: Mapping[tuple[str, str], Any], *, setting: str, n_seeds: int) -> list[dict]:
+    """Chapter 5's scorecard rows (item Fig 4), one per test and variant, for :func:`ccl_lib.scorecard.record_all`.
+
+    Args:
+        verdicts: the first value of :func:`direction_tests`.
+        setting: what was run, in a few words.
+        n_seeds: seeds per point (named in the cause of an undecided verdict).
+    """
+    from ..verdicts import INCONCLUSIVE, NO_VERDICT
+
+    rows = []
+    for (col, d), v in verdicts.items():
+        if v.word == "agrees":
+            cause = ""
+        elif v.word in (INCONCLUSIVE, NO_VERDICT):
+            cause = f"the 95 % interval over {n_seeds} seeds includes zero (seed-to-seed spread of the splits)"
+        else:
+            cause = DIRECTION_CAUSES[col]
+        rows.append({"item": "Fig 4", "setting": f"{setting}: {d.upper()} {DIRECTION_TESTS[col][0]}, slope vs alpha",
+                     "verdict": v, "cause": cause, "percent": col != "train_loss_var",
+                     "digits": 1 if col != "train_loss_var" else 2})  # fmt: skip
+    return rows

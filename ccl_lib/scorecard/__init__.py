@@ -31,7 +31,7 @@ ledger-verify report); every name is imported from ``ccl_lib.scorecard``.
 from __future__ import annotations
 
 from .page import html_table, markdown_table, table
-from .rows import FAMILY_ALPHA, ITEMS, NOT_RUN, SCORECARD_FORMAT, clear, counts, load, record, scorecard_dir
+from .rows import FAMILY_ALPHA, ITEMS, NOT_RUN, SCORECARD_FORMAT, clear, counts, load, record, record_all, scorecard_dir
 from .verify import read_verify_report, verify_text
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "markdown_table",
     "read_verify_report",
     "record",
+    "record_all",
     "scorecard_dir",
     "table",
     "verify_text",

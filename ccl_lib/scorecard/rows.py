@@ -12,7 +12,7 @@ import re
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -235,6 +235,33 @@ def clear(chapter: str, *, directory: Union[None, str, os.PathLike] = None) -> i
         f.unlink()
         n += 1
     return n
+
+
+def record_all(
+    chapter: str, rows: Sequence[Mapping[str, Any]], *, directory: Union[None, str, os.PathLike] = None
+) -> list[dict[str, Any]]:
+    """A chapter's whole scorecard in one call: :func:`clear` its earlier rows, then :func:`record` each row.
+
+    Args:
+        chapter: the chapter's file name without extension (``"05_alpha_ablation"``).
+        rows: the keyword arguments of :func:`record` per row (``item``, ``setting``, ``verdict`` and
+            any of ``interval``, ``cause``, ``percent``, ``digits``, ``paper_effect``, ``p_value``,
+            ``excluded``), e.g. from :func:`ccl_lib.analysis.ablation.alpha_scorecard_rows`.
+        directory: the scorecard folder (default :func:`scorecard_dir`).
+
+    Returns:
+        the recorded rows, as :func:`record` returns them.
+    """
+    rows = list(rows)  # every row is checked before the chapter's earlier rows are removed
+    for i, row in enumerate(rows):
+        missing = {"item", "setting", "verdict"} - set(row)
+        if missing or "chapter" in row or "directory" in row:
+            raise ValueError(
+                f"row {i} must give item, setting and verdict (not chapter or directory), got {sorted(row)}"
+            )
+    clear(chapter, directory=directory)
+    return [record(row["item"], chapter, **{k: v for k, v in row.items() if k != "item"}, directory=directory)
+            for row in rows]  # fmt: skip
 
 
 def _json_object(path: Path, what: str) -> dict[str, Any]:
