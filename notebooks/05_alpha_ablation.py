@@ -90,16 +90,14 @@ from ccl_lib import book
 
 book.setup()  # first, before torch loads: quiet, no progress bars, the book's figure style
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import display
-from myst_nb import glue
 
 from ccl_lib import plots, scorecard
 from ccl_lib.analysis import ablation
+from ccl_lib.analysis.findings import glue_findings
 from ccl_lib.analysis.runs import run_runs
 from ccl_lib.experiments import grid
 from ccl_lib.formatting import format_table
-from ccl_lib.verdicts import INCONCLUSIVE, NO_VERDICT, verdict
 
 CHAPTER = "05_alpha_ablation"
 alphas = [float(a) for a in book.param_list(alphas, "alphas")]
@@ -171,30 +169,8 @@ format_table(summary.set_index(["defense", "alpha"])[shown])
 # otherwise "inconclusive" (with fewer than three seeds: "no verdict").
 
 # %%
-tests = {
-    "test_acc": ("(a) test accuracy", False),
-    "max_advantage": ("(b) highest advantage", False),
-    "train_loss_var": ("(c) log10 training-loss variance", True),
-}
-verdicts, rows = {}, []
-for col, (label, log10) in tests.items():
-    for d, iv in ablation.alpha_slopes(per_run, col, log10=log10).items():
-        v = verdict(iv, claim=ablation.PAPER_DIRECTIONS[col])
-        verdicts[(col, d)] = v
-        k = 1.0 if log10 else 100.0  # decades, or percentage points, per unit of alpha
-        rows.append(
-            {
-                "quantity": label,
-                "variant": d.upper(),
-                "slope": k * iv.mean,
-                "low": k * iv.low,
-                "high": k * iv.high,
-                "unit": "decades" if log10 else "points",
-                "paper": {"higher": "rises", "lower": "falls"}[v.claim],
-                "verdict": v.word,
-            }
-        )
-format_table(pd.DataFrame(rows).set_index(["quantity", "variant"]), percent=[])
+verdicts, slopes = ablation.direction_tests(per_run)
+format_table(slopes, percent=[])
 
 # %% [markdown]
 # Does CCL raise the training-loss variance above cross-entropy's, as Theorem 3.2 suggests? The
@@ -202,8 +178,7 @@ format_table(pd.DataFrame(rows).set_index(["quantity", "variant"]), percent=[])
 # $\alpha$ (positive: CCL's variance is higher):
 
 # %% tags=["hide-output"]
-vs_ce = ablation.against_reference(per_run, "train_loss_var", log10=True)
-vs_ce["verdict"] = [verdict(iv).word for iv in vs_ce["interval"]]
+vs_ce = ablation.variance_against_ce(per_run)
 shown = vs_ce.drop(columns="interval").rename(
     columns={"diff": "log10 ratio to CE", "diff_low": "low", "diff_high": "high"}
 )
@@ -211,100 +186,11 @@ format_table(shown.set_index(["defense", "alpha"]), percent=[])
 
 # %% tags=["remove-input"]
 n_seeds = int(summary["seeds"].min())
-ccl = summary[summary["defense"] != "vanilla"]
-van = summary[summary["defense"] == "vanilla"].iloc[0]
-lo_a, hi_a = min(alphas), max(alphas)
-lo, hi = ccl[ccl["alpha"] == lo_a], ccl[ccl["alpha"] == hi_a]
-
-
-def alpha_list(frame, word):
-    """'0.1, 0.3 (CCEL); 0.1 (CCQL)' for the rows of vs_ce with this verdict word, or 'none'."""
-    parts = []
-    for d, g in frame[frame["verdict"] == word].groupby("defense", sort=True):
-        parts.append(", ".join(f"{a:g}" for a in g["alpha"]) + f" ({d.upper()})")
-    return "; ".join(parts) if parts else "none"
-
-
-glue("ch05_seeds", n_seeds, display=False)
-glue("ch05_epochs", int(epochs), display=False)
-mid = ccl[ccl["alpha"] == 0.5]
-glue("ch05_train_acc_05", float(mid["train_acc"].mean()) if len(mid) else float("nan"), display=False)
-glue("ch05_var_lo", float(lo["train_loss_var"].mean()), display=False)
-glue("ch05_var_05", float(mid["train_loss_var"].mean()) if len(mid) else float("nan"), display=False)
-glue("ch05_var_ce", float(van["train_loss_var"]), display=False)
-glue("ch05_alphas", ", ".join(f"{a:g}" for a in alphas), display=False)
-glue("ch05_lo_alpha", lo_a, display=False)
-glue("ch05_hi_alpha", hi_a, display=False)
-glue("ch05_lo_acc", float(lo["test_acc"].mean()), display=False)
-glue("ch05_hi_acc", float(hi["test_acc"].mean()), display=False)
-glue("ch05_lo_train_acc", float(lo["train_acc"].mean()), display=False)
-glue("ch05_lo_adv", float(lo["max_advantage"].mean()), display=False)
-glue("ch05_hi_adv", float(hi["max_advantage"].mean()), display=False)
-glue("ch05_van_acc", float(van["test_acc"]), display=False)
-glue("ch05_van_adv", float(van["max_advantage"]), display=False)
-glue("ch05_van_oracle", float(van["max_advantage_oracle"]), display=False)
-glue("ch05_hi_oracle", float(hi["max_advantage_oracle"].mean()), display=False)
-for (col, d), v in verdicts.items():
-    key = {"test_acc": "acc", "max_advantage": "adv", "train_loss_var": "var"}[col]
-    glue(f"ch05_{key}_{d}_verdict", v.word, display=False)
-    iv, k = v.interval, (1.0 if col == "train_loss_var" else 100.0)  # decades, or points, per unit of alpha
-    glue(
-        f"ch05_{key}_{d}_slope",
-        f"{k * iv.mean:.{2 if k == 1 else 1}f} [{k * iv.low:.{2 if k == 1 else 1}f}, "
-        f"{k * iv.high:.{2 if k == 1 else 1}f}]",
-        display=False,
-    )
-adv_vs_ce = ablation.against_reference(per_run, "max_advantage")
-for d in ("ccel", "ccql"):
-    at = adv_vs_ce[(adv_vs_ce["defense"] == d) & (adv_vs_ce["alpha"] == 0.5)]
-    vt = vs_ce[(vs_ce["defense"] == d) & (vs_ce["alpha"] == 0.5)]
-    iv = at["interval"].iloc[0] if len(at) else None
-    glue(
-        f"ch05_adv05_{d}",
-        f"{100 * iv.mean:+.1f} points [{100 * iv.low:+.1f}, {100 * iv.high:+.1f}]"
-        if iv is not None and iv.finite
-        else "n/a",
-        display=False,
-    )
-    glue(f"ch05_adv05_{d}_verdict", verdict(at["interval"].iloc[0]).word if len(at) else "not run", display=False)
-    glue(f"ch05_var05_{d}_verdict", vt["verdict"].iloc[0] if len(vt) else "not run", display=False)
-glue("ch05_var_higher", alpha_list(vs_ce, "higher"), display=False)
-glue("ch05_var_lower", alpha_list(vs_ce, "lower"), display=False)
-glue("ch05_var_unclear", alpha_list(vs_ce, INCONCLUSIVE), display=False)
-
+glue_findings("ch05", ablation.alpha_findings(summary, per_run, verdicts, vs_ce, alphas=alphas, epochs=epochs))
 setting = (
     f"{dataset}, {specs[0].resolved_model}, {epochs} epochs, alpha {min(alphas):g}-{max(alphas):g}, {n_seeds} seeds"
 )
-causes = {  # the likely cause when the paper's direction is not reproduced
-    "test_acc": "accuracy is flat once the models fit their training sets; only the smallest alpha underfits",
-    "max_advantage": "the advantage is flat once the models fit their training sets; only small alpha lowers it",
-    "train_loss_var": (
-        "the models fit their training sets at alpha >= 0.5, so every member's loss is near zero "
-        "whatever the loss; the variance rises only where CCL fits least (small alpha)"
-    ),
-}
-
-
-def cause_of(col, word):
-    if word == "agrees":
-        return ""
-    if word in (INCONCLUSIVE, NO_VERDICT):
-        return f"the 95 % interval over {n_seeds} seeds includes zero (seed-to-seed spread of the splits)"
-    return causes[col]
-
-
-scorecard.clear(CHAPTER)
-for (col, d), v in verdicts.items():
-    name = tests[col][0]
-    scorecard.record(
-        "Fig 4",
-        CHAPTER,
-        f"{setting}: {d.upper()} {name}, slope vs alpha",
-        v,
-        cause=cause_of(col, v.word),
-        percent=col != "train_loss_var",
-        digits=1 if col != "train_loss_var" else 2,
-    )
+scorecard.record_all(CHAPTER, ablation.alpha_scorecard_rows(verdicts, setting=setting, n_seeds=n_seeds))
 
 # %% [markdown]
 # ## What we saw
