@@ -99,7 +99,12 @@ def pack(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, Any]]])
     [value per epoch]}``.  Rows are kept exactly; of the histories, the target's every epoch and the
     shadow's last (no chapter reads the shadow's curve), without the timing columns
     (:data:`TIMING_COLUMNS`; the run's wall seconds are in its provenance).  :func:`unpack`
-    inverts it."""
+    inverts it.
+
+    Args:
+        rows: the run's result rows (:attr:`RunResult.rows`), at least one.
+        histories: ``{"target": [...], "shadow": [...]}`` per-epoch histories (:attr:`RunResult.histories`).
+    """
     histories = {
         role: [{k: v for k, v in e.items() if k not in TIMING_COLUMNS} for e in (h if role == "target" else h[-1:])]
         for role, h in histories.items()
@@ -117,7 +122,11 @@ def pack(rows: list[dict[str, Any]], histories: dict[str, list[dict[str, Any]]])
 
 
 def unpack(record: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """``(rows, histories)`` of a record in the form :class:`RunResult` holds them (see :func:`pack`)."""
+    """``(rows, histories)`` of a record in the form :class:`RunResult` holds them (see :func:`pack`).
+
+    Args:
+        record: a ledger record (a JSON object with ``run``, ``rows`` and ``histories``).
+    """
     rows = [{**record["run"], **r} for r in record["rows"]]
     hist = {}
     for role, h in record["histories"].items():
@@ -247,7 +256,12 @@ class Ledger:
         return out, None
 
     def refuse(self, key: str, reason: str) -> None:
-        """Log the one warning line of a refused record."""
+        """Log the one warning line of a refused record.
+
+        Args:
+            key: the record's key.
+            reason: why it is refused (from :meth:`check`).
+        """
         log.warning("ccl_lib ledger: record %s is refused (%s); it is not used", self.path(key), reason)
 
     def get(self, key: str, *, warn: bool = True) -> Optional[RunResult]:
@@ -360,8 +374,12 @@ def _ranges(values: Sequence[int]) -> str:
 
 
 def resolve_ledger(ledger: Union[None, bool, PathLike, Ledger]) -> Optional[Ledger]:
-    """``None`` or ``True``: the default ledger (``None`` where there is none); ``False``: no ledger;
-    a folder or a :class:`Ledger`: that one."""
+    """The ledger to read.
+
+    Args:
+        ledger: ``None`` or ``True``: the default ledger (``None`` where there is none, e.g. an
+            installed copy without a checkout); ``False``: no ledger; a folder or a :class:`Ledger`: that one.
+    """
     if ledger is False:
         return None
     if isinstance(ledger, Ledger):
