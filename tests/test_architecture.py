@@ -109,6 +109,84 @@ def test_the_floor_checker_sees_lazy_and_relative_imports(tmp_path):
     assert _imports(pkg / "x.py", tmp_path / "ccl_lib") == {"theory", "metrics", "__init__", "attacks", "train"}
 
 
+def _module_graph(lib: Path = LIB) -> dict[str, set[str]]:
+    """File-level import graph of ``lib``: dotted module -> the modules of ``lib`` it imports (lazy ones too).
+
+    ``from pkg import name`` points at ``pkg.name`` when that is a module, else at ``pkg``'s ``__init__``.
+    """
+
+    def name_of(path: Path) -> str:
+        parts = list(path.relative_to(lib.parent).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    files = {name_of(p): p for p in lib.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for mod, path in files.items():
+        pkg = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        out: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = pkg[: len(pkg) - (node.level - 1)] if node.level else []
+                target = ".".join(base + (node.module.split(".") if node.module else []))
+                for a in node.names:
+                    sub = f"{target}.{a.name}"
+                    out.add(sub if sub in files else target)
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+        graph[mod] = (out & set(files)) - {mod}
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of ``graph``: its strongly connected parts of two or more modules (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circle_between_modules():
+    # inside a package too (issue 21): attacks.lira <-> attacks.reference was one, through a lazy import
+    assert not _circles(_module_graph()), "modules that import each other (move the shared name lower)"
+
+
+def test_the_circle_checker_finds_a_lazy_circle(tmp_path):
+    pkg = tmp_path / "ccl_lib" / "attacks"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from .a import f\n")
+    (pkg / "a.py").write_text("def f():\n    from .b import g\n")
+    (pkg / "b.py").write_text("from .c import h\n")
+    (pkg / "c.py").write_text("from ccl_lib.attacks.a import f\n")
+    (pkg / "d.py").write_text("from . import a, b\n")
+    graph = _module_graph(tmp_path / "ccl_lib")
+    assert graph["ccl_lib.attacks.d"] == {"ccl_lib.attacks.a", "ccl_lib.attacks.b"}
+    assert _circles(graph) == [["ccl_lib.attacks.a", "ccl_lib.attacks.b", "ccl_lib.attacks.c"]]
+
+
 def test_contributing_names_every_floor():
     text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
     for unit in FLOORS:

@@ -95,6 +95,29 @@ def logits_and_labels(logits: Any, labels: Any, dtype: torch.dtype = torch.float
     return z, y
 
 
+def logit_confidence(logits: Any, labels: Any) -> np.ndarray:
+    """LiRA's statistic phi = log(p_y / (1 - p_y)) from logits, computed stably (Carlini et al., Sec. IV-B).
+
+    Args:
+        logits: ``(..., n, C)`` logits (any leading axes, e.g. ``(K, n, C)``
+            for K models), ``C >= 2``.
+        labels: ``(n,)`` integer classes in ``[0, C)``.
+
+    Returns:
+        ``(..., n)`` float64: ``z_y - logsumexp_{k != y} z_k``, which equals
+        ``log p_y - log(1 - p_y)`` but stays exact when ``p_y`` rounds to 1.
+
+    It lives here, below :mod:`~ccl_lib.attacks.lira` and :mod:`~ccl_lib.attacks.reference`, which
+    both use it (LiRA's fit and the reference models' statistic); it is exported as
+    ``ccl_lib.attacks.lira.logit_confidence``.
+    """
+    z, y = logits_and_labels(logits, labels)
+    idx = y.view(*([1] * (z.dim() - 2)), -1, 1).expand(*z.shape[:-1], 1)
+    zy = z.gather(-1, idx).squeeze(-1)
+    others = z.scatter(-1, idx, float("-inf"))
+    return (zy - torch.logsumexp(others, dim=-1)).numpy()
+
+
 def check_candidates(n_pool: int, candidates: Any, is_member: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validated pool positions of the tested examples and their membership (LiRA, RMIA).
 

@@ -62,7 +62,14 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from .base import AttackResult, as_numpy, check_candidates, check_target_logits, logits_and_labels, register_attack
+from .base import (
+    AttackResult,
+    as_numpy,
+    check_candidates,
+    check_target_logits,
+    logit_confidence,
+    register_attack,
+)
 from .threshold import pseudo_target_threshold
 
 __all__ = [
@@ -86,25 +93,6 @@ LIRA_ESTIMATORS: dict[str, str] = {
     "paper": "Carlini et al. (2022), Alg. 1: means and stds of all observations per example",
     "reference": "tensorflow/privacy research/mi_lira_2021/plot.py generate_ours / generate_ours_offline",
 }
-
-
-def logit_confidence(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
-    """LiRA's statistic phi = log(p_y / (1 - p_y)) from logits, computed stably (Carlini et al., Sec. IV-B).
-
-    Args:
-        logits: ``(..., n, C)`` logits (any leading axes, e.g. ``(K, n, C)``
-            for K models), ``C >= 2``.
-        labels: ``(n,)`` integer classes in ``[0, C)``.
-
-    Returns:
-        ``(..., n)`` float64: ``z_y - logsumexp_{k != y} z_k``, which equals
-        ``log p_y - log(1 - p_y)`` but stays exact when ``p_y`` rounds to 1.
-    """
-    z, y = logits_and_labels(logits, labels)
-    idx = y.view(*([1] * (z.dim() - 2)), -1, 1).expand(*z.shape[:-1], 1)
-    zy = z.gather(-1, idx).squeeze(-1)
-    others = z.scatter(-1, idx, float("-inf"))
-    return (zy - torch.logsumexp(others, dim=-1)).numpy()
 
 
 @dataclass(frozen=True)

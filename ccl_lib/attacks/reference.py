@@ -188,7 +188,7 @@ class ReferenceModels:
 
     def logit_confidence(self) -> np.ndarray:
         """``(K, n_pool)`` logit-scaled confidence phi = log(p_y / (1 - p_y)) (LiRA's statistic)."""
-        from .lira import logit_confidence
+        from .base import logit_confidence
 
         return logit_confidence(self.logits, self.labels)
 
