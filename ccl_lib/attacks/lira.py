@@ -314,6 +314,10 @@ def lira_scores(
             or, if ``False``, the offline one-sided test against the OUT Gaussian (Sec. VI-C).
         fixed_variance: one global std per group instead of per-example stds (Sec. VI-B).
         min_std: floor on every standard deviation (> 0).
+        estimator: how the Gaussians are fitted, a key of :data:`LIRA_ESTIMATORS`: ``"paper"``
+            (Carlini et al., Alg. 1: means and stds of all observations; the default) or
+            ``"reference"`` (``tensorflow/privacy`` ``research/mi_lira_2021/plot.py``
+            ``generate_ours``: per-example medians, equal IN/OUT counts).
     """
     if estimator not in LIRA_ESTIMATORS:
         raise ValueError(f"unknown LiRA estimator {estimator!r}; known variants: {list(LIRA_ESTIMATORS)}")
@@ -348,6 +352,7 @@ def lira_attack(
         name: result name (default ``"lira_online"``/``"lira_offline"``).
         n_pseudo: reference models used as pseudo-targets to learn the
             decision threshold (0: no decisions).
+        estimator: ``"paper"`` (default) or ``"reference"``, see :func:`lira_scores`.
 
     LiRA is a score: its AUC and TPR at fixed FPR need no threshold.  Its
     ``advantage`` (the headline of :meth:`AttackResult.summary`) comes from a

@@ -323,6 +323,9 @@ def p1_from_report(
         attacks: which rows count: ``None`` (default) = the paper's attacks
             (:data:`PAPER_ATTACKS`) present in the report; ``"all"`` = every
             row (e.g. with LiRA, RMIA, ``nn_sorted``); or a list of names.
+        variant: a key of :data:`P1_VARIANTS`: ``"paper"`` (the highest advantage, Eq. 13 as
+            the text of Table 1 says; the default) or ``"release"`` (the CE loss attack's
+            accuracy, as ``source/utility/process.py`` ``p_score`` is called).
     """
     if not isinstance(report, pd.DataFrame):
         raise TypeError(f"report must be the DataFrame of run_attacks, got {type(report).__name__}")

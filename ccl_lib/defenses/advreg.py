@@ -124,7 +124,12 @@ class InferenceModel(nn.Module):
 
 
 def pm1_code(y: Tensor, k: int) -> Tensor:
-    """The fork's label code: (N, K) of -1 with +1 at each label (``AdvReg.py``, ``one_hot_tr``)."""
+    """The fork's label code: (N, K) of -1 with +1 at each label (``AdvReg.py``, ``one_hot_tr``).
+
+    Args:
+        y: (N,) integer labels in ``[0, k)``.
+        k: number of classes K.
+    """
     return torch.full((len(y), k), -1.0, device=y.device).scatter(1, y.long().unsqueeze(1), 1.0)
 
 
@@ -153,7 +158,12 @@ class ForkInferenceModel(nn.Module):
         )  # fmt: skip
 
     def forward(self, logits: Tensor, code: Tensor) -> Tensor:
-        """Member logit (N,) for raw logits (N, K) and +-1 label codes (N, K)."""
+        """Member logit (N,) for raw logits (N, K) and +-1 label codes (N, K).
+
+        Args:
+            logits: (N, K) raw logits of the classifier (no softmax, as the fork feeds them).
+            code: (N, K) label codes of :func:`pm1_code`.
+        """
         return self.combine(torch.cat([self.features(logits), self.labels(code)], dim=1)).squeeze(1)
 
 
@@ -295,7 +305,14 @@ class AdvReg(Defense):
         self._record = []
 
     def fork_logits(self, logits: Tensor, y: Tensor, *, detach_params: bool = False) -> Tensor:
-        """``ccl_code``: the fork's attack model on raw ``logits`` (N, K) and the +-1 code of ``y`` (member logit)."""
+        """``ccl_code``: the fork's attack model on raw ``logits`` (N, K) and the +-1 code of ``y`` (member logit).
+
+        Args:
+            logits: (N, K) raw logits of the classifier.
+            y: (N,) integer labels.
+            detach_params: read the attack model's parameters detached (the classifier's step:
+                its gradient flows into ``logits`` only, never into the attack model).
+        """
         h = self._require()
         code = pm1_code(y, logits.shape[1])
         if not detach_params:
@@ -311,6 +328,10 @@ class AdvReg(Defense):
         As ``train_attack_advreg`` of the fork: the classifier in eval mode, its raw logits of both
         batches, BCE of the sigmoid output against 1 (members) and 0 (references), one SGD step and
         one scheduler step per pair.  Returns the mean BCE of the pass (detached), ``None`` when empty.
+
+        Args:
+            model: the classifier (put in eval mode for the pass, its mode restored after).
+            batches: ``(x, y, x_ref, y_ref)`` pairs of a member batch and a reference batch.
         """
         self._require()
         opt, sched = self.inference_optimizer, self.inference_scheduler

@@ -177,7 +177,11 @@ def variant_param(variants: Mapping[str, str], *, default: str = "paper", in_key
 
 
 def data_kind(x: Any) -> str:
-    """``"image"`` for a batch of shape (N, C, H, W), else ``"tabular"`` (what a variant may apply to)."""
+    """``"image"`` for a batch of shape (N, C, H, W), else ``"tabular"`` (what a variant may apply to).
+
+    Args:
+        x: a batch of inputs (anything with a ``shape``).
+    """
     return "image" if len(getattr(x, "shape", ())) == 4 else "tabular"
 
 
@@ -348,6 +352,9 @@ class Defense(Objective):
         Only variants that follow a code base whose training step depends on the recipe read it;
         call this before :func:`ccl_lib.train.fit` or :func:`ccl_lib.train.fit_many` when not
         training through :meth:`train`.
+
+        Args:
+            config: the run's :class:`~ccl_lib.train.TrainConfig`.
         """
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a ccl_lib.train.TrainConfig, got {type(config).__name__}")
