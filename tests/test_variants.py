@@ -300,24 +300,32 @@ def test_release_threshold_is_the_first_best_candidate():
     assert best_threshold(np.r_[tr, te], [1, 1, 0, 0]).threshold == 3.0
 
 
+def _release_np_scores(z, y):
+    """ConvexConcaveLoss metric_based_attack.py parse_data_metric_based_attacks on float32 softmax outputs,
+    higher = member: -utils.cross_entropy (log clipped at 1e-12), max prob, -_entr_comp, -_m_entr_comp."""
+    p = torch.softmax(torch.as_tensor(z, dtype=torch.float32), 1).numpy()
+    n, k = p.shape
+    lv = lambda q: -np.log(np.maximum(q, np.float32(1e-30)))  # noqa: E731  _log_value
+    celoss = -np.sum(np.eye(k)[y] * np.log(np.clip(p, 1e-12, 1 - 1e-12)), axis=1)  # utils.cross_entropy
+    entr = np.sum(p * lv(p), axis=1)
+    mp, ml = p.copy(), lv(1 - p)
+    mp[range(n), y] = (1 - p)[range(n), y]
+    ml[range(n), y] = lv(p)[range(n), y]
+    ment = np.sum(mp * ml, axis=1)
+    return {"loss": -celoss, "confidence": p.max(1), "entropy": -entr, "modified_entropy": -ment}
+
+
 def test_release_metric_scores_transcribe_the_release_float32():
     z = np.array([[30.0, 0.0, -2.0], [0.3, 0.2, 0.1], [-1.0, 4.0, 0.0]], np.float32)
     y = np.array([0, 2, 1])
-    p = torch.softmax(torch.tensor(z), 1).numpy()
-    lv = lambda q: -np.log(np.maximum(q, np.float32(1e-30)))  # noqa: E731  _log_value
-    celoss = -np.sum(np.eye(3)[y] * np.log(np.clip(p, 1e-12, 1 - 1e-12)), axis=1)  # utils.cross_entropy
-    loss = -celoss  # the release thresholds -celoss
-    entr = np.sum(p * lv(p), axis=1)
-    mp, ml = p.copy(), lv(1 - p)
-    mp[range(3), y] = (1 - p)[range(3), y]
-    ml[range(3), y] = lv(p)[range(3), y]
-    ment = np.sum(mp * ml, axis=1)
+    want = _release_np_scores(z, y)
     got = {
         m: release_metric_scores(torch.tensor(z), torch.tensor(y), m) for m in ("loss", "entropy", "modified_entropy")
     }
-    assert np.allclose(got["loss"], loss, rtol=1e-6) and np.allclose(got["entropy"], -entr, rtol=1e-6)
-    assert np.allclose(got["modified_entropy"], -ment, rtol=1e-6)
-    assert np.array_equal(release_metric_scores(torch.tensor(z), torch.tensor(y), "confidence"), p.max(1))
+    assert np.allclose(got["loss"], want["loss"], rtol=1e-6)
+    assert np.allclose(got["entropy"], want["entropy"], rtol=1e-6)
+    assert np.allclose(got["modified_entropy"], want["modified_entropy"], rtol=1e-6)
+    assert np.array_equal(release_metric_scores(torch.tensor(z), torch.tensor(y), "confidence"), want["confidence"])
     # saturated float32: the release's loss is 0 for both confident rows, ccl_lib's float64 loss tells them apart
     zz = torch.tensor([[30.0, 0.0], [40.0, 0.0]])
     yy = torch.tensor([0, 0])
@@ -351,6 +359,92 @@ def test_release_attacks_run_in_the_suite_and_differ_from_ours():
     thr = [_thre_setting(s["shadow", "in"][ys_in == c], s["shadow", "out"][ys_out == c]) for c in range(3)]
     yt = ctx.labels("target", "in").numpy()
     assert np.array_equal(res["loss_release"].decision_in, s["target", "in"] >= np.array(thr)[yt])
+
+
+class _Table(nn.Module):
+    """A 'model' whose logits are looked up by the index in the input's first column."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.register_buffer("table", torch.as_tensor(np.asarray(table, np.float32)))
+
+    def forward(self, x):
+        return self.table[x[:, 0].long()]
+
+
+def _table_context(gaps_by_part, classes=3):
+    """AttackContext of one table model (target = shadow); part i's rows have logits [g, 0, ..] and label 0."""
+    rows, parts, start = [], [], 0
+    for gaps in gaps_by_part:
+        rows += [[g] + [0.0] * (classes - 1) for g in gaps]
+        idx = torch.arange(start, start + len(gaps), dtype=torch.float32)[:, None]
+        parts.append((idx, torch.zeros(len(gaps), dtype=torch.long)))
+        start += len(gaps)
+    model = _Table(rows)
+    return AttackContext(model, model, parts[0], parts[1], parts[2], parts[3])
+
+
+@pytest.mark.parametrize("metric", ["confidence", "entropy", "modified_entropy"])
+def test_release_metric_attacks_equal_the_release_transcription(metric):
+    from ccl_lib.attacks import ATTACKS
+
+    name = {"confidence": "confidence_release", "entropy": "entropy_release",
+            "modified_entropy": "modified_entropy_release"}[metric]  # fmt: skip
+    # random logits, a few saturated in float32 (gap 25-40), the classes mixed
+    g = torch.Generator().manual_seed(3)
+    target, shadow, parts = nn.Linear(5, 4), nn.Linear(5, 4), []
+    for _ in range(4):
+        x, y = torch.randn(40, 5, generator=g), torch.randint(0, 4, (40,), generator=g)
+        x[:6] *= 60.0
+        parts.append((x, y))
+    ctx = AttackContext(target, shadow, *parts)
+    res = ATTACKS[name](ctx)
+    z = {(r, q): ctx.logits(r, q).numpy() for r in ("shadow", "target") for q in ("in", "out")}
+    y = {(r, q): ctx.labels(r, q).numpy() for r in ("shadow", "target") for q in ("in", "out")}
+    s = {key: _release_np_scores(z[key], y[key])[metric] for key in z}
+    assert s["target", "in"].dtype == np.float32
+    thr = np.array([_thre_setting(s["shadow", "in"][y["shadow", "in"] == c],
+                                  s["shadow", "out"][y["shadow", "out"] == c]) for c in range(4)])  # fmt: skip
+    for q in ("in", "out"):
+        t_thr = thr[y["target", q]]
+        assert np.array_equal(getattr(res, f"decision_{q}"), s["target", q] >= t_thr)
+        assert np.allclose(getattr(res, f"scores_{q}"), s["target", q].astype(np.float64) - t_thr, rtol=0, atol=1e-7)
+    assert res.name == name and res.info["variant"] == "release"
+
+
+def _pair(ctx, metric):
+    """ccl_lib's attack and the release's form of ``metric`` on the context, as the suite runs them."""
+    res = run_attacks(ctx.target, ctx.shadow, target_in=ctx.target_in, target_out=ctx.target_out,
+                      shadow_in=ctx.shadow_in, shadow_out=ctx.shadow_out, attacks=[metric, f"{metric}_release"],
+                      return_results=True, progress=False)[1]  # fmt: skip
+    return res[metric], res[f"{metric}_release"]
+
+
+@pytest.mark.parametrize("metric", ["confidence", "entropy", "modified_entropy"])
+def test_release_metric_attacks_keep_the_first_best_threshold(metric):
+    # one class; shadow members at logit gaps 1, 2 and non-members at 1.5, 0.5 (candidate order): the
+    # scores of gaps 1 and 2 both give balanced accuracy 0.75 (each score increases with the gap); the
+    # release keeps gap 1's (the first), ccl_lib the larger, so a target member at gap 1.25 is a member
+    # for the release only
+    ours, rel = _pair(_table_context([[1.25], [0.25], [1.0, 2.0], [1.5, 0.5]]), metric)
+    first = _release_np_scores(np.array([[1.0, 0.0, 0.0]]), np.array([0]))[metric][0]
+    assert rel.info["variant"] == "release"
+    assert rel.scores_in[0] == pytest.approx(
+        float(_release_np_scores(np.array([[1.25, 0.0, 0.0]]), np.array([0]))[metric][0]) - float(first), abs=1e-7
+    )
+    assert (bool(rel.decision_in[0]), bool(ours.decision_in[0])) == (True, False)
+    assert not rel.decision_out[0] and not ours.decision_out[0]
+
+
+def test_confidence_release_scores_in_float32_and_loses_saturated_members():
+    # gaps 30 (members) and 20 (non-members): max p rounds to 1.0 in float32 for both, so the release's
+    # confidence attack cannot tell them apart (its only candidate 1.0 flags everyone); ccl_lib's float64
+    # probabilities separate them
+    ctx = _table_context([[30.0, 31.0], [20.0, 21.0], [30.0, 32.0], [20.0, 22.0]])
+    ours, rel = _pair(ctx, "confidence")
+    assert _release_np_scores(np.array([[30.0, 0, 0], [20.0, 0, 0]]), np.array([0, 0]))["confidence"].tolist() == [1, 1]
+    assert rel.decision_in.all() and rel.decision_out.all()  # advantage 0
+    assert ours.decision_in.all() and not ours.decision_out.any()  # advantage 1
 
 
 # --------------------------------------------------------------------------- P1
