@@ -246,7 +246,8 @@ CHAPTERS: dict[str, ChapterParameters] = {
             "design": Parameter(
                 "ci", one_of("ci", "full"), '"ci": the decisive image arms and all Location arms; "full": every arm'
             ),
-            "seeds": Parameter([0, 1, 2], SEEDS, "seeds of every arm"),
+            "seeds": Parameter(list(range(20)), SEEDS, "paired seeds of the tabular arms (0-19 are in the ledger)"),
+            "image_seeds": Parameter([0, 1, 2], SEEDS, "paired seeds of the image arms (computed in the build)"),
             "betas": Parameter(
                 [0.01], list_of(number(0, 1, lo_open=True)), "loss scale factors beta (with design full: [0.01, 0.05])"
             ),
