@@ -516,3 +516,86 @@ def test_lira_reference_estimator_equals_the_authors_code(fix, online):
     assert fit_gaussians_reference(scores, keep, fixed_variance=fix, online=online).n_out[0] == (~keep).sum(0).min()
     paper = lira_scores(target, scores, keep, online=online, fixed_variance=fix)
     assert not np.allclose(paper, got)
+
+
+# --------------------------------------------------------------------------- wiring to the run engine
+
+
+def test_run_spec_refuses_a_variant_or_attack_of_the_other_data_kind():
+    with pytest.raises(ValueError, match="variant 'release_image' follows code for image data; it does not apply"):
+        RunSpec("location", defense="relaxloss", hparams={"variant": "release_image"})
+    with pytest.raises(ValueError, match="variant 'release_tabular' follows code for tabular data"):
+        RunSpec("cifar10", defense="relaxloss", hparams={"variant": "release_tabular"})
+    assert RunSpec("location", defense="relaxloss", hparams={"variant": "release_tabular"}).kind == "tabular"
+    with pytest.raises(ValueError, match=r"\['lira_reference'\] apply to tabular data only"):
+        RunSpec("cifar10", attacks=["loss", "lira_reference"])
+    with pytest.raises(ValueError, match="apply to tabular data only"):
+        _ctx_run(kind="image", attacks=["lira_reference"])
+
+
+def _ctx_run(kind, attacks):
+    x = torch.zeros(4, 1, 2, 2)
+    m = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    part = (x, torch.tensor([0, 1, 0, 1]))
+    return run_attacks(m, m, target_in=part, target_out=part, shadow_in=part, shadow_out=part,
+                       attacks=attacks, kind=kind, progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("defense", "hparams", "why"),
+    [("advreg", {}, "needs a reference split"), ("mixup_mmd", {}, "needs a reference split"),
+     ("early_stopping", {"epochs": [1]}, "keeps early-stopping checkpoints")],  # fmt: skip
+)
+def test_run_spec_refuses_reference_attacks_it_cannot_train_like_the_target(defense, hparams, why):
+    with pytest.raises(ValueError, match=rf"\['rmia'\] train reference models like the target.*{why}") as e:
+        RunSpec("digits", defense=defense, hparams=hparams, epochs=2, attacks=["loss", "rmia"])
+    assert "ccl_lib.attacks.strong.run_strong_attacks" in str(e.value)
+    RunSpec("digits", defense=defense, hparams=hparams, epochs=2, attacks=["loss"])  # without them: accepted
+
+
+def _digits_run(defense, hparams, attacks=("loss",), epochs=2):
+    from ccl_lib.experiments import runner
+
+    spec = RunSpec("digits", defense=defense, hparams=hparams, epochs=epochs, size=60, attacks=list(attacks))
+    ds, parts = runner._parts(spec)
+    return runner, spec, ds, parts
+
+
+@pytest.mark.parametrize(("defense", "variant"), [("relaxloss", "ccl_code"), ("advreg", "ccl_code")])
+def test_the_runner_s_fit_many_path_binds_the_recipe_and_equals_training_one_by_one(monkeypatch, defense, variant):
+    # the runner's CUDA path (fit_many), taken on the CPU: each defense has its recipe before fit_many is
+    # called (these variants read the epoch count / learning rate), and the models equal Defense.train's
+    import ccl_lib.train as T
+
+    runner, spec, ds, parts = _digits_run(defense, {"variant": variant}, epochs=3)
+    seen, fit_many = [], T.fit_many
+
+    def checked(models, data, *, objective, configs, **kw):
+        seen.extend(o.recipe == c and o.recipe.epochs == 3 for o, c in zip(objective, configs))
+        return fit_many(models, data, objective=objective, configs=configs, **kw)
+
+    monkeypatch.setattr(T, "fit_many", checked)
+    cpu = torch.device("cpu")
+    models, trained = runner._train_models(spec, ds, parts, cpu, False, together=True)
+    assert seen == [True, True]
+    one_by_one, trained_1 = runner._train_models(spec, ds, parts, cpu, False, together=False)
+    for role in ("target", "shadow"):
+        drop = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
+        assert drop(trained[role].history) == drop(trained_1[role].history)
+        for a, b in zip(models[role].state_dict().values(), one_by_one[role].state_dict().values()):
+            assert torch.equal(a, b)
+
+
+def test_reference_attacks_run_from_a_run_spec_with_its_defense_and_recipe():
+    runner, spec, ds, parts = _digits_run("ccql", {"alpha": 0.5}, ["loss", "lira", "lira_offline", "rmia",
+                                                                   "lira_reference"])  # fmt: skip
+    cpu = torch.device("cpu")
+    models, trained = runner._train_models(spec, ds, parts, cpu, False)
+    runner._at_epoch(models, trained, None, cpu)
+    report, results = runner._attack(spec, models, parts, cpu, False)
+    assert list(report["attack"]) == ["loss", "lira", "lira_offline", "rmia", "lira_reference"]
+    assert results["lira"].info["reference"] == spec.make_defense().describe()  # trained like the target
+    assert results["lira_reference"].info["estimator"] == "reference"
+    # the references are shared: LiRA's paper and reference estimators score the same K models' statistics
+    assert results["lira"].info["k"] == results["lira_reference"].info["k"] == 8
+    assert np.isfinite(report["auc"]).all()

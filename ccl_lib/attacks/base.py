@@ -480,7 +480,12 @@ ATTACKS: dict[str, AttackFn] = {}
 
 
 def register_attack(
-    name: str, fn: Optional[AttackFn] = None, *, image_only: bool = False, overwrite: bool = False
+    name: str,
+    fn: Optional[AttackFn] = None,
+    *,
+    image_only: bool = False,
+    tabular_only: bool = False,
+    overwrite: bool = False,
 ) -> Any:
     """Add an attack to :data:`ATTACKS` (usable as a decorator).
 
@@ -488,8 +493,11 @@ def register_attack(
         name: the registry key (also the ``attack`` column of the report).
         fn: ``fn(ctx, **options) -> AttackResult``; omit to use as ``@register_attack("name")``.
         image_only: the attack needs image inputs (N, C, H, W); the suite refuses it on tabular data.
+        tabular_only: the attack applies to tabular data only; the suite refuses it on images.
         overwrite: allow replacing an existing entry.
     """
+    if image_only and tabular_only:
+        raise ValueError(f"attack {name!r} cannot be both image_only and tabular_only")
     if not isinstance(name, str) or not name or not name.replace("_", "").isalnum():
         raise ValueError(f"attack names must be non-empty identifiers (letters, digits, '_'), got {name!r}")
 
@@ -499,6 +507,7 @@ def register_attack(
         if name in ATTACKS and ATTACKS[name] is not f and not overwrite:
             raise ValueError(f"attack {name!r} is already registered; pass overwrite=True to replace it")
         f.image_only = bool(image_only)  # type: ignore[attr-defined]
+        f.tabular_only = bool(tabular_only)  # type: ignore[attr-defined]
         ATTACKS[name] = f
         return f
 

@@ -436,4 +436,4 @@ def lira_reference_attack(ctx: Any, *, online: bool = True, fixed_variance: bool
                        name="lira_reference", n_pseudo=n_pseudo, estimator="reference")  # fmt: skip
 
 
-register_attack("lira_reference", lira_reference_attack)
+register_attack("lira_reference", lira_reference_attack, tabular_only=True)

@@ -35,6 +35,7 @@ __all__ = [
     "MIN_SET_SIZE",
     "P1_VARIANTS",
     "PAPER_ATTACKS",
+    "REFERENCE_ATTACKS",
     "RELEASE_ATTACKS",
     "REPORT_COLUMNS",
     "TABULAR_ATTACKS",
@@ -62,6 +63,10 @@ EXTRA_ATTACKS: tuple[str, ...] = ("nn_sorted", "confidence_true", "lira", "lira_
 RELEASE_ATTACKS: tuple[str, ...] = (
     "nn_release", "loss_release", "confidence_release", "entropy_release", "modified_entropy_release",
 )  # fmt: skip
+#: Attacks that train reference models the way the target was trained (Carlini et al., 2022):
+#: with ``attacker="matched"`` (their default) they need the target's defense and recipe
+#: (``run_attacks(..., defense=, train_config=)``); the run engine passes the spec's.
+REFERENCE_ATTACKS: tuple[str, ...] = ("lira", "lira_offline", "rmia", "lira_reference")
 #: P1 definitions of :func:`p1_from_report`: name -> the text or code it follows.
 P1_VARIANTS: dict[str, str] = {
     "paper": "Table 1 / Sec. 5.2: Eq. 13 with the highest advantage of all attacks",
@@ -211,6 +216,10 @@ def run_attacks(
                 f"attack(s) {img} augment images (Choquette-Choo et al., 2021) and cannot run on tabular data; "
                 f"use kind='image' with (N, C, H, W) inputs, or the tabular attacks {TABULAR_ATTACKS}"
             )
+    if kind == "image":
+        tab = [a for a in names if getattr(ATTACKS[a], "tabular_only", False)]
+        if tab:
+            raise ValueError(f"attack(s) {tab} apply to tabular data only (see their docstrings); drop them for images")
     options = dict(attack_options or {})
     stray = [a for a in options if a not in names]
     if stray:

@@ -157,13 +157,23 @@ def _compute(spec: RunSpec, device: Any, progress: bool):
     return result, states, arrays
 
 
-def _train_models(spec: RunSpec, ds: Any, parts: dict[str, Any], dev: torch.device, progress: bool):
+def _train_models(
+    spec: RunSpec, ds: Any, parts: dict[str, Any], dev: torch.device, progress: bool, together: Optional[bool] = None
+):
     """Train the target and the shadow (Sec. 5.1): same defense and recipe, own data, own seed.
 
     Each model gets a fresh defense object (no state shared between the two), its seed
     from :func:`derive_seed`, and its recipe from :meth:`RunSpec.train_config`.  On the
     CPU they are trained one after the other (:meth:`Defense.train`); on CUDA together
     where the defense allows (:func:`ccl_lib.train.fit_many`, else one by one, said so).
+    Before :func:`~ccl_lib.train.fit_many` each defense is given its recipe
+    (:meth:`Defense.bind`), as :meth:`Defense.train` does: the code-base variants that read
+    the epoch count or learning rate (RelaxLoss and AdvReg ``ccl_code``) need it.
+
+    Args:
+        spec, ds, parts, dev, progress: the run, its data set, its split parts, device, bars.
+        together: train through :func:`~ccl_lib.train.fit_many` (default: on CUDA); the CPU
+            can take this path too (fit_many then trains one model after the other).
 
     Returns:
         ``({role: model}, {role: TrainResult})`` for the roles of :data:`ROLES`.
@@ -181,7 +191,8 @@ def _train_models(spec: RunSpec, ds: Any, parts: dict[str, Any], dev: torch.devi
         seed_everything(rseed)
         models[role] = build_model(spec.resolved_model, ds.input_shape, ds.num_classes, **d.model_kwargs)
         config = spec.train_config(rseed, dev)
-        if dev.type == "cuda":  # trained together below
+        if dev.type == "cuda" if together is None else together:  # trained together below
+            d.bind(config)
             pending[role] = (d, config)
             continue
         trained[role] = d.train(
@@ -228,13 +239,18 @@ def _attack(spec: RunSpec, models: dict[str, torch.nn.Module], parts: dict[str, 
     """Query the models and run every attack of the spec (:func:`ccl_lib.attacks.run_attacks`), seeded by ``spec.seed``.
 
     The shadow model and its parts calibrate the attacks; the target's train part are the
-    members, its test part the non-members (Sec. 5.1).
+    members, its test part the non-members (Sec. 5.1).  The spec's defense and recipe go with
+    them (``defense=``, ``train_config=``), so that the reference-model attacks
+    (:data:`ccl_lib.attacks.suite.REFERENCE_ATTACKS`) train their models as the target was trained.
 
     Returns:
         ``(report, results)``: one report row per attack, and ``{attack: AttackResult}``.
     """
     from ..attacks import run_attacks
 
+    # the target's training algorithm and recipe, known to the attacker (Carlini et al., 2022): the
+    # reference-model attacks (lira, rmia, ...) train with them; the other attacks never read them
+    defense, config = spec.make_defense(), spec.train_config(derive_seed(spec.seed, "reference"), dev)
     seed_everything(spec.seed)
     out = run_attacks(
         models["target"],
@@ -249,6 +265,8 @@ def _attack(spec: RunSpec, models: dict[str, torch.nn.Module], parts: dict[str, 
         device=dev,
         return_results=True,
         progress=progress,
+        defense=defense,
+        train_config=config,
     )
     return out if isinstance(out, tuple) else (out, {})
 

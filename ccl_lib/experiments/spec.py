@@ -81,7 +81,11 @@ class RunSpec:
         weight_decay: SGD's L2 weight decay (>= 0).
         augment: random crop + flip of training images (ignored for tabular data).
         size: examples per split part; ``None`` uses all the data.
-        attacks: attack names; ``None`` runs the default suite for the data kind.
+        attacks: attack names; ``None`` runs the default suite for the data kind.  Unknown names and
+            attacks of the other data kind are refused when the spec is made; the reference-model
+            attacks (``lira``, ``lira_offline``, ``rmia``, ``lira_reference``) train their reference
+            models with this spec's defense and recipe, and are refused for a defense that needs a
+            reference split or keeps early-stopping checkpoints.
         amp: bfloat16 autocast on CUDA (no effect on the CPU).
     """
 
@@ -168,12 +172,40 @@ class RunSpec:
                 raise ValueError(f"attacks must not repeat a name, got {list(atk)}")
             s(self, "attacks", atk)
         defense = self.make_defense()  # unknown names, hyperparameters and ranges fail here, not mid-sweep
+        defense.check_data(self.kind)  # a variant written for the other data kind, with the defense's reason
         late = [e for e in defense.checkpoint_epochs if e > self.epochs]
         if late:
             raise ValueError(
                 f"defense {self.defense!r} keeps checkpoints at epochs {late}, beyond the {self.epochs} training "
                 "epochs; rescale them (ccl_lib.defenses.rescale_epochs, or grid(), which rescales the paper's) "
                 "or train longer"
+            )
+        if self.attacks is not None:
+            self._check_reference_attacks(self.resolved_attacks, defense)
+
+    def _check_reference_attacks(self, attacks: tuple[str, ...], defense: Any) -> None:
+        """Refuse reference-model attacks (LiRA, RMIA) that the run engine cannot train like the target.
+
+        Their reference models train on the attacker's pool with the spec's defense and recipe
+        (:data:`ccl_lib.attacks.suite.REFERENCE_ATTACKS`), without a reference split and to the
+        last epoch; a defense that needs a reference split, or keeps early-stopping checkpoints
+        (its target is attacked at each), has no such twin.
+        """
+        from ..attacks.suite import REFERENCE_ATTACKS
+
+        ref = [a for a in attacks if a in REFERENCE_ATTACKS]
+        why = (
+            "needs a reference split, which the attacker's reference models do not get"
+            if defense.needs_reference
+            else "keeps early-stopping checkpoints, while the reference models train to the last epoch"
+            if defense.checkpoint_epochs
+            else None
+        )
+        if ref and why:
+            raise ValueError(
+                f"attack(s) {ref} train reference models like the target, but defense {self.defense!r} {why}; "
+                "drop them from this spec, or run LiRA / RMIA on a target of your own with "
+                "ccl_lib.attacks.strong.run_strong_attacks"
             )
 
     # -- derived -----------------------------------------------------------
@@ -207,6 +239,10 @@ class RunSpec:
                     f"attack(s) {img} need image data; {self.dataset!r} is tabular "
                     f"(tabular attacks: {list(_attacks.TABULAR_ATTACKS)})"
                 )
+        else:
+            tab = [a for a in self.attacks if getattr(_attacks.ATTACKS[a], "tabular_only", False)]
+            if tab:
+                raise ValueError(f"attack(s) {tab} apply to tabular data only; {self.dataset!r} is image data")
         return tuple(self.attacks)
 
     def defense_hparams(self) -> dict[str, Any]:
