@@ -17,6 +17,11 @@ paired by seed (the same data split per seed, :func:`ccl_lib.splits.make_splits`
 * :func:`convergence_epoch` / :func:`convergence_table` / :func:`convergence_lags`
   -- Fig. 5: the first epoch whose test accuracy is within ``tol`` of the
   run's final value, and how much later a loss gets there than cross-entropy.
+* :func:`epoch_table` -- mean curves every few epochs, one block per setting (the curves of
+  :func:`ccl_lib.analysis.arms.setting_arms`).
+
+The chapters' findings and scorecard rows are in :mod:`ccl_lib.analysis.figure1` (chapter 4) and
+:mod:`ccl_lib.analysis.convergence` (chapter 6).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = [
     "convergence_epoch",
     "convergence_lags",
     "convergence_table",
+    "epoch_table",
     "epochs_below",
     "final_values",
     "history_of",
@@ -321,3 +327,28 @@ def convergence_lags(
             raise ValueError(f"{label!r} and the reference {ref!r} share no seed")
         out[label] = difference_interval([e[s] for s in seeds], [base[s] for s in seeds], paired=True, level=level)
     return out
+
+
+# ----------------------------------------------------------------- chapters 4 and 6: the curves as a table
+def epoch_table(curves: Mapping[str, Mapping[str, Any]], columns: Mapping[str, str], *, rows: int = 6):
+    """The mean curves every few epochs and at the last: one block of rows per setting, one column per
+    (arm, quantity).
+
+    Args:
+        curves: ``{setting: {label: seed_curves frame}}`` (the second value of
+            :func:`ccl_lib.analysis.arms.setting_arms`).
+        columns: ``{history column: heading}`` (e.g. :data:`FIGURE1_TABLE`).
+        rows: about how many epochs to show per setting (every ``len // rows``-th epoch, and the last).
+    """
+    import pandas as pd
+
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"rows must be a positive integer, got {rows!r}")
+    tables = []
+    for name, c in curves.items():
+        t = pd.concat({label: f.set_index("epoch")[list(columns)].rename(columns=dict(columns))
+                       for label, f in c.items()}, axis=1)  # fmt: skip
+        every = max(1, len(t) // rows)
+        keep = [e for i, e in enumerate(t.index) if i % every == 0 or e == t.index.max()]
+        tables.append(pd.concat({name: t.loc[keep]}, names=["setting"]))
+    return pd.concat(tables)
