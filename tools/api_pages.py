@@ -133,6 +133,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 
 #: Implementation modules whose public names are all re-exported by their package (no page of their own).
 INTERNAL_PREFIXES = (
+    "ccl_lib.confound.",
     "ccl_lib.data.",
     "ccl_lib.parameters.",
     "ccl_lib.plots.",
