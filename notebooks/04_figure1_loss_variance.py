@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -25,8 +24,8 @@
 # $\gamma = 2$, which it calls *more* convex than cross-entropy (CE). Its Figure 1 (ResNet-34 on
 # CIFAR-10, one run per loss) shows, per epoch, the mean and the variance of the training losses:
 # focal loss ends with a **higher mean** and a **smaller variance** than CE. This chapter reruns
-# that experiment on a CPU image regime that memorizes and, with three seeds, on tabular data,
-# and asks whether the ordering is larger than what a change of seed does.
+# that experiment on a CPU image regime that memorizes and, with twenty paired seeds, on tabular
+# data, and asks whether the ordering is larger than what a change of seed does.
 #
 # ```{admonition} Learning goals
 # :class: tip
@@ -48,8 +47,9 @@
 # ResNet-8 with BatchNorm on 500 CIFAR-10 images per part, 50 epochs, no augmentation, sized so
 # that the undefended model memorizes on a CPU, as the paper's ResNet-34 does. Its runs are
 # shared with chapters 6 and 11. The CI default trains one image seed per loss: the curves,
-# but no verdict. The tabular setting (the Location MLP of chapters 5-9, 30 epochs) runs three
-# seeds, enough for a verdict. Both models of a run are measured the same way: the per-example
+# but no verdict and no scorecard row (one seed gives no interval). The tabular setting (the
+# Location MLP of chapters 5-9, 30 epochs) has twenty paired seeds (seed = data split, shared by
+# both losses), recorded in the evidence ledger (`evidence-figure1-location`). Both models of a run are measured the same way: the per-example
 # cross-entropy of every training example, in evaluation mode, after each epoch
 # ({func}`ccl_lib.train.fit`), which is the score of the loss attack.
 #
@@ -58,9 +58,11 @@
 # trains the paper's recipe (`python -m ccl_lib run figure1-cifar10`: ResNet-34, 300 epochs,
 # milestones 150/225, crop and flip, all 15,000 images per part): by our estimate about an hour
 # per run on one H100-class GPU, six runs, and weeks on a CPU. Three image seeds of the CPU
-# regime (`-p image_seeds "[0, 1, 2]"`) take about 20 minutes on 2 CPU cores. The default (one
-# image seed, three tabular seeds) takes a few minutes on 2 CPU cores, most of it the image runs
-# that later chapters reuse.
+# regime (`-p image_seeds "[0, 1, 2]"`) take about 20 minutes on 2 CPU cores. The default reads
+# the forty tabular runs from the evidence ledger (the line under the first heading says which
+# machines, dates and commit computed them) and trains the two image runs, a few minutes on 2 CPU
+# cores that later chapters reuse. `-p evidence compute` recomputes the tabular runs too: about
+# ten more minutes on 2 CPU cores (40 runs of 15-30 s).
 
 # %% tags=["parameters"]
 # the image setting: a named experiment (ccl_lib/configs/experiments); "cifar10-cpu" is the
@@ -79,8 +81,9 @@ epochs = 30
 milestones = []
 # examples per split part (tabular; None: all of the data set, in equal parts)
 part_size = 1000
-# tabular seeds: curves are means over seeds with 95 % bands (a verdict needs >= 3)
-seeds = [0, 1, 2]
+# tabular seeds (paired: seed = split): curves are means over seeds with 95 % bands (a verdict
+# needs >= 3); 0-19 are recorded in the evidence ledger (evidence-figure1-location)
+seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
 # focal-loss exponent (the paper: 2)
 gamma = 2.0
 # parallel runs: an integer, or "auto" (one per GPU, else one per CPU core)
@@ -88,29 +91,30 @@ workers = "auto"
 # "ledger": runs recorded in results/ledger are read from it, the rest computed; "compute": recompute every run
 evidence = "ledger"
 
+# %% tags=["remove-cell"]
+from ccl_lib.parameters import check_parameters
+
+globals().update(check_parameters("04_figure1_loss_variance", globals()))
+
 # %% tags=["remove-input"]
 # %matplotlib inline
 from ccl_lib import book
 
 book.setup()  # first, before torch loads: quiet, no progress bars, the book's figure style
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import display
-from myst_nb import glue
 
 from ccl_lib import plots, scorecard
-from ccl_lib.analysis import curves as cv
-from ccl_lib.analysis.runs import run_runs, select_runs
+from ccl_lib.analysis import curves, figure1
+from ccl_lib.analysis.arms import setting_arms
+from ccl_lib.analysis.findings import glue_findings
+from ccl_lib.analysis.runs import run_runs, run_summary
 from ccl_lib.experiments import grid, load_experiment
 from ccl_lib.formatting import format_table
-from ccl_lib.verdicts import verdict
 
 CHAPTER = "04_figure1_loss_variance"
-COLUMNS = ("train_loss_mean", "train_loss_var", "train_loss_rel_var", "train_acc", "test_acc")
 losses = {"vanilla": [{}], "focal": [{"gamma": gamma}]}
-image = load_experiment(
-    image_experiment, {"defenses": losses, "seeds": [int(x) for x in book.param_list(image_seeds, "image_seeds")]}
-)
+image = load_experiment(image_experiment, {"defenses": losses, "seeds": image_seeds})
 recipe = book.recipe(
     dataset, model=model, epochs=epochs, milestones=milestones, augment=False, part_size=part_size, seeds=seeds
 )
@@ -121,17 +125,16 @@ settings = {image_experiment: image.specs(), dataset: grid(dataset, losses, **re
 #
 # One run of the engine ({func}`ccl_lib.experiments.run_grid`) per loss, setting and seed: a
 # target and a shadow model trained with the paper's SGD recipe (Sec. 5.1), then attacked. This
-# chapter only needs the targets' training histories. For each loss,
-# {func}`ccl_lib.analysis.curves.seed_curves` averages the histories over seeds and gives a
-# 95 % t-interval per epoch.
+# chapter only needs the targets' training histories. For each setting and loss,
+# {func}`ccl_lib.analysis.arms.setting_arms` picks the runs and averages their histories over
+# seeds with a 95 % t-interval per epoch ({func}`ccl_lib.analysis.curves.seed_curves`). The line
+# below says where the runs came from: read from the evidence ledger, or computed by this build.
 
 # %%
 df, runs = run_runs([s for specs in settings.values() for s in specs], workers=workers, evidence=evidence)
-arms, curves = {}, {}
-for name, specs in settings.items():
-    mine = {s.key(): runs[s.key()] for s in specs}
-    arms[name] = {"CE": select_runs(mine, "vanilla"), "Focal": select_runs(mine, "focal", gamma=gamma)}
-    curves[name] = {label: cv.seed_curves(rs, COLUMNS) for label, rs in arms[name].items()}
+print(run_summary(df, runs))
+ARMS = {"CE": ("vanilla", {}), "Focal": ("focal", {"gamma": gamma})}
+arms, seed_curves = setting_arms(runs, settings, ARMS, figure1.FIGURE1_COLUMNS)
 
 # %% [markdown]
 # ## Figure 1: mean and variance of the training loss per epoch
@@ -144,7 +147,7 @@ for name, specs in settings.items():
 # (with one seed, the line is that seed).
 
 # %%
-for name, c in curves.items():
+for name, c in seed_curves.items():
     n = len(arms[name]["CE"])
     fig = plots.training_curves(
         c,
@@ -160,82 +163,12 @@ for name, c in curves.items():
 # dropdown):
 
 # %% tags=["hide-output"]
-SHORT = {
-    "train_loss_mean": "mean",
-    "train_loss_var": "variance",
-    "train_loss_rel_var": "var / mean²",
-    "train_acc": "train_acc",
-}
-tables = []
-for name, c in curves.items():
-    t = pd.concat({label: f.set_index("epoch")[list(SHORT)].rename(columns=SHORT) for label, f in c.items()}, axis=1)
-    every = max(1, len(t) // 6)
-    keep = [e for i, e in enumerate(t.index) if i % every == 0 or e == t.index.max()]
-    tables.append(pd.concat({name: t.loc[keep]}, names=["setting"]))
-format_table(pd.concat(tables))
-
+format_table(curves.epoch_table(seed_curves, figure1.FIGURE1_TABLE))
 
 # %% tags=["remove-input"]
-def ratio_text(iv):
-    """A log10 ratio interval as the ratio itself: '0.12 [0.05, 0.31]'."""
-    if not iv.finite:
-        return f"{10**iv.mean:.3g} (one seed, no interval)"
-    return f"{10**iv.mean:.3g} [{10**iv.low:.3g}, {10**iv.high:.3g}]"
-
-
-scorecard.clear(CHAPTER)
-for tag, name in (("img", image_experiment), ("tab", dataset)):
-    a, c = arms[name], curves[name]
-    var_ratio = cv.paired_difference(a["Focal"], a["CE"], "train_loss_var", log10=True)
-    rel_ratio = cv.paired_difference(a["Focal"], a["CE"], "train_loss_rel_var", log10=True)
-    mean_diff = cv.paired_difference(a["Focal"], a["CE"], "train_loss_mean")
-    v_var, v_rel, v_mean = (
-        verdict(var_ratio, claim="lower"),
-        verdict(rel_ratio, claim="lower"),
-        verdict(mean_diff, claim="higher"),
-    )
-    last = {k: f.iloc[-1] for k, f in c.items()}
-    values = {
-        "seeds": len(a["CE"]),
-        "epochs": int(len(c["CE"])),
-        "mean_ce": float(last["CE"]["train_loss_mean"]),
-        "mean_focal": float(last["Focal"]["train_loss_mean"]),
-        "var_ce": float(last["CE"]["train_loss_var"]),
-        "var_focal": float(last["Focal"]["train_loss_var"]),
-        "relvar_ce": float(last["CE"]["train_loss_rel_var"]),
-        "relvar_focal": float(last["Focal"]["train_loss_rel_var"]),
-        "train_acc_ce": float(last["CE"]["train_acc"]),
-        "test_acc_ce": float(last["CE"]["test_acc"]),
-        "var_below": cv.epochs_below(c["Focal"], c["CE"], "train_loss_var")["below"],
-        "relvar_below": cv.epochs_below(c["Focal"], c["CE"], "train_loss_rel_var")["below"],
-        "var_ratio": ratio_text(var_ratio),
-        "relvar_ratio": ratio_text(rel_ratio),
-        "mean_diff": mean_diff.format(digits=3) if mean_diff.finite else f"{mean_diff.mean:.3f} (one seed)",
-        "var_verdict": v_var.word,
-        "relvar_verdict": v_rel.word,
-        "mean_verdict": v_mean.word,
-    }
-    for k, v in values.items():
-        glue(f"ch04_{tag}_{k}", v, display=False)
-    spec = settings[name][0]
-    setting = (
-        f"{name} ({spec.resolved_model}, {spec.epochs} epochs, {values['seeds']} seed{'s' * (values['seeds'] > 1)})"
-    )
-    cause = (
-        ""
-        if v_var.word == "agrees"
-        else "CE fits its training set and drives the members' losses to zero, so its variance collapses with its "
-        "mean; focal loss stops pushing fitted examples (l''(1) = 0) and keeps them spread; Theorem 3.1 speaks "
-        "at a fixed mean (see the variance / mean^2 row)"
-    )
-    _ = scorecard.record("Fig 1", CHAPTER, f"{setting}: last-epoch variance, log10(focal / CE)", v_var, cause=cause)
-    _ = scorecard.record(
-        "Fig 1",
-        CHAPTER,
-        f"{setting}: variance / mean^2, log10(focal / CE)",
-        v_rel,
-        cause="" if v_rel.word == "agrees" else "see chapter 4",
-    )
+tests = {name: figure1.figure1_tests(a) for name, a in arms.items()}
+glue_findings("ch04", figure1.figure1_findings(arms, seed_curves, tests, {"img": image_experiment, "tab": dataset}))
+_ = scorecard.record_all(CHAPTER, figure1.figure1_scorecard_rows(tests, settings))
 
 # %% [markdown]
 # ## What we saw
@@ -283,8 +216,10 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
 # {glue:text}`ch04_img_epochs` epochs; with one seed that is a reading, not a verdict
 # (`-p image_seeds "[0, 1, 2]"` gives one).
 #
-# The verdicts of both settings go to the scorecard (item Fig 1); the image rows read
-# "no verdict" (one seed: no interval) until three image seeds are run.
+# The comparisons, the verdicts and the scorecard rows are computed by
+# {mod}`ccl_lib.analysis.figure1`. The Location verdicts go to the scorecard (item Fig 1). The
+# image setting records no row: one seed gives no interval, so its curves are a reading, not
+# evidence; with `-p image_seeds "[0, 1, 2]"` (or more) it records its rows too.
 #
 # ## Takeaways
 #
@@ -353,7 +288,7 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
 # closer to zero and the absolute variance keeps the reversed order (focal higher), now with a
 # narrower interval from five seeds. The relative variance (variance / mean²) is the measure to
 # watch: it is the one that can agree with the paper's reading when the means are far apart. The
-# image rows of the scorecard get verdicts instead of "no verdict".
+# image setting records its scorecard rows (three seeds give an interval).
 # ````
 #
 # ```{exercise}
@@ -368,7 +303,7 @@ for tag, name in (("img", image_experiment), ("tab", dataset)):
 # ````{solution} ch04-ex3
 # :class: dropdown
 # ```bash
-# papermill 04_figure1_loss_variance.ipynb ch04-gamma5.ipynb -p gamma 5
+# papermill 04_figure1_loss_variance.ipynb ch04-gamma5.ipynb -p gamma 5 -p seeds "[0, 1, 2]"
 # ```
 # With $\gamma = 5$ the gradient weight $-p\,\ell'(p)$ falls to zero faster as $p_y \to 1$
 # (chapter 3), so the model stops pushing fitted examples earlier: expect a *higher* mean
