@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -56,6 +55,11 @@
 #
 # which trains 3 x 2 x 5 x 17 = 510 models: most of a day on 2 CPU cores (the ResNet-8 models
 # dominate), about an hour on one GPU (every model is trained on CUDA when present).
+#
+# **Where the numbers come from.** Nothing here is read from the evidence ledger: a target with its
+# $K$ reference models is not a run the ledger records, so every model of this chapter is trained in
+# the build, on the machine that builds the book ({glue:text}`ch10_n_models` models in
+# {glue:text}`ch10_wall:.0f` s in this build); `-p evidence compute` does not apply.
 
 # %% tags=["parameters"]
 # the tabular target: a data set of ccl_lib.data, with the MLP of chapters 1-9
@@ -111,29 +115,21 @@ level = 0.95
 from ccl_lib import book
 
 book.setup()
-import ast
-import math
+from ccl_lib.parameters import check_parameters
+
+globals().update(check_parameters("10_strong_attacks", globals()))
+
+# %% tags=["remove-input"]
 import time
-from functools import partial
 
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from ccl_lib import plots, verdicts
-from ccl_lib.attacks.strong import run_strong_attacks, strong_attack_table, strongest_attacks
-from ccl_lib.data import load_dataset
-from ccl_lib.defenses import default_scale, get_defense
-from ccl_lib.experiments import load_experiment
+from ccl_lib import plots
+from ccl_lib.analysis import strong
+from ccl_lib.analysis.findings import glue_findings
+from ccl_lib.attacks.strong import run_strong_specs, strong_attack_table, strongest_attacks
 from ccl_lib.formatting import format_table
-from ccl_lib.models import build_model
-from ccl_lib.stats import format_interval
-from ccl_lib.train import TrainConfig
-
-seeds = [int(s) for s in book.param_list(seeds, "seeds")]
-location_defenses = book.param_list(location_defenses, "location_defenses")
-image_defenses = book.param_list(image_defenses, "image_defenses")
 
 # %% [markdown]
 # ## The attacker's toolkit
@@ -210,93 +206,20 @@ image_defenses = book.param_list(image_defenses, "image_defenses")
 # with $K = 2$ there.
 
 # %% tags=["remove-input"]
-defense_specs = {
-    "vanilla": ("vanilla", {}),
-    "CCEL": ("ccel", {"alpha": ccl_alpha}),
-    "CCQL": ("ccql", {"alpha": ccl_alpha}),
-    "RelaxLoss": ("relaxloss", {"alpha": relaxloss_alpha}),
-    "DP-SGD": (
-        "dp_sgd",
-        {"noise_multiplier": dp_noise_multiplier, "max_grad_norm": dp_max_grad_norm, "delta": dp_delta},
-    ),
-}
-unknown = [d for d in [*location_defenses, *image_defenses] if d not in defense_specs]
-if unknown:
-    raise ValueError(f"unknown defense labels {unknown}; choose from {list(defense_specs)}")
-
-
-def make_defense(label, dataset):
-    name, hp = defense_specs[label]
-    if name in ("ccel", "ccql"):
-        hp = {**hp, "scale": default_scale(dataset)}
-    return get_defense(name, **hp)
-
-
-settings = {}
-if tabular:
-    settings[tabular] = dict(
-        dataset=tabular,
-        size=location_size,
-        k=k,
-        defenses=location_defenses,
-        model="auto",
-        config=TrainConfig(
-            epochs=location_epochs, lr=location_lr, batch_size=location_batch_size, track_train_loss=False
-        ),
-    )
-if image_experiment:
-    overrides = ast.literal_eval(image_set) if isinstance(image_set, str) else dict(image_set or {})
-    ref_spec = next(s for s in load_experiment(image_experiment, overrides).specs() if s.defense == "vanilla")
-    settings[image_experiment] = dict(
-        dataset=ref_spec.dataset,
-        size=int(ref_spec.size),
-        k=image_k,
-        defenses=image_defenses,
-        model=ref_spec.resolved_model,
-        config=TrainConfig(
-            epochs=ref_spec.epochs,
-            lr=ref_spec.lr,
-            batch_size=ref_spec.batch_size,
-            momentum=ref_spec.momentum,
-            weight_decay=ref_spec.weight_decay,
-            milestones=ref_spec.milestones,
-            augment=bool(ref_spec.augment),
-            track_train_loss=False,
-        ),
-    )
-glue("ch10_image_model", settings[image_experiment]["model"] if image_experiment else "none", display=False)
-
-
-def rmia_a_for(k: int):
-    """RMIA's a: tuned on the reference models when there are >= 4 of them, else rmia_a_fixed."""
-    return rmia_a if (rmia_a != "tune" or k >= 4) else rmia_a_fixed
-
+defense_specs = strong.strong_defense_specs(
+    ccl_alpha=ccl_alpha, relaxloss_alpha=relaxloss_alpha, dp_noise_multiplier=dp_noise_multiplier,
+    dp_max_grad_norm=dp_max_grad_norm, dp_delta=dp_delta,
+)  # fmt: skip
+tabular_recipe = dict(size=location_size, epochs=location_epochs, lr=location_lr, batch_size=location_batch_size)
+entries = strong.strong_entries(
+    defense_specs, seeds, tabular=tabular, tabular_recipe=tabular_recipe, k=k, tabular_defenses=location_defenses,
+    image_experiment=image_experiment, image_set=image_set, image_k=image_k, image_defenses=image_defenses,
+)  # fmt: skip
+attack_options = dict(fixed_variance=fixed_variance, rmia_a=rmia_a, rmia_a_fixed=rmia_a_fixed)
 
 # %%
-runs = {}  # (setting, defense, seed) -> StrongAttackRun
 t_start = time.perf_counter()
-for name, st in settings.items():
-    ds = load_dataset(st["dataset"])
-    for seed in seeds:
-        for label in st["defenses"]:
-            defense = make_defense(label, st["dataset"])
-            model_fn = partial(
-                build_model, st["model"], tuple(ds.input_shape), int(ds.num_classes), **defense.model_kwargs
-            )
-            runs[(name, label, seed)] = run_strong_attacks(
-                ds,
-                defense,
-                size=st["size"],
-                k=st["k"],
-                config=st["config"],
-                model_fn=model_fn,
-                seed=seed,
-                fixed_variance=fixed_variance,
-                rmia_a=rmia_a_for(st["k"]),
-                label=label,
-                attacker=attacker,
-                progress=False,
-            )
+runs = run_strong_specs(entries, attacker=attacker, **attack_options)  # (setting, defense, seed) -> StrongAttackRun
 wall = time.perf_counter() - t_start
 
 # %% [markdown]
@@ -304,25 +227,8 @@ wall = time.perf_counter() - t_start
 # and the wall time of each setting (target, reference models, attacks):
 
 # %% tags=["remove-input"]
-targets = pd.DataFrame(
-    [
-        {
-            "data": n,
-            "defense": lab,
-            "seed": s,
-            "train_acc": r.train_acc,
-            "test_acc": r.test_acc,
-            "epsilon": r.epsilon,
-            "K": r.refs.k,
-            "seconds": r.seconds,
-        }
-        for (n, lab, s), r in runs.items()
-    ]
-).set_index(["data", "defense", "seed"])
 n_models = int(sum(r.refs.k + 1 for r in runs.values()))
-glue("ch10_n_models", n_models, display=False)
-glue("ch10_wall", float(wall), display=False)
-format_table(targets)
+format_table(strong.targets_frame(runs))
 
 # %% [markdown]
 # ## Log-log ROC curves
@@ -332,10 +238,9 @@ format_table(targets)
 # $1 / n_{\text{out}}$ (one false positive); each panel starts there.
 
 # %%
-attack_titles = {"lira_online": "LiRA online", "lira_offline": "LiRA offline", "rmia": "RMIA"}
 first_seed = seeds[0]
 all_defenses = list(dict.fromkeys([*location_defenses, *image_defenses]))
-fig = plots.strong_roc_panels(runs, attack_titles, seed=first_seed, defenses=all_defenses)
+fig = plots.strong_roc_panels(runs, strong.ATTACK_TITLES, seed=first_seed, defenses=all_defenses)
 display(fig)
 plt.close(fig)
 
@@ -352,29 +257,15 @@ results = strong_attack_table(runs, n_boot=n_boot, level=level)
 best = strongest_attacks(results[results["seed"] == first_seed], by="tpr@1%")
 
 # %%
-fig = plots.tpr_intervals(best, list(settings), all_defenses)
+fig = plots.tpr_intervals(best, list(dict.fromkeys(e[0] for e in entries)), all_defenses)
 display(fig)
 plt.close(fig)
 
 # %% tags=["remove-input"]
-
-
-def cells(frame):
-    out = frame[["dataset", "defense", "attack", "seed", "test_acc", "epsilon", "min_fpr"]].copy()
-    for m in ("tpr@0.1%", "tpr@1%", "auc", "advantage", "advantage_oracle"):
-        if m in frame and f"{m}_low" in frame:
-            p = m != "auc"
-            out[m] = [
-                format_interval(e, lo, hi, percent=p, digits=1 if p else 2)
-                for e, lo, hi in zip(frame[m], frame[f"{m}_low"], frame[f"{m}_high"])
-            ]
-    return out.set_index(["dataset", "defense", "attack", "seed"])
-
-
-display(format_table(cells(best).droplevel("seed"), percent=["test_acc", "min_fpr"]))
+display(format_table(strong.interval_cells(best).droplevel("seed"), percent=["test_acc", "min_fpr"]))
 
 # %% tags=["hide-output"]
-format_table(cells(results), percent=["test_acc", "min_fpr"])
+format_table(strong.interval_cells(results), percent=["test_acc", "min_fpr"])
 
 # %% [markdown]
 # ### Several seeds
@@ -386,12 +277,7 @@ format_table(cells(results), percent=["test_acc", "min_fpr"])
 
 # %% tags=["remove-input"]
 if len(seeds) >= 2:
-    strongest = strongest_attacks(results, by="tpr@1%")
-    rows = []
-    for (d, lab), g in strongest.groupby(["dataset", "defense"], sort=False):
-        iv = verdicts.seed_interval(g["tpr@1%"].to_numpy(float))
-        rows.append({"dataset": d, "defense": lab, "seeds": iv.n, "TPR at 1 % FPR": iv.format(percent=True, digits=1)})
-    display(format_table(pd.DataFrame(rows).set_index(["dataset", "defense"])))
+    display(format_table(strong.seed_spread(results)))
 else:
     display(
         Markdown(
@@ -400,62 +286,14 @@ else:
         )
     )
 
-
 # %% tags=["remove-input"]
 # Values for "What we saw".
-def strongest_of(name, label):
-    r = best[(best["dataset"] == name) & (best["defense"] == label)]
-    return None if r.empty else r.iloc[0]
-
-
-def glue_row(prefix, r):
-    glue(f"{prefix}_attack", "n/a" if r is None else attack_titles.get(r["attack"], r["attack"]), display=False)
-    for m, tag in (("tpr@1%", "tpr1"), ("tpr@0.1%", "tpr01")):
-        glue(f"{prefix}_{tag}", math.nan if r is None else float(r[m]), display=False)
-        glue(f"{prefix}_{tag}_ci", "n/a" if r is None else format_interval(r[m], r[f"{m}_low"], r[f"{m}_high"], percent=True,
-                                                                              digits=1), display=False)  # fmt: skip
-    glue(f"{prefix}_auc", math.nan if r is None else float(r["auc"]), display=False)
-    glue(f"{prefix}_acc", math.nan if r is None else float(r["test_acc"]), display=False)
-
-
-def overlap(r, ref):
-    if r is None or ref is None:
-        return "not run"
-    if r["tpr@1%_high"] < ref["tpr@1%_low"]:
-        return "below"
-    if r["tpr@1%_low"] > ref["tpr@1%_high"]:
-        return "above"
-    return "overlapping"
-
-
-for name, tag in ((tabular, "loc"), (image_experiment, "img")):
-    if not name:
-        continue
-    ref = strongest_of(name, "vanilla")
-    glue_row(f"ch10_{tag}_van", ref)
-    for lab in ("CCEL", "CCQL", "RelaxLoss", "DP-SGD"):
-        r = strongest_of(name, lab)
-        glue_row(f"ch10_{tag}_{lab.lower().replace('-', '')}", r)
-        glue(f"ch10_{tag}_{lab.lower().replace('-', '')}_vs", overlap(r, ref), display=False)
-    mf = results.loc[results["dataset"] == name, "min_fpr"].max()
-    glue(f"ch10_{tag}_min_fpr", float(mf), display=False)
-    glue(f"ch10_{tag}_n_out", int(round(1 / mf)), display=False)
-for (n, lab, sd), r in runs.items():
-    if sd == first_seed:
-        tag = "loc" if n == tabular else "img"
-        glue(f"ch10_{tag}_{lab.lower().replace('-', '')}_train", float(r.train_acc), display=False)
-for name, tag in ((tabular, "loc"), (image_experiment, "img")):
-    for lab in ("vanilla", "CCEL", "CCQL", "RelaxLoss", "DP-SGD"):
-        if (name, lab, first_seed) not in runs:
-            glue(f"ch10_{tag}_{lab.lower().replace('-', '')}_train", math.nan, display=False)
-dp = [r for (n, lab, s), r in runs.items() if lab == "DP-SGD" and s == first_seed]
-glue("ch10_dp_eps", float(dp[0].epsilon) if dp else math.nan, display=False)
-if {"lira_online", "lira_offline"} <= set(results["attack"]):
-    piv = results[results["seed"] == first_seed].pivot_table(
-        index=["dataset", "defense"], columns="attack", values="auc"
-    )
-    glue("ch10_online_weaker", int((piv["lira_online"] < piv["lira_offline"]).sum()), display=False)
-    glue("ch10_n_targets", int(len(piv)), display=False)
+tags = {"loc": tabular, "img": image_experiment}
+image_model = next((e[2].resolved_model for e in entries if e[0] == image_experiment), "none")
+extra = {"image_model": image_model, "n_models": n_models, "wall": float(wall)}
+_ = glue_findings(
+    "ch10", {**strong.strong_findings(runs, results, best, settings=tags, first_seed=first_seed), **extra}
+)
 
 # %% [markdown]
 # ## What CCL does and does not protect
@@ -606,49 +444,11 @@ if {"lira_online", "lira_offline"} <= set(results["attack"]):
 # :::
 
 # %% tags=["remove-input"]
-ex2 = {}
+own = alt = None
 if tabular and "CCQL" in location_defenses:
-    cfg2 = settings[tabular]
-    ds2 = load_dataset(cfg2["dataset"])
+    ccql = [e for e in entries if e[0] == tabular and e[1] == "CCQL" and e[2].seed == first_seed]
     other = "mismatched" if attacker == "matched" else "matched"
-    d2 = make_defense("CCQL", cfg2["dataset"])
-    alt = run_strong_attacks(
-        ds2,
-        d2,
-        size=cfg2["size"],
-        k=cfg2["k"],
-        config=cfg2["config"],
-        seed=first_seed,
-        fixed_variance=fixed_variance,
-        rmia_a=rmia_a_for(cfg2["k"]),
-        label="CCQL",
-        attacker=other,
-        progress=False,
-    )
-    alt_tab = strong_attack_table({(tabular, "CCQL", first_seed): alt}, n_boot=n_boot, level=level)
-    alt_best = strongest_attacks(alt_tab, by="tpr@1%").iloc[0]
-    own = strongest_of(tabular, "CCQL")
-    ex2 = {attacker: own, other: alt_best}
-for which in ("matched", "mismatched"):
-    r = ex2.get(which)
-    glue(
-        f"ch10_ex2_{which}",
-        "n/a"
-        if r is None
-        else f"{format_interval(r['tpr@1%'], r['tpr@1%_low'], r['tpr@1%_high'], percent=True, digits=1)} "
-        f"({attack_titles.get(r['attack'], r['attack'])})",
-        display=False,
-    )
-glue("ch10_ex2_k", int(k), display=False)
-m, mm = ex2.get("matched"), ex2.get("mismatched")
-glue(
-    "ch10_ex2_relation",
-    "not computed"
-    if m is None or mm is None
-    else "above"
-    if mm["tpr@1%_low"] > m["tpr@1%_high"]
-    else "below"
-    if mm["tpr@1%_high"] < m["tpr@1%_low"]
-    else "overlapping",
-    display=False,
-)
+    alt_run = run_strong_specs(ccql, attacker=other, **attack_options)
+    alt = strongest_attacks(strong_attack_table(alt_run, n_boot=n_boot, level=level), by="tpr@1%").iloc[0]
+    own = best[(best["dataset"] == tabular) & (best["defense"] == "CCQL")].iloc[0]
+_ = glue_findings("ch10", strong.exercise_findings(own, alt, attacker=attacker, k=k))

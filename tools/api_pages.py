@@ -61,6 +61,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("ccl_lib.attacks.rmia", "RMIA"),
             ("ccl_lib.attacks.reference", "Reference models"),
             ("ccl_lib.attacks.strong", "Running the strong attacks"),
+            ("ccl_lib.attacks.strong_report", "Tables of the strong attacks"),
         ],
     ),
     (
@@ -122,6 +123,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("ccl_lib.analysis.privacy_utility", "Fig. 2/3: privacy-utility"),
             ("ccl_lib.analysis.p1", "Table 1: P1"),
             ("ccl_lib.analysis.focal", "App. D: focal loss + CCL"),
+            ("ccl_lib.analysis.strong", "Chapter 10: strong attacks"),
             ("ccl_lib.plots", "Plots"),
             ("ccl_lib.formatting", "Formatting"),
             ("ccl_lib.book", "Chapter set-up"),
@@ -133,6 +135,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 
 #: Implementation modules whose public names are all re-exported by their package (no page of their own).
 INTERNAL_PREFIXES = (
+    "ccl_lib.confound.",
     "ccl_lib.confound.",
     "ccl_lib.data.",
     "ccl_lib.parameters.",
