@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -65,37 +64,23 @@ scorecard_dir = None
 # report of `python -m ccl_lib ledger verify` for this build (relative to notebooks/); missing: not checked
 verify_report = "../.cache/ledger-verify.json"
 
+# %% tags=["remove-cell"]
+from ccl_lib.parameters import check_parameters
+
+globals().update(check_parameters("99_scorecard", globals()))
+
 # %% tags=["remove-input"]
 from ccl_lib import book
 
 book.setup()
-import html
-
 from IPython.display import HTML, display
-from myst_nb import glue
 
 from ccl_lib import scorecard
+from ccl_lib.analysis.findings import glue_findings
 
 rows = scorecard.load(scorecard_dir)
-n = scorecard.counts(rows)
-glue("sc_n_rows", n["rows"], display=False)
-glue("sc_n_items", n["items"], display=False)
-for word, name in (
-    ("agrees", "agrees"),
-    ("opposite", "opposite"),
-    ("smaller than the paper's", "smaller"),
-    ("inconclusive", "inconclusive"),
-    ("not reproduced", "not"),
-    ("lower", "lower"),
-    ("higher", "higher"),
-    ("no verdict", "noverdict"),
-    ("not run", "notrun"),
-):
-    glue(f"sc_n_{name}", n[word], display=False)
-for key in ("excluded", "comparisons", "rejections", "survive"):
-    glue(f"sc_n_{key}", n[key], display=False)
-glue("sc_alpha", f"{100 * scorecard.FAMILY_ALPHA:g} %", display=False)
-glue("sc_verify", scorecard.verify_text(scorecard.read_verify_report(verify_report)), display=False)
+report = scorecard.read_verify_report(verify_report)
+glue_findings("sc", scorecard.page_findings(rows, report))
 
 # %% [markdown]
 # This build recorded {glue:text}`sc_n_rows` rows for {glue:text}`sc_n_items` paper items:
@@ -111,10 +96,12 @@ glue("sc_verify", scorecard.verify_text(scorecard.read_verify_report(verify_repo
 # {glue:text}`sc_n_survive` of those survive Holm's adjustment at a family-wise error rate of
 # {glue:text}`sc_alpha`.
 #
-# **Evidence ledger:** {glue:text}`sc_verify`
+# **Evidence ledger:** {glue:text}`sc_verify` (`make ledger-verify` recomputes a sample of the
+# ledger's records from their specs and compares them with what the chapters read; the page shows
+# its report, `.cache/ledger-verify.json`, or says that this build did not check.)
 
 # %% tags=["remove-input"]
-display(HTML(scorecard.html_table(rows=rows)))
+display(HTML(scorecard.verify_html(report) + scorecard.html_table(rows=rows)))
 
 # %% [markdown]
 # ## Excluded rows
@@ -125,14 +112,4 @@ display(HTML(scorecard.html_table(rows=rows)))
 # with the verdict they would have had, but take no part in the counts and in Holm's family.
 
 # %% tags=["remove-input"]
-ex = rows[rows["excluded"] != ""]
-if len(ex):
-    items = "".join(
-        f"<li><strong>{html.escape(r.item)}</strong>, {html.escape(r.setting)} "
-        f'(<a href="{html.escape(r.chapter, quote=True)}.html">{html.escape(r.chapter)}</a>): '
-        f"{html.escape(r.excluded)}</li>"
-        for r in ex.itertuples()
-    )
-    display(HTML(f"<ul>{items}</ul>"))
-else:
-    display(HTML("<p>No row is excluded in this build.</p>"))
+display(HTML(scorecard.excluded_html(rows)))

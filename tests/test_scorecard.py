@@ -222,3 +222,66 @@ def test_record_all_replaces_a_chapters_rows_in_one_call(tmp_path):
     with pytest.raises(ValueError, match="row 0 must give item, setting and verdict"):
         scorecard.record_all("05_x", [{"item": "Fig 4", "verdict": v}], directory=folder)
     assert len(scorecard.load(folder, missing=False)) == 3  # a bad row removes nothing
+
+
+def test_verify_report_in_the_ledger_s_layout(tmp_path):
+    # VerifyReport.to_dict's layout (ccl_lib.experiments.ledger): records' results name how they agreed
+    recs = [
+        {"key": "k1", "experiment": "location ccql seed=6", "result": "agrees (bit-identical: rows identical)"},
+        {"key": "k2", "experiment": "location ce seed=1", "result": "agrees (bit-identical: rows identical)"},
+    ]
+    rep = {"kind": "ledger_verify", "checked": 2, "agreed": 2, "records": recs, "sound": 159,
+           "refused": [{"key": "k9", "reason": "digest differs"}], "commit": "abcdef0123", "ok": False}  # fmt: skip
+    path = tmp_path / "ledger-verify.json"
+    path.write_text(json.dumps(rep))
+    got = scorecard.read_verify_report(path)
+    assert scorecard.verify_text(got) == (
+        "This build recomputed 2 of the ledger's 160 records (bit-identical); all 2 agreed. "
+        "Of the 160 records' digests and specs, 1 were refused."
+    )
+    rep.update(refused=[], sound=160, agreed=1)
+    rep["records"][1] = dict(recs[1], result="DISAGREES (within tolerance: test_acc 0.2 > 0.06)")
+    path.write_text(json.dumps(rep))
+    got = scorecard.read_verify_report(path)
+    assert scorecard.verify_text(got) == (
+        "This build recomputed 2 of the ledger's 160 records (1 bit-identical, 1 within tolerance); "
+        "1 agreed and 1 did not. The digests and specs of all 160 records held."
+    )
+    h = scorecard.verify_html(got)
+    assert "at commit <code>abcdef0</code>" in h and h.count("<li>") == 2 and "DISAGREES" in h
+    assert scorecard.verify_html(None) == ""
+    path.write_text(json.dumps(dict(rep, refused=[{"key": 3}])))
+    with pytest.raises(ValueError, match="'refused' must be a list"):
+        scorecard.read_verify_report(path)
+    path.write_text(json.dumps(dict(rep, sound=-1)))
+    with pytest.raises(ValueError, match="'sound' must be a non-negative integer"):
+        scorecard.read_verify_report(path)
+
+
+def test_page_findings_and_excluded_rows(folder):
+    scorecard.record("Table 1", "08_table1_p1", "location", verdict(paired(0.03, 0.01, 20), claim="higher"),
+                     directory=folder)  # fmt: skip
+    scorecard.record("Fig 5", "06_convergence", "x", "agrees", directory=folder)
+    scorecard.record("Scale confound", "11", "cifar10-cpu x0.01", verdict(paired(-0.1, 0.01, 10), claim="lower"),
+                     excluded="CCEL x0.01 ends at 30 % train accuracy", directory=folder)  # fmt: skip
+    rows = scorecard.load(folder)
+    f = scorecard.page_findings(rows, None)
+    # by hand: 3 items recorded, the other 11 of ITEMS "not run" (one row each); Table 1 and Fig 5 agree,
+    # the confound row is excluded (out of the verdict counts and of Holm's family, which holds Table 1's
+    # paired t-test alone: it excludes zero and survives)
+    assert len(scorecard.ITEMS) == 14
+    assert {k: f[k] for k in ("n_rows", "n_items", "n_agrees", "n_opposite", "n_notrun", "n_excluded")} == {
+        "n_rows": 14,
+        "n_items": 3,
+        "n_agrees": 2,
+        "n_opposite": 0,
+        "n_notrun": 11,
+        "n_excluded": 1,
+    }
+    assert (f["n_comparisons"], f["n_rejections"], f["n_survive"], f["alpha"]) == (1, 1, 1, "5 %")
+    assert f["verify"] == "Ledger records: not checked in this build."
+    h = scorecard.excluded_html(rows)
+    ex = rows[rows["excluded"] != ""]
+    assert h.count("<li>") == len(ex) and all(r in h for r in ex["excluded"])
+    assert '<a href="' in h and '<a href="' not in scorecard.excluded_html(rows, link=False)
+    assert scorecard.excluded_html(rows[rows["excluded"] == ""]) == "<p>No row is excluded in this build.</p>"

@@ -24,15 +24,15 @@ under the first folder above the working directory that holds the book's
 ``_toc.yml`` (papermill runs the chapters from ``notebooks/``).
 
 The package: :mod:`~ccl_lib.scorecard.rows` (items, recording, loading, Holm),
-:mod:`~ccl_lib.scorecard.page` (the page's tables) and :mod:`~ccl_lib.scorecard.verify` (the
+:mod:`~ccl_lib.scorecard.page` (the page's tables and numbers) and :mod:`~ccl_lib.scorecard.verify` (the
 ledger-verify report); every name is imported from ``ccl_lib.scorecard``.
 """
 
 from __future__ import annotations
 
-from .page import html_table, markdown_table, table
+from .page import excluded_html, html_table, markdown_table, page_findings, table
 from .rows import FAMILY_ALPHA, ITEMS, NOT_RUN, SCORECARD_FORMAT, clear, counts, load, record, record_all, scorecard_dir
-from .verify import read_verify_report, verify_text
+from .verify import read_verify_report, verify_html, verify_text
 
 __all__ = [
     "FAMILY_ALPHA",
@@ -41,13 +41,16 @@ __all__ = [
     "SCORECARD_FORMAT",
     "clear",
     "counts",
+    "excluded_html",
     "html_table",
     "load",
     "markdown_table",
+    "page_findings",
     "read_verify_report",
     "record",
     "record_all",
     "scorecard_dir",
     "table",
+    "verify_html",
     "verify_text",
 ]

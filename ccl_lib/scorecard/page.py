@@ -1,5 +1,6 @@
 """The scorecard page's tables: every field (:func:`table`), Markdown (:func:`markdown_table`) and the
-grouped HTML table that fits the book's column (:func:`html_table`).
+grouped HTML table that fits the book's column (:func:`html_table`); its numbers in words
+(:func:`page_findings`) and its list of excluded rows (:func:`excluded_html`).
 """
 
 from __future__ import annotations
@@ -7,9 +8,58 @@ from __future__ import annotations
 import html
 import math
 import os
-from typing import Any, Union
+from typing import Any, Optional, Union
 
-from .rows import _COLUMNS, FAMILY_ALPHA, ITEMS, _slug, load
+from .rows import _COLUMNS, FAMILY_ALPHA, ITEMS, _slug, counts, load
+from .verify import verify_text
+
+#: Glue names of :func:`page_findings` for the verdict words of :func:`counts` (``sc_n_<name>``).
+_WORD_NAMES = {"agrees": "agrees", "opposite": "opposite", "smaller than the paper's": "smaller",
+               "inconclusive": "inconclusive", "not reproduced": "not", "lower": "lower", "higher": "higher",
+               "no verdict": "noverdict", "not run": "notrun"}  # fmt: skip
+
+
+def page_findings(rows, verify_report: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """What the scorecard page says in words, by name (glue them with ``glue_findings("sc", ...)``).
+
+    ``n_rows``, ``n_items``, one ``n_<word>`` per verdict word (``n_agrees``, ``n_opposite``,
+    ``n_smaller``, ``n_inconclusive``, ``n_not``, ``n_lower``, ``n_higher``, ``n_noverdict``,
+    ``n_notrun``; excluded rows not counted), ``n_excluded``, Holm's family (``n_comparisons``,
+    ``n_rejections``, ``n_survive``, see :func:`counts`), ``alpha`` (the family-wise error rate,
+    ``"5 %"``) and ``verify`` (:func:`~ccl_lib.scorecard.verify_text` of the ledger-verify report).
+
+    Args:
+        rows: the frame :func:`load` returns.
+        verify_report: the report of :func:`~ccl_lib.scorecard.read_verify_report`, or ``None``.
+    """
+    n = counts(rows)
+    out: dict[str, Any] = {"n_rows": n["rows"], "n_items": n["items"]}
+    out.update({f"n_{name}": n[word] for word, name in _WORD_NAMES.items()})
+    out.update({f"n_{k}": n[k] for k in ("excluded", "comparisons", "rejections", "survive")})
+    out["alpha"] = f"{100 * FAMILY_ALPHA:g} %"
+    out["verify"] = verify_text(verify_report)
+    return out
+
+
+def excluded_html(rows, *, link: bool = True) -> str:
+    """The excluded rows as an HTML list: item, setting, chapter (a link) and the reason (issue 20 item 5).
+
+    Args:
+        rows: the frame :func:`load` returns.
+        link: link each chapter to ``<chapter>.html`` (the scorecard page sits beside the chapters).
+    """
+    missing = [c for c in _COLUMNS if c not in getattr(rows, "columns", [])]
+    if missing:
+        raise ValueError(f"rows must be the frame scorecard.load() returns; missing columns {missing}")
+    esc = html.escape
+    ex = rows[rows["excluded"] != ""]
+    if not len(ex):
+        return "<p>No row is excluded in this build.</p>"
+    items = []
+    for r in ex.itertuples():
+        ch = f'<a href="{esc(r.chapter, quote=True)}.html">{esc(r.chapter)}</a>' if link else esc(r.chapter)
+        items.append(f"<li><strong>{esc(r.item)}</strong>, {esc(r.setting)} ({ch}): {esc(r.excluded)}</li>")
+    return f"<ul>{''.join(items)}</ul>"
 
 
 def table(directory: Union[None, str, os.PathLike] = None):
