@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -67,27 +66,30 @@ evidence = "ledger"
 
 # %% tags=["remove-input"]
 # %matplotlib inline
-import json
-
-import pandas as pd
-from IPython.display import display
-from myst_nb import glue
-
-from ccl_lib import book, paper_results
-from ccl_lib.analysis.runs import run_runs, run_summary
-from ccl_lib.attacks import PAPER_ATTACKS, RELEASE_ATTACKS
-from ccl_lib.experiments import load_experiment
-from ccl_lib.metrics import p1_release
-from ccl_lib.verdicts import difference_interval
+from ccl_lib import book
 
 book.setup()
-if isinstance(overrides, str):  # papermill -p passes text
-    overrides = json.loads(overrides)
-seeds = [int(s) for s in book.param_list(seeds, "seeds")]
+from ccl_lib.parameters import check_parameters
+
+globals().update(check_parameters("12_code_vs_text", globals()))
+
+# %% tags=["remove-input"]
+from IPython.display import display
+
+from ccl_lib import paper_results
+from ccl_lib.analysis import code_variants
+from ccl_lib.analysis.findings import glue_findings
+from ccl_lib.analysis.runs import run_runs, run_summary
+from ccl_lib.experiments import load_experiment
+
 exp = load_experiment(experiment, dict(overrides))
 specs = [s for s in exp.specs() if s.seed in seeds]
-glue("n_seeds", str(len(seeds)), display=False)
-glue("setting", exp.config.get("description", experiment).split(":")[0], display=False)
+held, missing = code_variants.recorded_specs(specs)
+if evidence == "ledger" and missing:  # the book reads recorded runs only; -p evidence compute trains the rest
+    print(f"{len(missing)} of {len(specs)} runs are not in the ledger yet: `python -m ccl_lib record {experiment}`")
+    specs = held
+if not specs:
+    raise ValueError(f"the ledger holds no run of {experiment}: record it, or pass -p evidence compute")
 
 # %% [markdown]
 # ## Which P1 definition can Table 1 have used?
@@ -96,34 +98,24 @@ glue("setting", exp.config.get("description", experiment).split(":")[0], display
 # is $P1 = 2ab/(a+b)$ with $a$ the test accuracy and $b = 1 - x$. With the paper's text, $x$ is an
 # advantage, at least 0, so $P1 \le 2a/(a+1)$; with the release's `p_score`, $x$ is an attack
 # *accuracy*, at least 0.5 for any attack no worse than chance, so $P1 \le a/(a + 0.5) \le 2/3$
-# whatever the accuracy. {glue:text}`n_impossible` of Table 1's 15 values exceed 2/3 (Purchase and
+# whatever the accuracy. {glue:text}`ch12_n_impossible` of Table 1's 15 values exceed 2/3 (Purchase and
 # CIFAR-10); they cannot come from the release's definition. Example: the undefended CIFAR-10 model's
-# P1 of 0.741 at a test accuracy near 0.85 needs $b$ = {glue:text}`b_cifar10`, an advantage of
-# {glue:text}`x_cifar10` -- or an attack accuracy below chance. The table gives the least test
+# P1 of 0.741 at a test accuracy near 0.85 needs $b$ = {glue:text}`ch12_b_cifar10`, an advantage of
+# {glue:text}`ch12_x_cifar10` -- or an attack accuracy below chance. The table gives the least test
 # accuracy each definition needs (above 1: impossible).
 
 # %% tags=["remove-input"]
-cons = paper_results.p1_consistency()
-glue("n_impossible", str(int((~cons["release_possible"]).sum())), display=False)
-b = paper_results.required_complement(0.741, 0.85)
-glue("b_cifar10", f"{b:.3f}", display=False)
-glue("x_cifar10", f"{1 - b:.3f}", display=False)
-display(cons.round(3))
+display(paper_results.p1_consistency().round(3))
 
 # %% [markdown]
 # ## The runs
 #
-# {glue:text}`setting`, {glue:text}`n_seeds` paired seeds: every code variant trains beside its
+# {glue:text}`ch12_setting`, {glue:text}`ch12_n_seeds` paired seeds: every code variant trains beside its
 # default on the same splits and seeds, and every run is also scored by the release's attack forms.
 
 # %% tags=["remove-input"]
 df, runs = run_runs(specs, workers=workers, evidence=evidence)
 print(run_summary(df, runs))
-df["code_variant"] = df["hp_variant"].fillna("paper") if "hp_variant" in df else "paper"
-paper_rows = df[df["attack"].isin(PAPER_ATTACKS)]
-per_run = paper_rows.groupby(["defense", "code_variant", "seed"]).agg(
-    test_acc=("test_acc", "first"), max_adv=("advantage", "max")
-)
 
 # %% [markdown]
 # ## Defense variants: the effect on the privacy-utility verdict
@@ -133,19 +125,7 @@ per_run = paper_rows.groupby(["defense", "code_variant", "seed"]).agg(
 # 95 % t-intervals. An interval that excludes 0 says the difference moves that figure's point.
 
 # %% tags=["remove-input"]
-rows = []
-for (defense, variant), g in per_run.groupby(level=[0, 1]):
-    if variant == "paper" or (defense, "paper") not in per_run.index.droplevel(2):
-        continue
-    base = per_run.loc[(defense, "paper")]
-    both = g.droplevel([0, 1]).merge(base, left_index=True, right_index=True, suffixes=("", "_paper"))
-    row = {"defense": defense, "variant": variant, "n": len(both)}
-    for col in ("test_acc", "max_adv"):
-        ci = difference_interval(both[col].to_numpy(), both[f"{col}_paper"].to_numpy())
-        row.update({f"d_{col}": ci.mean, f"d_{col}_low": ci.low, f"d_{col}_high": ci.high})
-    rows.append(row)
-effects = pd.DataFrame(rows)
-display(effects.round(4))
+display(code_variants.defense_effects(df).round(4))
 
 # %% [markdown]
 # ## Attack variants: the release's forms on the same models
@@ -156,15 +136,7 @@ display(effects.round(4))
 # place of ccl_lib's.
 
 # %% tags=["remove-input"]
-pivot = df.pivot_table(index="key", columns="attack", values="advantage")
-arows = []
-for rel in RELEASE_ATTACKS:
-    ours = rel.removesuffix("_release")
-    if rel in pivot and ours in pivot:
-        ci = difference_interval(pivot[rel].to_numpy(), pivot[ours].to_numpy())
-        arows.append({"attack": ours, "release - ccl_lib": ci.mean, "low": ci.low, "high": ci.high, "runs": ci.n})
-attack_effects = pd.DataFrame(arows)
-display(attack_effects.round(4))
+display(code_variants.attack_effects(df).round(4))
 
 # %% [markdown]
 # ## Table 1 both ways
@@ -174,15 +146,13 @@ display(attack_effects.round(4))
 # The release's P1 is never above 2/3 and ranks the arms by one attack only.
 
 # %% tags=["remove-input"]
-t1 = df[df["defense"].isin(["vanilla", "ccel", "ccql"]) & (df["attack"] == "loss")].copy()
-t1["p1_release"] = [p1_release(a, x) for a, x in zip(t1["test_acc"], t1["balanced_accuracy"])]
-table = t1.groupby("defense")[["test_acc", "p1", "p1_release"]].mean()
+table = code_variants.p1_both_ways(df)
 display(table.round(4))
-glue("p1_rank_paper", " > ".join(table["p1"].sort_values(ascending=False).index), display=False)
-glue("p1_rank_release", " > ".join(table["p1_release"].sort_values(ascending=False).index), display=False)
+setting = exp.config.get("description", experiment).split(":")[0]
+glue_findings("ch12", code_variants.code_findings(table, n_seeds=len(seeds), setting=setting))
 
 # %% [markdown]
-# Order by the paper's P1: {glue:text}`p1_rank_paper`; by the release's: {glue:text}`p1_rank_release`.
+# Order by the paper's P1: {glue:text}`ch12_p1_rank_paper`; by the release's: {glue:text}`ch12_p1_rank_release`.
 #
 # ## What this means
 #

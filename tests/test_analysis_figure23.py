@@ -1,0 +1,111 @@
+"""Chapter 7's analysis (ccl_lib.analysis.figure23) and chapter 12's (ccl_lib.analysis.code_variants) on hand-built
+frames: Sec. 5.2's rule, paired verdicts, the cost of a grid, and the code variants' paired effects."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from ccl_lib.analysis import code_variants, figure23
+from ccl_lib.experiments.ledger import Ledger
+
+T2 = 4.302652729911275  # t_{2, 0.975}
+
+
+def _frame(variant_rows=False):
+    # vanilla acc .50; CCQL acc .55, loss adv .10/.12/.14; dropout acc .52, .20/.21/.25; label smoothing acc .45
+    arms = {"vanilla": (0.50, [0.40, 0.40, 0.40]), "ccql": (0.55, [0.10, 0.12, 0.14]),
+            "dropout": (0.52, [0.20, 0.21, 0.25]), "label_smoothing": (0.45, [0.01, 0.01, 0.01])}  # fmt: skip
+    if variant_rows:
+        arms["dropout|ccl_code"] = (0.53, [0.05, 0.06, 0.07])
+    rows = []
+    for arm, (acc, advs) in arms.items():
+        d, _, var = arm.partition("|")
+        for seed, adv in enumerate(advs):
+            for atk, a in (("loss", adv), ("entropy", adv / 2)):
+                rows.append({"run_id": f"{arm}{seed}", "key": f"{arm}{seed}", "defense": d, "seed": seed,
+                             "setting": f"toy/mlp {d}{'(variant=' + var + ')' if var else ''} size=10",
+                             "attack": atk, "paper_attack": True, "test_acc": acc, "advantage": a,
+                             "advantage_oracle": a + 0.01, "p1": 2 * acc * (1 - adv) / (acc + 1 - adv),
+                             "hp_variant": var or None, "balanced_accuracy": 0.5 + a / 2})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_point_label():
+    labels = {"ccql": "CCQL", "early_stopping": "Early stopping"}
+    assert figure23.point_label("location/mlp ccql(alpha=0.5, scale=1) size=1000", labels) == "CCQL (alpha=0.5)"
+    assert figure23.point_label("location/mlp early_stopping stop=20 size=1000", labels) == "Early stopping, epoch 20"
+
+
+def test_rule_table_picks_by_the_accuracy_bar_and_pairs_by_seed():
+    frames = figure23.seed_frames(_frame())
+    strict = figure23.rule_table(frames, 0.0)
+    assert strict.attrs["min_acc"] == pytest.approx(0.50)
+    loss = strict.loc["loss"]
+    assert loss["CCL setting"] == "ccql" and loss["baseline setting"] == "dropout"  # label smoothing is below the bar
+    diffs = [-0.10, -0.09, -0.11]
+    sd = pd.Series(diffs).std()
+    assert loss["difference"] == pytest.approx(-0.10)
+    assert loss["difference_high"] == pytest.approx(-0.10 + T2 * sd / math.sqrt(3))
+    assert loss["verdict"] == "agrees"
+    loose = figure23.rule_table(frames, 0.06)  # bar .44: label smoothing (.01) becomes the best baseline
+    assert loose.loc["loss", "baseline setting"] == "label_smoothing" and loose.loc["loss", "verdict"] == "opposite"
+    v, pair, rule = figure23.figure23_verdict(frames, strict, loose)
+    assert rule == "strict" and pair[1]["point"] == "dropout" and v.interval.mean == pytest.approx(-0.10)
+    ex = figure23.loss_example(frames, strict)
+    assert ex["baseline_iv"].mean == pytest.approx((0.20 + 0.21 + 0.25) / 3)
+    with pytest.raises(ValueError, match="tolerance"):
+        figure23.rule_table(frames, 1.5)
+
+
+def test_variant_verdicts_swap_only_the_coded_baseline():
+    both = figure23.variant_verdicts(_frame(variant_rows=True), acc_tolerance=0.02)
+    assert both["paper"][1][1]["point"] == "dropout" and both["paper"][0].word == "agrees"
+    # the fork's dropout (.05/.06/.07) beats CCQL (.10/.12/.14) by .05 every ... paired: +.05, +.06, +.07
+    assert both["ccl_code"][0].interval.mean == pytest.approx(0.06) and both["ccl_code"][0].word == "opposite"
+    with pytest.raises(ValueError, match="ccl_code"):
+        figure23.variant_verdicts(_frame(), acc_tolerance=0.02)
+
+
+class _FakeLedger(Ledger):
+    def __init__(self, recs):
+        self.root, self._recs = None, recs
+
+    def records(self, *, warn=True):
+        return iter(self._recs)
+
+    def keys(self):
+        return []
+
+
+def test_grid_cost_multiplies_runs_by_recorded_seconds():
+    from ccl_lib.experiments import grid
+
+    specs = grid("location", {"vanilla": [{}], "ccel": [{"alpha": 0.5}], "ccql": [{"alpha": 0.5}]}, seeds=[0, 1],
+                 epochs=30, size=1000)  # fmt: skip
+    specs = [s for s in specs if not (s.defense == "ccel" and s.seed == 1)]  # 2 vanilla, 1 CCEL, 2 CCQL
+    rec = lambda d, sec, ep=30: {"spec": {"dataset": "location", "epochs": ep, "defense": d},  # noqa: E731
+                                 "provenance": {"wall_seconds": sec, "cpu": "X", "threads": 1}}  # fmt: skip
+    led = _FakeLedger([rec("vanilla", 10), rec("vanilla", 20), rec("ccel", 30), rec("vanilla", 999, ep=120)])
+    c = figure23.grid_cost(specs, ledger=led, workers=2)
+    # vanilla 2 x 15 (measured), CCEL 1 x 30 (measured), CCQL 2 x 20 (imputed: mean of 10, 20, 30)
+    assert c["runs"] == 5 and c["seconds"] == pytest.approx(100.0) and c["hours_parallel"] == pytest.approx(100 / 7200)
+    assert c["per_defense"].loc["ccql", "source"] == "imputed" and c["measured_from"] == 3
+
+
+def test_code_variants_paired_effects_and_p1_both_ways():
+    df = _frame(variant_rows=True)
+    eff = code_variants.defense_effects(df).set_index("defense")
+    assert eff.loc["dropout", "d_max_adv"] == pytest.approx(((0.05 - 0.20) + (0.06 - 0.21) + (0.07 - 0.25)) / 3)
+    assert eff.loc["dropout", "d_test_acc"] == pytest.approx(0.01) and eff.loc["dropout", "n"] == 3
+    rel = df[df["attack"] == "loss"].assign(attack="loss_release", advantage=lambda t: t["advantage"] - 0.02)
+    att = code_variants.attack_effects(pd.concat([df, rel]))
+    assert att.set_index("attack").loc["loss", "release - ccl_lib"] == pytest.approx(-0.02)
+    t = code_variants.p1_both_ways(df)
+    x = 0.5 + 0.12 / 2  # CCQL's loss-attack accuracy, mean seed
+    assert t.loc["ccql", "p1_release"] == pytest.approx(
+        sum(2 * 0.55 * (1 - (0.5 + a / 2)) / (0.55 + 1 - (0.5 + a / 2)) for a in (0.10, 0.12, 0.14)) / 3
+    )
+    assert t.loc["ccql", "p1_release"] < 2 / 3 and x > 0.5

@@ -1,0 +1,110 @@
+"""Chapter 8's analysis (ccl_lib.analysis.p1): Table 1 over paired seeds, P1 both ways, the paper's references.
+
+Every expected number is computed by hand from Table 1 or from Eq. 13 written out here."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from ccl_lib.analysis import p1
+
+
+def eq13(acc, x):
+    return 2 * acc * (1 - x) / (acc + 1 - x)
+
+
+def test_reference_gain_is_the_smallest_tabular_gain_or_the_own_column():
+    gain, src = p1.reference_gain("CCQL", "location")
+    assert gain == pytest.approx(0.868 - 0.858) and "Purchase" in src  # Texas: 0.607 - 0.551 = 0.056
+    assert p1.reference_gain("CCEL", "location")[0] == pytest.approx(0.864 - 0.858)
+    assert p1.reference_gain("CCQL", "texas100")[0] == pytest.approx(0.607 - 0.551)
+    with pytest.raises(ValueError, match="CCQL"):
+        p1.paper_gains("w/o")
+
+
+def test_recipe_label_and_recipes():
+    assert p1.recipe_label(120, [50, 100]) == "120 epochs, milestones 50/100"
+    assert p1.recipe_label(120, "[50, 100]") == "120 epochs, milestones 50/100"
+    assert p1.recipe_label(30, "[]") == "30 epochs"
+    assert p1.table1_recipes(30, [], True) == [(30, []), (120, [50, 100])]
+    assert p1.table1_recipes(120, [50, 100], True) == [(120, [50, 100])]
+    assert p1.table1_recipes(30, [], False) == [(30, [])]
+
+
+def _frame():
+    rows = []
+    accs = {"vanilla": 0.50, "ccql": 0.52, "ccel": 0.49}
+    for seed in range(3):
+        for d, acc in accs.items():
+            for atk, adv, bal in (
+                ("loss", 0.30 + 0.01 * seed, 0.60),
+                ("confidence", 0.40, 0.55),
+                ("nn_sorted", 0.9, 0.9),
+            ):
+                rows.append({"run_id": f"{d}{seed}", "dataset": "location", "epochs": 30, "milestones": "[]",
+                             "defense": d, "seed": seed, "test_acc": acc, "attack": atk, "advantage": adv,
+                             "advantage_oracle": adv + 0.05, "balanced_accuracy": bal,
+                             "paper_attack": atk != "nn_sorted"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_table1_runs_computes_both_p1_definitions_by_eq13():
+    per_run = p1.table1_runs(_frame())
+    r = per_run[(per_run["method"] == "CCQL") & (per_run["seed"] == 0)].iloc[0]
+    assert (
+        r["max_advantage"] == pytest.approx(0.40) and r["worst_attack"] == "confidence"
+    )  # nn_sorted not a paper attack
+    assert r["p1"] == pytest.approx(eq13(0.52, 0.40))
+    assert r["p1_release"] == pytest.approx(eq13(0.52, 0.60))  # the loss attack's accuracy, not an advantage
+    assert set(per_run["recipe"]) == {"30 epochs"}
+
+
+def test_table1_summary_paired_change_and_verdict_against_the_reference():
+    rows = []
+    for seed, (base, d) in enumerate(((0.30, -0.001), (0.32, 0.001), (0.31, 0.003))):
+        for m, v in (("w/o", base), ("CCQL", base + d)):
+            rows.append({"dataset": "location", "recipe": "30 epochs", "method": m, "seed": seed, "test_acc": 0.5,
+                         "max_advantage": 0.7, "worst_attack": "loss", "p1": v, "p1_release": v / 2})  # fmt: skip
+    s = p1.table1_summary(pd.DataFrame(rows))
+    row = s[s["method"] == "CCQL"].iloc[0]
+    half = 4.302652729911275 * 0.002 / math.sqrt(3)  # t_{2, 0.975} * sd / sqrt(n); diffs -0.001, 0.001, 0.003
+    assert row["change"] == pytest.approx(0.001) and row["change_high"] == pytest.approx(0.001 + half)
+    v = s.attrs["verdicts"][("location", "30 epochs", "CCQL")]
+    assert v.word == "smaller than the paper's" and v.paper_effect == pytest.approx(0.010)  # holds 0, excludes 0.010
+    assert row["change_release"] == pytest.approx(0.0005)
+
+
+def test_findings_count_the_published_values_the_release_cannot_give():
+    df = _frame()
+    per_run = p1.table1_runs(df)
+    s = p1.table1_summary(per_run)
+    from ccl_lib.paper_results import table1
+
+    f = p1.table1_findings(s, per_run, table1())
+    # above 2/3: Purchase 0.868, 0.864, 0.858 and CIFAR-10 0.769, 0.797, 0.741
+    assert f["n_release_impossible"] == 6 and f["release_impossible_cols"] == "Purchase, CIFAR-10"
+    assert f["wo_p1"] == pytest.approx(eq13(0.50, 0.40)) and f["n_pairs"] == 2
+    ex = p1.table1_exercise_findings(df, s, per_run)
+    assert ex["ex1_drop_min"] == pytest.approx(eq13(0.49, 0.40) - eq13(0.49, 0.45))
+    assert ex["ex2_n_extra"] == 9 and ex["ex2_drop_max"] == pytest.approx(eq13(0.52, 0.40) - eq13(0.52, 0.9))
+    rows = p1.table1_scorecard_rows(s, models={"location": "mlp"})
+    words = {r["setting"].split(", ")[3].split()[0]: r for r in rows}  # CCQL: +0.02 accuracy every seed; CCEL: -0.01
+    assert words["CCQL"]["verdict"].word == "agrees" and words["CCQL"]["cause"] == ""
+    assert words["CCEL"]["verdict"].word == "opposite" and "Purchase" in words["CCEL"]["cause"]
+
+
+def test_gpu_records_keep_only_checked_full_runs(tmp_path):
+    good = {"kind": "paper_gpu", "format": 1, "smoke": False, "provenance": {"date": "2026-01-02"},
+            "table": [{"defense": "ccql", "test_acc": 0.9, "max_advantage": 0.1, "p1": 0.9}]}  # fmt: skip
+    (tmp_path / "a.json").write_text(json.dumps(good))
+    (tmp_path / "b.json").write_text(json.dumps({**good, "smoke": True}))
+    (tmp_path / "c.json").write_text(json.dumps({**good, "table": [{"defense": "ccql", "p1": "x"}]}))
+    (tmp_path / "d.json").write_text("{not json")
+    recs = p1.gpu_records(tmp_path)
+    assert [p.name for p, _ in recs] == ["a.json"]
+    line, table = p1.gpu_view(*recs[0], __import__("ccl_lib.paper_results", fromlist=["x"]).table1())
+    assert "a.json" in line and table.loc["CCQL", "paper P1"] == pytest.approx(0.769)
