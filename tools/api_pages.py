@@ -61,6 +61,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("ccl_lib.attacks.rmia", "RMIA"),
             ("ccl_lib.attacks.reference", "Reference models"),
             ("ccl_lib.attacks.strong", "Running the strong attacks"),
+            ("ccl_lib.attacks.strong_report", "Tables of the strong attacks"),
         ],
     ),
     (
@@ -115,12 +116,16 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("ccl_lib.analysis.findings", "A chapter's findings, glued by name"),
             ("ccl_lib.analysis.tables", "Tables of a sweep"),
             ("ccl_lib.analysis.curves", "Fig. 1 and 5: training curves"),
+            ("ccl_lib.analysis.arms", "The arms of each setting (chapters 4 and 6)"),
+            ("ccl_lib.analysis.figure1", "Fig. 1: CE against focal loss (chapter 4)"),
+            ("ccl_lib.analysis.convergence", "Fig. 5: convergence (chapter 6)"),
             ("ccl_lib.analysis.ablation", "Fig. 4: the alpha ablation"),
             ("ccl_lib.analysis.privacy_utility", "Fig. 2/3: privacy-utility"),
             ("ccl_lib.analysis.figure23", "Fig. 2/3 over seeds (chapter 7)"),
             ("ccl_lib.analysis.p1", "Table 1: P1"),
             ("ccl_lib.analysis.code_variants", "The code's forms beside the text's (chapter 12)"),
             ("ccl_lib.analysis.focal", "App. D: focal loss + CCL"),
+            ("ccl_lib.analysis.strong", "Chapter 10: strong attacks"),
             ("ccl_lib.plots", "Plots"),
             ("ccl_lib.formatting", "Formatting"),
             ("ccl_lib.book", "Chapter set-up"),
@@ -132,6 +137,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 
 #: Implementation modules whose public names are all re-exported by their package (no page of their own).
 INTERNAL_PREFIXES = (
+    "ccl_lib.confound.",
     "ccl_lib.confound.",
     "ccl_lib.data.",
     "ccl_lib.parameters.",
