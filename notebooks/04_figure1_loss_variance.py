@@ -62,7 +62,7 @@
 # the forty tabular runs from the evidence ledger (the line under the first heading says which
 # machines, dates and commit computed them) and trains the two image runs, a few minutes on 2 CPU
 # cores that later chapters reuse. `-p evidence compute` recomputes the tabular runs too: about
-# ten more minutes on 2 CPU cores (40 runs of 15-30 s).
+# five to ten more minutes on 2 CPU cores (40 runs of 15-30 s each, two at a time).
 
 # %% tags=["parameters"]
 # the image setting: a named experiment (ccl_lib/configs/experiments); "cifar10-cpu" is the

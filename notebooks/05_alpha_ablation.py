@@ -61,8 +61,8 @@
 # several hours. The default (Location, 30 epochs, five values of $\alpha$, twenty seeds: 220
 # runs) is read from the evidence ledger (`evidence-figure4-location`) in seconds; the line under
 # the first heading says which machines, dates and commit computed it. `-p evidence compute`
-# recomputes all 220 runs: about an hour on 2 CPU cores (15-30 s per run), or a few minutes
-# with `-p seeds "[0, 1, 2]"`.
+# recomputes all 220 runs: half an hour to an hour on 2 CPU cores (15-30 s per run, two at a
+# time), or a few minutes with `-p seeds "[0, 1, 2]"`.
 
 # %% tags=["parameters"]
 # a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)

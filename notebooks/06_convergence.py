@@ -59,7 +59,8 @@
 # on 2 CPU cores. The default reads the sixty tabular runs from the evidence ledger (the line
 # under the first heading says which machines, dates and commit computed them) and trains the
 # image runs, several minutes on 2 CPU cores (chapters 4 and 11 reuse them). `-p evidence compute`
-# recomputes the tabular runs too: about 20 more minutes on 2 CPU cores (60 runs of 15-30 s).
+# recomputes the tabular runs too: about 10-15 more minutes on 2 CPU cores (60 runs of 15-30 s
+# each, two at a time).
 
 # %% tags=["parameters"]
 # the image setting: a named experiment (ccl_lib/configs/experiments); "cifar10-cpu" is the

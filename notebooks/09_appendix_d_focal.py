@@ -47,8 +47,8 @@
 # of a CPU. The default (Location, 30 epochs, three of the four values of $\alpha$, twenty paired
 # seeds: 80 runs) is read from the evidence ledger (`evidence-appendixd-location`) in seconds; the
 # line under the first heading says which machines, dates and commit computed it, and its
-# focal-loss runs are chapter 4's. `-p evidence compute` recomputes all 80 runs: about half an
-# hour on 2 CPU cores (15-30 s per run), or a few minutes with `-p seeds "[0, 1, 2]"`.
+# focal-loss runs are chapter 4's. `-p evidence compute` recomputes all 80 runs: 10-20 minutes
+# on 2 CPU cores (15-30 s per run, two at a time), or a few minutes with `-p seeds "[0, 1, 2]"`.
 
 # %% tags=["parameters"]
 # a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
@@ -252,7 +252,7 @@ _ = scorecard.record_all(CHAPTER, rows)
 # ```
 #
 # Three new settings of twenty seeds (the focal-loss runs are read from the ledger): 60 runs,
-# about 20 minutes on 2 CPU cores (`-p seeds "[0, 1, 2]"`: about a minute).
+# 10-15 minutes on 2 CPU cores (`-p seeds "[0, 1, 2]"`: about a minute).
 # Chapter 3 showed that both terms multiply the cross-entropy gradient by a weight that is $\alpha$
 # for badly fitted examples and grows towards 1 as $p_y \to 1$; the quadratic term's weight grows
 # faster, so expect the same shape of result with somewhat higher accuracy and advantage at equal
