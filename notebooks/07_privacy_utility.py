@@ -250,7 +250,7 @@ found = figure23.utility_findings(frames, strict, loose, ex, ex_rule, fig23, acc
 found.update({f"cost_{k}": v for k, v in cost.items() if k != "per_defense"})
 if variants_experiment:
     found.update({f"var_{r}": v.text(percent=True, digits=1) for r, (v, _, _) in both.items()})
-glue_findings("ch07", {**found, **figure23.utility_exercise_findings(df, frames, LABELS)})
+_ = glue_findings("ch07", {**found, **figure23.utility_exercise_findings(df, frames, LABELS)})
 
 # %% tags=["remove-input"]
 setting_text = f"{dataset}, {df['model'].iloc[0]}, {epochs} epochs, {frames['n_seeds']} seeds"

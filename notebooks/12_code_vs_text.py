@@ -149,7 +149,7 @@ display(code_variants.attack_effects(df).round(4))
 table = code_variants.p1_both_ways(df)
 display(table.round(4))
 setting = exp.config.get("description", experiment).split(":")[0]
-glue_findings("ch12", code_variants.code_findings(table, n_seeds=len(seeds), setting=setting))
+_ = glue_findings("ch12", code_variants.code_findings(table, n_seeds=len(seeds), setting=setting))
 
 # %% [markdown]
 # Order by the paper's P1: {glue:text}`ch12_p1_rank_paper`; by the release's: {glue:text}`ch12_p1_rank_release`.
