@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -82,41 +81,39 @@ seed = 0
 from ccl_lib import book
 
 book.setup()
+from ccl_lib.parameters import check_parameters
 
+globals().update(check_parameters("01_membership_inference", globals()))
+
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from myst_nb import glue
 
 from ccl_lib import metrics
+from ccl_lib.analysis.findings import glue_findings
+from ccl_lib.analysis.foundations import membership_findings
 from ccl_lib.attacks import TABULAR_ATTACKS, best_threshold, metric_scores, run_attacks
 from ccl_lib.data import load_dataset
-from ccl_lib.formatting import format_table, pct
+from ccl_lib.experiments import RunSpec
+from ccl_lib.formatting import format_table
 from ccl_lib.models import build_model
 from ccl_lib.plots import book_figsize
 from ccl_lib.splits import make_splits
-from ccl_lib.train import TrainConfig, fit, predict_logits
+from ccl_lib.train import fit, predict_logits
 from ccl_lib.utils import seed_everything
 
-# papermill passes lists as text (-p milestones "[50, 100]")
-milestones = [int(m) for m in book.param_list(milestones, "milestones")]
-low_fprs = [float(f) for f in book.param_list(low_fprs, "low_fprs")]
 if cpu_threads:
     torch.set_num_threads(cpu_threads)
-
-# %% [markdown]
-# ## Data and the four splits
-#
-# Location {cite}`shokri2017membership` has 5,010 users, each a binary vector of 446 visited
-# location types, labelled with one of 30 geosocial clusters. As in the paper (Sec. 5.1), the pool
-# is split into four disjoint, class-stratified parts: the target's members (its training set),
-# the target's non-members (its test set), and the same two parts for the shadow model.
 
 # %%
 ds = load_dataset(dataset)
 # part_size None, or too large for the data set (digits): all of it, in four equal parts
-splits = make_splits(ds.y, n_parts=4, size=book.fit_part_size(dataset, part_size), seed=seed)
+size = book.fit_part_size(dataset, part_size)
+splits = make_splits(ds.y, n_parts=4, size=size, seed=seed)
+# the recipe of Sec. 5.1 (SGD, lr 0.1, momentum 0.9, weight decay 5e-4, batch 128), as every chapter's runs
+spec = RunSpec(dataset=dataset, model=model_name, epochs=epochs, milestones=tuple(milestones), size=size, seed=seed)
 
 
 def part(name):
@@ -153,9 +150,9 @@ format_table(parts, percent=["largest class share"], hide_index=True)
 # %%
 def train(train_part, test_part, run_seed, n_epochs=epochs):
     seed_everything(run_seed)
-    model = build_model(model_name, ds.input_shape, ds.num_classes)
+    model = build_model(spec.resolved_model, ds.input_shape, ds.num_classes)
     (x, y), (xt, yt) = data[train_part], data[test_part]
-    config = TrainConfig(epochs=n_epochs, milestones=tuple(milestones), seed=run_seed)
+    config = spec.replace(epochs=n_epochs).train_config(run_seed)
     result = fit(model, x, y, x_test=xt, y_test=yt, config=config, progress=False)
     return model, result.history_frame()
 
@@ -344,34 +341,10 @@ shown.columns = ["attack", "advantage (shadow rule)", "oracle advantage", "AUC",
 format_table(shown, percent=[c for c in shown.columns if c not in ("attack", "AUC")], hide_index=True)
 
 # %% tags=["remove-input"]
-rep = report.set_index("attack")
-loss_row = rep.loc["loss"]
-gap_row = final.loc["target"]
-glue("ch01_train_acc", pct(float(gap_row["train accuracy"]), 1), display=False)
-glue("ch01_test_acc", pct(float(gap_row["test accuracy"]), 1), display=False)
-glue("ch01_loss_in", float(target_in.mean()), display=False)
-glue("ch01_loss_out", float(target_out.mean()), display=False)
-glue("ch01_adv_shadow", pct(adv_shadow, 1), display=False)
-glue("ch01_adv_oracle", pct(adv_oracle, 1), display=False)
-glue("ch01_tpr_shadow", pct(tpr_shadow, 1), display=False)
-glue("ch01_fpr_shadow", pct(fpr_shadow, 1), display=False)
-glue("ch01_auc", auc, display=False)
-tpr1_global = metrics.tpr_at_fpr(scores, labels, 0.01)
-glue("ch01_tpr1_global", pct(tpr1_global, 1), display=False)
-glue("ch01_loss_adv_class", pct(float(loss_row["advantage"]), 1), display=False)
-glue("ch01_loss_oracle_class", float(loss_row["advantage_oracle"]), display=False)
-glue("ch01_loss_tpr1_class", pct(float(loss_row["tpr@1%"]), 1), display=False)
-glue("ch01_class_vs_global", "higher" if loss_row["advantage"] > adv_shadow else "lower", display=False)
-glue("ch01_class_vs_global_tpr", "higher" if loss_row["tpr@1%"] > tpr1_global else "lower", display=False)
-best_attack = rep["advantage"].idxmax()
-glue("ch01_best_attack", best_attack.replace("_", " "), display=False)
-glue("ch01_best_adv", pct(float(rep.loc[best_attack, "advantage"]), 1), display=False)
-oracle_gap = rep["advantage_oracle"] - rep["advantage"]
-glue("ch01_gap_min", pct(float(oracle_gap.min()), 1), display=False)
-glue("ch01_gap_max", pct(float(oracle_gap.max()), 1), display=False)
-glue("ch01_n_members", f"{len(target_in):,}", display=False)
-glue("ch01_n_classes", ds.num_classes, display=False)
-glue("ch01_per_class", int(round(len(shadow_in) / ds.num_classes)), display=False)
+attack = dict(adv_shadow=adv_shadow, adv_oracle=adv_oracle, tpr_shadow=tpr_shadow, fpr_shadow=fpr_shadow, auc=auc)
+findings = membership_findings(final=final, report=report, target_in=target_in, target_out=target_out, scores=scores,
+                               labels=labels, attack=attack, num_classes=ds.num_classes, n_shadow_in=len(shadow_in))  # fmt: skip
+_ = glue_findings("ch01", findings)
 
 # %% [markdown]
 # ## What we saw

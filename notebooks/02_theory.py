@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -99,25 +98,26 @@ seed = 0
 from ccl_lib import book
 
 book.setup()
+from ccl_lib.parameters import check_parameters
 
+globals().update(check_parameters("02_theory", globals()))
+
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 from myst_nb import glue
-from scipy.stats import norm
 
 from ccl_lib import scorecard, theory
+from ccl_lib.analysis.findings import glue_findings
 from ccl_lib.data import load_dataset
 from ccl_lib.formatting import format_table, pct
 from ccl_lib.plots import book_figsize
 
 CHAPTER = "02_theory"
-# papermill passes lists as text (-p dirichlet_mu "[0.9, 0.05, 0.05]")
-fprs = [float(f) for f in book.param_list(fprs, "fprs")]
-dirichlet_mu = [float(m) for m in book.param_list(dirichlet_mu, "dirichlet_mu")]
-scorecard.clear(CHAPTER)
 rng = np.random.default_rng(seed)
+sc_rows = []  # the chapter's scorecard rows, recorded at its end (scorecard.record_all)
 
 # %% [markdown]
 # ## Theorem 3.1: a convex loss favours a small spread of $p_y$
@@ -203,13 +203,14 @@ margin31 = float(np.min(thm31.E_ce - thm31.bound_ce))
 glue("ch02_t31_n", len(thm31), display=False)
 glue("ch02_t31_all", "every one" if bool(thm31.holds.all()) else "not every one", display=False)
 glue("ch02_t31_cmin", float(thm31.c_ce.min()), display=False)
-_ = scorecard.record(
-    "Thm 3.1",
-    CHAPTER,
-    f"exact E[l(p_y)] on {len(thm31)} Beta distributions (CE, focal)",
-    "agrees" if bool(thm31.holds.all()) else "not reproduced",
-    f"smallest E[l] - bound = {margin31:.2g}; smallest CE coefficient {thm31.c_ce.min():.3f} >= B/2 = 0.5",
-    "" if bool(thm31.holds.all()) else "the bound fails on a sampled distribution",
+sc_rows.append(
+    dict(
+        item="Thm 3.1",
+        setting=f"exact E[l(p_y)] on {len(thm31)} Beta distributions (CE, focal)",
+        verdict="agrees" if bool(thm31.holds.all()) else "not reproduced",
+        interval=f"smallest E[l] - bound = {margin31:.2g}; smallest CE coefficient {thm31.c_ce.min():.3f} >= B/2 = 0.5",
+        cause="" if bool(thm31.holds.all()) else "the bound fails on a sampled distribution",
+    )
 )
 
 # %% [markdown]
@@ -366,13 +367,15 @@ glue("ch02_t32_exp_min", float(thm32.B_exp.min()), display=False)
 glue("ch02_t32_exp_max", float(thm32.B_exp.max()), display=False)
 glue("ch02_ccel_neg_from", float(neg.min()) if len(neg) else float("nan"), display=False)
 glue("ch02_ccel_pos_to", float(pos.max()) if len(pos) else float("nan"), display=False)
-_ = scorecard.record(
-    "Thm 3.2",
-    CHAPTER,
-    f"exact B on {len(thm32)} Beta distributions (exp, quadratic terms)",
-    "agrees" if ok32 else "not reproduced",
-    f"B in [{thm32.B_exp.min():.3f}, {thm32.B_exp.max():.3f}] (exp), {thm32.B_quadratic.mean():.3f} (quadratic)",
-    "" if ok32 else "a sampled distribution gives B >= 0 or B outside the proof's range",
+sc_rows.append(
+    dict(
+        item="Thm 3.2",
+        setting=f"exact B on {len(thm32)} Beta distributions (exp, quadratic terms)",
+        verdict="agrees" if ok32 else "not reproduced",
+        interval=f"B in [{thm32.B_exp.min():.3f}, {thm32.B_exp.max():.3f}] (exp), {thm32.B_quadratic.mean():.3f} "
+        "(quadratic)",
+        cause="" if ok32 else "a sampled distribution gives B >= 0 or B outside the proof's range",
+    )
 )
 
 # %% [markdown]
@@ -451,30 +454,11 @@ for fpr in fprs:
 
 # %% tags=["remove-input"]
 fig, ax = plt.subplots(figsize=book_figsize(1, 1, aspect=0.55))
-rows = []
 for fpr in fprs:
     (line,) = ax.plot(sigmas, curves[fpr], label=f"Eq. 18, FPR = {pct(fpr, 0)}")
-    ax.errorbar(
-        sim_sigmas,
-        [s.advantage for s in sims[fpr]],
-        yerr=[1.96 * s.advantage_se for s in sims[fpr]],
-        fmt="o",
-        color=line.get_color(),
-        capsize=2,
-        label=f"simulated, FPR = {pct(fpr, 0)} (95 % interval)",
-    )
-    for s_, sim in zip(sim_sigmas, sims[fpr]):
-        rows.append(
-            dict(
-                fpr=fpr,
-                sigma_s=s_,
-                closed_form=sim.closed_form,
-                simulated=sim.advantage,
-                se=sim.advantage_se,
-                realized_fpr=sim.fpr,
-                tau=sim.threshold,
-            )
-        )
+    adv, se = [s.advantage for s in sims[fpr]], [1.96 * s.advantage_se for s in sims[fpr]]
+    ax.errorbar(sim_sigmas, adv, yerr=se, fmt="o", color=line.get_color(), capsize=2,
+                label=f"simulated, FPR = {pct(fpr, 0)} (95 % interval)")  # fmt: skip
 ax.plot(sigmas, oracle, "k:", label="oracle: best threshold")
 ax.set(
     xlabel=r"member loss std $\sigma_S$",
@@ -484,8 +468,7 @@ ax.set(
 )
 ax.legend(loc="upper right")
 plt.show()
-thm61 = pd.DataFrame(rows)
-thm61["z"] = (thm61.simulated - thm61.closed_form) / thm61.se
+thm61 = theory.eq18_table(sims, sim_sigmas)
 
 # %% tags=["hide-output", "remove-input"]
 format_table(
@@ -496,30 +479,9 @@ format_table(
 )
 
 # %% tags=["remove-input"]
-worst = thm61.loc[(thm61.simulated - thm61.closed_form).abs().idxmax()]
-glue("ch02_t61_maxdiff", float(abs(worst.simulated - worst.closed_form)), display=False)
-glue("ch02_t61_maxz", float(abs(worst.z)), display=False)
-glue("ch02_t61_worst_fpr", pct(float(worst.fpr), 0), display=False)
-trend61 = {}
-for k, fpr in enumerate(fprs):
-    tau_f = mu_d + norm.ppf(fpr) * sigma_d
-    falls = bool(curves[fpr][-1] < curves[fpr][0])
-    trend61[fpr] = falls
-    glue(f"ch02_t61_fpr{k}", pct(fpr, 0), display=False)
-    glue(f"ch02_t61_tau{k}", float(tau_f), display=False)
-    glue(f"ch02_t61_side{k}", "above" if tau_f > mu_s else "below", display=False)
-    glue(f"ch02_t61_trend{k}", "falls" if falls else "rises", display=False)
-    glue(f"ch02_t61_from{k}", float(curves[fpr][0]), display=False)
-    glue(f"ch02_t61_to{k}", float(curves[fpr][-1]), display=False)
-    _ = scorecard.record(
-        "Thm 6.1",
-        CHAPTER,
-        f"Gaussian losses, FPR {pct(fpr, 0)} (tau {'above' if tau_f > mu_s else 'below'} mu_S)",
-        "agrees" if falls else "not reproduced",
-        f"Eq. 18 from {curves[fpr][0]:.3f} to {curves[fpr][-1]:.3f} as sigma_S goes {sigmas[0]:g} -> {sigmas[-1]:g}; "
-        f"simulation within {abs(worst.simulated - worst.closed_form):.3f} of Eq. 18",
-        "" if falls else "Eq. 18 rises with sigma_S when the threshold lies below the members' mean loss (small FPR)",
-    )
+f61, rows61 = theory.thm61_findings(thm61, curves, sigmas, mu_s=mu_s, mu_d=mu_d, sigma_d=sigma_d)
+glue_findings("ch02", f61)
+sc_rows += rows61
 
 # %% [markdown]
 # ## Proposition 4.2: the CCL gradient is a scaled CE gradient
@@ -562,25 +524,11 @@ bounds42 = {concave: theory.gradient_bounds(z, t, alpha, concave) for concave in
 
 # %% tags=["remove-input"]
 fig, ax = plt.subplots(figsize=book_figsize(1, 1, aspect=0.55, width=6.0))
-rows = []
 for (concave, gb), marker in zip(bounds42.items(), ("o", "s")):
     ratio = np.nanmax(gb.ratio, axis=1)  # the same for every class j of an example
     sc = ax.scatter(gb.p_y, ratio, s=4, marker=marker, label=f"{concave}: ratio of autograd gradients")
     for level in (gb.lower, gb.upper):
         ax.axhline(level, color=sc.get_facecolor()[0], ls="--", lw=1)
-    r = gb.ratio[np.isfinite(gb.ratio)]
-    rows.append(
-        {
-            "concave term": concave,
-            "A": gb.A,
-            "lower bound": gb.lower,
-            "upper bound": gb.upper,
-            "smallest ratio": r.min(),
-            "largest ratio": r.max(),
-            "same sign": bool((r > 0).all()),
-            "holds": gb.holds,
-        }
-    )
 ax.set(
     xlabel="$p_y$",
     ylabel=r"$|\partial\ell_{ccl}/\partial z_j| \,/\, |\partial\ell_{ce}/\partial z_j|$",
@@ -588,23 +536,11 @@ ax.set(
 )
 ax.legend(markerscale=3)
 plt.show()
-prop42 = pd.DataFrame(rows)
+prop42 = theory.prop42_table(bounds42)
 format_table(prop42, hide_index=True)
 
 # %% tags=["remove-input"]
-ok42 = bool(prop42.holds.all() and prop42["same sign"].all())
-_ = scorecard.record(
-    "Prop 4.2",
-    CHAPTER,
-    f"autograd on {n_logits} random logit vectors, alpha {alpha:g}",
-    "agrees" if ok42 else "not reproduced",
-    "; ".join(
-        f"{r['concave term']}: ratio in [{r['smallest ratio']:.3f}, {r['largest ratio']:.3f}] "
-        f"within [{r['lower bound']:.3f}, {r['upper bound']:.3f}]"
-        for r in rows
-    ),
-    "holds for magnitudes; as printed, Eq. 12's inequalities flip for j = y (negative CE gradient)",
-)
+sc_rows.append(theory.prop42_scorecard_row(prop42, n_logits=n_logits, alpha=alpha))
 
 # %% [markdown]
 # ## Lemma C.1 and Proposition C.2: do the attack metrics inherit the variance of $p_y$?
@@ -685,56 +621,9 @@ format_table(c2_wide, caption="Var(f(P)) by Monte Carlo and by the delta method,
 
 
 # %% tags=["remove-input"]
-def holds_from(d):
-    """Smallest alpha_0 from which the Monte Carlo variance falls at every step as alpha_0 grows."""
-    ok = d.holds.iloc[:-1].astype(bool).to_numpy()  # row i: Var at alpha0[i] > Var at alpha0[i + 1]
-    k = len(ok)
-    while k > 0 and ok[k - 1]:
-        k -= 1
-    return float(d.alpha0.iloc[k])
-
-
-hold_from = {label: holds_from(d) for label, d in c2.items()}
-ent = c2["entropy"].set_index("alpha0").mc_var
-glue("ch02_c2_peak", float(ent.idxmax()), display=False)
-glue("ch02_c2_peakvar", float(ent.max()), display=False)
-glue("ch02_c2_lowvar", float(ent.iloc[0]), display=False)
-glue("ch02_c2_low_a0", float(ent.index[0]), display=False)
-glue("ch02_c2_ent_from", hold_from["entropy"], display=False)
-glue("ch02_c2_ment_from", hold_from["modified entropy"], display=False)
-glue("ch02_c2_ce_from", hold_from["loss (CE)"], display=False)
-whole = max(hold_from["modified entropy"], hold_from["loss (CE)"]) <= alpha0s[0]
-glue(
-    "ch02_c2_unbounded",
-    "for them the proposition holds over the whole grid" if whole else "below that, they fail as well",
-    display=False,
-)
-every = pd.concat(c2.values())
-rel = every.rel_error.abs()
-glue("ch02_c2_err_hi", pct(float(rel[every.alpha0 >= 100].max()), 1), display=False)
-ratio = np.maximum(every.delta_var / every.mc_var, every.mc_var / every.delta_var)
-glue("ch02_c2_factor_lo", float(ratio[every.alpha0 < 2].max()), display=False)
-setting_c2 = f"Dirichlet, mu = {tuple(dirichlet_mu)}, Monte Carlo over alpha_0"
-for label, d in c2.items():
-    a_from = hold_from[label]
-    _ = scorecard.record(
-        "Prop C.2",
-        CHAPTER,
-        f"{setting_c2}, {label}, alpha_0 from {a_from:.2g} up",
-        "agrees",
-        f"Monte Carlo Var falls at every step as alpha_0 grows from {a_from:.2g} to {alpha0s[-1]:g}",
-    )
-    fails = d[(d.holds == False) & (d.significant == True)]  # noqa: E712 (object column with None)
-    if len(fails):
-        _ = scorecard.record(
-            "Prop C.2",
-            CHAPTER,
-            f"{setting_c2}, {label}, alpha_0 below {a_from:.2g}",
-            "not reproduced",
-            f"Var({label}) peaks at alpha_0 = {float(d.set_index('alpha0').mc_var.idxmax()):.2g}; "
-            f"{len(fails)} steps where it falls as Var(P_y) rises (each > 3 standard errors)",
-            "the delta method's monotonicity does not carry over to diffuse outputs, where the metric saturates",
-        )
+fc2, rows_c2 = theory.c2_findings(c2, alpha0s, dirichlet_mu)
+glue_findings("ch02", fc2)
+sc_rows += rows_c2
 
 # %% [markdown]
 # For concentrated outputs (large $\alpha_0$, left of the figure) the delta method is accurate and
@@ -806,27 +695,7 @@ lr_results = {
 }
 
 # %% tags=["remove-input"]
-names = {
-    "ce": "CE: g",
-    "h_of_g": "h(g), Eq. 20",
-    "ccl": f"per-example CCL (α={alpha:g})",
-    "concave": "per-example concave term",
-}
-ce_best = lr_results["ce"].params[np.argmin(lr_results["ce"].values)]
-lr_table = pd.DataFrame(
-    [
-        {
-            "objective": names[k],
-            "starts": len(r.values),
-            "starts at the best value": int((r.values - r.values.min() < 1e-8).sum()),
-            "spread of final values": r.value_spread,
-            "largest probability difference": r.max_prob_diff,
-            "max |grad g| at the best end point": r.ce_grad_norms[np.argmin(r.values)],
-            "max |W - W_ce*|": float(np.abs(r.params[np.argmin(r.values)] - ce_best).max()),
-        }
-        for k, r in lr_results.items()
-    ]
-)
+lr_table = theory.global_minimum_table(lr_results, alpha=alpha)
 fig, ax = plt.subplots(1, 2, figsize=book_figsize(1, 2, aspect=0.9))
 jitter = np.random.default_rng(seed).uniform(-0.15, 0.15, lr_n_starts)
 for k, r in enumerate(lr_results.values()):
@@ -846,25 +715,9 @@ plt.show()
 format_table(lr_table, hide_index=True)
 
 # %% tags=["remove-input"]
-n_other = {k: int((r.values - r.values.min() >= 1e-8).sum()) for k, r in lr_results.items()}
-glue("ch02_s6_hog_other", n_other["h_of_g"], display=False)
-glue("ch02_s6_ccl_other", n_other["ccl"], display=False)
-glue("ch02_s6_conc_other", n_other["concave"], display=False)
-glue("ch02_s6_starts", lr_n_starts, display=False)
-glue("ch02_s6_ccl_grad", float(lr_results["ccl"].ce_grad_norms[np.argmin(lr_results["ccl"].values)]), display=False)
-glue("ch02_s6_ccl_same", "the same minimum" if n_other["ccl"] == 0 else "different end points", display=False)
-glue("ch02_s6_conc_word", "stopped elsewhere" if n_other["concave"] else "also reached one minimum", display=False)
-ok_s6 = n_other["h_of_g"] == 0 and n_other["ccl"] == 0
-_ = scorecard.record(
-    "Sec. 6",
-    CHAPTER,
-    f"logistic regression on {lr_dataset}, L-BFGS from {lr_n_starts} starts",
-    "agrees" if ok_s6 else "not reproduced",
-    f"starts away from the best value: h(g) {n_other['h_of_g']}, per-example CCL {n_other['ccl']}, "
-    f"concave term alone {n_other['concave']} of {lr_n_starts}",
-    "the proof covers h(g) of the whole objective, not the per-example loss used in training"
-    + ("; the per-example concave term alone has other stationary points" if n_other["concave"] else ""),
-)
+f6, rows6 = theory.global_minimum_findings(lr_results, n_starts=lr_n_starts, dataset=lr_dataset)
+glue_findings("ch02", f6)
+_ = scorecard.record_all(CHAPTER, sc_rows + rows6)
 
 # %% [markdown]
 # ## What we saw

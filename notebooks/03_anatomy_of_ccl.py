@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -67,32 +66,24 @@ seed = 0
 from ccl_lib import book
 
 book.setup()
+from ccl_lib.parameters import check_parameters
 
+globals().update(check_parameters("03_anatomy_of_ccl", globals()))
+
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from myst_nb import glue
-from scipy.optimize import brentq
 
 from ccl_lib import scorecard, theory
-from ccl_lib.book import param_list
+from ccl_lib.analysis import foundations
+from ccl_lib.analysis.findings import glue_findings
 from ccl_lib.formatting import format_table
-from ccl_lib.losses import CONCAVE_TERMS, concave_coefficient
+from ccl_lib.losses import concave_coefficient
 from ccl_lib.plots import book_figsize
 
 CHAPTER = "03_anatomy_of_ccl"
-scorecard.clear(CHAPTER)
-alphas = [float(a) for a in param_list(alphas, "alphas")]
-
-# %% [markdown]
-# ## The loss as a function of $p_y$
-#
-# The concave terms are shifted by a constant so that every loss is $0$ at $p_y = 1$, the
-# normalization of Theorems 3.1 and 3.2 (a constant changes no gradient;
-# {func}`ccl_lib.theory.p_loss`). Cross-entropy and focal loss are convex in $p_y$. The concave
-# terms bend the curve the other way. With $\alpha < 1$ the CCL is still steep near $p_y = 0$
-# (the $-\alpha\log p_y$ part), but it is less convex, or even concave, near $p_y = 1$.
 
 # %%
 p = np.linspace(1e-3, 1.0, n_grid)
@@ -113,86 +104,22 @@ def style(name):
     return dict(color=color, ls=["--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1))][k % 5])
 
 
+curves, shape = foundations.loss_shapes(losses, p)
 fig, ax = plt.subplots(1, 2, figsize=book_figsize(1, 2, aspect=0.8))
-rows = []
-for name, fn in losses.items():
-    val, d1, d2 = theory.loss_derivatives(fn, p)
+for name, (val, d2) in curves.items():
     ax[0].plot(p, val, label=name, **style(name))
     ax[1].plot(p, d2, **style(name))
-    at = {q: theory.loss_derivatives(fn, [q]) for q in (0.1, 0.5, 0.9, 1.0)}
-    rows.append(
-        {
-            "loss": name,
-            **{f"l({q:g})": float(at[q][0][0]) for q in (0.1, 0.5, 0.9)},
-            "l''(0.1)": float(at[0.1][2][0]),
-            "l''(0.9)": float(at[0.9][2][0]),
-            "l''(1)": float(at[1.0][2][0]),
-        }
-    )
 ax[0].set(xlabel="$p_y$", ylabel=r"$\ell(p_y) - \ell(1)$", ylim=(0, 4), title="loss")
 ax[1].set(xlabel="$p_y$", ylabel=r"$\ell''(p_y)$", ylim=(-3, 6), title="curvature (convex > 0 > concave)")
 ax[1].axhline(0, color="gray", lw=0.8)
 fig.legend(*ax[0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4)
 plt.tight_layout()
 plt.show()
-shape = pd.DataFrame(rows)
 format_table(shape, hide_index=True)
-
-# %% tags=["remove-input"]
-crit_exp = np.e / (1 + np.e)  # alpha - (1 - alpha) e = 0
-crit_qua = 0.5  # alpha - (1 - alpha) = 0
-glue("ch03_crit_exp", crit_exp, display=False)
-focal_row = shape.set_index("loss").loc[f"focal (γ={gamma:g})"]
-ce_row = shape.set_index("loss").loc["CE"]
-glue("ch03_focal_d2_01", float(focal_row["l''(0.1)"]), display=False)
-glue("ch03_ce_d2_01", float(ce_row["l''(0.1)"]), display=False)
-glue("ch03_focal_d2_09", float(focal_row["l''(0.9)"]), display=False)
-glue("ch03_ce_d2_09", float(ce_row["l''(0.9)"]), display=False)
-
-# %% [markdown]
-# Near $p_y = 1$ the curvature of CE is $1$, focal loss has curvature $0$, and CCEL with weight
-# $\alpha$ has curvature $\alpha - (1-\alpha)e$, negative for
-# $\alpha < e/(1+e) \approx$ {glue:text}`ch03_crit_exp:.3f`. (CCQL's is $\alpha - (1-\alpha) = 2\alpha - 1$,
-# negative for $\alpha < 0.5$.) Focal loss is *more* convex than CE for small $p_y$ (at $p_y = 0.1$
-# its curvature is {glue:text}`ch03_focal_d2_01:.3g` against CE's {glue:text}`ch03_ce_d2_01:.3g`) but
-# flatter near $p_y = 1$ ({glue:text}`ch03_focal_d2_09:.3g` against {glue:text}`ch03_ce_d2_09:.3g` at
-# $p_y = 0.9$). The paper's statement $\ell''_{\mathrm{fl}} \ge \ell''_{\mathrm{ce}}$ (Sec. 3.1)
-# holds only on part of $(0, 1]$.
-#
-# ## The gradient: cross-entropy's, times a weight $w(p_y)$
-#
-# For any loss $\ell(p_y)$ of the softmax output,
-# $\partial p_y / \partial z_j = p_y(\mathbb 1[j=y] - p_j)$, so
-#
-# $$
-# \begin{aligned}
-# \frac{\partial \ell}{\partial z_j} &= w(p_y)\,\frac{\partial \ell_{\mathrm{ce}}}{\partial z_j},
-# \qquad w(p) = -p\,\ell'(p), \\
-# \frac{\partial \ell_{\mathrm{ce}}}{\partial z_j} &= p_j - \mathbb 1[j=y] \qquad \text{(Eq. 9)}.
-# \end{aligned}
-# $$
-#
-# For CCL, $w(p) = \alpha - (1-\alpha)\,p\,\tilde\ell'(p)$, the paper's *acceleration coefficient*
-# (Eq. 10-11). Since $\tilde\ell' < 0$ and $|\tilde\ell'|$ grows with $p$, the weight increases
-# from $\alpha$ at $p_y = 0$ to $\alpha + (1-\alpha)A$ at $p_y = 1$, with $A = -\tilde\ell'(1)$
-# ($e$ for CCEL, $2$ for CCQL): the bounds of Proposition 4.2. For every $\alpha$ the CCL weight
-# crosses $1$ at the same point, where $-p\,\tilde\ell'(p) = 1$: $p e^{p} = 1$ for CCEL and
-# $p(1+p) = 1$ for CCQL. Below that point CCL pushes less than CE, above it more. For focal loss,
-# $w$ starts at $1$, goes slightly above $1$ for small $p_y$, and falls to $0$ at $p_y = 1$: focal
-# loss stops pushing on examples that are already well fit.
 
 # %%
 weights = {name: theory.ce_gradient_weight(fn, p) for name, fn in losses.items()}
-cross = {
-    concave: brentq(
-        lambda q, f=CONCAVE_TERMS[concave]: (
-            float(concave_coefficient(torch.tensor([q], dtype=torch.float64), 0.0, f)[0]) - 1.0
-        ),
-        1e-6,
-        1.0,
-    )
-    for concave in ("exp", "quadratic")
-}
+cross = foundations.unit_weight_crossings(("exp", "quadratic"))
 
 # %% tags=["remove-input"]
 fig, ax = plt.subplots(1, 2, figsize=book_figsize(1, 2, aspect=0.8))
@@ -215,26 +142,6 @@ table = pd.DataFrame(
 ).T
 format_table(table)
 
-# %% tags=["remove-input"]
-glue("ch03_cross_exp", cross["exp"], display=False)
-glue("ch03_cross_qua", cross["quadratic"], display=False)
-
-# %% [markdown]
-# The dotted vertical lines mark the crossing points, $p_y \approx$ {glue:text}`ch03_cross_exp:.3f`
-# for CCEL and {glue:text}`ch03_cross_qua:.3f` for CCQL. Read the right panel as "how hard the
-# optimizer pushes this example's true-class logit up". With CE the push is $1 - p_y$. CCL pushes
-# weakly on hard examples (small $p_y$, weight close to $\alpha$) and strongly on easy ones (large
-# $p_y$). This spreads the confidences of the training examples: the easy ones move towards
-# $p_y = 1$ faster than the hard ones catch up. A spread of $p_y$ is a spread of training losses,
-# the variance that Theorems 3.2 and 6.1 relate to privacy (chapter 2). Focal loss does the
-# reverse and concentrates the training losses.
-#
-# ## The acceleration coefficient for several $\alpha$
-#
-# The same weight, computed by {func}`ccl_lib.losses.concave_coefficient` (autograd on the
-# concave term), with the bounds $\alpha$ and $\alpha + (1-\alpha)A$ of Proposition 4.2 as
-# dotted lines.
-
 # %%
 pt = torch.tensor(p, dtype=torch.float64)
 coefficients = {
@@ -242,27 +149,13 @@ coefficients = {
 }
 
 # %% tags=["remove-input"]
+bounds = foundations.coefficient_bounds(coefficients)
 fig, ax = plt.subplots(1, 2, figsize=book_figsize(1, 2, aspect=0.8), sharey=True)
-bounds = []
 for k, concave in enumerate(["exp", "quadratic"]):
-    one = torch.ones(1, dtype=torch.float64, requires_grad=True)
-    A = -float(torch.autograd.grad(CONCAVE_TERMS[concave](one).sum(), one)[0])
-    for a in alphas:
-        c = coefficients[concave, a]
-        (line,) = ax[k].plot(p, c, label=f"α={a:g}")
-        ax[k].axhline(a, color=line.get_color(), lw=0.8, ls=":")
-        ax[k].axhline(a + (1 - a) * A, color=line.get_color(), lw=0.8, ls=":")
-        bounds.append(
-            {
-                "concave term": concave,
-                "alpha": a,
-                "A": A,
-                "lower bound": a,
-                "upper bound": a + (1 - a) * A,
-                "coefficient at p_y = 0.001": float(c[0]),
-                "coefficient at p_y = 1": float(c[-1]),
-            }
-        )
+    for row in bounds[bounds["concave term"] == concave].to_dict("records"):
+        (line,) = ax[k].plot(p, coefficients[concave, row["alpha"]], label=f"α={row['alpha']:g}")
+        for level in (row["lower bound"], row["upper bound"]):
+            ax[k].axhline(level, color=line.get_color(), lw=0.8, ls=":")
     ax[k].set(
         xlabel="$p_y$", title=f"{'CCEL' if concave == 'exp' else 'CCQL'}: " + r"$\alpha-(1-\alpha)p_y\tilde\ell'(p_y)$"
     )
@@ -270,16 +163,7 @@ for k, concave in enumerate(["exp", "quadratic"]):
 ax[0].set_ylabel("acceleration coefficient")
 plt.tight_layout()
 plt.show()
-format_table(pd.DataFrame(bounds), hide_index=True)
-
-# %% [markdown]
-# ## Closed form against autograd
-#
-# Eq. 10-11 give the CCL gradient in closed form. {func}`ccl_lib.theory.gradient_check` draws
-# random logits (`logit_scale` $\times\, \mathcal N(0,1)$, so that $p_y$ covers $(0,1)$). For each
-# concave term, $\alpha$ and precision, it compares the closed form
-# ({func}`ccl_lib.theory.ccl_logit_gradient`) with PyTorch's autograd through
-# {func}`ccl_lib.losses.convex_concave_loss`.
+format_table(bounds, hide_index=True)
 
 # %%
 check = theory.gradient_check(alphas=alphas, n=n_check, num_classes=num_classes, logit_scale=logit_scale, seed=seed)
@@ -288,19 +172,9 @@ check = theory.gradient_check(alphas=alphas, n=n_check, num_classes=num_classes,
 format_table(check, hide_index=True)
 
 # %% tags=["remove-input"]
-worst64 = float(check.loc[check.dtype == "float64", "max_abs_error"].max())
-worst32 = float(check.loc[check.dtype == "float32", "max_abs_error"].max())
-glue("ch03_worst64", worst64, display=False)
-glue("ch03_worst32", worst32, display=False)
-ok_check = worst64 < 1e-12 and worst32 < 1e-5
-_ = scorecard.record(
-    "Prop 4.2",
-    CHAPTER,
-    f"closed-form CCL gradient (Eq. 10-11) vs autograd, {n_check} logit vectors",
-    "agrees" if ok_check else "not reproduced",
-    f"largest |closed form - autograd|: {worst64:.1e} (float64), {worst32:.1e} (float32)",
-    "" if ok_check else "the closed form departs from autograd beyond round-off",
-)
+findings = foundations.anatomy_findings(shape, cross, check, gamma=gamma)
+glue_findings("ch03", findings)
+_ = scorecard.record_all(CHAPTER, foundations.anatomy_scorecard_rows(findings, n_check=n_check))
 
 # %% [markdown]
 # ## What we saw

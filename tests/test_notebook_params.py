@@ -100,11 +100,6 @@ def test_the_validation_finder_on_examples():
     assert "of CHAPTER, not of '01_x'" in validation_problem("01_x", [params, code(named.replace("'01_x'", "'02_y'"))])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22 item 2: no chapter calls check_parameters after its parameters cell yet (chapter code cells "
-    "belong to the chapters' owner); tests/test_parameters.py runs the helper in a notebook of its own",
-)
 def test_every_chapter_validates_its_parameters_right_after_the_parameters_cell():
     jupytext = pytest.importorskip("jupytext")
     problems = {p.stem: why for p in NOTEBOOKS if (why := validation_problem(p.stem, jupytext.read(p).cells))}

@@ -40,7 +40,6 @@ def test_the_toml_pairs_notebooks_as_ipynb_and_percent():
     assert "notebooks/*.ipynb" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
 
 
-@pytest.mark.xfail(strict=True, reason="chapter headers still say `formats: py:percent` (issue 22: remove that line)")
 def test_no_chapter_header_overrides_the_pairing():
     stale = [p.name for p in CHAPTERS if OVERRIDE in p.read_text(encoding="utf-8")]
     assert not stale, f"these chapters' headers override jupytext.toml: {stale}"

@@ -126,6 +126,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
             ("ccl_lib.analysis.code_variants", "The code's forms beside the text's (chapter 12)"),
             ("ccl_lib.analysis.focal", "App. D: focal loss + CCL"),
             ("ccl_lib.analysis.strong", "Chapter 10: strong attacks"),
+            ("ccl_lib.analysis.foundations", "Chapters 1 and 3: foundations"),
             ("ccl_lib.plots", "Plots"),
             ("ccl_lib.formatting", "Formatting"),
             ("ccl_lib.book", "Chapter set-up"),
@@ -137,7 +138,6 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 
 #: Implementation modules whose public names are all re-exported by their package (no page of their own).
 INTERNAL_PREFIXES = (
-    "ccl_lib.confound.",
     "ccl_lib.confound.",
     "ccl_lib.data.",
     "ccl_lib.parameters.",

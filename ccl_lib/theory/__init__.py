@@ -32,7 +32,8 @@ One module per result: :mod:`~ccl_lib.theory.p_losses` (losses of ``p_y``),
 :mod:`~ccl_lib.theory.convex_bound` (Thm 3.1), :mod:`~ccl_lib.theory.concave_equality` (Thm 3.2),
 :mod:`~ccl_lib.theory.ccl_gradient` (Eq. 10-11, Prop. 4.2), :mod:`~ccl_lib.theory.loss_attack`
 (Thm 6.1), :mod:`~ccl_lib.theory.dirichlet` (Lemma C.1, Prop. C.2) and
-:mod:`~ccl_lib.theory.global_minimum` (Sec. 6); every name is imported from ``ccl_lib.theory``.
+:mod:`~ccl_lib.theory.global_minimum` (Sec. 6), and :mod:`~ccl_lib.theory.chapter2` (the tables,
+findings and scorecard rows of the book's chapter 2); every name is imported from ``ccl_lib.theory``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ from .ccl_gradient import (
     ccl_logit_gradient,
     gradient_bounds,
     gradient_check,
+)
+from .chapter2 import (
+    c2_findings,
+    eq18_table,
+    global_minimum_findings,
+    global_minimum_table,
+    prop42_scorecard_row,
+    prop42_table,
+    thm61_findings,
 )
 from .concave_equality import (
     ConcaveCoefficient,
@@ -112,4 +122,11 @@ __all__ = [
     "simulate_loss_attack",
     "taylor_bound",
     "taylor_coefficient",
+    "c2_findings",
+    "eq18_table",
+    "global_minimum_findings",
+    "global_minimum_table",
+    "prop42_scorecard_row",
+    "prop42_table",
+    "thm61_findings",
 ]
