@@ -150,3 +150,22 @@ def test_chapter_design_pairs_and_betas():
     assert len(tab) == 7 * 20 and len(img) == 3 * 3 and {n for n, _ in img} == set(confound.IMAGE_ARMS_CI)
     assert "resnet8, 500 per part, 4 epochs" in confound.recipe_text(ds, rec)
     assert math.isclose([s.lr for a, s in pairs if a.name == "CE(lr·β, wd/β)"][0], 0.001)
+
+
+def test_the_default_location_arms_are_the_ledgers_runs():
+    """Chapter 11's default Location arms (seeds 0-19) are exactly the runs of evidence-confound-location and
+    evidence-confound-location-recipe, so the chapter reads them from the ledger instead of training them."""
+    from ccl_lib.book import fit_part_size
+    from ccl_lib.experiments import load_experiment
+    from ccl_lib.parameters import CHAPTERS
+
+    p = {k: v.default for k, v in CHAPTERS["11_privacy_source"].parameters.items()}
+    recipe = dict(model="auto", epochs=p["tabular_epochs"], size=fit_part_size("location", p["tabular_part_size"]))
+    pairs = confound.chapter_pairs(p["design"], p["betas"], alpha=p["alpha"], tabular_dataset="location",
+                                   tabular_recipe=recipe, seeds=p["seeds"], image_dataset="cifar10-jpeg",
+                                   image_recipe={"model": "resnet8", "epochs": 2}, image_seeds=[0])  # fmt: skip
+    chapter = {s.key() for _, s in pairs if s.dataset == "location"}
+    ledger = {s.key() for name in ("evidence-confound-location", "evidence-confound-location-recipe")
+              for s in load_experiment(name).specs()}  # fmt: skip
+    assert p["seeds"] == list(range(20)) and len(chapter) == 7 * 20
+    assert chapter == ledger
