@@ -107,6 +107,14 @@ from ccl_lib.utils import seed_everything
 if cpu_threads:
     torch.set_num_threads(cpu_threads)
 
+# %% [markdown]
+# ## Data and the four splits
+#
+# Location {cite}`shokri2017membership` has 5,010 users, each a binary vector of 446 visited
+# location types, labelled with one of 30 geosocial clusters. As in the paper (Sec. 5.1), the pool
+# is split into four disjoint, class-stratified parts: the target's members (its training set),
+# the target's non-members (its test set), and the same two parts for the shadow model.
+
 # %%
 ds = load_dataset(dataset)
 # part_size None, or too large for the data set (digits): all of it, in four equal parts

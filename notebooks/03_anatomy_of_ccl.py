@@ -85,6 +85,15 @@ from ccl_lib.plots import book_figsize
 
 CHAPTER = "03_anatomy_of_ccl"
 
+# %% [markdown]
+# ## The loss as a function of $p_y$
+#
+# The concave terms are shifted by a constant so that every loss is $0$ at $p_y = 1$, the
+# normalization of Theorems 3.1 and 3.2 (a constant changes no gradient;
+# {func}`ccl_lib.theory.p_loss`). Cross-entropy and focal loss are convex in $p_y$. The concave
+# terms bend the curve the other way. With $\alpha < 1$ the CCL is still steep near $p_y = 0$
+# (the $-\alpha\log p_y$ part), but it is less convex, or even concave, near $p_y = 1$.
+
 # %%
 p = np.linspace(1e-3, 1.0, n_grid)
 losses = {"CE": theory.p_loss("ce"), f"focal (γ={gamma:g})": theory.p_loss("focal", gamma=gamma)}
@@ -117,6 +126,38 @@ plt.tight_layout()
 plt.show()
 format_table(shape, hide_index=True)
 
+# %% [markdown]
+# Near $p_y = 1$ the curvature of CE is $1$, focal loss has curvature $0$, and CCEL with weight
+# $\alpha$ has curvature $\alpha - (1-\alpha)e$, negative for
+# $\alpha < e/(1+e) \approx$ {glue:text}`ch03_crit_exp:.3f`. (CCQL's is $\alpha - (1-\alpha) = 2\alpha - 1$,
+# negative for $\alpha < 0.5$.) Focal loss is *more* convex than CE for small $p_y$ (at $p_y = 0.1$
+# its curvature is {glue:text}`ch03_focal_d2_01:.3g` against CE's {glue:text}`ch03_ce_d2_01:.3g`) but
+# flatter near $p_y = 1$ ({glue:text}`ch03_focal_d2_09:.3g` against {glue:text}`ch03_ce_d2_09:.3g` at
+# $p_y = 0.9$). The paper's statement $\ell''_{\mathrm{fl}} \ge \ell''_{\mathrm{ce}}$ (Sec. 3.1)
+# holds only on part of $(0, 1]$.
+#
+# ## The gradient: cross-entropy's, times a weight $w(p_y)$
+#
+# For any loss $\ell(p_y)$ of the softmax output,
+# $\partial p_y / \partial z_j = p_y(\mathbb 1[j=y] - p_j)$, so
+#
+# $$
+# \begin{aligned}
+# \frac{\partial \ell}{\partial z_j} &= w(p_y)\,\frac{\partial \ell_{\mathrm{ce}}}{\partial z_j},
+# \qquad w(p) = -p\,\ell'(p), \\
+# \frac{\partial \ell_{\mathrm{ce}}}{\partial z_j} &= p_j - \mathbb 1[j=y] \qquad \text{(Eq. 9)}.
+# \end{aligned}
+# $$
+#
+# For CCL, $w(p) = \alpha - (1-\alpha)\,p\,\tilde\ell'(p)$, the paper's *acceleration coefficient*
+# (Eq. 10-11). Since $\tilde\ell' < 0$ and $|\tilde\ell'|$ grows with $p$, the weight increases
+# from $\alpha$ at $p_y = 0$ to $\alpha + (1-\alpha)A$ at $p_y = 1$, with $A = -\tilde\ell'(1)$
+# ($e$ for CCEL, $2$ for CCQL): the bounds of Proposition 4.2. For every $\alpha$ the CCL weight
+# crosses $1$ at the same point, where $-p\,\tilde\ell'(p) = 1$: $p e^{p} = 1$ for CCEL and
+# $p(1+p) = 1$ for CCQL. Below that point CCL pushes less than CE, above it more. For focal loss,
+# $w$ starts at $1$, goes slightly above $1$ for small $p_y$, and falls to $0$ at $p_y = 1$: focal
+# loss stops pushing on examples that are already well fit.
+
 # %%
 weights = {name: theory.ce_gradient_weight(fn, p) for name, fn in losses.items()}
 cross = foundations.unit_weight_crossings(("exp", "quadratic"))
@@ -142,6 +183,22 @@ table = pd.DataFrame(
 ).T
 format_table(table)
 
+# %% [markdown]
+# The dotted vertical lines mark the crossing points, $p_y \approx$ {glue:text}`ch03_cross_exp:.3f`
+# for CCEL and {glue:text}`ch03_cross_qua:.3f` for CCQL. Read the right panel as "how hard the
+# optimizer pushes this example's true-class logit up". With CE the push is $1 - p_y$. CCL pushes
+# weakly on hard examples (small $p_y$, weight close to $\alpha$) and strongly on easy ones (large
+# $p_y$). This spreads the confidences of the training examples: the easy ones move towards
+# $p_y = 1$ faster than the hard ones catch up. A spread of $p_y$ is a spread of training losses,
+# the variance that Theorems 3.2 and 6.1 relate to privacy (chapter 2). Focal loss does the
+# reverse and concentrates the training losses.
+#
+# ## The acceleration coefficient for several $\alpha$
+#
+# The same weight, computed by {func}`ccl_lib.losses.concave_coefficient` (autograd on the
+# concave term), with the bounds $\alpha$ and $\alpha + (1-\alpha)A$ of Proposition 4.2 as
+# dotted lines.
+
 # %%
 pt = torch.tensor(p, dtype=torch.float64)
 coefficients = {
@@ -164,6 +221,15 @@ ax[0].set_ylabel("acceleration coefficient")
 plt.tight_layout()
 plt.show()
 format_table(bounds, hide_index=True)
+
+# %% [markdown]
+# ## Closed form against autograd
+#
+# Eq. 10-11 give the CCL gradient in closed form. {func}`ccl_lib.theory.gradient_check` draws
+# random logits (`logit_scale` $\times\, \mathcal N(0,1)$, so that $p_y$ covers $(0,1)$). For each
+# concave term, $\alpha$ and precision, it compares the closed form
+# ({func}`ccl_lib.theory.ccl_logit_gradient`) with PyTorch's autograd through
+# {func}`ccl_lib.losses.convex_concave_loss`.
 
 # %%
 check = theory.gradient_check(alphas=alphas, n=n_check, num_classes=num_classes, logit_scale=logit_scale, seed=seed)
