@@ -543,8 +543,11 @@ def _ctx_run(kind, attacks):
 
 @pytest.mark.parametrize(
     ("defense", "hparams", "why"),
-    [("advreg", {}, "needs a reference split"), ("mixup_mmd", {}, "needs a reference split"),
-     ("early_stopping", {"epochs": [1]}, "keeps early-stopping checkpoints")],  # fmt: skip
+    [
+        ("advreg", {}, "needs a reference split"),
+        ("mixup_mmd", {}, "needs a reference split"),
+        ("early_stopping", {"epochs": [1]}, "keeps early-stopping checkpoints"),
+    ],  # fmt: skip
 )
 def test_run_spec_refuses_reference_attacks_it_cannot_train_like_the_target(defense, hparams, why):
     with pytest.raises(ValueError, match=rf"\['rmia'\] train reference models like the target.*{why}") as e:
