@@ -136,7 +136,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     "05_alpha_ablation": ChapterParameters(
         {
             **_recipe(dataset=Parameter("location", dataset())),
-            "seeds": Parameter(LEDGER_SEEDS, SEEDS),
+            "seeds": Parameter(list(range(10)), SEEDS),
             "alphas": Parameter([0.1, 0.3, 0.5, 0.7, 0.9], list_of(FRACTION)),
             "workers": Parameter("auto", workers()),
             "evidence": Parameter("ledger", EVIDENCE),
@@ -189,6 +189,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
             **_recipe(datasets=Parameter(["location"], list_of(dataset(), what="a non-empty list of data sets"))),
             "seeds": Parameter(list(range(20)), SEEDS),
             "paper_recipe": Parameter(True, boolean()),
+            "paper_recipe_seeds": Parameter(list(range(10)), either(one_of(None), SEEDS)),
             "alpha": Parameter(0.5, FRACTION),
             "gpu_results": Parameter("../results", text()),
             "workers": Parameter("auto", workers()),
