@@ -48,6 +48,19 @@ def test_record_and_load_round_trip_in_item_order(folder):
     assert not list(folder.glob("*.tmp*")) and len(list(folder.glob("*.json"))) == 2
 
 
+def test_long_settings_get_short_unique_file_names(folder):
+    """A setting of hundreds of characters (chapter 7's variant rows) must not exceed the file system's
+    255-byte name limit, and two that differ only at their end must not share a file."""
+    v = verdict(SeedInterval(-0.05, -0.08, -0.02, 3), claim="lower")
+    base = "variants-location (5 seeds), baselines as the CCL authors ran them " * 6
+    scorecard.record("Fig 2/3", "07_privacy_utility", base + "strict rule", v, directory=folder)
+    scorecard.record("Fig 2/3", "07_privacy_utility", base + "loose rule", v, directory=folder)
+    names = sorted(p.name for p in folder.glob("*.json"))
+    assert len(names) == 2 and all(len(n.encode()) < 200 for n in names)
+    settings = sorted(r["setting"] for r in (json.loads(p.read_text()) for p in folder.glob("*.json")))
+    assert settings == sorted([base + "strict rule", base + "loose rule"])  # the full text is kept in the row
+
+
 def test_row_records_effect_paper_effect_p_value_and_seeds_to_decide(folder):
     rng_a = [0.30, 0.32, 0.29, 0.33, 0.31]
     rng_b = [0.29, 0.30, 0.30, 0.31, 0.30]

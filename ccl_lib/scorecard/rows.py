@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import numbers
@@ -84,8 +85,17 @@ def scorecard_dir(directory: Union[None, str, os.PathLike] = None) -> Optional[P
     return None if root is None else root / "book" / "generated" / "scorecard"
 
 
+#: Longest slug in a row's file name; a longer one is cut and given a digest of the whole text, so
+#: that names stay unique and under file systems' 255-byte limit.
+SLUG_MAX = 80
+
+
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
+    if len(slug) <= SLUG_MAX:
+        return slug
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{slug[: SLUG_MAX - 13].rstrip('-')}-{digest}"
 
 
 def _check_text(name: str, v: Any, allow_empty: bool = False) -> str:
