@@ -189,7 +189,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
             **_recipe(datasets=Parameter(["location"], list_of(dataset(), what="a non-empty list of data sets"))),
             "seeds": Parameter(list(range(40)), SEEDS),
             "paper_recipe": Parameter(True, boolean()),
-            "paper_recipe_seeds": Parameter(list(range(10)), either(one_of(None), SEEDS)),
+            "paper_recipe_seeds": Parameter(list(range(20)), either(one_of(None), SEEDS)),
             "alpha": Parameter(0.5, FRACTION),
             "gpu_results": Parameter("../results", text()),
             "workers": Parameter("auto", workers()),
