@@ -42,7 +42,6 @@ import argparse
 import datetime as _dt
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -60,6 +59,7 @@ if str(ROOT) not in sys.path:
 
 from ccl_lib import accel  # noqa: E402
 from ccl_lib.augment import DeviceImages  # noqa: E402
+from ccl_lib.provenance import git_commit  # noqa: E402
 from ccl_lib.train import TrainConfig, accuracy, fit_many  # noqa: E402
 from ccl_lib.utils import atomic_write_json, resolve_device, seed_everything  # noqa: E402
 
@@ -72,23 +72,6 @@ PAPER_EPOCHS, PAPER_MILESTONES = 300, (150, 225)
 
 def log(msg: str) -> None:
     print(f"[paper_gpu] {msg}", file=sys.stderr, flush=True)
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        if out.returncode == 0:
-            return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return os.environ.get("CCL_COMMIT", "unknown")
 
 
 def provenance(dev: torch.device) -> dict[str, Any]:
