@@ -120,9 +120,10 @@ def seed_frames(df, defense_labels: Optional[Mapping[str, str]] = None) -> dict[
         defense_labels: display names of the defenses, for the ``point`` labels.
 
     Returns:
-        ``{"per_attack": one row per (setting, attack, seed) of the paper's attacks, "per_run": one row per
-        (setting, seed) with the highest advantage, its oracle and P1, "points": per (setting, attack) mean and
-        interval, "settings": per setting, "paper_attacks": [...], "n_seeds": int}``.
+        a dict: ``per_attack`` (one row per setting, attack and seed of the paper's attacks), ``per_run``
+        (one row per setting and seed with the highest advantage, its oracle and P1), ``points`` (per
+        setting and attack: mean and interval), ``settings`` (per setting), ``paper_attacks`` (their
+        names) and ``n_seeds`` (an int).
     """
     paper_rows = df[df["paper_attack"].astype(bool)] if "paper_attack" in df.columns else df
     per_attack = paper_rows.assign(point=paper_rows["setting"].map(lambda s: point_label(s, defense_labels)))

@@ -81,8 +81,8 @@ def evidence_summary(runs: Mapping[str, Any]) -> dict[str, Any]:
         runs: ``{key: RunResult}`` of :func:`run_runs`.
 
     Returns:
-        ``{"n": all runs, "ledger": from the ledger, "computed": the others, "machines": "...",
-        "dates": "...", "commits": "...", "ledger_seconds": their recorded wall seconds}``.
+        a dict: ``n`` (all runs), ``ledger`` (read from the ledger), ``computed`` (the others),
+        ``machines``, ``dates`` and ``commits`` (text) and ``ledger_seconds`` (their recorded wall seconds).
     """
     from ..experiments.ledger import _span
 

@@ -53,7 +53,6 @@ from .strong_report import (
 )
 
 __all__ = [
-    "StrongAttackRun",
     "findings_strong_attacks",
     "format_strong_attack_table",
     "lira_context_attack",

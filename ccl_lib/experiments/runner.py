@@ -40,7 +40,6 @@ from .result import METRIC_COLUMNS, RECIPE_COLUMNS, RUN_COLUMNS, UTILITY_COLUMNS
 from .spec import RESULTS_FORMAT, RunSpec, _fmt, derive_seed
 
 __all__ = [
-    "RunResult",
     "load_attack_results",
     "load_model",
     "load_result",

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from ..train import TrainConfig
 
 __all__ = [
-    "FrozenDict",
     "RESULTS_FORMAT",
     "RunSpec",
     "dataset_kind",
