@@ -53,6 +53,19 @@ def _recipe(**data: Parameter) -> dict[str, Parameter]:
 
 #: Every chapter's parameters: ``{chapter stem: ChapterParameters}``.  Defaults equal the chapters'
 #: ``parameters`` cells (tested); meanings come from the comments in those cells.
+def _curve_settings() -> dict[str, Parameter]:
+    """The settings chapters 4 and 6 share: one image experiment's curves beside a Location sweep."""
+    return {
+        "image_experiment": Parameter("cifar10-cpu", experiment()),
+        "image_seeds": Parameter([0], SEEDS),
+        "dataset": Parameter("location", tabular_dataset()),
+        "model": Parameter("auto", one_of("auto", "mlp")),
+        "epochs": Parameter(30, integer(1)),
+        "milestones": Parameter([], MILESTONES),
+        "part_size": Parameter(1000, PART_SIZE),
+    }
+
+
 CHAPTERS: dict[str, ChapterParameters] = {
     "01_membership_inference": ChapterParameters(
         {
@@ -116,13 +129,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     ),
     "04_figure1_loss_variance": ChapterParameters(
         {
-            "image_experiment": Parameter("cifar10-cpu", experiment()),
-            "image_seeds": Parameter([0], SEEDS),
-            "dataset": Parameter("location", tabular_dataset()),
-            "model": Parameter("auto", one_of("auto", "mlp")),
-            "epochs": Parameter(30, integer(1)),
-            "milestones": Parameter([], MILESTONES),
-            "part_size": Parameter(1000, PART_SIZE),
+            **_curve_settings(),
             "seeds": Parameter(LEDGER_SEEDS, SEEDS),
             "gamma": Parameter(2.0, number(0)),
             "workers": Parameter("auto", workers()),
@@ -149,13 +156,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     ),
     "06_convergence": ChapterParameters(
         {
-            "image_experiment": Parameter("cifar10-cpu", experiment()),
-            "image_seeds": Parameter([0], SEEDS),
-            "dataset": Parameter("location", tabular_dataset()),
-            "model": Parameter("auto", one_of("auto", "mlp")),
-            "epochs": Parameter(30, integer(1)),
-            "milestones": Parameter([], MILESTONES),
-            "part_size": Parameter(1000, PART_SIZE),
+            **_curve_settings(),
             "lr": Parameter(0.1, number(0, lo_open=True)),
             "seeds": Parameter(LEDGER_SEEDS, SEEDS),
             "alpha": Parameter(0.5, FRACTION),
