@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -63,7 +64,8 @@ def p1_bars(summary: Any, paper: Any, *, order: Optional[Sequence[str]] = None, 
         axes[0].bar(x + (i - (len(methods) - 1) / 2) * width, sub["p1"].to_numpy(float), width, color=colour[m],
                     label=m, **err)  # fmt: skip
     axes[0].set_xticks(x)
-    axes[0].set_xticklabels(ours)
+    # long setting names ("location, 120 epochs, milestones 50/100") wrapped and slanted, so neighbours do not overlap
+    axes[0].set_xticklabels([textwrap.fill(str(o), 18) for o in ours], rotation=25, ha="right")
     axes[0].set_title("this run (95 % intervals)" if bars else "this run")
     xp = np.arange(len(paper.columns))
     for i, m in enumerate(methods):
