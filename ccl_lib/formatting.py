@@ -19,6 +19,7 @@ __all__ = [
     "PERCENT_COLUMNS",
     "fmt_number",
     "format_table",
+    "is_prose",
     "narrow_table",
     "pct",
     "percent_columns",
@@ -167,7 +168,8 @@ def format_table(
 
     Returns:
         a ``pandas.io.formats.style.Styler``; it renders as HTML in the book, and
-        ``.data`` is the unformatted frame.
+        ``.data`` is the unformatted frame.  Cells of prose (:func:`is_prose`) carry the class
+        ``wrap``: the book's stylesheet lets them wrap while numbers stay on one line.
     """
     import pandas as pd
 
@@ -179,6 +181,9 @@ def format_table(
         elif pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
             formats[c] = lambda v, p=precision: fmt_number(v, p)
     styler = df.style.format(formats)
+    prose = _prose_cells(df)
+    if prose is not None:
+        styler = styler.set_td_classes(prose)
     if isinstance(df.index, pd.MultiIndex) or pd.api.types.is_float_dtype(df.index):
         styler = styler.format_index(lambda v, p=precision: fmt_number(v, p) if isinstance(v, float) else str(v))
     if caption:
@@ -195,6 +200,7 @@ def narrow_table(
     rename: Optional[Mapping[Any, str]] = None,
     percent: Optional[Sequence[Any]] = None,
     keep: Sequence[Any] = (),
+    intervals: Sequence[Any] = (),
     precision: int = 3,
     percent_digits: int = 1,
     hide_index: bool = False,
@@ -207,7 +213,10 @@ def narrow_table(
       ``epochs = 30``, ``dataset = location``) is left out and named once in the caption, as
       ``epochs 30; dataset location``, after ``caption``;
     * **short headers**: ``rename`` maps a column to its header (e.g. ``{"advantage_oracle": "oracle"}``);
-      the caption keeps the meaning the text gives.
+      the caption keeps the meaning the text gives;
+    * **one column per interval**: each column ``c`` of ``intervals`` and its bounds ``c_low``, ``c_high``
+      (e.g. a 95 % t-interval over seeds, :func:`ccl_lib.stats.t_interval`) become one column
+      ``c`` with cells ``29.7 [27.1, 32.3]``; the caption says what the brackets hold.
 
     Args:
         df: a ``pandas.DataFrame`` (or a Series).
@@ -215,6 +224,7 @@ def narrow_table(
         rename: ``{column: header}`` for the shown columns.
         percent: the percentage columns (``None``: by name, :func:`percent_columns`; ``[]``: none).
         keep: columns kept even when constant.
+        intervals: columns shown with their ``_low`` and ``_high`` bounds as ``estimate [low, high]``.
         precision: significant digits of the other floats (:func:`fmt_number`).
         percent_digits: digits after the decimal point of percentages.
         hide_index: leave the index out.
@@ -227,9 +237,18 @@ def narrow_table(
     if isinstance(df, pd.Series):
         df = df.to_frame()
     if isinstance(df, pd.DataFrame):
-        for what, cols in (("keep", list(keep)), ("rename", list(rename or {}))):
+        bounds = [f"{c}_{end}" for c in intervals for end in ("low", "high")]
+        for what, cols in (
+            ("keep", list(keep)),
+            ("rename", list(rename or {})),
+            ("intervals", list(intervals) + bounds),
+        ):
             _check_columns(df, what, cols)
     df, pcols = _checked_table("narrow_table", df, percent, precision, percent_digits)
+    if intervals:
+        df, pcols = _merge_intervals(df, list(intervals), pcols, precision, percent_digits)
+        note = "[low, high]: 95 % interval"
+        caption = f"{caption}; {note}" if caption else note
     shared = []
     if len(df) > 1:
         for c in df.columns:
@@ -239,8 +258,9 @@ def narrow_table(
             if all(_same(v, values[0]) for v in values[1:]):
                 shared.append(c)
     shown = df.drop(columns=shared)
+    as_pct = [c for c in pcols if c not in intervals]
     settings = "; ".join(
-        f"{c} {pct(df[c].iloc[0], percent_digits) if c in pcols else fmt_number(df[c].iloc[0], precision)}"
+        f"{c} {pct(df[c].iloc[0], percent_digits) if c in as_pct else fmt_number(df[c].iloc[0], precision)}"
         for c in shared
     )
     headers = {c: (rename or {}).get(c, str(c)) + (" (%)" if c in pcols else "") for c in shown.columns}
@@ -253,9 +273,60 @@ def narrow_table(
         hide_index=hide_index,
     )
     fmt = {
-        headers[c]: (lambda v, d=percent_digits: pct(v, d).removesuffix(" %") if _finite(v) else "--") for c in pcols
+        headers[c]: (lambda v, d=percent_digits: pct(v, d).removesuffix(" %") if _finite(v) else "--")
+        for c in pcols
+        if c in headers and c not in intervals
     }
     return styler.format(fmt, subset=list(fmt)) if fmt else styler  # subset: the other formats stay
+
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def is_prose(value: Any) -> bool:
+    """Whether a table cell is prose that may wrap: a string of at least 18 characters with at least
+    two words of three or more letters (``"Early stopping, epoch 20"``, ``"inconclusive: about 9 seeds
+    would decide it"``), not a number or an interval (``"3.1 % [2.4, 3.9]"``).
+
+    Args:
+        value: the cell's value.
+    """
+    return isinstance(value, str) and len(value) >= 18 and len(_WORD.findall(value)) >= 2
+
+
+def _prose_cells(df: Any) -> Any:
+    """A frame of td classes (``"wrap"`` on prose cells) for ``Styler.set_td_classes``, or ``None``."""
+    import pandas as pd
+
+    if not (df.index.is_unique and df.columns.is_unique):
+        return None
+    text = [c for c in df.columns if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c])]
+    if not text:
+        return None
+    classes = pd.DataFrame("", index=df.index, columns=df.columns)
+    for c in text:
+        classes[c] = ["wrap" if is_prose(v) else "" for v in df[c]]
+    return classes if (classes == "wrap").any().any() else None
+
+
+def _merge_intervals(df: Any, cols: list, pcols: list, precision: int, percent_digits: int) -> tuple[Any, list]:
+    """``df`` with each column of ``cols`` and its ``_low``/``_high`` bounds as one text column."""
+    out = df.copy()
+    bounds = []
+    for c in cols:
+        is_pct = c in pcols
+
+        def num(v: Any, is_pct: bool = is_pct) -> str:
+            if not _finite(v):
+                return "--"
+            return pct(v, percent_digits).removesuffix(" %") if is_pct else fmt_number(v, precision)
+
+        lo, hi = out[f"{c}_low"], out[f"{c}_high"]
+        out[c] = [
+            num(m) + (f" [{num(a)}, {num(b)}]" if _finite(a) and _finite(b) else "") for m, a, b in zip(out[c], lo, hi)
+        ]
+        bounds += [f"{c}_low", f"{c}_high"]
+    return out.drop(columns=bounds), [c for c in pcols if c not in bounds]
 
 
 def _same(a: Any, b: Any) -> bool:

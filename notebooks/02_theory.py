@@ -112,7 +112,7 @@ from myst_nb import glue
 from ccl_lib import scorecard, theory
 from ccl_lib.analysis.findings import glue_findings
 from ccl_lib.data import load_dataset
-from ccl_lib.formatting import format_table, pct
+from ccl_lib.formatting import format_table, narrow_table, pct
 from ccl_lib.plots import book_figsize
 
 CHAPTER = "02_theory"
@@ -712,7 +712,12 @@ for a_ in ax:
 ax[0].legend(loc="upper left")
 plt.tight_layout()
 plt.show()
-format_table(lr_table, hide_index=True)
+narrow_table(
+    lr_table,
+    hide_index=True,
+    caption="at best: starts within 1e-8 of the best value; spread: of the final "
+    "values; max Δp: largest probability difference between end points; W*: cross-entropy's minimizer",
+)
 
 # %% tags=["remove-input"]
 f6, rows6 = theory.global_minimum_findings(lr_results, n_starts=lr_n_starts, dataset=lr_dataset)

@@ -105,7 +105,7 @@ from ccl_lib.analysis import ablation
 from ccl_lib.analysis.findings import glue_findings
 from ccl_lib.analysis.runs import run_runs, run_summary
 from ccl_lib.experiments import grid
-from ccl_lib.formatting import format_table
+from ccl_lib.formatting import format_table, narrow_table
 
 CHAPTER = "05_alpha_ablation"
 alphas = [float(a) for a in book.param_list(alphas, "alphas")]
@@ -149,24 +149,22 @@ plt.close(fig)
 
 # %% [markdown]
 # The numbers behind the figure (means over seeds, geometric means for the variances; open the
-# dropdown). `max_advantage_oracle` is the same maximum with each threshold chosen on the target
-# itself, an upper bound no attacker reaches; `train_loss_var_avg` is the variance averaged over all epochs of training,
-# `train_loss_rel_var` the last-epoch variance divided by the squared mean. The vanilla model is
+# dropdown). *adv.* is the attacker's highest advantage over the attacks; *oracle* is the same maximum
+# with each threshold chosen on the target itself, an upper bound no attacker reaches; *var* is the
+# training-loss variance at the last epoch, *var (avg)* the variance averaged over all epochs of
+# training, *var/mean²* the last-epoch variance divided by the squared mean. The vanilla model is
 # listed as $\alpha = 1$.
 
 # %% tags=["hide-output"]
-shown = [
-    "test_acc",
-    "train_acc",
-    "max_advantage",
-    "max_advantage_oracle",
-    "train_loss_var",
-    "train_loss_var_avg",
-    "train_loss_rel_var",
-    "worst_attack",
-    "seeds",
-]
-format_table(summary.set_index(["defense", "alpha"])[shown])
+shown = {"test_acc": "test", "train_acc": "train", "max_advantage": "adv.", "max_advantage_oracle": "oracle",
+         "train_loss_var": "var", "train_loss_var_avg": "var (avg)", "train_loss_rel_var": "var/mean²",
+         "worst_attack": "worst attack", "seeds": "seeds"}  # fmt: skip
+narrow_table(
+    summary.set_index(["defense", "alpha"])[list(shown)],
+    rename=shown,
+    caption="accuracy and highest advantage over the attacks (oracle: threshold chosen on the target); training-loss "
+    "variance at the last epoch, averaged over epochs, and relative to the squared mean",
+)
 
 # %% [markdown]
 # ## The three directions, tested

@@ -262,10 +262,10 @@ display(fig)
 plt.close(fig)
 
 # %% tags=["remove-input"]
-display(format_table(strong.interval_cells(best).droplevel("seed"), percent=["test_acc", "min_fpr"]))
+display(strong.interval_cells(best, by_seed=False))
 
 # %% tags=["hide-output"]
-format_table(strong.interval_cells(results), percent=["test_acc", "min_fpr"])
+strong.interval_cells(results)
 
 # %% [markdown]
 # ### Several seeds

@@ -108,6 +108,7 @@ from ccl_lib import confound, scorecard
 from ccl_lib.analysis.findings import glue_findings
 from ccl_lib.analysis.runs import run_runs, run_summary
 from ccl_lib.data import load_dataset
+from ccl_lib.formatting import narrow_table
 from ccl_lib.models import build_model
 
 CHAPTER = "11_privacy_source"
@@ -164,7 +165,21 @@ source = run_summary(df, runs)
 # %% tags=["remove-input"]
 status = confound.training_status(arm_df)
 table = confound.training_table(status)
-display(table[["dataset", "arm_label", "n", "train_acc", "train_acc_min", "ce_train_acc", "runs_trained", "trains"]])
+display(
+    narrow_table(
+        table.set_index(["dataset", "arm_label"])[
+            ["n", "train_acc", "train_acc_min", "ce_train_acc", "runs_trained", "trains"]
+        ],
+        rename={
+            "train_acc": "train acc.",
+            "train_acc_min": "lowest",
+            "ce_train_acc": "CE's",
+            "runs_trained": "runs trained",
+        },
+        percent=["train_acc", "train_acc_min", "ce_train_acc"],
+        caption="final train accuracy: mean and lowest over seeds; CE's: cross-entropy's at the unscaled recipe",
+    )
+)
 curves = confound.training_curves(runs, pairs)
 fig = confound.plot_training_curves(curves[curves["beta"] == betas[0]], train_min=confound.TRAIN_ACC_MIN)
 display(fig)
@@ -174,14 +189,16 @@ plt.close(fig)
 # The measured training curves (train accuracy per epoch of the target model, mean over seeds with the
 # range over seeds as a band; the dotted line is {glue:text}`ch11_train_min`).
 #
-# Means over seeds with 95 % t-intervals (`_low`, `_high`): `adv` is the highest advantage over the
-# paper's attacks, `gap` the train-test accuracy gap, `train_loss_var` the variance of the
-# per-example training cross-entropy. Arms that did not train are shown, not compared.
+# Means over seeds with 95 % t-intervals: *adv.* is the highest advantage over the paper's attacks,
+# *gap* the train-test accuracy gap, *loss var.* the variance of the per-example training
+# cross-entropy. Arms that did not train are shown, not compared.
 
 # %% tags=["remove-input"]
 cols = ["dataset", "arm_label", "n", "test_acc", "test_acc_low", "test_acc_high", "train_acc", "gap", "adv",
         "adv_low", "adv_high", "train_loss_var"]  # fmt: skip
-display(summary[cols])
+display(narrow_table(summary[cols].set_index(["dataset", "arm_label"]), intervals=["test_acc", "adv"],
+                     percent=["test_acc", "train_acc", "gap", "adv"], rename={"test_acc": "test acc.", "train_acc":
+                     "train acc.", "adv": "adv.", "train_loss_var": "loss var."}))  # fmt: skip
 fig = confound.plot_arms(summary)
 display(fig)
 plt.close(fig)
@@ -206,7 +223,7 @@ plt.close(fig)
 
 # %% tags=["remove-input"]
 rows = confound.comparisons(arm_df, table, datasets=list(names), betas=betas, names=names)
-display(confound.comparison_frame(rows))
+display(narrow_table(confound.comparison_frame(rows).set_index(["dataset", "comparison"]), percent=[]))
 
 # %% [markdown]
 # ## Theorem 6.1's premise across the runs that trained
@@ -228,7 +245,7 @@ display(confound.comparison_frame(rows))
 
 # %% tags=["remove-input"]
 premises, premise_table = confound.premise_frame(arm_df, status, names)
-premise_table
+narrow_table(premise_table.set_index(["dataset", "x"]), percent=[])
 
 # %% [markdown]
 # ## What this means for the paper's Figures 2-3 and Table 1
@@ -261,7 +278,7 @@ causes = {tabular_dataset: "the paper uses scale 1 on tabular data",
                     f"{image_recipe['epochs']} epochs (the paper trains 300)"}  # fmt: skip
 rows_sc = confound.privacy_source_scorecard_rows(rows, premises, names=names, settings=settings, beta=b0, causes=causes)
 scorecard.record_all(CHAPTER, rows_sc)
-pd.DataFrame(rows_sc)[["item", "setting", "excluded"]]
+narrow_table(pd.DataFrame(rows_sc)[["item", "setting", "excluded"]], hide_index=True)
 
 # %% [markdown]
 # ## Takeaways

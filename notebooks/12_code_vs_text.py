@@ -81,6 +81,7 @@ from ccl_lib.analysis import code_variants
 from ccl_lib.analysis.findings import glue_findings
 from ccl_lib.analysis.runs import run_runs, run_summary
 from ccl_lib.experiments import load_experiment
+from ccl_lib.formatting import narrow_table
 
 exp = load_experiment(experiment, dict(overrides))
 specs = [s for s in exp.specs() if s.seed in seeds]
@@ -105,7 +106,11 @@ if not specs:
 # accuracy each definition needs (above 1: impossible).
 
 # %% tags=["remove-input"]
-display(paper_results.p1_consistency().round(3))
+narrow_table(
+    paper_results.p1_consistency().set_index(["method", "dataset"]), percent=[],
+    rename={"p1": "P1", "min_acc_paper": "least acc., paper's P1", "min_acc_release": "least acc., release's P1",
+            "paper_possible": "possible (paper)", "release_possible": "possible (release)"},
+)  # fmt: skip
 
 # %% [markdown]
 # ## The runs
@@ -125,7 +130,11 @@ print(run_summary(df, runs))
 # 95 % t-intervals. An interval that excludes 0 says the difference moves that figure's point.
 
 # %% tags=["remove-input"]
-display(code_variants.defense_effects(df).round(4))
+narrow_table(
+    code_variants.defense_effects(df).set_index(["defense", "variant"]), intervals=["d_test_acc", "d_max_adv"],
+    percent=["d_test_acc", "d_max_adv"], rename={"d_test_acc": "Δ test acc.", "d_max_adv": "Δ highest adv."},
+    caption="code variant minus ccl_lib's default, paired by seed",
+)  # fmt: skip
 
 # %% [markdown]
 # ## Attack variants: the release's forms on the same models
@@ -136,7 +145,8 @@ display(code_variants.defense_effects(df).round(4))
 # place of ccl_lib's.
 
 # %% tags=["remove-input"]
-display(code_variants.attack_effects(df).round(4))
+effects = code_variants.attack_effects(df).rename(columns={"release - ccl_lib": "d", "low": "d_low", "high": "d_high"})
+narrow_table(effects.set_index("attack"), intervals=["d"], percent=["d"], rename={"d": "release − ccl_lib, adv."})
 
 # %% [markdown]
 # ## Table 1 both ways
@@ -147,7 +157,8 @@ display(code_variants.attack_effects(df).round(4))
 
 # %% tags=["remove-input"]
 table = code_variants.p1_both_ways(df)
-display(table.round(4))
+display(narrow_table(table, percent=["test_acc"], rename={"test_acc": "test acc.", "p1": "P1 (paper)",
+                                                         "p1_release": "P1 (release)"}))  # fmt: skip
 setting = exp.config.get("description", experiment).split(":")[0]
 _ = glue_findings("ch12", code_variants.code_findings(table, n_seeds=len(seeds), setting=setting))
 

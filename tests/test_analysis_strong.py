@@ -112,3 +112,19 @@ def test_seed_spread_is_a_t_interval_over_the_strongest_attacks():
     assert t.loc[("loc", "vanilla"), "seeds"] == 3
     assert t.loc[("loc", "vanilla"), "TPR at 1 % FPR"] == f"20.0 % [{100 * (0.2 - half):.1f}, {100 * (0.2 + half):.1f}]"
     assert np.isclose(half, 0.2484, atol=1e-4)
+
+
+def test_interval_cells_one_cell_per_measure_and_shared_settings_in_the_caption():
+    best = _best([
+        ("loc", "vanilla", "rmia", 0, 0.10, 0.08, 0.12, 0.02, 0.01, 0.03, 0.70, 0.60, 0.001),
+        ("loc", "CCQL", "lira_offline", 0, 0.05, 0.03, 0.07, 0.01, 0.0, 0.02, 0.65, 0.58, 0.001),
+    ]).assign(epsilon=math.nan)  # fmt: skip
+    st = strong.interval_cells(best, by_seed=False)
+    # one data set and one min FPR: both go to the caption; epsilon (never measured) is left out
+    assert list(st.data.index) == [("vanilla", "rmia"), ("CCQL", "lira_offline")]
+    assert list(st.data.columns) == ["test acc. (%)", "TPR@0.1% (%)", "TPR@1% (%)"]
+    assert st.caption.startswith("loc; min FPR") and "min_fpr 0.1 %" in st.caption
+    ctx = st._translate(False, False)
+    cells = [[c["display_value"] for c in row if c.get("type") == "td"] for row in ctx["body"]]
+    assert cells[0] == ["60.0", "2.0 [1.0, 3.0]", "10.0 [8.0, 12.0]"]
+    assert strong.interval_cells(best).data.index.names == ["defense", "attack", "seed"]

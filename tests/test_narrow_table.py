@@ -52,3 +52,35 @@ def test_bad_arguments_name_what_is_wrong():
         narrow_table(df, percent=["z"])
     with pytest.raises(TypeError, match="DataFrame"):
         narrow_table([1, 2])
+
+
+def test_intervals_become_one_column_with_the_unit_in_the_header():
+    df = pd.DataFrame(
+        {
+            "arm": ["CE", "CCQL"],
+            "adv": [0.5, 0.25],
+            "adv_low": [0.45, math.nan],
+            "adv_high": [0.55, math.nan],
+            "loss_var": [0.5, 0.25],
+            "loss_var_low": [0.25, 0.125],
+            "loss_var_high": [1.0, 0.5],
+        }
+    )
+    st = narrow_table(df, percent=["adv"], intervals=["adv", "loss_var"], hide_index=True, caption="Location")
+    assert list(st.data.columns) == ["arm", "adv (%)", "loss_var"]
+    # 50.0 %, its bounds 45.0 and 55.0; a missing bound leaves the estimate alone
+    assert _cells(st) == [["CE", "50.0 [45.0, 55.0]", "0.5 [0.25, 1]"], ["CCQL", "25.0", "0.25 [0.125, 0.5]"]]
+    assert st.caption == "Location; [low, high]: 95 % interval"
+    with pytest.raises(ValueError, match=r"intervals names columns \['arm_low', 'arm_high'\]"):
+        narrow_table(df, intervals=["arm"])
+
+
+def test_prose_cells_wrap_and_numbers_do_not():
+    from ccl_lib.formatting import format_table, is_prose
+
+    assert is_prose("inconclusive: about 9 seeds would decide it") and is_prose("Early stopping, epoch 20")
+    for v in ("3.1 % [2.4, 3.9]", "0.003 [-0.002, 0.008]", "CCEL (alpha=0.9)", 0.5, None):
+        assert not is_prose(v)
+    df = pd.DataFrame({"setting": ["Early stopping, epoch 20", "CCQL"], "acc": [0.5, 0.6]})
+    html = format_table(df).to_html()
+    assert html.count('class="data row0 col0 wrap"') == 1 and "row1 col0 wrap" not in html

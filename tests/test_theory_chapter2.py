@@ -59,5 +59,5 @@ def test_global_minimum_findings_count_the_starts_away_from_the_best():
     assert f["s6_ccl_same"] == "the same minimum" and f["s6_conc_word"] == "stopped elsewhere"
     assert rows[0]["verdict"] == "agrees" and "other stationary points" in rows[0]["cause"]
     t = theory.global_minimum_table(lr, alpha=0.5).set_index("objective")
-    assert t.loc["per-example CCL (α=0.5)", "starts at the best value"] == 2
-    assert t.loc["per-example concave term", "starts at the best value"] == 1
+    assert t.loc["per-example CCL (α=0.5)", "at best"] == 2
+    assert t.loc["concave term alone", "at best"] == 1

@@ -321,8 +321,9 @@ def table1_view(summary, paper, attack_labels: Optional[Mapping[str, str]] = Non
         attack_labels: display names of the attacks (default: the registry names).
 
     Returns:
-        ``(side, made_of)``: P1 per method (rows) and (data set, recipe) (columns) with its interval,
-        the release's P1 and the paper's columns; the accuracy, highest advantage, worst attack,
+        ``(side, made_of)``: P1 per method (columns) and (definition, data set and recipe) (rows) with
+        its interval, the release's P1 and the paper's data sets (three columns, so that the table fits
+        the text column); the accuracy, highest advantage, worst attack,
         paired change over w/o (both definitions) and verdict per (data set, recipe, method).
     """
     import pandas as pd
@@ -335,7 +336,8 @@ def table1_view(summary, paper, attack_labels: Optional[Mapping[str, str]] = Non
     columns = list(dict.fromkeys(s["column"]))
     parts = {k: s.pivot(index="method", columns="column", values=v).reindex(order)[columns] for k, v in cols.items()}
     parts["the paper (one run)"] = paper.reindex(order).map(lambda v: f"{v:.3f}")
-    side = pd.concat(parts, axis=1)
+    side = pd.concat(parts, axis=1).T
+    side.columns.name = None
     labels = dict(attack_labels or {})
     made_of = pd.DataFrame({
         "test_acc": s["test_acc"].to_numpy(), "max_advantage": s["max_advantage"].to_numpy(),

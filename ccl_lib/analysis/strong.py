@@ -119,21 +119,38 @@ def targets_frame(runs: Mapping[tuple, Any]) -> Any:
     return pd.DataFrame(rows).set_index(["data", "defense", "seed"])
 
 
-def interval_cells(frame: Any) -> Any:
-    """The strong-attack table with "estimate [low, high]" cells (TPRs and advantages in percent).
+def interval_cells(frame: Any, *, by_seed: bool = True) -> Any:
+    """The strong-attack table for the text column: one ``estimate [low, high]`` cell per measure (TPRs,
+    advantages and test accuracy in percent, with the unit in the header), short headers, and the
+    settings every row shares (e.g. one data set, no privacy budget) in the caption
+    (:func:`ccl_lib.formatting.narrow_table`).
 
     Args:
         frame: rows of :func:`ccl_lib.attacks.strong.strong_attack_table` (or of its strongest attacks).
-    """
-    from ..stats import format_interval
+        by_seed: keep the seed in the row labels (``False`` for one row per data set, defense and attack).
 
-    out = frame[["dataset", "defense", "attack", "seed", "test_acc", "epsilon", "min_fpr"]].copy()
-    for m in ("tpr@0.1%", "tpr@1%", "auc", "advantage", "advantage_oracle"):
-        if m in frame and f"{m}_low" in frame:
-            p = m != "auc"
-            out[m] = [format_interval(e, lo, hi, percent=p, digits=1 if p else 2)
-                      for e, lo, hi in zip(frame[m], frame[f"{m}_low"], frame[f"{m}_high"])]  # fmt: skip
-    return out.set_index(["dataset", "defense", "attack", "seed"])
+    Returns:
+        a ``pandas`` ``Styler``; ``.data`` is the shown frame.
+    """
+    from ..formatting import narrow_table
+
+    index = ["dataset", "defense", "attack"] + (["seed"] if by_seed else [])
+    metrics = [m for m in ("tpr@0.1%", "tpr@1%", "auc", "advantage", "advantage_oracle")
+               if m in frame and f"{m}_low" in frame]  # fmt: skip
+    plain = [c for c in ("test_acc", "epsilon", "min_fpr") if c in frame and frame[c].notna().any()]
+    cols = index + plain + [c for m in metrics for c in (m, f"{m}_low", f"{m}_high")]
+    show = frame[cols].set_index(index)
+    if show.index.nlevels > 1 and show.index.get_level_values("dataset").nunique() == 1:
+        caption = f"{show.index.get_level_values('dataset')[0]}; "
+        show = show.droplevel("dataset")
+    else:
+        caption = ""
+    caption += "min FPR: 1/n_out; oracle: the advantage with the threshold chosen on the target (an upper bound)"
+    rename = {"test_acc": "test acc.", "min_fpr": "min FPR", "tpr@0.1%": "TPR@0.1%", "tpr@1%": "TPR@1%", "auc": "AUC",
+              "advantage": "adv.", "advantage_oracle": "oracle"}  # fmt: skip
+    percent = [c for c in ("test_acc", "min_fpr", "tpr@0.1%", "tpr@1%", "advantage", "advantage_oracle") if c in show]
+    return narrow_table(show, caption=caption, rename={k: v for k, v in rename.items() if k in show},
+                        percent=percent, intervals=metrics)  # fmt: skip
 
 
 def seed_spread(results: Any) -> Any:

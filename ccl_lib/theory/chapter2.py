@@ -186,12 +186,17 @@ def c2_findings(
 
 
 #: Display names of Sec. 6's objectives.
-_OBJECTIVES = {"ce": "CE: g", "h_of_g": "h(g), Eq. 20", "ccl": "per-example CCL", "concave": "per-example concave term"}
+_OBJECTIVES = {"ce": "CE: g", "h_of_g": "h(g), Eq. 20", "ccl": "per-example CCL", "concave": "concave term alone"}
 
 
 def global_minimum_table(lr_results: Mapping[str, Any], *, alpha: float) -> Any:
     """Sec. 6: per objective (:func:`~ccl_lib.theory.logistic_regression_minima`), how many starts reach the best
     value, the spread of final values, and how far the best end point is from cross-entropy's minimizer.
+
+    Columns (short, for the text column): ``starts``; ``at best`` (starts within 1e-8 of the best value);
+    ``spread`` (of the final values); ``max Δp`` (largest probability difference between end points);
+    ``|∇g| at best`` (largest entry of cross-entropy's gradient at the best end point); ``|W − W*|``
+    (largest distance of the best end point from cross-entropy's minimizer).
 
     Args:
         lr_results: ``{objective: result}`` with ``ce`` among them.
@@ -202,10 +207,10 @@ def global_minimum_table(lr_results: Mapping[str, Any], *, alpha: float) -> Any:
     names = {**_OBJECTIVES, "ccl": f"per-example CCL (α={alpha:g})"}
     ce_best = lr_results["ce"].params[np.argmin(lr_results["ce"].values)]
     return pd.DataFrame([{"objective": names[k], "starts": len(r.values),
-                          "starts at the best value": int((r.values - r.values.min() < 1e-8).sum()),
-                          "spread of final values": r.value_spread, "largest probability difference": r.max_prob_diff,
-                          "max |grad g| at the best end point": r.ce_grad_norms[np.argmin(r.values)],
-                          "max |W - W_ce*|": float(np.abs(r.params[np.argmin(r.values)] - ce_best).max())}
+                          "at best": int((r.values - r.values.min() < 1e-8).sum()),
+                          "spread": r.value_spread, "max Δp": r.max_prob_diff,
+                          "|∇g| at best": r.ce_grad_norms[np.argmin(r.values)],
+                          "|W − W*|": float(np.abs(r.params[np.argmin(r.values)] - ce_best).max())}
                          for k, r in lr_results.items()])  # fmt: skip
 
 
