@@ -143,7 +143,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     "05_alpha_ablation": ChapterParameters(
         {
             **_recipe(dataset=Parameter("location", dataset())),
-            "seeds": Parameter(list(range(10)), SEEDS),
+            "seeds": Parameter(list(range(20)), SEEDS),
             "alphas": Parameter([0.1, 0.3, 0.5, 0.7, 0.9], list_of(FRACTION)),
             "workers": Parameter("auto", workers()),
             "evidence": Parameter("ledger", EVIDENCE),
