@@ -39,6 +39,7 @@ __all__ = [
     "classifier_attack",
     "nn_attack",
     "nn_features",
+    "release_mlp_logits",
     "release_nn_attack",
     "train_attack_classifier",
 ]
@@ -333,6 +334,52 @@ def nn_sorted_attack(
     return nn_attack(ctx, sort=True, inputs=inputs, config=config, name="nn_sorted")
 
 
+def release_mlp_logits(x_in: Tensor, x_out: Tensor, evaluate: dict[Any, Tensor], *, seed: int,
+                       device: Any = None, epochs: int = 100) -> dict[Any, Tensor]:  # fmt: skip
+    """Train the CCL release's attack MLP on shadow features and return its 2 logits on each set of ``evaluate``.
+
+    ``ml-stat-Sustech/ConvexConcaveLoss``: ``source/models/attack_model.py`` (``MLP_BLACKBOX``:
+    d -> 64 -> 32 -> 2, ReLU), trained as ``source/attacks/membership_inference/black_box_attack.py``
+    (``BlackBoxMIA.train``) and ``data_augmentation_attack.py`` (``DataAugmentationMIA.train``)
+    train it: cross-entropy over member (1) / non-member (0), Adam (lr 1e-3), ``epochs`` passes over
+    the shuffled features in batches of 128.  The initialization is seeded by ``seed``, the batch
+    order by ``seed + 1``.
+
+    Args:
+        x_in: ``(n_in, d)`` float32 features of the shadow model's members.
+        x_out: ``(n_out, d)`` features of its non-members.
+        evaluate: name -> ``(m, d)`` features to score after training.
+        seed: seeds the initialization and the batch order.
+        device: where to train (default CPU).
+        epochs: training passes (``BlackBoxMIA``: 100, ``DataAugmentationMIA``: 5).
+
+    Returns:
+        name -> ``(m, 2)`` float64 CPU logits (non-member, member).
+    """
+    k = x_in.shape[1]
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(int(seed))
+        net = tnn.Sequential(tnn.Linear(k, 64), tnn.ReLU(), tnn.Linear(64, 32), tnn.ReLU(), tnn.Linear(32, 2))
+    net.to(dev).train()
+    x = torch.cat([x_in, x_out]).to(dev)
+    t = torch.cat([torch.ones(len(x_in)), torch.zeros(len(x_out))]).long().to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(int(seed) + 1)
+    with _few_threads(dev):
+        for _ in range(epochs):
+            perm = torch.randperm(len(x), generator=gen).to(dev)
+            for b in range(0, len(x), 128):
+                idx = perm[b : b + 128]
+                loss = F.cross_entropy(net(x[idx]), t[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        net.eval()
+        with torch.no_grad():
+            return {name: net(v.to(dev)).double().cpu() for name, v in evaluate.items()}
+
+
 def release_nn_attack(ctx: AttackContext, *, epochs: int = 100) -> AttackResult:
     """The NN attack as the CCL release runs it (``nn_release`` in the suite).
 
@@ -351,28 +398,9 @@ def release_nn_attack(ctx: AttackContext, *, epochs: int = 100) -> AttackResult:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     feats = {(r, p): torch.softmax(torch.as_tensor(ctx.logits(r, p)).float(), 1) for r in ("shadow", "target")
              for p in ("in", "out")}  # fmt: skip
-    k = feats["shadow", "in"].shape[1]
-    dev = torch.device(ctx.device) if ctx.device is not None else torch.device("cpu")
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(int(ctx.seed))
-        net = tnn.Sequential(tnn.Linear(k, 64), tnn.ReLU(), tnn.Linear(64, 32), tnn.ReLU(), tnn.Linear(32, 2))
-    net.to(dev).train()
-    x = torch.cat([feats["shadow", "in"], feats["shadow", "out"]]).to(dev)
-    t = torch.cat([torch.ones(len(feats["shadow", "in"])), torch.zeros(len(feats["shadow", "out"]))]).long().to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    gen = torch.Generator().manual_seed(int(ctx.seed) + 1)
-    with _few_threads(dev):
-        for _ in range(epochs):
-            perm = torch.randperm(len(x), generator=gen).to(dev)
-            for b in range(0, len(x), 128):
-                idx = perm[b : b + 128]
-                loss = F.cross_entropy(net(x[idx]), t[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        net.eval()
-        with torch.no_grad():
-            out = {p: net(feats["target", p].to(dev)).double().cpu() for p in ("in", "out")}
+    out = release_mlp_logits(feats["shadow", "in"], feats["shadow", "out"],
+                             {p: feats["target", p] for p in ("in", "out")}, seed=ctx.seed, device=ctx.device,
+                             epochs=epochs)  # fmt: skip
     s_in = (out["in"][:, 1] - out["in"][:, 0]).numpy()
     s_out = (out["out"][:, 1] - out["out"][:, 0]).numpy()
     info = {
