@@ -48,9 +48,18 @@ with fixed variance one standard deviation of *all* kept IN observations serves 
 (online), of all OUT observations offline; ``1e-30`` is added to every standard
 deviation.  Online scores are ``log N(in) - log N(out)``; the offline score is
 ``-log N(phi; mu_out, s_out^2)`` (two-sided, as the code ranks it), both averaged over
-queries.  The authors query each image and its mirror (``research/mi_lira_2021/score.py``);
-the suite attack ``lira_reference`` needs those queries of the reference models, which
-:mod:`ccl_lib.attacks.reference` does not keep, so it refuses image data.
+queries.
+
+**Mirror queries** (``mirror=True``): the authors query each image and its horizontal mirror
+(``research/mi_lira_2021/inference.py``, ``get_loss`` with ``reflect=True``), compute the
+statistic per query (``research/mi_lira_2021/score.py``, ``load_one``) and average the per-query
+log ratios (``plot.py``).  :func:`lira_attack` takes the target's mirror logits
+(``target_mirror_logits``) and the reference models' (``refs.mirror_logits``, kept on image data
+by :func:`~ccl_lib.attacks.reference.context_references`) and scores statistics ``(..., n, 2)``.
+The suite attacks ``lira`` and ``lira_offline`` query once unless given ``mirror=True``;
+``lira_reference`` (the authors' estimator) uses both queries on image data by default.
+(The authors' ``inference.py`` also calls the model with ``training=True``; ccl_lib queries in
+eval mode, as it queries every model.)
 """
 
 from __future__ import annotations
@@ -340,6 +349,7 @@ def lira_attack(
     name: Optional[str] = None,
     n_pseudo: int = 4,
     estimator: str = "paper",
+    target_mirror_logits: Optional[ArrayLike] = None,
 ) -> AttackResult:
     """Run LiRA on a target model and return an :class:`AttackResult` (scores of members / non-members).
 
@@ -353,6 +363,11 @@ def lira_attack(
         n_pseudo: reference models used as pseudo-targets to learn the
             decision threshold (0: no decisions).
         estimator: ``"paper"`` (default) or ``"reference"``, see :func:`lira_scores`.
+        target_mirror_logits: ``(n_pool, C)`` the target's logits on the horizontal mirror of each
+            pool image; with it, every statistic has two queries ``(..., n, 2)`` (image, mirror)
+            and the per-query scores are averaged, as ``tensorflow/privacy``
+            ``research/mi_lira_2021/plot.py`` ``generate_ours`` averages them.  Needs
+            ``refs.mirror_logits``.  Default ``None``: one query.
 
     LiRA is a score: its AUC and TPR at fixed FPR need no threshold.  Its
     ``advantage`` (the headline of :meth:`AttackResult.summary`) comes from a
@@ -367,6 +382,15 @@ def lira_attack(
     t = check_target_logits(target_logits, refs)
     phi_ref = logit_confidence(refs.logits[:, c], refs.labels[c])
     phi_t = logit_confidence(t[c], refs.labels[c])
+    if target_mirror_logits is not None:
+        if getattr(refs, "mirror_logits", None) is None:
+            raise ValueError(
+                "target_mirror_logits given, but the reference models kept no mirror queries "
+                "(train_reference_models(..., mirror=True) keeps them)"
+            )
+        t_m = check_target_logits(target_mirror_logits, refs)
+        phi_ref = np.stack([phi_ref, logit_confidence(refs.mirror_logits[:, c], refs.labels[c])], axis=-1)
+        phi_t = np.stack([phi_t, logit_confidence(t_m[c], refs.labels[c])], axis=-1)
     mask = refs.membership[:, c]
     scores = lira_scores(phi_t, phi_ref, mask, online=online, fixed_variance=fixed_variance, min_std=min_std,
                          estimator=estimator)  # fmt: skip
@@ -393,6 +417,7 @@ def lira_attack(
         "fixed_variance": bool(fixed_variance),
         "estimator": estimator,
         "statistic": "logit-scaled confidence log(p_y / (1 - p_y))",
+        **({"queries": "image and horizontal mirror, per-query scores averaged"} if phi_t.ndim == 2 else {}),
         "k": refs.k,
         "reference": refs.info.get("defense"),
         "decision": (
@@ -407,33 +432,52 @@ def lira_attack(
 
 
 def lira_reference_attack(ctx: Any, *, online: bool = True, fixed_variance: bool = True, n_pseudo: int = 4,
-                          **ref_options: Any) -> AttackResult:  # fmt: skip
-    """LiRA with the authors' reference estimator, as a suite attack (``lira_reference``).
+                          mirror: Optional[bool] = None, **ref_options: Any) -> AttackResult:  # fmt: skip
+    """LiRA with the authors' reference estimator and queries, as a suite attack (``lira_reference``).
 
     The reference models are those of ``lira`` on the same context and options
     (:func:`~ccl_lib.attacks.reference.context_references`); the Gaussians are fitted as
     ``tensorflow/privacy`` ``research/mi_lira_2021/plot.py`` ``generate_ours`` does
-    (:func:`fit_gaussians_reference`, fixed variance by default as in its figure).  Image data is
-    refused: the reference code queries each image and its mirror, and the reference models here
-    keep one query's logits.
+    (:func:`fit_gaussians_reference`, fixed variance by default as in its figure).  On image data
+    each example is queried as an image and as its horizontal mirror, as
+    ``research/mi_lira_2021/inference.py`` ``get_loss`` (``reflect=True``) does, and the per-query
+    log ratios are averaged (``generate_ours``); tabular data have one query.
 
     Args:
         ctx: the suite's context.
         online: online (IN and OUT) or offline (OUT only) test.
         fixed_variance: one global std (the code's ``fix_variance=True``).
         n_pseudo: pseudo-target reference models for the decision threshold.
+        mirror: query the mirror too; default ``None`` = ``True`` on image data, ``False`` on
+            tabular data (where ``True`` is refused).
         **ref_options: options of :func:`~ccl_lib.attacks.reference.context_references`.
     """
-    from .reference import context_references
+    import inspect
 
-    if ctx.kind == "image":
-        raise ValueError(
-            "attack 'lira_reference' needs the mirror queries of the reference models for image data, "
-            "which ccl_lib.attacks.reference does not keep; it applies to tabular data only"
-        )
+    from .reference import context_mirror_logits, context_references
+
+    known = [o for o in inspect.signature(context_references).parameters if o != "ctx"]
+    bad = sorted(set(ref_options) - set(known))
+    if bad:
+        raise TypeError(f"unknown lira_reference option(s) {bad}; reference options are {known}")
+    use_mirror = _check_mirror(ctx, "lira_reference", ctx.kind == "image" if mirror is None else mirror)
     refs, t_logits, cand, is_member, _ = context_references(ctx, **ref_options)
+    t_mirror = context_mirror_logits(ctx) if use_mirror else None
     return lira_attack(refs, t_logits, cand, is_member, online=online, fixed_variance=fixed_variance,
-                       name="lira_reference", n_pseudo=n_pseudo, estimator="reference")  # fmt: skip
+                       name="lira_reference", n_pseudo=n_pseudo, estimator="reference",
+                       target_mirror_logits=t_mirror)  # fmt: skip
 
 
-register_attack("lira_reference", lira_reference_attack, tabular_only=True)
+def _check_mirror(ctx: Any, attack: str, mirror: Any) -> bool:
+    """``mirror`` as a bool, refused unless it is one, and refused (``True``) on tabular data."""
+    if not isinstance(mirror, (bool, np.bool_)):
+        raise ValueError(f"attack {attack!r}: mirror must be True or False, got {mirror!r}")
+    if mirror and ctx.kind != "image":
+        raise ValueError(
+            f"attack {attack!r}: mirror=True queries the horizontal mirror of images; this run has "
+            f"kind={ctx.kind!r} (tabular data have one query)"
+        )
+    return bool(mirror)
+
+
+register_attack("lira_reference", lira_reference_attack)

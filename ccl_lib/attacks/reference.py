@@ -26,7 +26,11 @@ them and builds the report tables.
   reference sees as many examples as the target) plus the attacker's population
   data (RMIA's z, on which no model trains); :meth:`AttackPool.membership`.
 * :func:`context_references` -- the same for the attack suite's
-  :class:`~ccl_lib.attacks.base.AttackContext`.
+  :class:`~ccl_lib.attacks.base.AttackContext`; on image data the reference models
+  also keep their logits on each image's horizontal mirror
+  (:attr:`ReferenceModels.mirror_logits`), the second query of the LiRA authors' code
+  (``tensorflow/privacy`` ``research/mi_lira_2021/inference.py``), and
+  :func:`context_mirror_logits` gives the target's.
 """
 
 from __future__ import annotations
@@ -49,8 +53,10 @@ __all__ = [
     "ReferenceModels",
     "attack_pool",
     "context_references",
+    "context_mirror_logits",
     "derive_seed",
     "fresh_copy",
+    "mirror_transform",
     "pool_membership",
     "sample_membership",
     "train_reference_models",
@@ -156,6 +162,9 @@ class ReferenceModels:
         labels: ``(n_pool,)`` int64 class labels of the pool.
         histories: per-model training histories (``TrainResult.history``).
         info: how they were trained (defense, config, seeds, pkeep) -- for reports.
+        mirror_logits: ``(K, n_pool, C)`` float32 logits of each model on the horizontal mirror
+            of every pool image (:func:`mirror_transform`), or ``None`` (not queried; always for
+            tabular data).  LiRA's ``mirror`` option averages over both queries.
     """
 
     membership: np.ndarray
@@ -163,6 +172,7 @@ class ReferenceModels:
     labels: np.ndarray
     histories: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    mirror_logits: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         self.membership = np.asarray(self.membership, dtype=bool)
@@ -177,6 +187,12 @@ class ReferenceModels:
             raise ValueError(f"labels must be (n_pool,) = ({n},), got {self.labels.shape}")
         if n and (self.labels.min() < 0 or self.labels.max() >= self.logits.shape[2]):
             raise ValueError(f"labels must lie in [0, {self.logits.shape[2] - 1}]")
+        if self.mirror_logits is not None:
+            self.mirror_logits = np.asarray(self.mirror_logits, dtype=np.float32)
+            if self.mirror_logits.shape != self.logits.shape:
+                raise ValueError(
+                    f"mirror_logits must have the shape of logits {self.logits.shape}, got {self.mirror_logits.shape}"
+                )
 
     @property
     def k(self) -> int:
@@ -209,6 +225,23 @@ class ReferenceModels:
         return float(pred[~self.membership].mean())
 
 
+def mirror_transform() -> Callable[[Tensor], Tensor]:
+    """The horizontal mirror of an image batch ``(N, C, H, W)``: columns reversed (``torch.flip`` of the last axis).
+
+    The second query of the LiRA authors' code: ``tensorflow/privacy``,
+    ``research/mi_lira_2021/inference.py``, ``get_loss`` (``reflect=True``: the batch and
+    ``xbatch[:, :, ::-1, :]``, the width axis of its NHWC images).  Exact on normalized batches
+    (a permutation of the pixels).
+    """
+
+    def f(x: Tensor) -> Tensor:
+        if x.dim() != 4:
+            raise ValueError(f"the mirror query needs image batches (N, C, H, W), got shape {tuple(x.shape)}")
+        return torch.flip(x, dims=[3])
+
+    return f
+
+
 def train_reference_models(
     x_pool: Tensor,
     y_pool: Tensor,
@@ -226,6 +259,7 @@ def train_reference_models(
     attacker: str = "matched",
     strategy: str = "auto",
     equal_sizes: bool = False,
+    mirror: bool = False,
 ) -> ReferenceModels:
     """Train the attacker's ``k`` reference models on random subsets of the pool (Carlini et al., 2022, Sec. IV-C).
 
@@ -263,6 +297,9 @@ def train_reference_models(
             row sums is given.
         equal_sizes: sample a membership whose models all see the same number of
             examples (see :func:`sample_membership`); ignored with ``membership=``.
+        mirror: also keep every model's logits on the horizontal mirror of each pool image
+            (:attr:`ReferenceModels.mirror_logits`; image pools ``(n, C, H, W)`` only).  Queries
+            only: training, and ``logits``, are the same either way.
 
     Returns:
         :class:`ReferenceModels` with the membership matrix and every model's
@@ -290,6 +327,9 @@ def train_reference_models(
         raise ValueError(
             f"strategy must be one of {FIT_MANY_STRATEGIES} (see ccl_lib.train.fit_many), got {strategy!r}"
         )
+    if mirror and x_pool.dim() != 4:
+        raise ValueError(f"mirror=True queries horizontal mirrors of images (n, C, H, W); x_pool has shape "
+                         f"{tuple(x_pool.shape)}")  # fmt: skip
     if membership is None:
         membership = sample_membership(n, k, pkeep, seed, equal_sizes=equal_sizes)
     else:
@@ -323,6 +363,12 @@ def train_reference_models(
     )  # fmt: skip
     histories = [r.history for r in results]
     logits = [predict_logits(m, x_pool, batch_size=config.eval_batch_size).numpy() for m in models]
+    mirrored = None
+    if mirror:
+        flip = mirror_transform()
+        mirrored = np.stack(
+            [predict_logits(m, x_pool, batch_size=config.eval_batch_size, transform=flip).numpy() for m in models]
+        )
     del models, results
     describe = defense.describe() if defense is not None else {"name": "ce"}
     info = {
@@ -335,8 +381,9 @@ def train_reference_models(
         "model_seeds": seeds,
     }
     return ReferenceModels(
-        membership=membership, logits=np.stack(logits), labels=y_pool.numpy(), histories=histories, info=info
-    )
+        membership=membership, logits=np.stack(logits), labels=y_pool.numpy(), histories=histories, info=info,
+        mirror_logits=mirrored,
+    )  # fmt: skip
 
 
 def pool_membership(
@@ -487,6 +534,12 @@ def context_references(
             candidates (as many as the target), which lets them be stacked on
             CUDA (:func:`pool_membership`); default ``False`` (Carlini et al.'s design).
 
+    On image data (``ctx.kind == "image"``) the reference models also keep their logits on
+    each pool image's horizontal mirror (``refs.mirror_logits``, one more inference pass per
+    model; the models and ``refs.logits`` are unchanged), so that LiRA's ``mirror`` option and
+    ``lira_reference`` share these models with ``lira``; :func:`context_mirror_logits` gives the
+    target's mirror logits.
+
     Returns ``(refs, target_logits_on_pool, candidates, is_member, population)``,
     cached in the context so that LiRA and RMIA share one set of models.
     """
@@ -547,6 +600,7 @@ def context_references(
         refs = train_reference_models(
             x_pool, y_pool, model_fn=model_fn, k=k, defense=defense, config=config, membership=membership,
             seed=seed, progress=ctx.progress, desc="reference models", attacker=attacker, strategy=strategy,
+            mirror=ctx.kind == "image" and x_pool.dim() == 4,
         )  # fmt: skip
         target_logits = torch.cat(
             [query_logits(ctx.target, p[0], batch_size=ctx.batch_size, device=ctx.device) for p in parts]
@@ -559,3 +613,21 @@ def context_references(
             np.arange(n_c, n_pool),
         )
     return cache[key]
+
+
+def context_mirror_logits(ctx: Any) -> np.ndarray:
+    """The target's ``(n_pool, C)`` logits on the horizontal mirror of every image of :func:`context_references`' pool.
+
+    The pool order of :func:`context_references` (``target_in + target_out + shadow_in +
+    shadow_out``), each part queried once through the context's cache with
+    :func:`mirror_transform` -- the second query of ``tensorflow/privacy``
+    ``research/mi_lira_2021/inference.py`` ``get_loss`` (``reflect=True``).
+
+    Args:
+        ctx: the suite's :class:`~ccl_lib.attacks.base.AttackContext`, with image data.
+    """
+    if ctx.kind != "image":
+        raise ValueError(f"mirror queries need image data (kind='image'); this context has kind={ctx.kind!r}")
+    flip = mirror_transform()
+    parts = [(r, p) for r in ("target", "shadow") for p in ("in", "out")]
+    return torch.cat([ctx.logits(r, p, transform=flip, key=("mirror",)).cpu() for r, p in parts]).numpy()

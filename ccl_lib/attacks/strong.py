@@ -34,11 +34,12 @@ import torch.nn as nn
 
 from ..train import Objective, TrainConfig, fit, predict_logits
 from .base import AttackResult, register_attack
-from .lira import lira_attack
+from .lira import _check_mirror, lira_attack
 from .reference import (
     ReferenceModels,
     _check_attacker,
     attack_pool,
+    context_mirror_logits,
     context_references,
     derive_seed,
     train_reference_models,
@@ -300,7 +301,7 @@ def _refs_for(ctx: Any, options: dict) -> tuple:
 
 
 def lira_context_attack(ctx: Any, *, online: bool = True, fixed_variance: bool = True, min_std: float = 1e-4,
-                        n_pseudo: int = 4, **ref_options: Any) -> AttackResult:  # fmt: skip
+                        n_pseudo: int = 4, mirror: bool = False, **ref_options: Any) -> AttackResult:  # fmt: skip
     """LiRA as a suite attack (``run_attacks(..., attacks=["lira"])``): trains ``k`` reference models first.
 
     Reference options are those of :func:`~ccl_lib.attacks.reference.context_references`
@@ -317,14 +318,20 @@ def lira_context_attack(ctx: Any, *, online: bool = True, fixed_variance: bool =
         min_std: floor on every standard deviation (> 0).
         n_pseudo: reference models used as pseudo-targets to learn the decision
             threshold without the target's labels (0: no decisions, ``advantage`` NaN).
+        mirror: image data only: also query each image's horizontal mirror and average the
+            per-query scores, as the LiRA authors' code does (``tensorflow/privacy``
+            ``research/mi_lira_2021/inference.py`` ``get_loss``, ``reflect=True``); default
+            ``False`` (one query).
     """
     bad = sorted(set(ref_options) - set(_REF_OPTIONS))
     if bad:
         raise TypeError(f"unknown LiRA option(s) {bad}; reference options are {list(_REF_OPTIONS)}")
+    use_mirror = _check_mirror(ctx, "lira" if online else "lira_offline", mirror)
     refs, t_logits, cand, is_member, _ = _refs_for(ctx, dict(ref_options))
     return lira_attack(
         refs, t_logits, cand, is_member, online=online, fixed_variance=fixed_variance, min_std=min_std,
         name="lira" if online else "lira_offline", n_pseudo=n_pseudo,
+        target_mirror_logits=context_mirror_logits(ctx) if use_mirror else None,
     )  # fmt: skip
 
 
