@@ -521,16 +521,24 @@ def test_lira_reference_estimator_equals_the_authors_code(fix, online):
 # --------------------------------------------------------------------------- wiring to the run engine
 
 
-def test_run_spec_refuses_a_variant_or_attack_of_the_other_data_kind():
+def test_run_spec_refuses_a_variant_or_attack_of_the_other_data_kind(monkeypatch):
+    from ccl_lib.attacks import ATTACKS, register_attack
+
     with pytest.raises(ValueError, match="variant 'release_image' follows code for image data; it does not apply"):
         RunSpec("location", defense="relaxloss", hparams={"variant": "release_image"})
     with pytest.raises(ValueError, match="variant 'release_tabular' follows code for tabular data"):
         RunSpec("cifar10", defense="relaxloss", hparams={"variant": "release_tabular"})
     assert RunSpec("location", defense="relaxloss", hparams={"variant": "release_tabular"}).kind == "tabular"
-    with pytest.raises(ValueError, match=r"\['lira_reference'\] apply to tabular data only"):
-        RunSpec("cifar10", attacks=["loss", "lira_reference"])
+    # lira_reference runs on images too (mirror queries; tests/test_variants_images.py), rotation_release on images only
+    assert RunSpec("cifar10", attacks=["loss", "lira_reference"]).resolved_attacks == ("loss", "lira_reference")
+    with pytest.raises(ValueError, match=r"\['rotation_release'\] need image data"):
+        RunSpec("location", attacks=["loss", "rotation_release"])
+    monkeypatch.setitem(ATTACKS, "tabular_probe", None)
+    register_attack("tabular_probe", lambda ctx: None, tabular_only=True, overwrite=True)  # removed after the test
+    with pytest.raises(ValueError, match=r"\['tabular_probe'\] apply to tabular data only"):
+        RunSpec("cifar10", attacks=["loss", "tabular_probe"])
     with pytest.raises(ValueError, match="apply to tabular data only"):
-        _ctx_run(kind="image", attacks=["lira_reference"])
+        _ctx_run(kind="image", attacks=["tabular_probe"])
 
 
 def _ctx_run(kind, attacks):

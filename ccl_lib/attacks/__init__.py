@@ -17,7 +17,8 @@ on the target model's members (train split) and non-members (test split):
   target (:mod:`ccl_lib.attacks.reference`, :mod:`ccl_lib.attacks.strong`);
 * the CCL release's forms (:data:`RELEASE_ATTACKS`, issue 23): ``nn_release``,
   ``loss_release``, ``confidence_release``, ``entropy_release``,
-  ``modified_entropy_release``, and ``lira_reference`` (the LiRA authors' estimator).
+  ``modified_entropy_release``, ``rotation_release`` (images), and ``lira_reference`` (the
+  LiRA authors' estimator, with their mirror queries on images).
 
 Every report row has the headline ``advantage`` -- TPR - FPR on the target of
 the rule the attacker learned on the shadow model (Eq. 2, footnote 2) -- and

@@ -21,6 +21,12 @@ The augmentations are the attacker's fixed queries, applied with
 device inside :func:`ccl_lib.train.predict_logits` (eval mode; no
 training-time augmentation is ever applied to a query).  Zero fill is the
 data set's mean colour.  Image data only: tabular inputs get a clear error.
+
+``rotation_release`` is the CCL release's form of the rotation attack
+(``ml-stat-Sustech/ConvexConcaveLoss``,
+``source/attacks/membership_inference/data_augmentation_attack.py``): angles ``-r, 0, r``,
+nearest-neighbour rotation with black fill (:func:`release_rotate_transform`), correctness
+features, the release's attack MLP (5 epochs); see :func:`rotation_release_attack`.
 """
 
 from __future__ import annotations
@@ -31,13 +37,16 @@ import numpy as np
 import torch
 
 from .base import AttackContext, AttackResult, register_attack
-from .nn import ClassifierConfig, classifier_attack
+from .nn import ClassifierConfig, classifier_attack, release_mlp_logits
 
 __all__ = [
     "AUG_FEATURES",
     "augmentation_attack",
     "augmentation_features",
+    "black_fill",
+    "release_rotate_transform",
     "rotate_transform",
+    "rotation_release_attack",
     "rotation_angles",
     "translate_transform",
     "translation_shifts",
@@ -226,3 +235,149 @@ def translation_attack(
 ) -> AttackResult:
     """Translation attack (Choquette-Choo et al., 2021): the identity and all shifts of |i| + |j| = d pixels."""
     return augmentation_attack(ctx, "translation", d=d, feature=feature, config=config)
+
+
+# --------------------------------------------------------------------------- the CCL release's form
+
+
+def black_fill(normalization: Any) -> tuple[float, ...]:
+    """The model input of a black pixel: ``-mean / std`` per channel of the data set's normalization.
+
+    The CCL release rotates PIL images, whose fill is black (pixel value 0): ``torchvision``
+    ``transforms.functional.rotate`` as called in ``ml-stat-Sustech/ConvexConcaveLoss``
+    ``source/attacks/membership_inference/data_augmentation_attack.py``
+    (``AugmentedAttackData._get_transform``).  ccl_lib rotates normalized batches, where black is
+    ``(0 - mean) / std``.
+
+    Args:
+        normalization: ``(mean, std)`` per channel, as :attr:`ccl_lib.data.Dataset.normalization`.
+    """
+    try:
+        mean, std = normalization
+        mean_t, std_t = tuple(float(m) for m in mean), tuple(float(v) for v in std)
+    except (TypeError, ValueError):
+        raise ValueError(f"normalization must be (mean, std) per channel, got {normalization!r}") from None
+    if len(mean_t) != len(std_t) or not mean_t or not all(v > 0 for v in std_t):
+        raise ValueError(f"normalization needs one mean and one std > 0 per channel, got {normalization!r}")
+    return tuple(-m / v for m, v in zip(mean_t, std_t))
+
+
+def release_rotate_transform(angle: float, fill: Sequence[float]) -> Callable[[Tensor], Tensor]:
+    """Rotate a normalized batch (N, C, H, W) counter-clockwise by ``angle`` degrees, nearest neighbour, ``fill``.
+
+    The CCL release's rotation (``ml-stat-Sustech/ConvexConcaveLoss``,
+    ``source/attacks/membership_inference/data_augmentation_attack.py``,
+    ``AugmentedAttackData._get_transform``: ``TF.rotate(img, angle=augment)`` on a PIL image, whose
+    defaults are nearest-neighbour interpolation, no expansion, the image centre, black fill).
+    ``fill`` is the per-channel input value of a black pixel (:func:`black_fill`).  The sampling is
+    ``torchvision``'s tensor rotation, which equals PIL's at multiples of 90 degrees; at other
+    angles it may pick a different neighbour for a few pixels (1 of 1024 on a 32 x 32 image at
+    +-4 degrees, measured with torchvision 0.29).
+
+    Args:
+        angle: degrees, counter-clockwise.
+        fill: one value per channel for the pixels rotated in from outside the image.
+    """
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    angle, values = float(angle), [float(v) for v in fill]
+
+    def f(x: Tensor) -> Tensor:
+        if x.dim() != 4 or x.shape[1] != len(values):
+            raise ValueError(f"expected a batch (N, {len(values)}, H, W) for a fill of {len(values)} channel(s), "
+                             f"got shape {tuple(x.shape)}")  # fmt: skip
+        return TF.rotate(x, angle, interpolation=InterpolationMode.NEAREST, fill=values)
+
+    return f
+
+
+@register_attack("rotation_release", image_only=True)
+def rotation_release_attack(
+    ctx: AttackContext, *, r: float = 4.0, epochs: int = 5, normalization: Any = None
+) -> AttackResult:
+    """The rotation attack as the CCL release runs it (``rotation_release`` in the suite).
+
+    ``ml-stat-Sustech/ConvexConcaveLoss``: ``source/attacks/membership_inference/data_augmentation_attack.py``
+    (``AugmentedAttackData``: angles ``[-r, 0, r]``, each image rotated as a PIL image -- nearest
+    neighbour, black fill, :func:`release_rotate_transform` -- and the per-query correctness
+    ``argmax == y``; ``DataAugmentationMIA``: the release's MLP on these 3 features, 5 epochs, see
+    :func:`~ccl_lib.attacks.nn.release_mlp_logits`), run by ``source/examples/mia.py``.
+
+    **Documented deviation.**  ``mia.py`` builds the rotation attack with
+    ``attack_test_dataset=attack_dataset_rotation.attack_train_dataset``: the release scores the
+    rotation attack on the *shadow* model's features it was trained on, not on the target (its
+    translation attack uses the target's).  ccl_lib scores the target (the protocol of every
+    attack, Sec. 5.1); the release's own number -- the classifier's accuracy, advantage and AUC on
+    the shadow features it was trained on -- is kept in ``info["release_shadow_set"]``.
+
+    Score: ``logit_member - logit_non_member``; decision: member iff it is > 0 (the argmax).
+
+    Args:
+        ctx: the attacker's view (image data).
+        r: the rotation in degrees, in (0, 180]; the release's ``--augment_kwarg_rotation``
+            (4 in its training parser, 1 in its attack parsers; ccl_lib's ``rotation`` uses 4).
+        epochs: training passes of the attack MLP (``DataAugmentationMIA.train``: 5).
+        normalization: ``(mean, std)`` per channel of the inputs, for the black fill
+            (:func:`black_fill`); default ``ctx.normalization`` (the run engine passes the data
+            set's).
+    """
+    from .. import metrics as _metrics
+
+    _require_images(ctx, "rotation_release")
+    r = float(r)
+    if not (0.0 < r <= 180.0):
+        raise ValueError(f"rotation r must be in (0, 180] degrees, got {r!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    norm = normalization if normalization is not None else getattr(ctx, "normalization", None)
+    if norm is None:
+        raise ValueError(
+            "attack 'rotation_release' fills with black in pixel space and needs the inputs' normalization: "
+            "pass run_attacks(..., normalization=ds.normalization) or the option normalization=(mean, std)"
+        )
+    fill = black_fill(norm)
+    angles = (-r, 0.0, r)  # the release's order
+    queries = [(None, None) if a == 0.0 else (("rotate_release", a, fill), release_rotate_transform(a, fill))
+               for a in angles]  # fmt: skip
+    feats = {}
+    for role in ("shadow", "target"):
+        for part in ("in", "out"):
+            logits = [ctx.logits(role, part, transform=tf, key=key) for key, tf in queries]
+            feats[role, part] = torch.from_numpy(augmentation_features(logits, ctx.labels(role, part)))
+    evaluate = {(role, part): feats[role, part] for role in ("target", "shadow") for part in ("in", "out")}
+    out = release_mlp_logits(feats["shadow", "in"], feats["shadow", "out"], evaluate, seed=ctx.seed,
+                             device=ctx.device, epochs=epochs)  # fmt: skip
+    score = {key: (v[:, 1] - v[:, 0]).numpy() for key, v in out.items()}
+    s_in, s_out = score["shadow", "in"], score["shadow", "out"]
+    labels = np.r_[np.ones(len(s_in)), np.zeros(len(s_out))]
+    dec = np.r_[s_in > 0, s_out > 0]
+    info: dict[str, Any] = {
+        "family": "augmentation",
+        "variant": "release",
+        "feature": "correctness",
+        "angles_deg": list(angles),
+        "r": r,
+        "interpolation": "nearest",
+        "fill": list(fill),
+        "classifier": {
+            "kind": "mlp",
+            "hidden": [64, 32],
+            "outputs": 2,
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "epochs": epochs,
+            "batch_size": 128,
+        },  # fmt: skip
+        "scored_on": "target (ccl_lib's protocol)",
+        "deviation": "the release's mia.py scores the rotation attack on the shadow set it trained on "
+        "(attack_test_dataset=attack_dataset_rotation.attack_train_dataset); that number is release_shadow_set",
+        "release_shadow_set": {
+            "accuracy": float((dec == labels.astype(bool)).mean()),
+            "advantage": float((s_in > 0).mean() - (s_out > 0).mean()),
+            "auc": float(_metrics.roc_auc(np.r_[s_in, s_out], labels.astype(np.int64))),
+        },
+        "follows": "ml-stat-Sustech/ConvexConcaveLoss source/attacks/membership_inference/data_augmentation_attack.py",
+    }
+    t_in, t_out = score["target", "in"], score["target", "out"]
+    return AttackResult("rotation_release", t_in, t_out, t_in > 0.0, t_out > 0.0, info)

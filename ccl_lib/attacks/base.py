@@ -404,6 +404,11 @@ class AttackContext:
         device: where models are queried and attack classifiers trained (default: the model's device / CPU).
         batch_size: rows per forward pass when querying models.
         progress: show progress bars while training reference models (LiRA, RMIA).
+        defense: the target's training algorithm (see above); ``None`` if unknown.
+        train_config: the target's training recipe (see above); ``None`` if unknown.
+        normalization: image data: the per-channel ``(mean, std)`` that maps pixels in [0, 1] to
+            the model's inputs (:attr:`ccl_lib.data.Dataset.normalization`), for attacks that
+            work in pixel space (``rotation_release`` fills with black); ``None`` if unknown.
         _cache: the logits cache, ``(role, part, key) -> logits``; internal, leave empty.
     """
 
@@ -420,6 +425,7 @@ class AttackContext:
     progress: bool = False
     defense: Any = None
     train_config: Any = None
+    normalization: Any = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -58,10 +58,12 @@ ATTACK_NAMES: tuple[str, ...] = PAPER_ATTACKS
 #: Registered attacks that are not the paper's: reported beside, never folded into P1 unless asked.
 EXTRA_ATTACKS: tuple[str, ...] = ("nn_sorted", "confidence_true", "lira", "lira_offline", "rmia")
 #: The CCL release's forms of the paper's attacks (issue 23): the metric attacks with its
-#: threshold tie-break and float32 scores, and its NN attack (probabilities only, 64-32-2).
+#: threshold tie-break and float32 scores, its NN attack (probabilities only, 64-32-2), and its
+#: rotation attack (nearest neighbour, black fill; images only).
 #: Like ``EXTRA_ATTACKS`` they enter P1 only when asked.
 RELEASE_ATTACKS: tuple[str, ...] = (
     "nn_release", "loss_release", "confidence_release", "entropy_release", "modified_entropy_release",
+    "rotation_release",
 )  # fmt: skip
 #: Attacks that train reference models the way the target was trained (Carlini et al., 2022):
 #: with ``attacker="matched"`` (their default) they need the target's defense and recipe
@@ -149,6 +151,7 @@ def run_attacks(
     attack_options: Optional[Mapping[str, Mapping[str, Any]]] = None,
     defense: Any = None,
     train_config: Any = None,
+    normalization: Any = None,
 ) -> Union[pd.DataFrame, tuple[pd.DataFrame, dict[str, AttackResult]]]:
     """Run membership inference attacks against ``target`` using ``shadow`` (Sec. 5.1).
 
@@ -175,6 +178,9 @@ def run_attacks(
             (:class:`ccl_lib.train.TrainConfig`); the reference-model attacks
             (``lira``, ``lira_offline``, ``rmia``) train with them (the
             attacker knows the training algorithm, Carlini et al., 2022).
+        normalization: image data: the per-channel ``(mean, std)`` of the inputs
+            (:attr:`ccl_lib.data.Dataset.normalization`), for the attacks that work in pixel
+            space (``rotation_release``: black fill); ``None`` if unknown.
 
     Member and non-member sets are balanced by subsampling the larger to the
     size of the smaller (seeded), for the target and for the shadow model.
@@ -282,6 +288,7 @@ def run_attacks(
             progress=bool(progress),
             defense=defense,
             train_config=train_config,
+            normalization=normalization,
         )
         results: dict[str, AttackResult] = {}
         bar = tqdm(names, desc="attacks", disable=not progress, leave=False)

@@ -250,6 +250,10 @@ def _attack(spec: RunSpec, models: dict[str, torch.nn.Module], parts: dict[str, 
     # the target's training algorithm and recipe, known to the attacker (Carlini et al., 2022): the
     # reference-model attacks (lira, rmia, ...) train with them; the other attacks never read them
     defense, config = spec.make_defense(), spec.train_config(derive_seed(spec.seed, "reference"), dev)
+    # the pixel-space attack (rotation_release's black fill) needs the inputs' normalization
+    norm = None
+    if "rotation_release" in spec.resolved_attacks:
+        norm = _dataset(spec.dataset, spec._data_identity().get("dataset_fingerprint")).normalization
     seed_everything(spec.seed)
     out = run_attacks(
         models["target"],
@@ -266,6 +270,7 @@ def _attack(spec: RunSpec, models: dict[str, torch.nn.Module], parts: dict[str, 
         progress=progress,
         defense=defense,
         train_config=config,
+        normalization=norm,
     )
     return out if isinstance(out, tuple) else (out, {})
 
