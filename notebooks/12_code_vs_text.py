@@ -42,11 +42,13 @@
 # | NN attack | Shokri et al. | same repository: `black_box_attack.py`, `source/models/attack_model.py`: probabilities only, 64-32-2 MLP, Adam, 100 epochs | probabilities + one-hot label, standardized | attack `nn_release` |
 # | P1 (Table 1) | Eq. 13 with the highest advantage of all attacks | same repository: `source/utility/process.py` `p_score` with the loss attack's *accuracy* | highest advantage | `p1_from_report(..., variant="release")` |
 # | Scale factor $\beta$ on CIFAR-10 | App. E.1: 0.01 | same repository: `README.md` trains with `--beta 0.05` | 0.01 | `default_scale("cifar10", "release")` |
-# | LiRA estimator | Carlini et al. | `tensorflow/privacy`: `research/mi_lira_2021/plot.py`: medians, equal IN/OUT counts, IN spread as the fixed variance, image and mirror queries | means, all observations, pooled variance | attack `lira_reference` (tabular data; the reference models keep one query) |
+# | LiRA estimator and queries | Carlini et al. | `tensorflow/privacy`: `research/mi_lira_2021/plot.py` `generate_ours`: medians, equal IN/OUT counts, IN spread as the fixed variance; `inference.py` `get_loss` and `score.py`: each image and its horizontal mirror, per-query log ratios averaged | means, all observations, pooled variance; one query | attack `lira_reference` (the authors' estimator; on images also their mirror queries, `mirror=False` drops them); `lira` / `lira_offline` with the option `mirror=True` (ccl_lib's estimator, both queries). Effect on images not yet recorded: it needs image runs with reference models |
+# | Rotation attack | Choquette-Choo et al.: rotations by $\pm r$ | `ml-stat-Sustech/ConvexConcaveLoss`: `source/attacks/membership_inference/data_augmentation_attack.py`: PIL rotation (nearest neighbour, black fill), angles $-r, 0, r$, correctness, 64-32-2 MLP for 5 epochs; `source/examples/mia.py` scores it on the shadow set it was trained on | bilinear, fill = the mean colour, ccl_lib's attack classifier, scored on the target | attack `rotation_release` (images; scored on the target, the release's shadow-set number in its `info["release_shadow_set"]`). Effect on images not yet recorded: it needs image runs |
 #
 # Not reproduced as a switch: the fork steps its learning-rate scheduler inside the batch loop
-# (a trainer matter), and the release rotates PIL images and scores its rotation attack on the
-# shadow set (`source/examples/mia.py`).
+# (a trainer matter); the release's scoring of its rotation attack on the shadow set
+# (`source/examples/mia.py`) is kept beside ccl_lib's target score, not as the attack's score;
+# the LiRA authors' `inference.py` queries the models with `training=True`, ccl_lib in eval mode.
 #
 # **Which default each figure uses.** Chapters 7 and 8 (Figs. 2-3, Table 1) run ccl_lib's defaults:
 # the baselines as their method authors describe them, the attacks and P1 as the paper's text
