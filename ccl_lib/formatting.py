@@ -211,7 +211,8 @@ def narrow_table(
       cells ``29.7`` instead of ``29.7 %``;
     * **shared settings in the caption**: a column whose value is the same in every row (e.g.
       ``epochs = 30``, ``dataset = location``) is left out and named once in the caption, as
-      ``epochs 30; dataset location``, after ``caption``;
+      ``epochs 30; dataset location``, after ``caption``; so is a named level of a row MultiIndex
+      with one value (one level always stays);
     * **short headers**: ``rename`` maps a column to its header (e.g. ``{"advantage_oracle": "oracle"}``);
       the caption keeps the meaning the text gives;
     * **one column per interval**: each column ``c`` of ``intervals`` and its bounds ``c_low``, ``c_high``
@@ -250,6 +251,13 @@ def narrow_table(
         note = "[low, high]: 95 % interval"
         caption = f"{caption}; {note}" if caption else note
     shared = []
+    levels: list[tuple[Any, Any]] = []
+    if len(df) > 1 and isinstance(df.index, pd.MultiIndex):
+        for i, name in enumerate(df.index.names):
+            values = df.index.get_level_values(i)
+            if name is not None and len(levels) < df.index.nlevels - 1 and values.nunique(dropna=False) == 1:
+                levels.append((name, values[0]))
+        df = df.droplevel([n for n, _ in levels]) if levels else df
     if len(df) > 1:
         for c in df.columns:
             if c in keep:
@@ -260,8 +268,11 @@ def narrow_table(
     shown = df.drop(columns=shared)
     as_pct = [c for c in pcols if c not in intervals]
     settings = "; ".join(
-        f"{c} {pct(df[c].iloc[0], percent_digits) if c in as_pct else fmt_number(df[c].iloc[0], precision)}"
-        for c in shared
+        [f"{n} {fmt_number(v, precision)}" for n, v in levels]
+        + [
+            f"{c} {pct(df[c].iloc[0], percent_digits) if c in as_pct else fmt_number(df[c].iloc[0], precision)}"
+            for c in shared
+        ]
     )
     headers = {c: (rename or {}).get(c, str(c)) + (" (%)" if c in pcols else "") for c in shown.columns}
     shown = shown.rename(columns=headers)

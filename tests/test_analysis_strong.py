@@ -123,8 +123,13 @@ def test_interval_cells_one_cell_per_measure_and_shared_settings_in_the_caption(
     # one data set and one min FPR: both go to the caption; epsilon (never measured) is left out
     assert list(st.data.index) == [("vanilla", "rmia"), ("CCQL", "lira_offline")]
     assert list(st.data.columns) == ["test acc. (%)", "TPR@0.1% (%)", "TPR@1% (%)"]
-    assert st.caption.startswith("loc; min FPR") and "min_fpr 0.1 %" in st.caption
+    assert st.caption == "min FPR: 1/n_out; [low, high]: 95 % interval (dataset loc; min_fpr 0.1 %)"
     ctx = st._translate(False, False)
     cells = [[c["display_value"] for c in row if c.get("type") == "td"] for row in ctx["body"]]
     assert cells[0] == ["60.0", "2.0 [1.0, 3.0]", "10.0 [8.0, 12.0]"]
-    assert strong.interval_cells(best).data.index.names == ["defense", "attack", "seed"]
+    by_seed = strong.interval_cells(best)  # one seed: it goes to the caption with the data set
+    assert by_seed.data.index.names == ["defense", "attack"] and "dataset loc; seed 0" in by_seed.caption
+    only = strong.interval_cells(best, measures=("tpr@1%",))
+    assert list(only.data.columns) == ["test acc. (%)", "TPR@1% (%)"]
+    with pytest.raises(ValueError, match="unknown or empty"):
+        strong.interval_cells(best, measures=("tpr@5%",))

@@ -84,3 +84,12 @@ def test_prose_cells_wrap_and_numbers_do_not():
     df = pd.DataFrame({"setting": ["Early stopping, epoch 20", "CCQL"], "acc": [0.5, 0.6]})
     html = format_table(df).to_html()
     assert html.count('class="data row0 col0 wrap"') == 1 and "row1 col0 wrap" not in html
+
+
+def test_a_row_level_with_one_value_goes_to_the_caption():
+    idx = pd.MultiIndex.from_tuples([("location", "CE"), ("location", "CCQL")], names=["dataset", "arm"])
+    st = narrow_table(pd.DataFrame({"adv": [0.5, 0.25]}, index=idx), percent=["adv"])
+    assert list(st.data.index) == ["CE", "CCQL"] and st.caption == "dataset location"
+    one_level_left = pd.MultiIndex.from_tuples([("location", "CE"), ("location", "CE")], names=["dataset", "arm"])
+    st = narrow_table(pd.DataFrame({"adv": [0.5, 0.25]}, index=one_level_left), percent=["adv"])
+    assert list(st.data.index) == ["CE", "CE"] and st.caption == "dataset location"

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 __all__ = [
     "ATTACK_TITLES",
+    "MEASURES",
     "exercise_findings",
     "interval_cells",
     "seed_spread",
@@ -119,7 +120,11 @@ def targets_frame(runs: Mapping[tuple, Any]) -> Any:
     return pd.DataFrame(rows).set_index(["data", "defense", "seed"])
 
 
-def interval_cells(frame: Any, *, by_seed: bool = True) -> Any:
+#: The measures of :func:`interval_cells`, in the order shown.
+MEASURES = ("tpr@0.1%", "tpr@1%", "auc", "advantage", "advantage_oracle")
+
+
+def interval_cells(frame: Any, *, by_seed: bool = True, measures: Sequence[str] = MEASURES) -> Any:
     """The strong-attack table for the text column: one ``estimate [low, high]`` cell per measure (TPRs,
     advantages and test accuracy in percent, with the unit in the header), short headers, and the
     settings every row shares (e.g. one data set, no privacy budget) in the caption
@@ -128,24 +133,21 @@ def interval_cells(frame: Any, *, by_seed: bool = True) -> Any:
     Args:
         frame: rows of :func:`ccl_lib.attacks.strong.strong_attack_table` (or of its strongest attacks).
         by_seed: keep the seed in the row labels (``False`` for one row per data set, defense and attack).
+        measures: the measures shown (of :data:`MEASURES`; three fit the text column).
 
     Returns:
         a ``pandas`` ``Styler``; ``.data`` is the shown frame.
     """
     from ..formatting import narrow_table
 
+    bad = [m for m in measures if m not in MEASURES]
+    if bad or not measures:
+        raise ValueError(f"measures {bad or list(measures)} unknown or empty; choose from {list(MEASURES)}")
     index = ["dataset", "defense", "attack"] + (["seed"] if by_seed else [])
-    metrics = [m for m in ("tpr@0.1%", "tpr@1%", "auc", "advantage", "advantage_oracle")
-               if m in frame and f"{m}_low" in frame]  # fmt: skip
+    metrics = [m for m in measures if m in frame and f"{m}_low" in frame]
     plain = [c for c in ("test_acc", "epsilon", "min_fpr") if c in frame and frame[c].notna().any()]
-    cols = index + plain + [c for m in metrics for c in (m, f"{m}_low", f"{m}_high")]
-    show = frame[cols].set_index(index)
-    if show.index.nlevels > 1 and show.index.get_level_values("dataset").nunique() == 1:
-        caption = f"{show.index.get_level_values('dataset')[0]}; "
-        show = show.droplevel("dataset")
-    else:
-        caption = ""
-    caption += "min FPR: 1/n_out; oracle: the advantage with the threshold chosen on the target (an upper bound)"
+    show = frame[index + plain + [c for m in metrics for c in (m, f"{m}_low", f"{m}_high")]].set_index(index)
+    caption = "min FPR: 1/n_out" + ("; oracle: the threshold chosen on the target" if "advantage_oracle" in metrics else "")
     rename = {"test_acc": "test acc.", "min_fpr": "min FPR", "tpr@0.1%": "TPR@0.1%", "tpr@1%": "TPR@1%", "auc": "AUC",
               "advantage": "adv.", "advantage_oracle": "oracle"}  # fmt: skip
     percent = [c for c in ("test_acc", "min_fpr", "tpr@0.1%", "tpr@1%", "advantage", "advantage_oracle") if c in show]
