@@ -147,7 +147,9 @@ def interval_cells(frame: Any, *, by_seed: bool = True, measures: Sequence[str] 
     metrics = [m for m in measures if m in frame and f"{m}_low" in frame]
     plain = [c for c in ("test_acc", "epsilon", "min_fpr") if c in frame and frame[c].notna().any()]
     show = frame[index + plain + [c for m in metrics for c in (m, f"{m}_low", f"{m}_high")]].set_index(index)
-    caption = "min FPR: 1/n_out" + ("; oracle: the threshold chosen on the target" if "advantage_oracle" in metrics else "")
+    caption = "min FPR: 1/n_out" + (
+        "; oracle: the threshold chosen on the target" if "advantage_oracle" in metrics else ""
+    )
     rename = {"test_acc": "test acc.", "min_fpr": "min FPR", "tpr@0.1%": "TPR@0.1%", "tpr@1%": "TPR@1%", "auc": "AUC",
               "advantage": "adv.", "advantage_oracle": "oracle"}  # fmt: skip
     percent = [c for c in ("test_acc", "min_fpr", "tpr@0.1%", "tpr@1%", "advantage", "advantage_oracle") if c in show]
