@@ -218,7 +218,8 @@ def settings_view(settings):
 
 
 def rule_view(table, n_seeds: int, attack_labels: Optional[Mapping[str, str]] = None):
-    """A :func:`rule_table` for reading: advantages in percent, the difference as ``"mean [low, high]"``.
+    """A :func:`rule_table` for reading: advantages in percent, the difference as ``"mean [low, high]"``, short
+    headers (*w/o*: the undefended model; the verdict's side is the paper's, CCL lower).
 
     Args:
         table: :func:`rule_table`.
@@ -230,15 +231,15 @@ def rule_view(table, n_seeds: int, attack_labels: Optional[Mapping[str, str]] = 
     from ..formatting import pct
 
     out = pd.DataFrame(index=table.index)
-    out["undefended"] = table["vanilla"].map(pct)
+    out["w/o"] = table["vanilla"].map(pct)
     for side in ("CCL", "baseline"):
         out[f"best {side}"] = table[f"{side} setting"]
-        out[f"{side} advantage"] = table[side].map(pct) if side in table else "--"
-    out["difference (95 %)"] = [
+        out[f"{side} adv."] = table[side].map(pct) if side in table else "--"
+    out["CCL − baseline (95 %)"] = [
         SeedInterval(r.difference, r.difference_low, r.difference_high, n_seeds).format(percent=True, digits=1)
         if "difference" in table and np.isfinite(r.difference) else "--" for r in table.itertuples()
     ]  # fmt: skip
-    out["verdict (paper: lower)"] = table["verdict"]
+    out["verdict"] = table["verdict"]
     out.index = [dict(attack_labels or {}).get(a, a) for a in out.index]
     return out
 
