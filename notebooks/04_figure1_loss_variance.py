@@ -59,10 +59,10 @@
 # milestones 150/225, crop and flip, all 15,000 images per part): by our estimate about an hour
 # per run on one H100-class GPU, six runs, and weeks on a CPU. Three image seeds of the CPU
 # regime (`-p image_seeds "[0, 1, 2]"`) take about 20 minutes on 2 CPU cores. The default reads
-# the forty tabular runs from the evidence ledger (the line under the first heading says which
-# machines, dates and commit computed them) and trains the two image runs, a few minutes on 2 CPU
-# cores that later chapters reuse. `-p evidence compute` recomputes the tabular runs too: about
-# five to ten more minutes on 2 CPU cores (40 runs of 15-30 s each, two at a time).
+# the forty tabular runs and the two image runs (seed 0) from the evidence ledger (the line under
+# the first heading says which machines, dates and commit computed them), in seconds. `-p evidence
+# compute` recomputes them all: a few minutes on 2 CPU cores for the image runs (about two minutes
+# each) and five to ten more for the tabular runs (40 runs of 15-30 s each, two at a time).
 
 # %% tags=["parameters"]
 # the image setting: a named experiment (ccl_lib/configs/experiments); "cifar10-cpu" is the

@@ -56,10 +56,10 @@
 # (the runs of `python -m ccl_lib run figure5-cifar10`, shared with Table 1 on CIFAR-10): 3 runs of
 # two ResNet-34 models for 300 epochs per seed, by our estimate about 1.5 hours per seed on one
 # H100-class GPU and weeks on a CPU. Three seeds of the CPU image regime take about half an hour
-# on 2 CPU cores. The default reads the sixty tabular runs from the evidence ledger (the line
-# under the first heading says which machines, dates and commit computed them) and trains the
-# image runs, several minutes on 2 CPU cores (chapters 4 and 11 reuse them). `-p evidence compute`
-# recomputes the tabular runs too: about 10-15 more minutes on 2 CPU cores (60 runs of 15-30 s
+# on 2 CPU cores. The default reads the sixty tabular runs and the image runs (seed 0) from the
+# evidence ledger (the line under the first heading says which machines, dates and commit computed
+# them), in seconds. `-p evidence compute` recomputes them all: several minutes on 2 CPU cores for
+# the image runs (about two minutes each) and 10-15 more for the tabular runs (60 runs of 15-30 s
 # each, two at a time).
 
 # %% tags=["parameters"]

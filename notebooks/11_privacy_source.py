@@ -63,16 +63,18 @@
 #
 # **Where the numbers come from.** The Location arms (20 paired seeds) are read from the evidence
 # ledger (`evidence-confound-location` and `evidence-confound-location-recipe`); the image arms
-# (`image_seeds`, three by default) are computed in the build, a few minutes on 2 CPU cores. To
-# recompute everything, `papermill 11_privacy_source.ipynb out.ipynb -p evidence compute`: 140
-# Location runs of 15-30 s each on top (about 40 minutes on 2 CPU cores with two workers).
+# (`image_seeds`, three by default) too, recorded from a clean-clone build (section "The arms"
+# says which machines, dates and commit computed them). To recompute everything,
+# `papermill 11_privacy_source.ipynb out.ipynb -p evidence compute`: nine image runs of about two
+# minutes each and 140 Location runs of 15-30 s each (about 50 minutes on 2 CPU cores with two
+# workers).
 
 # %% tags=["parameters"]
 # "ci": the decisive image arms and all Location arms; "full": every arm on both data sets
 design = "ci"
 # paired seeds of the tabular (Location) arms: 0-19 are recorded in the evidence ledger
 seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
-# paired seeds of the image arms (computed in the build: they are not in the ledger)
+# paired seeds of the image arms (0-2 are recorded in the evidence ledger)
 image_seeds = [0, 1, 2]
 # loss scale factors beta (with design full: [0.01, 0.05])
 betas = [0.01]
