@@ -237,8 +237,8 @@ if variants_experiment:
 # ## What the full grid costs
 #
 # The paper's grids (App. E; {func}`ccl_lib.defenses.paper_grid`) at ten paired seeds on this data set
-# and length, with each defense's mean recorded wall seconds per run (a defense the ledger has not yet
-# measured is given the mean of all recorded runs of this length, marked "imputed"):
+# and length, with each defense's median recorded wall seconds per run (a defense the ledger has not yet
+# measured is given the median of all recorded runs of this length, marked "imputed"):
 
 # %%
 full = experiments.grid(dataset, defense_grid("paper"), **{**recipe, "seeds": list(range(10))})

@@ -88,11 +88,12 @@ def test_grid_cost_multiplies_runs_by_recorded_seconds():
     specs = [s for s in specs if not (s.defense == "ccel" and s.seed == 1)]  # 2 vanilla, 1 CCEL, 2 CCQL
     rec = lambda d, sec, ep=30: {"spec": {"dataset": "location", "epochs": ep, "defense": d},  # noqa: E731
                                  "provenance": {"wall_seconds": sec, "cpu": "X", "threads": 1}}  # fmt: skip
-    led = _FakeLedger([rec("vanilla", 10), rec("vanilla", 20), rec("ccel", 30), rec("vanilla", 999, ep=120)])
+    led = _FakeLedger([rec("vanilla", 10), rec("vanilla", 20), rec("vanilla", 900), rec("ccel", 30),
+                       rec("vanilla", 999, ep=120)])  # fmt: skip
     c = figure23.grid_cost(specs, ledger=led, workers=2)
-    # vanilla 2 x 15 (measured), CCEL 1 x 30 (measured), CCQL 2 x 20 (imputed: mean of 10, 20, 30)
-    assert c["runs"] == 5 and c["seconds"] == pytest.approx(100.0) and c["hours_parallel"] == pytest.approx(100 / 7200)
-    assert c["per_defense"].loc["ccql", "source"] == "imputed" and c["measured_from"] == 3
+    # vanilla 2 x 20 (median of 10, 20 and a paused 900), CCEL 1 x 30, CCQL 2 x 25 (imputed: median of 10, 20, 900, 30)
+    assert c["runs"] == 5 and c["seconds"] == pytest.approx(120.0) and c["hours_parallel"] == pytest.approx(120 / 7200)
+    assert c["per_defense"].loc["ccql", "source"] == "imputed" and c["measured_from"] == 4
 
 
 def test_code_variants_paired_effects_and_p1_both_ways():

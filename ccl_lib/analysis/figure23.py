@@ -556,7 +556,9 @@ def variant_view(verdicts: Mapping[str, tuple]):
 
 def grid_cost(specs: Sequence[Any], *, ledger: Any = None, workers: int = 2) -> dict[str, Any]:
     """What ``specs`` cost, from the wall seconds the evidence ledger recorded for runs of the same data set and
-    length: per defense the mean over its recorded runs, else the mean over all of them (imputed).
+    length: per defense the median over its recorded runs, else the median over all of them (imputed). The
+    median, not the mean: a run whose process was paused or shared the CPU records a wall time many times its
+    cost, and one such run would move a mean over twenty.
 
     Args:
         specs: the runs (e.g. Fig. 2/3's paper grids at 10 seeds, :func:`ccl_lib.experiments.grid`).
@@ -591,7 +593,7 @@ def grid_cost(specs: Sequence[Any], *, ledger: Any = None, workers: int = 2) -> 
     rows = []
     for d in dict.fromkeys(s.defense for s in specs):
         n = sum(s.defense == d for s in specs)
-        per = float(np.mean(secs[d] if d in secs else every)) if every else math.nan
+        per = float(np.median(secs[d] if d in secs else every)) if every else math.nan
         source = "measured" if d in secs else ("imputed" if every else "no record of this length")
         rows.append({"defense": d, "runs": n, "seconds_per_run": per, "source": source})
     per_defense = pd.DataFrame(rows).set_index("defense")
