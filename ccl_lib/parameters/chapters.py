@@ -188,7 +188,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     "08_table1_p1": ChapterParameters(
         {
             **_recipe(datasets=Parameter(["location"], list_of(dataset(), what="a non-empty list of data sets"))),
-            "seeds": Parameter(list(range(40)), SEEDS),
+            "seeds": Parameter(list(range(100)), SEEDS),
             "paper_recipe": Parameter(True, boolean()),
             "paper_recipe_seeds": Parameter(list(range(20)), either(one_of(None), SEEDS)),
             "alpha": Parameter(0.5, FRACTION),
