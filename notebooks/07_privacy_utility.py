@@ -28,7 +28,8 @@
 # accurate as the undefended one -- the CCL curves are always the lowest. Its example: on
 # CIFAR-10, among such models, CCQL lowers the loss attack's advantage to 18.40 % where the best
 # baseline (dropout) reaches 29.67 %. This chapter redraws the figure on a CPU-sized setting with
-# three seeds per point and asks whether that reading survives the seed-to-seed noise.
+# the paper's grids and several paired seeds per point, and asks whether that reading survives the
+# seed-to-seed noise.
 #
 # **Learning goals.** After this chapter you can
 #
@@ -42,17 +43,18 @@
 # learned on the shadow model, and the oracle upper bound beside it), chapter 5 (CCL's $\alpha$;
 # the CCL runs of this chapter are the ones of chapter 5) and the glossary of defenses.
 #
-# **Where the numbers come from.** The default grid (one setting per baseline, five values of
-# $\alpha$, three seeds) reads the runs the evidence ledger holds ({doc}`../evidence`: the undefended
-# and CCL runs) and computes the others, a few CPU minutes; its first results line says how many came
-# from where. `-p evidence compute` recomputes all of them. The paper's full grids at ten paired seeds
-# on Location are {glue:text}`ch07_cost_runs` runs, of which the ledger holds
-# {glue:text}`ch07_cost_recorded`: **not yet recorded**. Measured from the wall seconds the ledger
-# recorded for runs of the same length ({glue:text}`ch07_cost_machines`), they cost about
+# **Where the numbers come from.** The default is the paper's full grids (App. E: every baseline
+# over its grid, CCEL and CCQL at $\alpha = 0.1, 0.2, \dots, 0.9$; 68 settings) on Location at
+# {glue:text}`ch07_n_seeds` paired seeds, read from the evidence ledger ({doc}`../evidence`,
+# `evidence-figure2-location`) in seconds; the first results line says which machines, dates and
+# commit computed them. At ten seeds the grids are {glue:text}`ch07_cost_runs` runs, of which the
+# ledger holds {glue:text}`ch07_cost_recorded`. Measured from the wall seconds the ledger recorded for
+# runs of the same length ({glue:text}`ch07_cost_machines`), they cost about
 # {glue:text}`ch07_cost_hours:.1f` CPU-hours, {glue:text}`ch07_cost_hours_parallel:.1f` hours with two
-# workers; record them with `python -m ccl_lib record evidence-figure2-location --workers 2` (resumable;
-# the section "What the full grid costs" below has the breakdown), then run this chapter with
-# `-p grid paper -p seeds "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"`.
+# workers: that is what `-p evidence compute` costs. `python -m ccl_lib record evidence-figure2-location
+# --workers 2` records the missing ones (resumable; the section "What the full grid costs" below has the
+# breakdown). `-p grid cpu -p seeds "[0, 1, 2]"` is the small version (one setting per baseline, five
+# values of $\alpha$, three seeds): a few CPU minutes.
 #
 # **Reproduce at the paper's scale:**
 # `papermill 07_privacy_utility.ipynb out.ipynb -p dataset cifar10 -p model resnet34 -p epochs 300 -p milestones "[150, 225]" -p augment True -p part_size None -p grid paper -p workers auto`
@@ -61,9 +63,9 @@
 # estimate three to six GPU-days on one H100-class GPU, out of reach of a CPU; spread them over
 # several GPUs or a Ray cluster (`backend="ray"` of {func}`ccl_lib.experiments.run_grid`). With the
 # paper's MLP recipe on Purchase100 or Texas100 (`-p epochs 120 -p milestones "[50, 100]"`) the full
-# grid is a few days of CPU time. The default (Location, 30 epochs, one setting per baseline, five
-# values of $\alpha$, three seeds) takes a few CPU minutes; the CCL and undefended runs are shared
-# with chapter 5.
+# grid is a few days of CPU time. The default (Location, 30 epochs, the full grids) is read from the
+# ledger; `-p grid cpu` (one setting per baseline, five values of $\alpha$) takes a few CPU minutes
+# per three seeds, and its CCL and undefended runs are shared with chapter 5.
 
 # %% tags=["parameters"]
 # a data set of ccl_lib.data ("location", "digits", "cifar10-jpeg", "cifar10", ...)
@@ -78,11 +80,12 @@ milestones = []
 augment = False
 # examples per split part (None, or more than the data set holds: all of it, in equal parts)
 part_size = 1000
-# one run per seed and setting; points are means over seeds with 95 % intervals
-seeds = [0, 1, 2]
+# one run per seed and setting; points are means over seeds with 95 % intervals; with grid "paper",
+# seeds 0-9 are recorded in the evidence ledger (evidence-figure2-location)
+seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 # "cpu": one or two settings per baseline (ccl_lib.analysis.privacy_utility.CPU_GRIDS);
 # "paper": App. E's grids
-grid = "cpu"
+grid = "paper"
 # CCEL/CCQL settings for grid="cpu" (with "paper": 0.1, 0.2, ..., 0.9)
 alphas = [0.1, 0.3, 0.5, 0.7, 0.9]
 # with grid="cpu": settings per baseline, 1 (the weaker regularization of each CPU grid,
@@ -318,10 +321,9 @@ _ = scorecard.record_all(CHAPTER, rows)
 #   0.05 (App. E.1), which is the same as training with a 100x (20x) smaller learning rate and a
 #   100x (20x) larger weight decay (chapter 11), while the baselines keep theirs; on Location the
 #   scale is 1 ({func}`ccl_lib.defenses.default_scale`).
-# - **Grids.** One setting per baseline here (`grid = "cpu"`; `-p settings_per_baseline 2` adds a
-#   stronger one, at twice the baselines' cost), the full grids of App. E in the
-#   paper (`-p grid paper`).
-# - **Seeds.** Three seeds per point here; the paper shows one run per point.
+# - **Grids.** The full grids of App. E, as in the paper (`-p grid cpu` keeps one setting per
+#   baseline; `-p settings_per_baseline 2` adds a stronger one).
+# - **Seeds.** {glue:text}`ch07_n_seeds` paired seeds per point here; the paper shows one run per point.
 #
 # ## Takeaways
 #
@@ -349,11 +351,11 @@ _ = scorecard.record_all(CHAPTER, rows)
 # :::{solution} ch07-ex1
 # :class: dropdown
 #
-# From the `notebooks/` folder (about 2.5x the default's CPU time per seed; the runs are cached, so a
-# second call is free):
+# From the `notebooks/` folder (one setting per baseline: about 2.5x the CPU time per seed of
+# `-p grid cpu` at the default size; the runs are cached, so a second call is free):
 #
 # ```bash
-# papermill 07_privacy_utility.ipynb out.ipynb -p part_size 1250 -p epochs 60 -p seeds "[0, 1, 2, 3, 4]"
+# papermill 07_privacy_utility.ipynb out.ipynb -p grid cpu -p part_size 1250 -p epochs 60 -p seeds "[0, 1, 2, 3, 4]"
 # ```
 #
 # With $n$ seeds the half-width of a t-interval scales as $t_{n-1}\,s/\sqrt n$: from three to five

@@ -171,7 +171,8 @@ CHAPTERS: dict[str, ChapterParameters] = {
     "07_privacy_utility": ChapterParameters(
         {
             **_recipe(dataset=Parameter("location", dataset())),
-            "grid": Parameter("cpu", one_of("cpu", "paper")),
+            "seeds": Parameter(list(range(10)), SEEDS),
+            "grid": Parameter("paper", one_of("cpu", "paper")),
             "alphas": Parameter([0.1, 0.3, 0.5, 0.7, 0.9], list_of(FRACTION)),
             "settings_per_baseline": Parameter(1, one_of(1, 2)),
             "acc_tolerance": Parameter(0.02, FRACTION),
