@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .base import AttackContext, AttackResult, register_attack
-from .nn import ClassifierConfig, classifier_attack, release_mlp_logits
+from .nn import ClassifierConfig, classifier_attack, release_mlp_info, release_mlp_logits
 
 __all__ = [
     "AUG_FEATURES",
@@ -360,15 +360,7 @@ def rotation_release_attack(
         "r": r,
         "interpolation": "nearest",
         "fill": list(fill),
-        "classifier": {
-            "kind": "mlp",
-            "hidden": [64, 32],
-            "outputs": 2,
-            "optimizer": "adam",
-            "lr": 1e-3,
-            "epochs": epochs,
-            "batch_size": 128,
-        },  # fmt: skip
+        "classifier": release_mlp_info(epochs),
         "scored_on": "target (ccl_lib's protocol)",
         "deviation": "the release's mia.py scores the rotation attack on the shadow set it trained on "
         "(attack_test_dataset=attack_dataset_rotation.attack_train_dataset); that number is release_shadow_set",

@@ -39,6 +39,7 @@ __all__ = [
     "classifier_attack",
     "nn_attack",
     "nn_features",
+    "release_mlp_info",
     "release_mlp_logits",
     "release_nn_attack",
     "train_attack_classifier",
@@ -334,6 +335,17 @@ def nn_sorted_attack(
     return nn_attack(ctx, sort=True, inputs=inputs, config=config, name="nn_sorted")
 
 
+def release_mlp_info(epochs: int) -> dict[str, Any]:
+    """What :func:`release_mlp_logits` trains, for an attack's ``info`` (the CCL release's
+    ``source/models/attack_model.py`` ``MLP_BLACKBOX``: 64-32-2, Adam at 1e-3, batches of 128).
+
+    Args:
+        epochs: the training epochs.
+    """
+    return {"kind": "mlp", "hidden": [64, 32], "outputs": 2, "optimizer": "adam", "lr": 1e-3, "epochs": epochs,
+            "batch_size": 128}  # fmt: skip
+
+
 def release_mlp_logits(x_in: Tensor, x_out: Tensor, evaluate: dict[Any, Tensor], *, seed: int,
                        device: Any = None, epochs: int = 100) -> dict[Any, Tensor]:  # fmt: skip
     """Train the CCL release's attack MLP on shadow features and return its 2 logits on each set of ``evaluate``.
@@ -407,15 +419,7 @@ def release_nn_attack(ctx: AttackContext, *, epochs: int = 100) -> AttackResult:
         "family": "nn",
         "variant": "release",
         "features": "probability vector (no label)",
-        "classifier": {
-            "kind": "mlp",
-            "hidden": [64, 32],
-            "outputs": 2,
-            "optimizer": "adam",
-            "lr": 1e-3,
-            "epochs": epochs,
-            "batch_size": 128,
-        },  # fmt: skip
+        "classifier": release_mlp_info(epochs),
         "follows": "ml-stat-Sustech/ConvexConcaveLoss source/attacks/membership_inference/black_box_attack.py",
     }
     return AttackResult("nn_release", s_in, s_out, s_in > 0.0, s_out > 0.0, info)
