@@ -46,17 +46,11 @@ def _norm_logpdf(x, mu, s):
 
 
 def _generate_ours_fixed(keep, scores, check):
-    """tensorflow/privacy research/mi_lira_2021/plot.py generate_ours, fix_variance=True, transcribed."""
-    dat_in = [scores[keep[:, j], j, :] for j in range(scores.shape[1])]
-    dat_out = [scores[~keep[:, j], j, :] for j in range(scores.shape[1])]
-    in_size, out_size = min(map(len, dat_in)), min(map(len, dat_out))
-    dat_in = np.array([x[:in_size] for x in dat_in])
-    dat_out = np.array([x[:out_size] for x in dat_out])
-    mean_in, mean_out = np.median(dat_in, 1), np.median(dat_out, 1)
-    std = np.std(dat_in)
-    pr_in = -_norm_logpdf(check, mean_in, std + 1e-30)
-    pr_out = -_norm_logpdf(check, mean_out, std + 1e-30)
-    return -(pr_in - pr_out).mean(1)
+    """tensorflow/privacy research/mi_lira_2021/plot.py generate_ours, fix_variance=True: the transcription of
+    tests/test_variants.py, with the queries' axis kept."""
+    from test_variants import _generate_ours_np
+
+    return _generate_ours_np(keep, scores, check, fix_variance=True, online=True)
 
 
 # 3 examples, 4 reference models (2 IN, 2 OUT each), 3 classes, 2 queries (image, mirror)
