@@ -330,7 +330,8 @@ _ = scorecard.record_all(CHAPTER, rows)
 # - A privacy-utility comparison is only as good as its accuracy bar: the paper's rule ("no loss of
 #   accuracy") selects different settings when the bar moves by one binomial standard error.
 # - With seeds, a defense beats another only where the paired interval of the difference excludes
-#   zero; many of the panel-by-panel differences at this scale do not.
+#   zero: with one setting per baseline and three seeds few panels here decide, with the full grids
+#   and ten seeds most do (the counts under "What we saw").
 # - The oracle advantage (threshold chosen on the target) is always at least the attacker's own; it
 #   is an upper bound, not the risk a real attacker poses.
 # - One number per curve (best P1) is a convenient ranking, but it favours defenses with more
