@@ -34,7 +34,7 @@
 #
 # | difference | the paper's text | the code (repository: path) | ccl_lib's default | ccl_lib's switch |
 # | --- | --- | --- | --- | --- |
-# | RelaxLoss branch | Alg. 1 of Chen et al.: ascent or posterior flattening below $\alpha$, alternating epochs | `zhenlong-liu/MLHospital`: `mlh/defenses/membership_inference/RelaxLoss.py` tests the *total* epoch count: at 300 or 120 epochs every step is $\lvert L-\alpha\rvert$ (flooding); `DingfanChen/RelaxLoss`: `source/cifar/defense/relaxloss.py` (misclassified rows, minus CE) and `source/nonimage/defense/relaxloss.py` (all rows) | Alg. 1 | `get_defense("relaxloss", variant="ccl_code" / "release_image" / "release_tabular")` |
+# | RelaxLoss branch | Alg. 1 of Chen et al.: ascent or posterior flattening below $\alpha$, alternating epochs | `zhenlong-liu/MLHospital`: `mlh/defenses/membership_inference/RelaxLoss.py` tests the *total* epoch count: at 300 or 120 epochs every step is $\lvert L-\alpha\rvert$ (flooding); its scheduler steps after every *batch* (the milestones 150/225 count SGD steps), and its per-batch evaluation in epochs 1, 2 and each tenth leaves the model in eval mode; `DingfanChen/RelaxLoss`: `source/cifar/defense/relaxloss.py` (misclassified rows, minus CE) and `source/nonimage/defense/relaxloss.py` (all rows) | Alg. 1 | `get_defense("relaxloss", variant="ccl_code" / "release_image" / "release_tabular")` |
 # | AdvReg game | Nasr et al. | `zhenlong-liu/MLHospital`: `mlh/defenses/membership_inference/AdvReg.py`: raw logits, $\pm 1$ label code, 1024-512-64 layers, SGD with the classifier's schedule, one full pass per epoch from epoch 5 | softmax + one-hot, smaller layers, Adam, one step per classifier step | `variant="ccl_code"` |
 # | Dropout placement | "dropout" before the last layer | `zhenlong-liu/MLHospital`: `mlh/utils.py` `get_target_model` appends `Dropout` after the last Linear (on the logits) | before the last layer | `variant="ccl_code"` |
 # | Mixup+MMD forward pass | two samples compared | `zhenlong-liu/MLHospital`: `mlh/defenses/membership_inference/MixupMMDLoss.py`: two passes | two passes (fixed; ccl_lib used one shared pass, which mixes BatchNorm statistics) | `variant="shared_forward"` (the former form) |
@@ -45,8 +45,11 @@
 # | LiRA estimator and queries | Carlini et al. | `tensorflow/privacy`: `research/mi_lira_2021/plot.py` `generate_ours`: medians, equal IN/OUT counts, IN spread as the fixed variance; `inference.py` `get_loss` and `score.py`: each image and its horizontal mirror, per-query log ratios averaged | means, all observations, pooled variance; one query | attack `lira_reference` (the authors' estimator; on images also their mirror queries, `mirror=False` drops them); `lira` / `lira_offline` with the option `mirror=True` (ccl_lib's estimator, both queries). Effect on images not yet recorded: it needs image runs with reference models |
 # | Rotation attack | Choquette-Choo et al.: rotations by $\pm r$ | `ml-stat-Sustech/ConvexConcaveLoss`: `source/attacks/membership_inference/data_augmentation_attack.py`: PIL rotation (nearest neighbour, black fill), angles $-r, 0, r$, correctness, 64-32-2 MLP for 5 epochs; `source/examples/mia.py` scores it on the shadow set it was trained on | bilinear, fill = the mean colour, ccl_lib's attack classifier, scored on the target | attack `rotation_release` (images; scored on the target, the release's shadow-set number in its `info["release_shadow_set"]`). Effect on images not yet recorded: it needs image runs |
 #
-# Not reproduced as a switch: the fork steps its learning-rate scheduler inside the batch loop
-# (a trainer matter); the release's scoring of its rotation attack on the shadow set
+# The RelaxLoss `ccl_code` variant carries the fork's trainer with it (`TrainConfig.schedule_unit`
+# `"step"`; eval mode after its per-batch evaluation). Neither acts on the Location MLP below, which
+# has no BatchNorm and a constant learning rate; on images (`variants-cifar10-cpu`) both do.
+#
+# Not reproduced as a switch: the release's scoring of its rotation attack on the shadow set
 # (`source/examples/mia.py`) is kept beside ccl_lib's target score, not as the attack's score;
 # the LiRA authors' `inference.py` queries the models with `training=True`, ccl_lib in eval mode.
 #

@@ -91,6 +91,22 @@ def test_stacked_mlps_equal_separate_fits_with_milestones_and_different_seeds():
     assert not torch.allclose(w[0], w[1]) and not torch.allclose(w[1], w[2])
 
 
+def test_stacked_steps_follow_a_per_step_schedule():
+    """schedule_unit="step": 200 examples at batch 32 are 7 steps per epoch; milestones (5, 9) in steps."""
+    data = [blobs(200, seed=s) for s in (1, 2)]
+    configs = [TrainConfig(epochs=3, batch_size=32, lr=0.05, milestones=(5, 9), device="cpu", seed=s,
+                           schedule_unit="step") for s in (5, 6)]  # fmt: skip
+
+    def make(i):
+        torch.manual_seed(i)
+        return MLP(10, 4, hidden=(32, 16))
+
+    alone, ref, models, many = separate_and_together(make, data, None, configs)
+    assert_same_training(alone, ref, models, many, atol=1e-5)
+    # at the starts of epochs 1-3 (after 0, 7, 14 steps) the milestones passed are 0, 1 (5) and 2 (5, 9)
+    assert [h["lr"] for h in many[0].history] == pytest.approx([0.05, 0.005, 0.0005])
+
+
 @pytest.mark.parametrize(
     "name, hp",
     [

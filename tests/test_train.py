@@ -183,6 +183,24 @@ def test_milestones_divide_the_applied_learning_rate_by_ten():
     assert [h["lr"] for h in res.history] == pytest.approx(steps, rel=1e-12)
 
 
+def test_schedule_unit_step_counts_milestones_in_sgd_steps():
+    """TrainConfig(schedule_unit="step"): the scheduler steps after every SGD step (the CCL authors' fork,
+    RelaxLoss.py), so milestones (3, 5) hit within epochs 2 and 3 at two steps per epoch."""
+    x, y = blobs(n=8, d=3, k=2)
+    model = nn.Linear(3, 2).double()
+    config = cfg(epochs=4, batch_size=4, lr=0.5, momentum=0.0, weight_decay=0.0, milestones=(3, 5),
+                 checkpoint_epochs=(1, 2, 3, 4), schedule_unit="step")  # fmt: skip
+    b0 = model.bias.detach().clone()
+    res = fit(model, x.double(), y, objective=BiasSum(), config=config)
+    step_lrs = [0.5 * 0.1 ** sum(m <= s for m in (3, 5)) for s in range(8)]  # lr of SGD step s (0-based)
+    moves = [sum(step_lrs[2 * e : 2 * e + 2]) for e in range(4)]  # the bias moves by the step's lr
+    biases = [b0] + [res.checkpoints[e]["bias"] for e in range(1, 5)]
+    assert [float((biases[i] - biases[i + 1])[0]) for i in range(4)] == pytest.approx(moves, rel=1e-12)
+    assert [h["lr"] for h in res.history] == pytest.approx([step_lrs[2 * e] for e in range(4)], rel=1e-12)
+    with pytest.raises(ValueError, match=r"schedule_unit must be one of \['epoch', 'step'\]"):
+        cfg(schedule_unit="batch")
+
+
 def test_ccl_objective_trains():
     x, y = blobs(n=128)
     obj = LossObjective(lambda z, t: convex_concave_loss(z, t, 0.5, "exp", check_inputs=False), name="ccel", alpha=0.5)

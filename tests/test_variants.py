@@ -115,6 +115,43 @@ def test_relaxloss_ccl_code_is_flooding_at_an_even_epoch_count():
     assert _relax("paper", 2, epochs=30)[0] != pytest.approx(abs(ce - 5.0), rel=1e-3)
 
 
+def _fork_train_mode_batches(epochs: int, batches: int) -> int:
+    """MLHospital RelaxLoss.py TrainTargetRelaxLoss.train, transcribed: model.train() at each epoch's start;
+    when `e % 10 == 0 or e < 3`, self.eval(...) after every batch leaves the model in eval mode."""
+    n = 0
+    for e in range(1, epochs + 1):
+        training = True
+        for _ in range(batches):
+            n += training
+            if e % 10 == 0 or e < 3:
+                training = False
+    return n
+
+
+@pytest.mark.parametrize("epochs", [3, 11])
+def test_relaxloss_ccl_code_trains_with_the_forks_trainer(epochs):
+    """The fork steps its scheduler after every batch and trains in eval mode after its per-batch evaluation."""
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 5), torch.randint(0, 3, (16,))
+    runs = {}
+    for variant in ("paper", "ccl_code"):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+        config = TrainConfig(epochs=epochs, batch_size=4, lr=0.1, milestones=(2,), device="cpu")
+        d = get_defense("relaxloss", alpha=0.5, variant=variant)
+        res = d.train(model, x, y, config=config, progress=False)
+        runs[variant] = (int(model[1].num_batches_tracked), [h["lr"] for h in res.history], d.adapt_config(config))
+    bn_paper, lr_paper, cfg_paper = runs["paper"]
+    bn_fork, lr_fork, cfg_fork = runs["ccl_code"]
+    # BatchNorm counts the batches run in train mode
+    assert bn_paper == epochs * 4
+    assert bn_fork == _fork_train_mode_batches(epochs, 4) < bn_paper
+    # milestone 2: after epoch 2 in Sec. 5.1's recipe, after SGD step 2 (in epoch 1) in the fork's
+    assert lr_paper[:3] == pytest.approx([0.1, 0.1, 0.01])
+    assert lr_fork[:3] == pytest.approx([0.1, 0.01, 0.01])
+    assert cfg_paper.schedule_unit == "epoch" and cfg_fork.schedule_unit == "step"
+
+
 def test_variant_names_kinds_and_recipe_are_checked():
     with pytest.raises(ValueError, match=r"unknown variant 'fork'; known variants: \['paper', 'ccl_code'"):
         get_defense("relaxloss", variant="fork")

@@ -410,8 +410,7 @@ class Defense(Objective):
             checkpoint_dir: if given, checkpoint state dicts are also written there
                 (see :func:`ccl_lib.train.fit`).
         """
-        if not isinstance(config, TrainConfig):
-            raise TypeError(f"config must be a ccl_lib.train.TrainConfig, got {type(config).__name__}")
+        config = self.adapt_config(config)
         wanted = tuple(sorted(set(config.checkpoint_epochs) | set(self.checkpoint_epochs)))
         too_late = [e for e in wanted if e > config.epochs]
         if too_late:

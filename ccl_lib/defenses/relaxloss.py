@@ -48,9 +48,16 @@ branch are the release's.
   step minimizes ``|L - alpha|`` (flooding) and posterior flattening never runs;
   with an odd number every epoch takes the image release's flattening step
   below ``alpha`` (with ``p_y`` clipped at 1, ``upper`` unused).  It reads the
-  epoch count from the run's recipe (:meth:`Defense.bind`).  (The fork also
-  steps its learning-rate scheduler inside the batch loop -- a trainer matter,
-  not reproduced here.)
+  epoch count from the run's recipe (:meth:`Defense.bind`).  Its trainer is reproduced
+  too: the learning-rate scheduler steps inside the batch loop
+  (``self.scheduler.step()`` after every batch), so the milestones count SGD steps
+  (:meth:`RelaxLoss.adapt_config`; with the paper's milestones 150/225 the learning
+  rate is 0.001 from step 225 on, in the third epoch on CIFAR-10); and in epochs 1, 2 and
+  every tenth (``e % 10 == 0 or e < 3``) it evaluates after every batch with
+  ``TrainTargetNormalLoss.eval``, which leaves the model in eval mode, so that every
+  batch of those epochs but the first trains in eval mode (BatchNorm on its running
+  statistics, dropout off).  Both matter only for a recipe with milestones and a model
+  with BatchNorm or dropout: the book's Location MLP (no milestones) is unaffected.
 * ``"release_image"`` -- the method authors' image code, ``DingfanChen/RelaxLoss``,
   ``source/cifar/defense/relaxloss.py``, ``Trainer.train``: 0-based even epochs
   ``|L - alpha|``; odd epochs ``L`` if ``L > alpha``, else
@@ -64,15 +71,24 @@ branch are the release's.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar, Mapping
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..train import TrainConfig
 from .base import Defense, Param, number, variant_param
 
-__all__ = ["RELAXLOSS_VARIANTS", "RelaxLoss", "flattened_targets", "is_ascent_epoch", "release_soft_targets"]
+__all__ = [
+    "RELAXLOSS_VARIANTS",
+    "RelaxLoss",
+    "flattened_targets",
+    "fork_evaluates_in_epoch",
+    "is_ascent_epoch",
+    "release_soft_targets",
+]
 
 #: RelaxLoss's variants: name -> the code (repository, path, function) or text it follows.
 RELAXLOSS_VARIANTS: dict[str, str] = {
@@ -92,6 +108,19 @@ def is_ascent_epoch(epoch: int) -> bool:
         epoch: the 1-based epoch number.
     """
     return int(epoch) % 2 == 1
+
+
+def fork_evaluates_in_epoch(epoch: int) -> bool:
+    """True for the epochs (1-based) in which the CCL authors' fork evaluates after every batch.
+
+    ``zhenlong-liu/MLHospital`` ``mlh/defenses/membership_inference/RelaxLoss.py``,
+    ``TrainTargetRelaxLoss.train``: ``if e % 10 == 0 or e < 3`` inside the batch loop; its
+    ``eval`` (``TrainTargetNormalLoss.eval``) sets the model to eval mode and does not set it back.
+
+    Args:
+        epoch: the 1-based epoch number.
+    """
+    return int(epoch) % 10 == 0 or int(epoch) < 3
 
 
 def flattened_targets(logits: Tensor, targets: Tensor, upper: float = 1.0) -> Tensor:
@@ -163,7 +192,26 @@ class RelaxLoss(Defense):
                 "defense 'relaxloss' variant 'ccl_code' clips p_y at 1 (the fork has no upper); leave upper at 1"
             )
 
+    def adapt_config(self, config: TrainConfig) -> TrainConfig:
+        """``ccl_code``: the scheduler steps after every SGD step, as the fork's trainer does (module docstring).
+
+        Args:
+            config: the run's :class:`~ccl_lib.train.TrainConfig`; returned unchanged by the other variants.
+        """
+        config = super().adapt_config(config)
+        if self.hparams["variant"] == "ccl_code":
+            return dataclasses.replace(config, schedule_unit="step")
+        return config
+
+    def setup(self, model: nn.Module, *, num_classes: int, device: torch.device) -> None:
+        super().setup(model, num_classes=num_classes, device=device)
+        self._epoch_seen = 0  # ccl_code: the epoch of the last batch, to find each epoch's first batch
+
     def loss(self, model: nn.Module, x: Tensor, y: Tensor, *, ref=None, epoch: int = 0, step: int = 0) -> Tensor:
+        if self.hparams["variant"] == "ccl_code":
+            if fork_evaluates_in_epoch(epoch) and getattr(self, "_epoch_seen", 0) == epoch:
+                model.eval()  # the fork's per-batch evaluation left it there (module docstring)
+            self._epoch_seen = epoch
         logits = model(x).float()
         logp = F.log_softmax(logits, dim=1)
         y = y.long()

@@ -25,6 +25,10 @@ def _is_int(v: object) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
+#: When the learning-rate scheduler steps (:attr:`TrainConfig.schedule_unit`).
+SCHEDULE_UNITS = ("epoch", "step")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyperparameters of one training run (defaults: the paper's recipe, Sec. 5.1).
@@ -47,7 +51,7 @@ class TrainConfig:
         momentum: SGD momentum in [0, 1) (the paper: 0.9).
         weight_decay: SGD's L2 weight decay (>= 0; the paper: 5e-4).
         milestones: 1-based epochs after which the learning rate is multiplied by
-            ``lr_decay`` (empty: constant learning rate).
+            ``lr_decay`` (empty: constant learning rate); SGD steps with ``schedule_unit="step"``.
         lr_decay: the factor in (0, 1] applied at each milestone.
         augment: random crop (padding 4) and horizontal flip of training images
             (:func:`random_crop_flip`); ignored for tabular data.
@@ -62,6 +66,10 @@ class TrainConfig:
             (:attr:`TrainResult.checkpoints`; the early-stopping defense, App. E.2).
         fused: use PyTorch's fused SGD kernel where available.
         cpu_amp: bfloat16 autocast on the CPU, as above.
+        schedule_unit: ``"epoch"`` (Sec. 5.1: the scheduler steps once per epoch) or ``"step"``
+            (it steps after every SGD step, so ``milestones`` count steps: how the CCL authors'
+            fork trains RelaxLoss, ``zhenlong-liu/MLHospital``
+            ``mlh/defenses/membership_inference/RelaxLoss.py``, ``TrainTargetRelaxLoss.train``).
     """
 
     epochs: int = 30
@@ -80,6 +88,7 @@ class TrainConfig:
     checkpoint_epochs: tuple[int, ...] = ()
     fused: bool = True
     cpu_amp: bool = False
+    schedule_unit: str = "epoch"
 
     def __post_init__(self) -> None:
         if not (_is_int(self.epochs) and self.epochs >= 1):
@@ -102,6 +111,11 @@ class TrainConfig:
             )
         if not (_is_int(self.seed) and self.seed >= 0):
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.schedule_unit not in SCHEDULE_UNITS:
+            raise ValueError(
+                f"schedule_unit must be one of {list(SCHEDULE_UNITS)} (when the learning-rate scheduler steps), "
+                f"got {self.schedule_unit!r}"
+            )
         for name in ("cpu_amp",):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -116,7 +130,7 @@ class TrainConfig:
             object.__setattr__(self, name, tuple(int(e) for e in values))
         for e in self.milestones:
             if e < 1:
-                raise ValueError(f"milestone {e} must be >= 1 (the lr drops after that many epochs)")
+                raise ValueError(f"milestone {e} must be >= 1 (the lr drops after that many {self.schedule_unit}s)")
         for e in self.checkpoint_epochs:
             if not 1 <= e <= self.epochs:
                 raise ValueError(f"checkpoint epoch {e} is outside 1..{self.epochs}")
@@ -179,6 +193,20 @@ class Objective:
     def describe(self) -> dict[str, Any]:
         """All hyperparameters, so that two different objectives never share an identity."""
         return {"name": self.name}
+
+    def adapt_config(self, config: TrainConfig) -> TrainConfig:
+        """The recipe this objective trains with, given the run's: ``config`` itself by default.
+
+        Only a variant that follows a code base whose *trainer* differs from Sec. 5.1's changes
+        it (RelaxLoss ``ccl_code``: the scheduler steps after every SGD step).  :func:`fit` and
+        :func:`fit_many` apply it; it must be idempotent.
+
+        Args:
+            config: the run's :class:`TrainConfig`.
+        """
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a ccl_lib.train.TrainConfig, got {type(config).__name__}")
+        return config
 
 
 class LossObjective(Objective):

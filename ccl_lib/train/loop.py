@@ -90,7 +90,7 @@ def fit(
         progress: show a tqdm bar (default: on unless ``CCL_PROGRESS=0``).
         desc: the progress bar's label.
 
-    History columns: ``epoch, lr`` (the learning rate used during the epoch),
+    History columns: ``epoch, lr`` (the learning rate at the epoch's first step),
     ``objective`` (mean batch objective), ``train_loss_mean, train_loss_var,
     train_acc`` (per-sample cross-entropy on the training set in eval mode;
     the quantities of Fig. 1 and Fig. 4c; only with ``track_train_loss``),
@@ -115,6 +115,7 @@ def fit(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a ccl_lib.train.TrainConfig, got {type(config).__name__}")
+    config = objective.adapt_config(config)  # a code-base variant's own trainer setting (RelaxLoss ccl_code)
     from ..augment import DeviceImages
 
     if not isinstance(x_train, (Tensor, DeviceImages)) or not isinstance(y_train, Tensor):
@@ -214,6 +215,7 @@ def _fit(
 
     opt = _make_sgd(model.parameters(), config, device)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.milestones), gamma=config.lr_decay)
+    per_step = config.schedule_unit == "step"  # milestones count SGD steps (TrainConfig.schedule_unit)
     gen = torch.Generator().manual_seed(config.seed)
     n = len(xtr)
     bs = config.batch_size
@@ -267,7 +269,10 @@ def _fit(
             opt.step()
             total.add_(loss.detach())
             step += 1
-        sched.step()
+            if per_step:
+                sched.step()
+        if not per_step:
+            sched.step()
         mean_obj = float(total) / steps_per_epoch
         if not math.isfinite(mean_obj):
             raise FloatingPointError(

@@ -190,6 +190,7 @@ def fit_many(
             raise TypeError(f"objective {i} must be a ccl_lib.train.Objective, got {type(o).__name__}")
         if not isinstance(c, TrainConfig):
             raise TypeError(f"config {i} must be a ccl_lib.train.TrainConfig, got {type(c).__name__}")
+    cfgs = [o.adapt_config(c) for o, c in zip(objectives, cfgs)]  # a code-base variant's trainer setting
     if strategy not in FIT_MANY_STRATEGIES:
         raise ValueError(f"strategy must be one of {FIT_MANY_STRATEGIES}, got {strategy!r}")
     if progress is None:
@@ -292,6 +293,7 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
     plist = list(params.values())
     opt = _make_sgd(plist, config, device)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.milestones), gamma=config.lr_decay)
+    per_step = config.schedule_unit == "step"  # milestones count SGD steps (TrainConfig.schedule_unit)
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
     xall = [x.to(device) for x, _ in data] if images else torch.stack([x.to(device) for x, _ in data])  # (k, n, ...)
     yall = torch.stack([y.long().to(device) for _, y in data])
@@ -381,7 +383,10 @@ def _fit_stacked(models, data, objective, cfgs, xts, yts, progress, desc, device
             opt.step()
             total.add_(losses.detach())
             step += 1
-        sched.step()
+            if per_step:
+                sched.step()
+        if not per_step:
+            sched.step()
         means = (total / steps).tolist()
         bad = [i for i, v in enumerate(means) if not math.isfinite(v)]
         if bad:
