@@ -163,9 +163,9 @@ format_table(side)
 # (most often over the seeds) -- and the change of P1 against the undefended model, paired by seed,
 # with the verdict its interval supports ({func}`ccl_lib.verdicts.verdict`). The paper gives no
 # Location column, so a change on Location is compared with the paper's **smallest** gain on its
-# tabular columns ({func}`ccl_lib.analysis.p1.reference_gain`: {glue:text}`ch08_ref_location_ccql`
-# for CCQL, {glue:text}`ch08_ref_location_ccel` for CCEL): "smaller than the paper's" then means
-# smaller than every comparable gain the paper reports.
+# tabular columns ({func}`ccl_lib.analysis.p1.reference_gain`) -- for CCQL
+# {glue:text}`ch08_ref_location_ccql`, for CCEL {glue:text}`ch08_ref_location_ccel` -- so that
+# "smaller than the paper's" means smaller than every comparable gain the paper reports.
 
 # %%
 narrow_table(

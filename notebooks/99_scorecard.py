@@ -83,13 +83,12 @@ report = scorecard.read_verify_report(verify_report)
 glue_findings("sc", scorecard.page_findings(rows, report))
 
 # %% [markdown]
-# This build recorded {glue:text}`sc_n_rows` rows for {glue:text}`sc_n_items` paper items:
-# {glue:text}`sc_n_agrees` agree, {glue:text}`sc_n_opposite` show the opposite,
-# {glue:text}`sc_n_smaller` are smaller than the paper's, {glue:text}`sc_n_inconclusive` are
-# inconclusive, {glue:text}`sc_n_not` are not reproduced, {glue:text}`sc_n_lower` lie below and
-# {glue:text}`sc_n_higher` above a value of the paper, {glue:text}`sc_n_noverdict` have too few seeds
-# for a verdict, {glue:text}`sc_n_notrun` items were not run, and {glue:text}`sc_n_excluded` rows are
-# excluded (listed below the table).
+# This build recorded {glue:text}`sc_n_rows` rows for {glue:text}`sc_n_items` paper items. Rows
+# per verdict: *agrees* {glue:text}`sc_n_agrees`; *opposite* {glue:text}`sc_n_opposite`; *smaller
+# than the paper's* {glue:text}`sc_n_smaller`; *inconclusive* {glue:text}`sc_n_inconclusive`; *not
+# reproduced* {glue:text}`sc_n_not`; below a value of the paper {glue:text}`sc_n_lower`; above one
+# {glue:text}`sc_n_higher`; too few seeds for a verdict {glue:text}`sc_n_noverdict`; items not run
+# {glue:text}`sc_n_notrun`; excluded (listed below the table) {glue:text}`sc_n_excluded`.
 #
 # **Comparisons:** the table makes {glue:text}`sc_n_comparisons` comparisons with a p-value;
 # {glue:text}`sc_n_rejections` of them exclude zero on their own 95 % interval, and
