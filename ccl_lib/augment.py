@@ -26,13 +26,13 @@ bit for bit (tested).
 from __future__ import annotations
 
 import numbers
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DeviceImages", "random_crop_flip"]
+__all__ = ["DeviceImages", "mirror_transform", "random_crop_flip"]
 
 Tensor = torch.Tensor
 
@@ -201,3 +201,20 @@ def random_crop_flip(
     idx_n = torch.arange(n, device=x.device)[:, None, None]
     out = xp.permute(0, 2, 3, 1)[idx_n, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
     return out.permute(0, 3, 1, 2).contiguous()
+
+
+def mirror_transform() -> Callable[[Tensor], Tensor]:
+    """The horizontal mirror of an image batch ``(N, C, H, W)``: columns reversed (``torch.flip`` of the last axis).
+
+    The second query of the LiRA authors' code: ``tensorflow/privacy``,
+    ``research/mi_lira_2021/inference.py``, ``get_loss`` (``reflect=True``: the batch and
+    ``xbatch[:, :, ::-1, :]``, the width axis of its NHWC images).  Exact on normalized batches
+    (a permutation of the pixels).
+    """
+
+    def f(x: Tensor) -> Tensor:
+        if x.dim() != 4:
+            raise ValueError(f"the mirror query needs image batches (N, C, H, W), got shape {tuple(x.shape)}")
+        return torch.flip(x, dims=[3])
+
+    return f

@@ -16,6 +16,7 @@ the input of the last fully connected layer.
 
 from __future__ import annotations
 
+import copy
 import numbers
 from typing import Sequence
 
@@ -23,7 +24,8 @@ import torch
 import torch.nn as nn
 
 __all__ = [
-    "CifarResNet", "MLP", "SmallCNN", "build_model", "densenet121", "has_normalization", "resnet34", "MODEL_NAMES",
+    "CifarResNet", "MLP", "SmallCNN", "build_model", "densenet121", "fresh_copy", "has_normalization", "resnet34",
+    "MODEL_NAMES",
 ]  # fmt: skip
 
 #: CIFAR ResNets of depth 6n + 2 (He et al., 2016, Sec. 4.2) by registry name: (depth, width).
@@ -287,3 +289,13 @@ def build_model(name: str, input_shape: Sequence[int], num_classes: int, dropout
         depth, width = CIFAR_RESNETS[name]
         return CifarResNet(depth, width, num_classes, c, dropout)
     return densenet121(num_classes, c, dropout)
+
+
+def fresh_copy(model: nn.Module) -> nn.Module:
+    """A CPU copy of ``model``'s architecture with re-initialized parameters (every ``reset_parameters``)."""
+    m = copy.deepcopy(model).cpu()
+    for mod in m.modules():
+        reset = getattr(mod, "reset_parameters", None)
+        if callable(reset):
+            reset()
+    return m

@@ -16,7 +16,6 @@ from ccl_lib import metrics
 from ccl_lib.attacks import (
     ReferenceModels,
     attack_pool,
-    fresh_copy,
     pool_membership,
     run_strong_attacks,
     sample_membership,
@@ -32,6 +31,7 @@ from ccl_lib.attacks.rmia import (
     true_class_prob,
     tune_offline_a,
 )
+from ccl_lib.models import fresh_copy
 from ccl_lib.train import TrainConfig
 
 # --------------------------------------------------------------------------- the statistic

@@ -45,6 +45,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..augment import mirror_transform
+from ..models import fresh_copy
 from ..train import FIT_MANY_STRATEGIES, Objective, TrainConfig, fit_many, predict_logits
 
 __all__ = [
@@ -55,8 +57,6 @@ __all__ = [
     "context_references",
     "context_mirror_logits",
     "derive_seed",
-    "fresh_copy",
-    "mirror_transform",
     "pool_membership",
     "sample_membership",
     "train_reference_models",
@@ -223,23 +223,6 @@ class ReferenceModels:
         """Mean accuracy of the models on their OUT examples (their generalization)."""
         pred = self.logits.argmax(-1) == self.labels[None, :]
         return float(pred[~self.membership].mean())
-
-
-def mirror_transform() -> Callable[[Tensor], Tensor]:
-    """The horizontal mirror of an image batch ``(N, C, H, W)``: columns reversed (``torch.flip`` of the last axis).
-
-    The second query of the LiRA authors' code: ``tensorflow/privacy``,
-    ``research/mi_lira_2021/inference.py``, ``get_loss`` (``reflect=True``: the batch and
-    ``xbatch[:, :, ::-1, :]``, the width axis of its NHWC images).  Exact on normalized batches
-    (a permutation of the pixels).
-    """
-
-    def f(x: Tensor) -> Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"the mirror query needs image batches (N, C, H, W), got shape {tuple(x.shape)}")
-        return torch.flip(x, dims=[3])
-
-    return f
 
 
 def train_reference_models(
@@ -484,16 +467,6 @@ def attack_pool(y: np.ndarray, size: int, seed: int = 0, population: Optional[in
         population=np.arange(n_c, len(pool)),
         target_train=sp.target_train,
     )
-
-
-def fresh_copy(model: nn.Module) -> nn.Module:
-    """A CPU copy of ``model``'s architecture with re-initialized parameters (every ``reset_parameters``)."""
-    m = copy.deepcopy(model).cpu()
-    for mod in m.modules():
-        reset = getattr(mod, "reset_parameters", None)
-        if callable(reset):
-            reset()
-    return m
 
 
 def context_references(
