@@ -43,7 +43,7 @@
 # | P1 (Table 1) | Eq. 13 with the highest advantage of all attacks | same repository: `source/utility/process.py` `p_score` with the loss attack's *accuracy* | highest advantage | `p1_from_report(..., variant="release")` |
 # | Scale factor $\beta$ on CIFAR-10 | App. E.1: 0.01 | same repository: `README.md` trains with `--beta 0.05` | 0.01 | `default_scale("cifar10", "release")` |
 # | LiRA estimator and queries | Carlini et al. | `tensorflow/privacy`: `research/mi_lira_2021/plot.py` `generate_ours`: medians, equal IN/OUT counts, IN spread as the fixed variance; `inference.py` `get_loss` and `score.py`: each image and its horizontal mirror, per-query log ratios averaged | means, all observations, pooled variance; one query | attack `lira_reference` (the authors' estimator; on images also their mirror queries, `mirror=False` drops them); `lira` / `lira_offline` with the option `mirror=True` (ccl_lib's estimator, both queries). Effect on images not yet recorded: it needs image runs with reference models |
-# | Rotation attack | Choquette-Choo et al.: rotations by $\pm r$ | `ml-stat-Sustech/ConvexConcaveLoss`: `source/attacks/membership_inference/data_augmentation_attack.py`: PIL rotation (nearest neighbour, black fill), angles $-r, 0, r$, correctness, 64-32-2 MLP for 5 epochs; `source/examples/mia.py` scores it on the shadow set it was trained on | bilinear, fill = the mean colour, ccl_lib's attack classifier, scored on the target | attack `rotation_release` (images; scored on the target, the release's shadow-set number in its `info["release_shadow_set"]`). Effect on images not yet recorded: it needs image runs |
+# | Rotation attack | Choquette-Choo et al.: rotations by $\pm r$ | `ml-stat-Sustech/ConvexConcaveLoss`: `source/attacks/membership_inference/data_augmentation_attack.py`: PIL rotation (nearest neighbour, black fill), angles $-r, 0, r$, correctness, 64-32-2 MLP for 5 epochs; `source/examples/mia.py` scores it on the shadow set it was trained on | bilinear, fill = the mean colour, ccl_lib's attack classifier, scored on the target | attack `rotation_release` (images; scored on the target, the release's shadow-set number in its `info["release_shadow_set"]`); its effect is measured on images below |
 #
 # The RelaxLoss `ccl_code` variant carries the fork's trainer with it (`TrainConfig.schedule_unit`
 # `"step"`; eval mode after its per-batch evaluation). Neither acts on the Location MLP below, which
@@ -63,7 +63,11 @@ experiment = "variants-location"
 # settings of that experiment replaced, e.g. {"epochs": 2} for a smoke run
 overrides = {}
 # paired seeds (the experiment's)
-seeds = [0, 1, 2, 3, 4]
+seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+# the image experiment with the image forms (Mixup+MMD, RelaxLoss, Dropout, the rotation attack); "" skips it
+image_experiment = "variants-cifar10-cpu"
+# its paired seeds
+image_seeds = [0, 1, 2, 3, 4]
 # parallel runs: an integer, or "auto"
 workers = 1
 # "ledger": runs recorded in results/ledger are read from it, the rest computed; "compute": recompute every run
@@ -85,15 +89,11 @@ from ccl_lib import paper_results
 from ccl_lib.analysis import code_variants
 from ccl_lib.analysis.findings import glue_findings
 from ccl_lib.analysis.runs import run_runs, run_summary
-from ccl_lib.experiments import load_experiment
 from ccl_lib.formatting import narrow_table
 
-exp = load_experiment(experiment, dict(overrides))
-specs = [s for s in exp.specs() if s.seed in seeds]
-held, missing = code_variants.recorded_specs(specs)
-if evidence == "ledger" and missing:  # the book reads recorded runs only; -p evidence compute trains the rest
-    print(f"{len(missing)} of {len(specs)} runs are not in the ledger yet: `python -m ccl_lib record {experiment}`")
-    specs = held
+specs, note = code_variants.chapter_specs(experiment, seeds, overrides=overrides, evidence=evidence)
+if note:  # the book reads recorded runs only; -p evidence compute trains the rest
+    print(note)
 if not specs:
     raise ValueError(f"the ledger holds no run of {experiment}: record it, or pass -p evidence compute")
 
@@ -154,6 +154,31 @@ effects = code_variants.attack_effects(df).rename(columns={"release - ccl_lib": 
 narrow_table(effects.set_index("attack"), intervals=["d"], percent=["d"], rename={"d": "release − ccl_lib, adv."})
 
 # %% [markdown]
+# ## On images: BatchNorm, the image RelaxLoss and the rotation attack
+#
+# Three differences act only on image models: Mixup+MMD's shared forward pass mixes *BatchNorm*
+# statistics, the fork's RelaxLoss trainer steps its scheduler per batch and trains in eval mode
+# after its per-batch evaluation (both inert on the Location MLP), and the rotation attack
+# rotates images. The same two tables on {glue:text}`ch12_img_experiment`
+# ({glue:text}`ch12_img_setting`), {glue:text}`ch12_img_n_seeds` paired seeds, read from the
+# ledger. In words, each code form minus ccl_lib's default: {glue:text}`ch12_img_summary`.
+
+# %% tags=["remove-input"]
+if image_experiment:
+    img = code_variants.variant_effects(
+        image_experiment, image_seeds, evidence=evidence, workers=workers, prefix="img_"
+    )
+    print("\n".join(t for t in (img["note"], img["summary"]) if t))
+    if len(img["defenses"]):
+        display(narrow_table(img["defenses"].set_index(["defense", "variant"]), intervals=["d_test_acc", "d_max_adv"],
+                             percent=["d_test_acc", "d_max_adv"], caption="code variant minus ccl_lib's default",
+                             rename={"d_test_acc": "Δ test acc.", "d_max_adv": "Δ highest adv."}))  # fmt: skip
+        att = img["attacks"].rename(columns={"release - ccl_lib": "d", "low": "d_low", "high": "d_high"})
+        display(narrow_table(att.set_index("attack"), intervals=["d"], percent=["d"],
+                             rename={"d": "release − ccl_lib, adv."}))  # fmt: skip
+    _ = glue_findings("ch12", img["findings"])
+
+# %% [markdown]
 # ## Table 1 both ways
 #
 # P1 of CE, CCEL and CCQL ($\alpha = 0.5$) with the paper's definition (highest advantage of all
@@ -164,7 +189,7 @@ narrow_table(effects.set_index("attack"), intervals=["d"], percent=["d"], rename
 table = code_variants.p1_both_ways(df)
 display(narrow_table(table, percent=["test_acc"], rename={"test_acc": "test acc.", "p1": "P1 (paper)",
                                                          "p1_release": "P1 (release)"}))  # fmt: skip
-setting = exp.config.get("description", experiment).split(":")[0]
+setting = code_variants.setting_text(experiment)
 _ = glue_findings("ch12", code_variants.code_findings(table, n_seeds=len(seeds), setting=setting))
 
 # %% [markdown]
@@ -181,10 +206,9 @@ _ = glue_findings("ch12", code_variants.code_findings(table, n_seeds=len(seeds),
 #   at the paper's scale (`python -m ccl_lib run variants-scale-cifar10`, GPU work); chapter 11
 #   shows what $\beta$ does to the recipe.
 #
-# **Rerun at larger scale.** `python -m ccl_lib run variants-cifar10-cpu` (BatchNorm ResNet-8: the
-# Mixup+MMD fix, the image RelaxLoss form, dropout placement; a few CPU hours) and
-# `variants-scale-cifar10` (GPU), then `papermill 12_code_vs_text.ipynb out.ipynb -p experiment
-# variants-cifar10-cpu`.
+# **Rerun at larger scale.** More image seeds: `python -m ccl_lib record variants-cifar10-cpu --seeds
+# 5-9` (about two minutes per run on a CPU core), then `-p image_seeds "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"`;
+# the scale factor at the paper's scale: `variants-scale-cifar10` (GPU work).
 
 # %% [markdown]
 # ## Exercises

@@ -181,3 +181,60 @@ def test_the_identity_check_raises_no_scale_warning():
         r = confound.scale_identity_check(0.01, epochs=1)
     assert r["max_rel_diff"] < 1e-5
     assert [str(w.message) for w in caught] == []
+
+
+def test_the_long_recipe_pairs_are_the_recorded_experiments_runs():
+    from ccl_lib.experiments import load_experiment
+
+    pairs, text = confound.long_recipe_pairs("evidence-confound-cifar10-cpu-long", [0, 1, 2])
+    recorded = {s.key() for n in ("evidence-confound-cifar10-cpu-long", "evidence-confound-cifar10-cpu-long-recipe")
+                for s in load_experiment(n).specs()}  # fmt: skip
+    assert {s.key() for _, s in pairs} == recorded and len(pairs) == 9
+    assert all(s.batch_size == 16 and s.epochs == 400 and s.milestones == () for _, s in pairs)
+    assert {(a.name, s.lr, s.weight_decay) for a, s in pairs} == {
+        ("CE", 0.1, 5e-4), ("CE(lr·β, wd/β)", 0.1 * 0.01, 5e-4 / 0.01), ("CCQL×β", 0.1, 5e-4)}  # fmt: skip
+    assert text.endswith("400 epochs (milestones []), augmentation off, batch 16")
+
+
+class _Held:
+    def __init__(self, keys):
+        self.keys_ = set(keys)
+
+    def __contains__(self, key):
+        return key in self.keys_
+
+
+def test_recorded_pairs_keep_only_seeds_whose_every_arm_is_recorded(monkeypatch):
+    from ccl_lib.confound import setting
+
+    pairs, _ = confound.long_recipe_pairs("evidence-confound-cifar10-cpu-long", [0, 1, 2])
+    held = [s.key() for a, s in pairs if not (s.seed == 1 and a.name == "CCQL×β")]  # seed 1 lacks one arm
+    monkeypatch.setattr("ccl_lib.experiments.ledger.resolve_ledger", lambda ledger: _Held(held))
+    kept, note = setting.recorded_pairs(pairs)
+    assert sorted({s.seed for _, s in kept}) == [0, 2] and len(kept) == 6
+    assert note == "1 of 9 runs are not in the evidence ledger yet (seeds [1] left out)"
+    monkeypatch.setattr("ccl_lib.experiments.ledger.resolve_ledger", lambda ledger: _Held(s.key() for _, s in pairs))
+    assert setting.recorded_pairs(pairs) == (pairs, "")
+
+
+def test_setting_analysis_of_a_small_real_sweep_excludes_the_untrained_scaled_arms(tmp_path):
+    from ccl_lib.analysis.runs import run_runs
+    from ccl_lib.defenses.ccl import UnnormalizedScaleWarning
+
+    pairs = confound.arm_specs("digits", confound.arms(0.01, names=confound.IMAGE_ARMS_CI), [0, 1],
+                               model="mlp", epochs=3, size=150, attacks=("loss",))  # fmt: skip
+    with pytest.warns(UnnormalizedScaleWarning, match="loss scale 0.01 < 1 on a MLP"):  # the library says so itself
+        df, runs = run_runs([s for _, s in pairs], workers=1, evidence="compute", cache=tmp_path)
+    out = confound.setting_analysis(df, runs, pairs, name="digits, short", setting="digits, 2 seeds", beta=0.01)
+    t = out["table"].set_index("arm")
+    assert list(t.index) == ["CE", "CE(lr·β, wd/β)", "CCQL×β"] and (t["n"] == 2).all()
+    assert t.loc["CE", "trains"] and not t.loc["CCQL×β", "trains"]  # 3 epochs at lr 0.001: near chance
+    assert out["findings"]["n_seeds"] == "2" and out["findings"]["answer"].startswith(
+        f"On digits, short, CCQL×0.01 minus CE(lr·0.01, wd/0.01): {confound.NOT_TESTABLE}"
+    )
+    sc = out["scorecard"]
+    assert [r["item"] for r in sc] == ["Scale confound"] and sc[0]["verdict"] == NO_VERDICT and sc[0]["excluded"]
+    assert set(out["curves"]["epoch"]) == {1, 2, 3}
+    with pytest.raises(ValueError, match="one data set"):
+        confound.setting_analysis(df, runs, pairs + confound.arm_specs("location", confound.arms(0.01, names=["CE"]),
+                                  [0], model="mlp", epochs=1, size=50), name="x", setting="x", beta=0.01)  # fmt: skip

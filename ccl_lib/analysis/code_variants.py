@@ -5,12 +5,15 @@ Every code form of a baseline, an attack or P1 is a named variant in ccl_lib (a 
 a sweep such as the named experiment ``variants-location`` trains each form beside ccl_lib's default
 on the same seeds.  This module measures the paired effect of each:
 
-* :func:`recorded_specs` -- the runs of a sweep the evidence ledger holds, and the ones it lacks.
+* :func:`recorded_specs` -- the runs of a sweep the evidence ledger holds, and the ones it lacks;
+  :func:`chapter_specs` -- the runs a chapter reads (recorded ones only, unless it recomputes).
 * :func:`defense_effects` -- per defense variant, the paired change of test accuracy and of the highest
   advantage over the paper's attacks (the two axes of Figs. 2-3, Liu et al. Sec. 5.2).
 * :func:`attack_effects` -- each release attack form minus ccl_lib's form of the same attack, per run.
 * :func:`p1_both_ways` -- Table 1's P1 (Eq. 13) as the paper's text and as the release's ``p_score``
   compute it.
+* :func:`variant_effects` -- both effect tables of one recorded sweep, with their text by name
+  (:func:`effect_findings`) and its setting (:func:`setting_text`).
 * :func:`code_findings` -- what the chapter's prose states, by name.
 """
 
@@ -20,7 +23,17 @@ from typing import Any, Sequence
 
 from ..verdicts import difference_interval
 
-__all__ = ["attack_effects", "code_findings", "defense_effects", "p1_both_ways", "recorded_specs"]
+__all__ = [
+    "attack_effects",
+    "chapter_specs",
+    "code_findings",
+    "defense_effects",
+    "effect_findings",
+    "p1_both_ways",
+    "recorded_specs",
+    "setting_text",
+    "variant_effects",
+]
 
 
 def recorded_specs(specs: Sequence[Any], ledger: Any = None) -> tuple[list, list]:
@@ -35,6 +48,35 @@ def recorded_specs(specs: Sequence[Any], ledger: Any = None) -> tuple[list, list
     led = resolve_ledger(ledger if ledger is not None else True)
     held = [s for s in specs if led is not None and s.key() in led]
     return held, [s for s in specs if s not in held]
+
+
+def chapter_specs(
+    experiment: str, seeds: Sequence[int], *, overrides: Any = None, evidence: str = "ledger", ledger: Any = None
+) -> tuple[list, str]:
+    """``(specs, note)``: the runs of a named experiment for ``seeds`` that a chapter reads.
+
+    With ``evidence="ledger"`` only the runs the evidence ledger holds (the book never trains a
+    sweep that has not been recorded); ``note`` then says how many are missing and how to record
+    them ("" when none is).  With ``"compute"`` every run.
+
+    Args:
+        experiment: a named experiment (:func:`ccl_lib.experiments.load_experiment`).
+        seeds: the paired seeds to keep (a subset of the experiment's, or others).
+        overrides: settings of the experiment to replace (``{"epochs": 2}``).
+        evidence: ``"ledger"`` or ``"compute"``.
+        ledger: the ledger (default the checkout's).
+    """
+    from ..experiments import load_experiment
+
+    if evidence not in ("ledger", "compute"):
+        raise ValueError(f"evidence must be 'ledger' or 'compute', got {evidence!r}")
+    specs = [s for s in load_experiment(experiment, dict(overrides or {})).specs() if s.seed in set(seeds)]
+    if evidence == "compute":
+        return specs, ""
+    held, missing = recorded_specs(specs, ledger)
+    note = (f"{len(missing)} of {len(specs)} runs of {experiment} are not in the ledger yet: "
+            f"`python -m ccl_lib record {experiment}`") if missing else ""  # fmt: skip
+    return held, note
 
 
 def _variant(df) -> Any:
@@ -137,3 +179,78 @@ def code_findings(table, *, n_seeds: int, setting: str) -> dict[str, Any]:
         "p1_rank_paper": " > ".join(table["p1"].sort_values(ascending=False).index),
         "p1_rank_release": " > ".join(table["p1_release"].sort_values(ascending=False).index),
     }
+
+
+def effect_findings(defenses, attacks, *, prefix: str = "") -> dict[str, str]:
+    """The effects of :func:`defense_effects` and :func:`attack_effects` as text, by name.
+
+    ``<prefix><defense>_<variant>``: the change of test accuracy and of the highest advantage with
+    95 % intervals (percentage points); ``<prefix>att_<attack>``: the release form minus ccl_lib's.
+
+    Args:
+        defenses: :func:`defense_effects`.
+        attacks: :func:`attack_effects`.
+        prefix: prepended to every name (``"img_"``).
+    """
+    from ..stats import format_interval
+
+    out = {}
+    for r in defenses.itertuples():
+        acc = format_interval(r.d_test_acc, r.d_test_acc_low, r.d_test_acc_high)
+        adv = format_interval(r.d_max_adv, r.d_max_adv_low, r.d_max_adv_high)
+        out[f"{prefix}{r.defense}_{r.variant}"] = f"test accuracy {acc}, highest advantage {adv}"
+    for r in attacks.itertuples():
+        out[f"{prefix}att_{r.attack}"] = format_interval(r[2], r.low, r.high)
+    return out
+
+
+def setting_text(experiment: str) -> str:
+    """A named experiment's setting in a few words: ``"cifar10-jpeg, resnet8, 500 per part, 50 epochs"``.
+
+    Args:
+        experiment: a named experiment (:func:`ccl_lib.experiments.load_experiment`).
+    """
+    from ..experiments import load_experiment
+
+    cfg = load_experiment(experiment).config
+    size = f"{cfg['size']:,} per part" if cfg.get("size") else "all data"
+    return f"{cfg['dataset']}, {cfg.get('model', 'auto')}, {size}, {cfg.get('epochs', 30)} epochs"
+
+
+def variant_effects(experiment: str, seeds: Sequence[int], *, evidence: str = "ledger", workers: Any = 1,
+                    prefix: str = "", ledger: Any = None) -> dict[str, Any]:  # fmt: skip
+    """Both effect tables of one variants sweep (:func:`defense_effects`, :func:`attack_effects`).
+
+    Reads the recorded runs (:func:`chapter_specs`); with none recorded the tables are empty.
+
+    Args:
+        experiment: a named experiment with code variants (``"variants-cifar10-cpu"``).
+        seeds: its paired seeds.
+        evidence: ``"ledger"`` (recorded runs only) or ``"compute"``.
+        workers: parallel runs when computing.
+        prefix: prefix of the findings' names.
+        ledger: the ledger (default the checkout's).
+
+    Returns:
+        ``{"note", "summary", "defenses", "attacks", "findings"}``: what is missing, where the runs
+        came from, the two frames, and :func:`effect_findings` with ``experiment``, ``setting``,
+        ``n_seeds`` and ``summary`` (every effect in one sentence).
+    """
+    import pandas as pd
+
+    from .runs import run_runs, run_summary
+
+    specs, note = chapter_specs(experiment, seeds, evidence=evidence, ledger=ledger)
+    found = {f"{prefix}experiment": experiment, f"{prefix}setting": setting_text(experiment)}
+    if not specs:
+        found.update({f"{prefix}n_seeds": "0", f"{prefix}summary": "no run of it is recorded yet"})
+        return {"note": note, "summary": "", "defenses": pd.DataFrame(), "attacks": pd.DataFrame(), "findings": found}
+    df, runs = run_runs(specs, workers=workers, evidence=evidence)
+    defenses, attacks = defense_effects(df), attack_effects(df)
+    effects = effect_findings(defenses, attacks)
+    found.update({f"{prefix}{k}": v for k, v in effects.items()}, **{f"{prefix}n_seeds": str(df["seed"].nunique())})
+    found[f"{prefix}summary"] = "; ".join(
+        f"{k.replace('att_', '')} (release form minus ccl_lib's, advantage) {v}" if k.startswith("att_")
+        else f"{k.replace('_', ' ', 1)}: {v}" for k, v in effects.items()
+    )  # fmt: skip
+    return {"note": note, "summary": run_summary(df, runs), "defenses": defenses, "attacks": attacks, "findings": found}

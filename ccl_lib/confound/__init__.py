@@ -30,11 +30,13 @@ package (chapter 11) separates the two effects, comparing only models that train
   and their measured curves; a comparison with an arm that did not train is :data:`NOT_TESTABLE`.
 * :func:`comparisons` / :func:`trained_premise` / :func:`privacy_source_findings` /
   :func:`privacy_source_scorecard_rows` -- the chapter's comparisons, premise, findings and scorecard rows.
+* :func:`long_recipe_pairs` / :func:`recorded_pairs` / :func:`setting_analysis` -- the same for one
+  more setting on its own (the long CPU image recipe in which the scaled loss trains).
 
 Modules: :mod:`~ccl_lib.confound.arms`, :mod:`~ccl_lib.confound.design`, :mod:`~ccl_lib.confound.compare`,
 :mod:`~ccl_lib.confound.identity`, :mod:`~ccl_lib.confound.training`,
-:mod:`~ccl_lib.confound.findings`, :mod:`~ccl_lib.confound.plot`; every name is imported from
-``ccl_lib.confound``.
+:mod:`~ccl_lib.confound.findings`, :mod:`~ccl_lib.confound.setting`, :mod:`~ccl_lib.confound.plot`;
+every name is imported from ``ccl_lib.confound``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from .findings import (
 )
 from .identity import scale_identity_check
 from .plot import plot_arms, plot_training_curves
+from .setting import long_recipe_pairs, recorded_pairs, setting_analysis
 from .training import (
     CE_GAP_MAX,
     TRAIN_ACC_MIN,
@@ -88,14 +91,17 @@ __all__ = [
     "format_points",
     "headline_frame",
     "image_recipe",
+    "long_recipe_pairs",
     "plot_arms",
     "premise_frame",
     "plot_training_curves",
     "privacy_source_findings",
     "privacy_source_scorecard_rows",
     "recipe_text",
+    "recorded_pairs",
     "scale_identity_check",
     "scale_warning_message",
+    "setting_analysis",
     "trained_premise",
     "training_curves",
     "training_status",

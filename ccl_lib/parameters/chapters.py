@@ -130,6 +130,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     "04_figure1_loss_variance": ChapterParameters(
         {
             **_curve_settings(),
+            "image_seeds": Parameter(list(range(10)), SEEDS),
             "seeds": Parameter(LEDGER_SEEDS, SEEDS),
             "gamma": Parameter(2.0, number(0)),
             "workers": Parameter("auto", workers()),
@@ -257,7 +258,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
                 "ci", one_of("ci", "full"), '"ci": the decisive image arms and all Location arms; "full": every arm'
             ),
             "seeds": Parameter(list(range(20)), SEEDS, "paired seeds of the tabular arms (0-19 are in the ledger)"),
-            "image_seeds": Parameter([0, 1, 2], SEEDS, "paired seeds of the image arms (computed in the build)"),
+            "image_seeds": Parameter([0, 1, 2], SEEDS, "paired seeds of the image arms (0-2 are in the ledger)"),
             "betas": Parameter(
                 [0.01], list_of(number(0, 1, lo_open=True)), "loss scale factors beta (with design full: [0.01, 0.05])"
             ),
@@ -268,6 +269,10 @@ CHAPTERS: dict[str, ChapterParameters] = {
                 mapping(_experiment_keys, "a dict of experiment settings, e.g. {'epochs': 5}"),
                 "overrides of that experiment's settings",
             ),
+            "long_experiment": Parameter(
+                "evidence-confound-cifar10-cpu-long", experiment(empty=True), "the long image recipe; '' skips it"
+            ),
+            "long_seeds": Parameter([0, 1, 2], SEEDS, "paired seeds of the long recipe (0-2 are in the ledger)"),
             "tabular_dataset": Parameter("location", tabular_dataset(), "the tabular data set (the MLP)"),
             "tabular_epochs": Parameter(30, integer(1), "training epochs of the tabular arms"),
             "tabular_part_size": Parameter(1000, PART_SIZE, "examples per split part (None: all of the data set)"),
@@ -286,13 +291,18 @@ CHAPTERS: dict[str, ChapterParameters] = {
                 mapping(_experiment_keys, "a dict of experiment settings, e.g. {'epochs': 2}"),
                 "overrides of that experiment's settings",
             ),
-            "seeds": Parameter([0, 1, 2, 3, 4], SEEDS, "paired seeds (the experiment's)"),
+            "seeds": Parameter([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], SEEDS, "paired seeds (the experiment's)"),
+            "image_experiment": Parameter(
+                "variants-cifar10-cpu", experiment(empty=True), "the image experiment with the image forms"
+            ),
+            "image_seeds": Parameter([0, 1, 2, 3, 4], SEEDS, "its paired seeds"),
             "workers": Parameter(1, workers(), _WORKERS),
             "evidence": Parameter("ledger", EVIDENCE),
         },
         (),
-        "papermill 12_code_vs_text.ipynb out.ipynb -p experiment variants-cifar10-cpu",
-        "50 runs on Location (read from the ledger once recorded); the image experiment takes CPU hours",
+        'papermill 12_code_vs_text.ipynb out.ipynb -p seeds "[0, 1, 2, 3, 4]" -p evidence compute',
+        "50 runs on Location and 40 image runs (the default reads 100 and 40 from the ledger): about 50 minutes "
+        "on 2 CPU cores",
     ),
     "99_scorecard": ChapterParameters(
         {

@@ -1,0 +1,122 @@
+"""One more setting of chapter 11, analysed on its own: the long CPU image recipe.
+
+The scaled loss (CCL x 0.01) does not train in ``cifar10-cpu``'s 200 SGD steps; a longer recipe of the
+same data and model (``evidence-confound-cifar10-cpu-long``: batch 16 for 400 epochs, 12,800 steps) lets
+it train.  Its runs share the data set name with ``cifar10-cpu``'s, so they are analysed apart from the
+chapter's main sweep, with the same functions (:func:`~ccl_lib.confound.arms.arm_frame`,
+:func:`~ccl_lib.confound.training.training_table`, :func:`~ccl_lib.confound.findings.comparisons`):
+
+* :func:`long_recipe_pairs` -- the decisive image arms (:data:`~ccl_lib.confound.design.IMAGE_ARMS_CI`)
+  in a named experiment's recipe, batch size included; :func:`recorded_pairs` -- the seeds whose every
+  arm the evidence ledger holds;
+* :func:`setting_analysis` -- which arms trained, their curves, the comparisons, the findings and the
+  scorecard rows of that setting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..formatting import pct
+from .arms import Arm, arm_frame, arm_specs, arm_summary, arms
+from .design import IMAGE_ARMS_CI, recipe_text
+from .findings import COMPARISONS, _answer, _contrast, comparisons, privacy_source_scorecard_rows
+from .training import training_curves, training_status, training_table
+
+__all__ = ["long_recipe_pairs", "recorded_pairs", "setting_analysis"]
+
+
+def long_recipe_pairs(
+    experiment: str, seeds: Sequence[int], *, beta: float = 0.01, alpha: float = 0.5
+) -> tuple[list[tuple[Arm, Any]], str]:
+    """``(pairs, recipe text)``: the arms CE, CE at (lr·beta, wd/beta) and CCQL x beta in ``experiment``'s recipe.
+
+    The recipe is the experiment's data set, model, epochs, milestones, batch size, augmentation and part
+    size; the arms set the learning rate and weight decay (the experiment's own ``lr`` / ``weight_decay``
+    are those of its CE arm: 0.1 and 5e-4).
+
+    Args:
+        experiment: a named experiment (``"evidence-confound-cifar10-cpu-long"``).
+        seeds: the paired seeds.
+        beta: the scale factor (App. E.1: 0.01 on CIFAR-10).
+        alpha: CCQL's alpha (Eq. 4).
+    """
+    from ..experiments import load_experiment
+
+    cfg = load_experiment(experiment).config
+    keys = ("model", "epochs", "milestones", "batch_size", "augment", "size")
+    recipe = {k: cfg[k] for k in keys if k in cfg}
+    recipe["milestones"] = tuple(recipe.get("milestones", ()))
+    lr, wd = float(cfg.get("lr", 0.1)), float(cfg.get("weight_decay", 5e-4))
+    pairs = arm_specs(cfg["dataset"], arms(beta, lr=lr, weight_decay=wd, alpha=alpha, names=IMAGE_ARMS_CI), seeds,
+                      **recipe)  # fmt: skip
+    batch = f", batch {recipe['batch_size']}" if "batch_size" in recipe else ""
+    return pairs, recipe_text(cfg["dataset"], recipe) + batch
+
+
+def recorded_pairs(pairs: Sequence[tuple[Arm, Any]], ledger: Any = None) -> tuple[list[tuple[Arm, Any]], str]:
+    """``(pairs, note)``: the pairs of the seeds whose every arm the evidence ledger holds, and what is missing.
+
+    A chapter that reads evidence compares arms paired by seed, so a seed with one arm unrecorded is left
+    out whole; ``note`` says how many runs are missing and how to record them ("" when none is).
+
+    Args:
+        pairs: ``(arm, RunSpec)`` pairs.
+        ledger: the ledger (folder or :class:`~ccl_lib.experiments.ledger.Ledger`; default the checkout's).
+    """
+    from ..experiments.ledger import resolve_ledger
+
+    led = resolve_ledger(ledger if ledger is not None else True)
+    held = {s.key() for _, s in pairs if led is not None and s.key() in led}
+    seeds = {s.seed for _, s in pairs}
+    missing = {s.seed for _, s in pairs if s.key() not in held}
+    kept = [(a, s) for a, s in pairs if s.seed in seeds - missing]
+    n_missing = sum(s.key() not in held for _, s in pairs)
+    note = f"{n_missing} of {len(pairs)} runs are not in the evidence ledger yet (seeds {sorted(missing)} left out)"
+    return kept, note if n_missing else ""
+
+
+def setting_analysis(
+    df: Any, runs: Mapping[str, Any], pairs: Sequence[tuple[Arm, Any]], *, name: str, setting: str, beta: float,
+    cause: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """Chapter 11's analysis of one setting on its own (the arms of ``pairs``, one data set).
+
+    Args:
+        df: the runs' result frame (:func:`ccl_lib.analysis.runs.run_runs`).
+        runs: ``{key: RunResult}`` of the same call.
+        pairs: ``(arm, RunSpec)`` pairs (:func:`long_recipe_pairs`).
+        name: the setting's display name.
+        setting: the setting in a few words, for the scorecard (``"... , 3 seeds"``).
+        beta: the scale factor of the decisive comparison.
+        cause: the likely cause when the decisive comparison does not say "lower".
+
+    Returns:
+        ``table`` (:func:`~ccl_lib.confound.training.training_table`), ``curves``, ``summary``
+        (:func:`~ccl_lib.confound.arms.arm_summary`), ``comparisons`` (rows of
+        :func:`~ccl_lib.confound.findings.comparisons`), ``scorecard`` (its rows) and ``findings``:
+        ``answer`` (the decisive comparison in words), ``train`` (each arm's final train accuracy, mean
+        and lowest over seeds), ``recipe_alone`` and ``n_seeds``.
+    """
+    datasets = {s.dataset for _, s in pairs}
+    if len(datasets) != 1:
+        raise ValueError(f"pairs must hold one data set, got {sorted(datasets)}")
+    ds = datasets.pop()
+    arm_df = arm_frame(df, pairs)
+    table = training_table(training_status(arm_df))
+    rows = comparisons(arm_df, table, datasets=[ds], betas=[beta], names={ds: name})
+    decisive = next((r for r in rows if r["arms"] == COMPARISONS[0] and np.isclose(r["beta"], beta)), None)
+    train = "; ".join(f"{r['arm_label']} {pct(r['train_acc'])} (lowest {pct(r['train_acc_min'])})"
+                      for r in table.to_dict("records"))  # fmt: skip
+    findings = {
+        "answer": _answer(decisive, name),
+        "train": train,
+        "recipe_alone": _contrast(rows, ("CE(lr·β, wd/β)", "CE"), "The recipe alone (CE at (lr·β, wd/β) − CE)"),
+        "n_seeds": str(len({s.seed for _, s in pairs})),
+    }
+    scorecard = privacy_source_scorecard_rows(rows, {}, names={ds: name}, settings={ds: setting}, beta=beta,
+                                              causes={ds: cause})  # fmt: skip
+    return {"table": table, "curves": training_curves(runs, pairs), "summary": arm_summary(arm_df),
+            "comparisons": rows, "scorecard": scorecard, "findings": findings}  # fmt: skip
