@@ -67,6 +67,14 @@ def test_variant_verdicts_swap_only_the_coded_baseline():
     assert both["ccl_code"][0].interval.mean == pytest.approx(0.06) and both["ccl_code"][0].word == "opposite"
     with pytest.raises(ValueError, match="ccl_code"):
         figure23.variant_verdicts(_frame(), acc_tolerance=0.02)
+    # CCL runs from another sweep of the same seeds replace the frame's: a CCQL point at .03/.03/.03
+    grid = _frame().query("defense == 'ccql'").assign(advantage=0.03, setting="toy/mlp ccql(alpha=0.9) size=10")
+    both = figure23.variant_verdicts(_frame(variant_rows=True), acc_tolerance=0.02, ccl_runs=grid)
+    assert both["paper"][1][0]["point"] == "ccql (alpha=0.9)"
+    # paired against the fork's dropout (.05/.06/.07): -.02, -.03, -.04
+    assert both["ccl_code"][0].interval.mean == pytest.approx(-0.03) and both["ccl_code"][0].word == "agrees"
+    with pytest.raises(ValueError, match="no CCEL or CCQL run"):
+        figure23.variant_verdicts(_frame(variant_rows=True), acc_tolerance=0.02, ccl_runs=grid.assign(seed=7))
 
 
 class _FakeLedger(Ledger):
@@ -110,3 +118,32 @@ def test_code_variants_paired_effects_and_p1_both_ways():
         sum(2 * 0.55 * (1 - (0.5 + a / 2)) / (0.55 + 1 - (0.5 + a / 2)) for a in (0.10, 0.12, 0.14)) / 3
     )
     assert t.loc["ccql", "p1_release"] < 2 / 3 and x > 0.5
+
+
+def test_code_variants_chapter_specs_settings_and_findings(tmp_path):
+    import json
+    from pathlib import Path
+
+    import ccl_lib
+
+    cfg = json.loads((Path(ccl_lib.__file__).parent / "configs/experiments/variants-location.json").read_text())
+    n_arms = sum(len(v) for v in cfg["defenses"].values())
+    every, note = code_variants.chapter_specs("variants-location", [0, 1], evidence="compute")
+    assert len(every) == 2 * n_arms and note == "" and {s.seed for s in every} == {0, 1}
+    held, note = code_variants.chapter_specs("variants-location", [0, 1], ledger=Ledger(tmp_path))
+    assert held == [] and note.startswith(f"{2 * n_arms} of {2 * n_arms} runs of variants-location are not in")
+    with pytest.raises(ValueError, match="evidence must be 'ledger' or 'compute'"):
+        code_variants.chapter_specs("variants-location", [0], evidence="cache")
+    assert code_variants.setting_text("cifar10-cpu") == "cifar10-jpeg, resnet8, 500 per part, 50 epochs"
+    empty = code_variants.variant_effects("variants-location", [0], ledger=Ledger(tmp_path), prefix="x_")
+    assert empty["defenses"].empty and empty["findings"]["x_n_seeds"] == "0"
+    assert empty["findings"]["x_summary"] == "no run of it is recorded yet" and "x_setting" in empty["findings"]
+    df = _frame(variant_rows=True)
+    rel = df[df["attack"] == "loss"].assign(attack="loss_release", advantage=lambda t: t["advantage"] - 0.02)
+    both = pd.concat([df, rel])
+    found = code_variants.effect_findings(code_variants.defense_effects(df), code_variants.attack_effects(both))
+    # dropout's change of the highest advantage per seed: -0.15, -0.15, -0.18: mean -0.16, sd sqrt(3e-4)
+    half = T2 * math.sqrt(3e-4) / math.sqrt(3)
+    lo, hi = 100 * (-0.16 - half), 100 * (-0.16 + half)
+    assert found["dropout_ccl_code"] == f"test accuracy 1.0% [1.0, 1.0], highest advantage -16.0% [{lo:.1f}, {hi:.1f}]"
+    assert found["att_loss"] == "-2.0% [-2.0, -2.0]"

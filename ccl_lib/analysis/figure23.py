@@ -510,7 +510,8 @@ BASELINE_READINGS: dict[str, str] = {
 }
 
 
-def variant_verdicts(df, *, acc_tolerance: float, defense_labels: Optional[Mapping[str, str]] = None) -> dict:
+def variant_verdicts(df, *, acc_tolerance: float, defense_labels: Optional[Mapping[str, str]] = None,
+                     ccl_runs: Any = None) -> dict:  # fmt: skip
     """Fig. 2/3's verdict (:func:`figure23_verdict`) twice on the same seeds: with the baselines that have a
     ``ccl_code`` variant (RelaxLoss, AdvReg, Dropout) in ccl_lib's default form, and in the CCL authors' form.
 
@@ -519,6 +520,9 @@ def variant_verdicts(df, *, acc_tolerance: float, defense_labels: Optional[Mappi
             e.g. the named experiment ``variants-location``).
         acc_tolerance: the loose rule's tolerance (used when no pair meets the undefended model's accuracy).
         defense_labels: display names of the defenses.
+        ccl_runs: CCL runs (CCEL, CCQL) of the same seeds and recipe to compare instead of ``df``'s, e.g. the
+            full grids of ``evidence-figure2-location``: Fig. 2/3 compares the *best* CCL setting of its grid,
+            and one setting may miss the undefended model's accuracy.  Both readings use the same CCL runs.
 
     Returns:
         ``{reading: (verdict, pair, rule)}`` for the readings of :data:`BASELINE_READINGS`.
@@ -528,6 +532,15 @@ def variant_verdicts(df, *, acc_tolerance: float, defense_labels: Optional[Mappi
         raise ValueError(
             "the frame holds no baseline run with variant='ccl_code' (run the experiment variants-location)"
         )
+    if ccl_runs is not None:
+        import pandas as pd
+
+        ccl = ccl_runs[ccl_runs["defense"].isin(CCL) & ccl_runs["seed"].isin(set(df["seed"]))]
+        if ccl.empty:
+            raise ValueError(f"ccl_runs holds no CCEL or CCQL run of the frame's seeds {sorted(set(df['seed']))}")
+        df = pd.concat([df[~df["defense"].isin(CCL)], ccl], ignore_index=True)
+        variant = df["hp_variant"] if "hp_variant" in df.columns else None
+        assert variant is not None  # df kept its column
     coded = set(df.loc[variant == "ccl_code", "defense"])
     out = {}
     for reading in BASELINE_READINGS:
