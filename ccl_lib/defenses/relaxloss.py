@@ -52,7 +52,8 @@ branch are the release's.
   too: the learning-rate scheduler steps inside the batch loop
   (``self.scheduler.step()`` after every batch), so the milestones count SGD steps
   (:meth:`RelaxLoss.adapt_config`; with the paper's milestones 150/225 the learning
-  rate is 0.001 from step 225 on, in the third epoch on CIFAR-10); and in epochs 1, 2 and
+  rate is 0.001 from step 225 on, in the second epoch on CIFAR-10 at 15,000 images per
+  part and batch 128, 118 steps per epoch); and in epochs 1, 2 and
   every tenth (``e % 10 == 0 or e < 3``) it evaluates after every batch with
   ``TrainTargetNormalLoss.eval``, which leaves the model in eval mode, so that every
   batch of those epochs but the first trains in eval mode (BatchNorm on its running
