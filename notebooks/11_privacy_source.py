@@ -65,9 +65,10 @@
 # ledger (`evidence-confound-location` and `evidence-confound-location-recipe`); the image arms
 # (`image_seeds`, three by default) too, recorded from a clean-clone build (section "The arms"
 # says which machines, dates and commit computed them), and the arms of a longer image recipe in which
-# the scaled loss trains (`long_seeds`, three paired seeds; section "A longer image recipe"). To
+# the scaled loss trains (`long_seeds`; a seed enters once all its arms are recorded; section "A
+# longer image recipe"). To
 # recompute everything, `papermill 11_privacy_source.ipynb out.ipynb -p evidence compute`: nine image
-# runs of about two minutes each, nine long image runs of about twelve minutes each and 140 Location
+# runs of about two minutes each, nine long image runs of about 17 CPU-minutes each and 140 Location
 # runs of 15-30 s each (about two hours on 2 CPU cores with two workers).
 
 # %% tags=["parameters"]
@@ -85,7 +86,7 @@ alpha = 0.5
 image_experiment = "cifar10-cpu"
 image_overrides = {}
 # the long image recipe (batch 16, 400 epochs: the scaled loss trains; its CE arms at lr 0.1, wd 5e-4) and its
-# paired seeds (0-2 are recorded in the evidence ledger); "" skips it
+# paired seeds (with evidence "ledger", a seed whose three runs are not all recorded is left out, said so); "" skips it
 long_experiment = "evidence-confound-cifar10-cpu-long"
 long_seeds = [0, 1, 2]
 # the tabular data set (the MLP), its epochs and examples per split part (None: all of the data set)
@@ -240,7 +241,7 @@ display(narrow_table(confound.comparison_frame(rows).set_index(["dataset", "comp
 # steps, the order of $1/(\eta\lambda)$ at which the normalized weights' effective step recovers --
 # is long enough: final train accuracy (mean, lowest over {glue:text}`ch11_long_n_seeds` paired
 # seeds) {glue:text}`ch11_long_train`. The runs are read from the evidence ledger
-# (`evidence-confound-cifar10-cpu-long` and `-recipe`; about 12 minutes per run on one CPU core).
+# (`evidence-confound-cifar10-cpu-long` and `-recipe`; 20-40 minutes per run on one CPU core).
 #
 # {glue:text}`ch11_long_answer`
 #

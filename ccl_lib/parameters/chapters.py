@@ -272,7 +272,9 @@ CHAPTERS: dict[str, ChapterParameters] = {
             "long_experiment": Parameter(
                 "evidence-confound-cifar10-cpu-long", experiment(empty=True), "the long image recipe; '' skips it"
             ),
-            "long_seeds": Parameter([0, 1, 2], SEEDS, "paired seeds of the long recipe (0-2 are in the ledger)"),
+            "long_seeds": Parameter(
+                [0, 1, 2], SEEDS, "paired seeds of the long recipe (a seed not wholly in the ledger is left out)"
+            ),
             "tabular_dataset": Parameter("location", tabular_dataset(), "the tabular data set (the MLP)"),
             "tabular_epochs": Parameter(30, integer(1), "training epochs of the tabular arms"),
             "tabular_part_size": Parameter(1000, PART_SIZE, "examples per split part (None: all of the data set)"),
