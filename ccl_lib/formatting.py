@@ -211,8 +211,8 @@ def narrow_table(
       cells ``29.7`` instead of ``29.7 %``;
     * **shared settings in the caption**: a column whose value is the same in every row (e.g.
       ``epochs = 30``, ``dataset = location``) is left out and named once in the caption, as
-      ``epochs 30; dataset location``, after ``caption``; so is a named level of a row MultiIndex
-      with one value (one level always stays);
+      ``epochs 30; dataset location``, after ``caption`` (a true/false value as ``yes``/``no``; an empty
+      one is only left out); so is a named level of a row MultiIndex with one value (one level always stays);
     * **short headers**: ``rename`` maps a column to its header (e.g. ``{"advantage_oracle": "oracle"}``);
       the caption keeps the meaning the text gives;
     * **one column per interval**: each column ``c`` of ``intervals`` and its bounds ``c_low``, ``c_high``
@@ -267,12 +267,16 @@ def narrow_table(
                 shared.append(c)
     shown = df.drop(columns=shared)
     as_pct = [c for c in pcols if c not in intervals]
+
+    def setting(c: Any) -> str:
+        v = df[c].iloc[0]
+        if isinstance(v, bool) or getattr(getattr(v, "dtype", None), "kind", "") == "b":
+            return f"{c} {'yes' if v else 'no'}"
+        return f"{c} {pct(v, percent_digits) if c in as_pct else fmt_number(v, precision)}"
+
+    empty = [c for c in shared if df[c].iloc[0] is None or (isinstance(df[c].iloc[0], str) and not df[c].iloc[0])]
     settings = "; ".join(
-        [f"{n} {fmt_number(v, precision)}" for n, v in levels]
-        + [
-            f"{c} {pct(df[c].iloc[0], percent_digits) if c in as_pct else fmt_number(df[c].iloc[0], precision)}"
-            for c in shared
-        ]
+        [f"{n} {fmt_number(v, precision)}" for n, v in levels] + [setting(c) for c in shared if c not in empty]
     )
     headers = {c: (rename or {}).get(c, str(c)) + (" (%)" if c in pcols else "") for c in shown.columns}
     shown = shown.rename(columns=headers)

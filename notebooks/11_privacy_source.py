@@ -189,7 +189,7 @@ display(
     )
 )
 curves = confound.training_curves(runs, pairs)
-fig = confound.plot_training_curves(curves[curves["beta"] == betas[0]], train_min=confound.TRAIN_ACC_MIN)
+fig = confound.plot_training_curves(curves[curves["beta"] == betas[0]], train_min=confound.TRAIN_ACC_MIN, titles=names)
 display(fig)
 plt.close(fig)
 
@@ -265,7 +265,9 @@ if long_experiment and long_pairs:
     display(narrow_table(long["table"].set_index("arm_label")[["n", "train_acc", "train_acc_min", "trains"]],
                          percent=["train_acc", "train_acc_min"], rename={"train_acc": "train acc.",
                          "train_acc_min": "lowest"}, caption=long_text))  # fmt: skip
-    fig = confound.plot_training_curves(long["curves"], train_min=confound.TRAIN_ACC_MIN)
+    ls = long_pairs[0][1]
+    fig = confound.plot_training_curves(long["curves"], train_min=confound.TRAIN_ACC_MIN, titles={
+        ls.dataset: f"{image_experiment}, long recipe: batch {ls.batch_size}, {ls.epochs} epochs"})  # fmt: skip
     display(fig)
     plt.close(fig)
     display(

@@ -31,6 +31,10 @@ def test_units_in_headers_shared_settings_in_the_caption():
     assert list(st.data.columns) == ["defense", "test_acc (%)", "oracle (%)", "loss_var"]
     assert st.caption == "Location, 3 seeds. (dataset location; epochs 30)"
     assert _cells(st) == [["vanilla", "29.7", "12.3", "0.0123"], ["ccql", "31.0", "0.0", "1.5"]]
+    # a shared true/false reads yes/no; a shared empty value is only dropped
+    flags = df.assign(trains=[True, True], excluded=["", ""])
+    st = narrow_table(flags, rename={"advantage_oracle": "oracle"}, hide_index=True)
+    assert st.caption == "dataset location; epochs 30; trains yes" and "excluded" not in st.data.columns
 
 
 def test_keep_nan_and_single_rows():

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
 from .arms import ARM_NAMES
 
 __all__ = ["plot_arms", "plot_training_curves"]
+
+
+def _figsize(n: int) -> tuple[float, float]:
+    """One panel per data set across the book's column; a single panel spans it, so it is kept short."""
+    from ..plots import book_figsize
+
+    return book_figsize(1, n, aspect=1.45 if n > 1 else 0.62)
 
 
 def plot_arms(summary, *, datasets: Optional[Sequence[str]] = None):
@@ -25,10 +32,8 @@ def plot_arms(summary, *, datasets: Optional[Sequence[str]] = None):
     ds_list = list(dict.fromkeys(summary["dataset"])) if datasets is None else list(datasets)
     if not ds_list:
         raise ValueError("summary has no rows")
-    from ..plots import book_figsize
-
     # panels fill the book's column; each panel's legend sits below it (fonts >= 9 pt at page size)
-    fig, axes = plt.subplots(1, len(ds_list), figsize=book_figsize(1, len(ds_list), aspect=1.45), squeeze=False)
+    fig, axes = plt.subplots(1, len(ds_list), figsize=_figsize(len(ds_list)), squeeze=False)
     markers = dict(zip(ARM_NAMES, "osD^v<>"))
     for ax, ds in zip(axes[0], ds_list):
         sub = summary[summary["dataset"] == ds]
@@ -47,7 +52,13 @@ def plot_arms(summary, *, datasets: Optional[Sequence[str]] = None):
     return fig
 
 
-def plot_training_curves(curves, *, train_min: float = 0.95, datasets: Optional[Sequence[str]] = None):
+def plot_training_curves(
+    curves,
+    *,
+    train_min: float = 0.95,
+    datasets: Optional[Sequence[str]] = None,
+    titles: Optional[Mapping[str, str]] = None,
+):
     """The measured train accuracy per epoch of every arm (mean over seeds, a band from the lowest to the highest
     seed), one panel per data set, with the line at ``train_min`` above which a model counts as trained.
 
@@ -55,15 +66,14 @@ def plot_training_curves(curves, *, train_min: float = 0.95, datasets: Optional[
         curves: :func:`~ccl_lib.confound.training.training_curves`' output.
         train_min: the threshold drawn (:data:`~ccl_lib.confound.training.TRAIN_ACC_MIN`).
         datasets: the data sets to draw, one panel each (default: all in ``curves``).
+        titles: ``{data set: panel title}`` (default: the data set's name).
     """
     import matplotlib.pyplot as plt
-
-    from ..plots import book_figsize
 
     ds_list = list(dict.fromkeys(curves["dataset"])) if datasets is None else list(datasets)
     if not ds_list:
         raise ValueError("curves has no rows")
-    fig, axes = plt.subplots(1, len(ds_list), figsize=book_figsize(1, len(ds_list), aspect=1.45), squeeze=False)
+    fig, axes = plt.subplots(1, len(ds_list), figsize=_figsize(len(ds_list)), squeeze=False)
     order = {n: i for i, n in enumerate(ARM_NAMES)}
     for ax, ds in zip(axes[0], ds_list):
         sub = curves[curves["dataset"] == ds]
@@ -77,7 +87,7 @@ def plot_training_curves(curves, *, train_min: float = 0.95, datasets: Optional[
         ax.set_xlabel("epoch")
         ax.set_ylabel("train accuracy")
         ax.set_ylim(0, 1.02)
-        ax.set_title(ds)
+        ax.set_title((titles or {}).get(ds, ds))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, ncol=2)
     fig.tight_layout()
