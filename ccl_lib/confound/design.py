@@ -20,7 +20,7 @@ __all__ = ["DESIGNS", "IMAGE_ARMS_CI", "chapter_pairs", "design_betas", "image_r
 DESIGNS = ("ci", "full")
 #: The image arms of the ``"ci"`` design: CE, CE at the scale's effective recipe, CCQL x beta.
 IMAGE_ARMS_CI = ("CE", "CE(lr·β, wd/β)", "CCQL×β")
-_RECIPE_KEYS = ("model", "epochs", "milestones", "augment", "size")
+_RECIPE_KEYS = ("model", "epochs", "milestones", "batch_size", "augment", "size")
 
 
 def _design(design: str) -> str:
@@ -45,7 +45,8 @@ def design_betas(design: str, betas: Sequence[float]) -> list[float]:
 
 def image_recipe(experiment: str, overrides: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """``(dataset, recipe)`` of a named experiment (:func:`ccl_lib.experiments.load_experiment`): its data set
-    and the :class:`~ccl_lib.experiments.RunSpec` fields ``model, epochs, milestones, augment, size``.
+    and the :class:`~ccl_lib.experiments.RunSpec` fields ``model, epochs, milestones, batch_size, augment, size``
+    (those it sets).
 
     Args:
         experiment: a named experiment (``"cifar10-cpu"``).
@@ -100,6 +101,7 @@ def recipe_text(dataset: str, recipe: Mapping[str, Any]) -> str:
         dataset: the data set.
         recipe: its RunSpec fields (:func:`image_recipe`).
     """
+    batch = f", batch {recipe['batch_size']}" if "batch_size" in recipe else ""
     return (f"{dataset}, {recipe['model']}, {recipe.get('size')} per part, {recipe['epochs']} epochs "
             f"(milestones {list(recipe.get('milestones', ()))}), "
-            f"augmentation {'on' if recipe.get('augment') else 'off'}")  # fmt: skip
+            f"augmentation {'on' if recipe.get('augment') else 'off'}{batch}")  # fmt: skip

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..formatting import pct
 from .arms import Arm, arm_frame, arm_specs, arm_summary, arms
-from .design import IMAGE_ARMS_CI, recipe_text
+from .design import IMAGE_ARMS_CI, image_recipe, recipe_text
 from .findings import COMPARISONS, _answer, _contrast, comparisons, privacy_source_scorecard_rows
 from .training import training_curves, training_status, training_table
 
@@ -45,15 +45,11 @@ def long_recipe_pairs(
     """
     from ..experiments import load_experiment
 
+    dataset, recipe = image_recipe(experiment, {})
     cfg = load_experiment(experiment).config
-    keys = ("model", "epochs", "milestones", "batch_size", "augment", "size")
-    recipe = {k: cfg[k] for k in keys if k in cfg}
-    recipe["milestones"] = tuple(recipe.get("milestones", ()))
     lr, wd = float(cfg.get("lr", 0.1)), float(cfg.get("weight_decay", 5e-4))
-    pairs = arm_specs(cfg["dataset"], arms(beta, lr=lr, weight_decay=wd, alpha=alpha, names=IMAGE_ARMS_CI), seeds,
-                      **recipe)  # fmt: skip
-    batch = f", batch {recipe['batch_size']}" if "batch_size" in recipe else ""
-    return pairs, recipe_text(cfg["dataset"], recipe) + batch
+    pairs = arm_specs(dataset, arms(beta, lr=lr, weight_decay=wd, alpha=alpha, names=IMAGE_ARMS_CI), seeds, **recipe)
+    return pairs, recipe_text(dataset, recipe)
 
 
 def recorded_pairs(pairs: Sequence[tuple[Arm, Any]], ledger: Any = None) -> tuple[list[tuple[Arm, Any]], str]:
