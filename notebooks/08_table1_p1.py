@@ -42,7 +42,10 @@
 # from the evidence ledger ({doc}`../evidence`): the book's (30 epochs at a constant learning rate,
 # seeds 0-39, `python -m ccl_lib record evidence-table1-location`) and the paper's tabular recipe
 # (120 epochs, learning rate divided by 10 at epochs 50 and 100, `evidence-table1-location-paper`;
-# the seeds recorded so far, `paper_recipe_seeds`); the chapter
+# the seeds recorded so far, `paper_recipe_seeds`); and, for an image column, CE, CCEL and CCQL
+# ($\alpha = 0.5$, the paper's CIFAR-10 scale 0.01) on 500 CIFAR-10 images per part with ResNet-8,
+# in chapter 11's long CPU recipe where every arm trains (`image_experiment`; its runs are read
+# from the ledger only, never trained by the book: about 17 CPU-minutes each). The chapter
 # trains nothing when the ledger holds them, and its first results line says how many runs it read,
 # from which machines, dates and commit. `-p evidence compute` recomputes all 120 runs instead: about
 # 30 s per 30-epoch run and 60-120 s per 120-epoch run on 2 CPU cores, about 1.5-2.5 CPU-hours in all.
@@ -90,6 +93,11 @@ seeds = [
 paper_recipe = True
 # paired seeds of that second setting (None: the same as seeds); 0-19 are recorded in the ledger
 paper_recipe_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+# the image setting, read from the evidence ledger (recorded runs only; "" skips it): CE, CCEL and CCQL
+# x 0.01 in chapter 11's long CPU recipe, where every arm trains
+image_experiment = "evidence-table1-cifar10-cpu-long"
+# its paired seeds (0-2 are recorded)
+image_seeds = [0, 1, 2]
 # Table 1 fixes alpha = 0.5
 alpha = 0.5
 # folder of recorded GPU runs (JSON of benchmarks/paper_gpu.py), relative to notebooks/
@@ -115,7 +123,7 @@ from IPython.display import Markdown, display
 from ccl_lib import paper_results, plots, scorecard
 from ccl_lib.analysis import p1
 from ccl_lib.analysis.findings import glue_findings
-from ccl_lib.analysis.runs import run_runs, run_summary
+from ccl_lib.analysis.runs import chapter_specs, run_runs, run_summary
 from ccl_lib.experiments import grid
 from ccl_lib.formatting import format_table, narrow_table
 
@@ -127,7 +135,9 @@ CHAPTER = "08_table1_p1"
 # Three runs per data set, setting and seed: cross-entropy, CCQL and CCEL at $\alpha$ = `alpha`,
 # each attacked by every attack of the suite; seed = data split, shared by the three arms, so every
 # comparison is paired. A data set too small for four parts of `part_size` examples is split into
-# four equal parts of all its data.
+# four equal parts of all its data. The image rows (data set `cifar10-jpeg`) are the recorded runs
+# of `image_experiment`; a seed with one arm unrecorded is left out whole, and the line below the
+# results says so.
 
 # %%
 specs = []
@@ -136,8 +146,11 @@ for k, (ep, ms) in enumerate(p1.table1_recipes(epochs, milestones, paper_recipe)
     rec = book.recipe(None, model=model, epochs=ep, milestones=ms, augment=augment, part_size=part_size, seeds=s)
     for ds in datasets:
         specs += grid(ds, p1.table1_defenses(alpha), size=book.fit_part_size(ds, part_size), **rec)
-df, runs = run_runs(specs, workers=workers, evidence=evidence)
-print(run_summary(df, runs))
+image_specs, image_note = (
+    chapter_specs(image_experiment, image_seeds, evidence=evidence) if image_experiment else ([], "")
+)
+df, runs = run_runs(specs + image_specs, workers=workers, evidence=evidence)
+print("\n".join(t for t in (run_summary(df, runs), image_note) if t))
 
 # %%
 per_run = p1.table1_runs(df)
@@ -214,9 +227,9 @@ else:
 
 # %% tags=["remove-input"]
 findings = {**p1.table1_findings(summary, per_run, paper), "gpu_status": "recorded" if records else "pending"}
+findings.update(p1.table1_setting_findings(summary, image_specs[0].dataset if image_specs else "", prefix="img_"))
 glue_findings("ch08", {**findings, **p1.table1_exercise_findings(df, summary, per_run)})
-models = {ds: str(g["model"].iloc[0]) for ds, g in df.groupby("dataset")}
-_ = scorecard.record_all(CHAPTER, p1.table1_scorecard_rows(summary, models=models))
+_ = scorecard.record_all(CHAPTER, p1.table1_scorecard_rows(summary, models=p1.table1_models(df)))
 
 # %% [markdown]
 # ## What we saw
@@ -245,6 +258,13 @@ _ = scorecard.record_all(CHAPTER, p1.table1_scorecard_rows(summary, models=model
 # in {glue:text}`ch08_n_not` and does not decide in {glue:text}`ch08_n_inconclusive`. In the paper the
 # change is between {glue:text}`ch08_paper_change_min:+.3f` and {glue:text}`ch08_paper_change_max:+.3f`,
 # always positive, from one run per cell.
+#
+# **On images, in a recipe where CCL trains.** At cifar10-cpu's 50 epochs CCL scaled by 0.01
+# does not fit its training set (chapter 11), so its P1 would compare a model that did not train.
+# In chapter 11's long recipe ({glue:text}`ch08_img_recipe`, {glue:text}`ch08_img_seeds` paired
+# seeds) every arm trains; P1 reads {glue:text}`ch08_img_p1`. The change of P1 against the
+# undefended model, compared with the paper's own CIFAR-10 gain: CCQL {glue:text}`ch08_img_v_ccql`;
+# CCEL {glue:text}`ch08_img_v_ccel`.
 #
 # **Which P1 did the paper publish?** Under the release's `p_score` the loss attack's accuracy
 # stands where the advantage should be; an attack no worse than chance has an accuracy of at least

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from ccl_lib.analysis import code_variants, figure23
+from ccl_lib.analysis.runs import chapter_specs
 from ccl_lib.experiments.ledger import Ledger
 
 T2 = 4.302652729911275  # t_{2, 0.975}
@@ -128,12 +129,12 @@ def test_code_variants_chapter_specs_settings_and_findings(tmp_path):
 
     cfg = json.loads((Path(ccl_lib.__file__).parent / "configs/experiments/variants-location.json").read_text())
     n_arms = sum(len(v) for v in cfg["defenses"].values())
-    every, note = code_variants.chapter_specs("variants-location", [0, 1], evidence="compute")
+    every, note = chapter_specs("variants-location", [0, 1], evidence="compute")
     assert len(every) == 2 * n_arms and note == "" and {s.seed for s in every} == {0, 1}
-    held, note = code_variants.chapter_specs("variants-location", [0, 1], ledger=Ledger(tmp_path))
+    held, note = chapter_specs("variants-location", [0, 1], ledger=Ledger(tmp_path))
     assert held == [] and note.startswith(f"{2 * n_arms} of {2 * n_arms} runs of variants-location are not in")
-    with pytest.raises(ValueError, match="evidence must be 'ledger' or 'compute'"):
-        code_variants.chapter_specs("variants-location", [0], evidence="cache")
+    with pytest.raises(ValueError, match=r"evidence must be one of \('ledger', 'compute'\)"):
+        chapter_specs("variants-location", [0], evidence="cache")
     assert code_variants.setting_text("cifar10-cpu") == "cifar10-jpeg, resnet8, 500 per part, 50 epochs"
     empty = code_variants.variant_effects("variants-location", [0], ledger=Ledger(tmp_path), prefix="x_")
     assert empty["defenses"].empty and empty["findings"]["x_n_seeds"] == "0"
@@ -147,3 +148,51 @@ def test_code_variants_chapter_specs_settings_and_findings(tmp_path):
     lo, hi = 100 * (-0.16 - half), 100 * (-0.16 + half)
     assert found["dropout_ccl_code"] == f"test accuracy 1.0% [1.0, 1.0], highest advantage -16.0% [{lo:.1f}, {hi:.1f}]"
     assert found["att_loss"] == "-2.0% [-2.0, -2.0]"
+
+
+def _lira_frame():
+    # per seed: CE's TPR@1% with lira / lira_reference, CCQL's; the reference form is +.02, +.05, +.02 on CE
+    vals = {"vanilla": {"lira": [0.10, 0.12, 0.14], "lira_reference": [0.12, 0.17, 0.16]},
+            "ccql": {"lira": [0.04, 0.05, 0.09], "lira_reference": [0.05, 0.05, 0.11]}}  # fmt: skip
+    rows = []
+    for defense, forms in vals.items():
+        for attack, tprs in forms.items():
+            for seed, t in enumerate(tprs):
+                rows.append({"key": f"{defense}{seed}", "defense": defense, "seed": seed, "attack": attack,
+                             "tpr@1%": t, "auc": 0.5 + t, "advantage": t / 2})  # fmt: skip
+    rows.append({"key": "vanilla0", "defense": "vanilla", "seed": 0, "attack": "loss", "tpr@1%": 0.9,
+                 "auc": 0.9, "advantage": 0.9})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_lira_effects_and_verdicts_pair_by_run_and_seed():
+    df = _lira_frame()
+    eff = code_variants.lira_effects(df).set_index(["defense", "metric"])
+    # CE: differences .02, .05, .02 -> mean .03, sd sqrt(3e-4); the loss row is ignored
+    half = T2 * math.sqrt(3e-4) / math.sqrt(3)
+    r = eff.loc[("vanilla", "tpr@1%")]
+    assert r["d"] == pytest.approx(0.03) and r["d_low"] == pytest.approx(0.03 - half)
+    assert r["lira"] == pytest.approx(0.12) and r["lira_reference"] == pytest.approx(0.15) and r["n"] == 3
+    assert eff.loc[("ccql", "advantage"), "d"] == pytest.approx((0.01 + 0.0 + 0.02) / 2 / 3)
+    ver = code_variants.lira_verdicts(df).set_index(["attack", "defense"])
+    # CCQL - CE per seed: lira -.06, -.07, -.05; lira_reference -.07, -.12, -.05
+    assert ver.loc[("lira", "ccql"), "d"] == pytest.approx(-0.06)
+    assert ver.loc[("lira_reference", "ccql"), "d"] == pytest.approx(-0.08)
+    sd = math.sqrt(((0.01) ** 2 + (0.04) ** 2 + (0.03) ** 2) / 2)
+    assert ver.loc[("lira_reference", "ccql"), "d_high"] == pytest.approx(-0.08 + T2 * sd / math.sqrt(3))
+    assert ("lira", "vanilla") not in ver.index
+    with pytest.raises(ValueError, match="no row of the attacks"):
+        code_variants.lira_effects(df[df["attack"] == "loss"])
+    with pytest.raises(ValueError, match="metric 'tpr@5%' is not a report column"):
+        code_variants.lira_effects(df, metrics=["tpr@5%"])
+
+
+def test_lira_section_reads_only_recorded_runs(tmp_path):
+    empty = code_variants.lira_section("variants-lira-location", [0, 1], ledger=Ledger(tmp_path))
+    assert empty["effects"].empty and empty["findings"]["lira_n_seeds"] == "0"
+    assert empty["note"].startswith(
+        "4 of 4 runs of variants-lira-location are not in the evidence ledger yet (seeds [0, 1] left out): `python"
+    )
+    assert empty["findings"]["lira_setting"].startswith("variants-lira-location (location, mlp, 1,000 per part")
+    skipped = code_variants.lira_section("", [0])
+    assert skipped["effects"].empty and skipped["findings"]["lira_text"] == "not run"

@@ -22,6 +22,9 @@ def test_reference_gain_is_the_smallest_tabular_gain_or_the_own_column():
     assert gain == pytest.approx(0.868 - 0.858) and "Purchase" in src  # Texas: 0.607 - 0.551 = 0.056
     assert p1.reference_gain("CCEL", "location")[0] == pytest.approx(0.864 - 0.858)
     assert p1.reference_gain("CCQL", "texas100")[0] == pytest.approx(0.607 - 0.551)
+    # the JPEG copy of CIFAR-10 is compared with CIFAR-10's own column: CCQL 0.769 - 0.741
+    gain, src = p1.reference_gain("CCQL", "cifar10-jpeg")
+    assert gain == pytest.approx(0.769 - 0.741) and "CIFAR-10 column" in src
     with pytest.raises(ValueError, match="CCQL"):
         p1.paper_gains("w/o")
 
@@ -30,6 +33,7 @@ def test_recipe_label_and_recipes():
     assert p1.recipe_label(120, [50, 100]) == "120 epochs, milestones 50/100"
     assert p1.recipe_label(120, "[50, 100]") == "120 epochs, milestones 50/100"
     assert p1.recipe_label(30, "[]") == "30 epochs"
+    assert p1.recipe_label(400, [], 16) == "400 epochs, batch 16" and p1.recipe_label(30, [], 128) == "30 epochs"
     assert p1.table1_recipes(30, [], True) == [(30, []), (120, [50, 100])]
     assert p1.table1_recipes(120, [50, 100], True) == [(120, [50, 100])]
     assert p1.table1_recipes(30, [], False) == [(30, [])]
@@ -95,6 +99,29 @@ def test_findings_count_the_published_values_the_release_cannot_give():
     words = {r["setting"].split(", ")[3].split()[0]: r for r in rows}  # CCQL: +0.02 accuracy every seed; CCEL: -0.01
     assert words["CCQL"]["verdict"].word == "agrees" and words["CCQL"]["cause"] == ""
     assert words["CCEL"]["verdict"].word == "opposite" and "Purchase" in words["CCEL"]["cause"]
+
+
+def test_a_second_data_set_gets_its_own_findings_models_and_names():
+    loc = _frame()
+    img = _frame().assign(dataset="cifar10-jpeg", epochs=400, batch_size=16, model="resnet8",
+                          run_id=lambda t: "img" + t["run_id"])  # fmt: skip
+    img["scale"] = [0.01 if d in ("ccel", "ccql") else math.nan for d in img["defense"]]
+    df = pd.concat([loc.assign(batch_size=128, model="mlp", scale=1.0), img], ignore_index=True)
+    per_run = p1.table1_runs(df)
+    s = p1.table1_summary(per_run)
+    from ccl_lib.paper_results import table1
+
+    f = p1.table1_findings(s, per_run, table1())
+    # one recipe per data set: both verdicts are first-recipe verdicts, named with '_' for '-'
+    assert "v_cifar10_jpeg_ccql" in f and "vp_cifar10_jpeg_ccql" not in f and f["paper_recipe"] == "none"
+    assert f["first"] == "location" and f["recipe"] == "30 epochs"
+    img_f = p1.table1_setting_findings(s, "cifar10-jpeg")
+    assert img_f["img_recipe"] == "400 epochs, batch 16" and img_f["img_seeds"] == "3"
+    assert img_f["img_p1"] == (f"CCQL {eq13(0.52, 0.40):.3f}, CCEL {eq13(0.49, 0.40):.3f}, "
+                               f"w/o {eq13(0.50, 0.40):.3f}")  # fmt: skip
+    assert img_f["img_v_ccql"] == f["v_cifar10_jpeg_ccql"]
+    assert set(p1.table1_setting_findings(s, "cifar100").values()) == {"not recorded in this build"}
+    assert p1.table1_models(df) == {"location": "mlp", "cifar10-jpeg": "resnet8, CCL scale 0.01"}
 
 
 def test_gpu_records_keep_only_checked_full_runs(tmp_path):

@@ -5,8 +5,6 @@ Every code form of a baseline, an attack or P1 is a named variant in ccl_lib (a 
 a sweep such as the named experiment ``variants-location`` trains each form beside ccl_lib's default
 on the same seeds.  This module measures the paired effect of each:
 
-* :func:`recorded_specs` -- the runs of a sweep the evidence ledger holds, and the ones it lacks;
-  :func:`chapter_specs` -- the runs a chapter reads (recorded ones only, unless it recomputes).
 * :func:`defense_effects` -- per defense variant, the paired change of test accuracy and of the highest
   advantage over the paper's attacks (the two axes of Figs. 2-3, Liu et al. Sec. 5.2).
 * :func:`attack_effects` -- each release attack form minus ccl_lib's form of the same attack, per run.
@@ -14,6 +12,10 @@ on the same seeds.  This module measures the paired effect of each:
   compute it.
 * :func:`variant_effects` -- both effect tables of one recorded sweep, with their text by name
   (:func:`effect_findings`) and its setting (:func:`setting_text`).
+* :func:`lira_effects` -- the LiRA authors' estimator and queries (``lira_reference``) minus
+  ccl_lib's (``lira``) on the same target and reference models; :func:`lira_verdicts` -- the
+  defended-minus-undefended LiRA comparison with each; :func:`lira_section` -- both for one recorded
+  sweep (``variants-lira-location``, ``variants-lira-cifar10-cpu``), with their text by name.
 * :func:`code_findings` -- what the chapter's prose states, by name.
 """
 
@@ -22,61 +24,22 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..verdicts import difference_interval
+from .runs import chapter_specs, run_runs, run_summary
 
 __all__ = [
+    "LIRA_FORMS",
+    "LIRA_METRICS",
     "attack_effects",
-    "chapter_specs",
     "code_findings",
     "defense_effects",
     "effect_findings",
+    "lira_effects",
+    "lira_section",
+    "lira_verdicts",
     "p1_both_ways",
-    "recorded_specs",
     "setting_text",
     "variant_effects",
 ]
-
-
-def recorded_specs(specs: Sequence[Any], ledger: Any = None) -> tuple[list, list]:
-    """``(held, missing)``: the specs whose runs the evidence ledger holds (checked records) and the others.
-
-    Args:
-        specs: :class:`ccl_lib.experiments.RunSpec` s.
-        ledger: the ledger (folder or :class:`~ccl_lib.experiments.ledger.Ledger`; default the checkout's).
-    """
-    from ..experiments.ledger import resolve_ledger
-
-    led = resolve_ledger(ledger if ledger is not None else True)
-    held = [s for s in specs if led is not None and s.key() in led]
-    return held, [s for s in specs if s not in held]
-
-
-def chapter_specs(
-    experiment: str, seeds: Sequence[int], *, overrides: Any = None, evidence: str = "ledger", ledger: Any = None
-) -> tuple[list, str]:
-    """``(specs, note)``: the runs of a named experiment for ``seeds`` that a chapter reads.
-
-    With ``evidence="ledger"`` only the runs the evidence ledger holds (the book never trains a
-    sweep that has not been recorded); ``note`` then says how many are missing and how to record
-    them ("" when none is).  With ``"compute"`` every run.
-
-    Args:
-        experiment: a named experiment (:func:`ccl_lib.experiments.load_experiment`).
-        seeds: the paired seeds to keep (a subset of the experiment's, or others).
-        overrides: settings of the experiment to replace (``{"epochs": 2}``).
-        evidence: ``"ledger"`` or ``"compute"``.
-        ledger: the ledger (default the checkout's).
-    """
-    from ..experiments import load_experiment
-
-    if evidence not in ("ledger", "compute"):
-        raise ValueError(f"evidence must be 'ledger' or 'compute', got {evidence!r}")
-    specs = [s for s in load_experiment(experiment, dict(overrides or {})).specs() if s.seed in set(seeds)]
-    if evidence == "compute":
-        return specs, ""
-    held, missing = recorded_specs(specs, ledger)
-    note = (f"{len(missing)} of {len(specs)} runs of {experiment} are not in the ledger yet: "
-            f"`python -m ccl_lib record {experiment}`") if missing else ""  # fmt: skip
-    return held, note
 
 
 def _variant(df) -> Any:
@@ -221,7 +184,7 @@ def variant_effects(experiment: str, seeds: Sequence[int], *, evidence: str = "l
                     prefix: str = "", ledger: Any = None) -> dict[str, Any]:  # fmt: skip
     """Both effect tables of one variants sweep (:func:`defense_effects`, :func:`attack_effects`).
 
-    Reads the recorded runs (:func:`chapter_specs`); with none recorded the tables are empty.
+    Reads the recorded runs (:func:`ccl_lib.analysis.runs.chapter_specs`); with none recorded the tables are empty.
 
     Args:
         experiment: a named experiment with code variants (``"variants-cifar10-cpu"``).
@@ -238,8 +201,6 @@ def variant_effects(experiment: str, seeds: Sequence[int], *, evidence: str = "l
     """
     import pandas as pd
 
-    from .runs import run_runs, run_summary
-
     specs, note = chapter_specs(experiment, seeds, evidence=evidence, ledger=ledger)
     found = {f"{prefix}experiment": experiment, f"{prefix}setting": setting_text(experiment)}
     if not specs:
@@ -254,3 +215,131 @@ def variant_effects(experiment: str, seeds: Sequence[int], *, evidence: str = "l
         else f"{k.replace('_', ' ', 1)}: {v}" for k, v in effects.items()
     )  # fmt: skip
     return {"note": note, "summary": run_summary(df, runs), "defenses": defenses, "attacks": attacks, "findings": found}
+
+
+#: The two LiRA forms compared on the same reference models: ccl_lib's (``lira``) and the authors'
+#: code's (``lira_reference``, ``tensorflow/privacy`` ``research/mi_lira_2021``).
+LIRA_FORMS: tuple[str, str] = ("lira", "lira_reference")
+#: What LiRA is read by: the TPR at 1 % FPR (Carlini et al.'s headline), the AUC, and the
+#: advantage of the rule learned on pseudo-target reference models (Eq. 2).
+LIRA_METRICS: tuple[str, ...] = ("tpr@1%", "auc", "advantage")
+
+
+def _lira_rows(df):
+    rows = df[df["attack"].isin(LIRA_FORMS)]
+    if rows.empty:
+        raise ValueError(f"the frame holds no row of the attacks {list(LIRA_FORMS)}; run a sweep that scores them "
+                         "(e.g. the named experiment variants-lira-location)")  # fmt: skip
+    return rows
+
+
+def lira_effects(df, metrics: Sequence[str] = LIRA_METRICS):
+    """The LiRA authors' form minus ccl_lib's, per defense, paired by run (same target, same reference models).
+
+    ``lira`` fits each example's IN/OUT Gaussians with means over all reference models and a pooled
+    fixed variance, one query (Carlini et al., 2022, Sec. IV-C; ccl_lib's default); ``lira_reference``
+    as ``tensorflow/privacy`` ``research/mi_lira_2021/plot.py`` ``generate_ours`` does (medians,
+    equal IN/OUT counts, the IN spread for both) and, on images, with each image and its mirror
+    (``inference.py``).  Both read the same reference models, so the difference is the estimator
+    and the queries alone.
+
+    Args:
+        df: a result frame (:func:`ccl_lib.analysis.runs.run_runs`) scored by both forms.
+        metrics: report columns to compare (default :data:`LIRA_METRICS`).
+
+    Returns:
+        a frame ``defense, metric, n, lira, lira_reference, d, d_low, d_high`` (means over runs;
+        ``d`` = ``lira_reference - lira`` with its 95 % paired t-interval).
+    """
+    import pandas as pd
+
+    rows_ = _lira_rows(df)
+    out = []
+    for defense, g in rows_.groupby("defense", sort=False):
+        for m in metrics:
+            if m not in g.columns:
+                raise ValueError(f"metric {m!r} is not a report column; known: {sorted(g.columns)}")
+            pivot = g.pivot_table(index="key", columns="attack", values=m).dropna()
+            if not set(LIRA_FORMS) <= set(pivot.columns) or pivot.empty:
+                continue
+            ci = difference_interval(pivot["lira_reference"].to_numpy(), pivot["lira"].to_numpy())
+            out.append({"defense": defense, "metric": m, "n": ci.n, "lira": pivot["lira"].mean(),
+                        "lira_reference": pivot["lira_reference"].mean(), "d": ci.mean, "d_low": ci.low,
+                        "d_high": ci.high})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def lira_verdicts(df, metric: str = "tpr@1%", baseline: str = "vanilla"):
+    """Each defense minus ``baseline`` under LiRA, paired by seed, with each LiRA form.
+
+    The verdict the estimator touches: does a defense lower LiRA's ``metric`` against the
+    undefended model (chapter 10)?  If the two forms' intervals fall on different sides of zero,
+    the authors' estimator changes the verdict.
+
+    Args:
+        df: a result frame scored by both forms, with ``baseline`` runs on the same seeds.
+        metric: a report column (default the TPR at 1 % FPR).
+        baseline: the defense subtracted.
+
+    Returns:
+        a frame ``attack, defense, n, d, d_low, d_high`` (one row per LiRA form and defense).
+    """
+    import pandas as pd
+
+    rows_ = _lira_rows(df)
+    per = rows_.pivot_table(index=["attack", "defense", "seed"], values=metric)[metric]
+    out = []
+    for (attack, defense), g in per.groupby(level=[0, 1]):
+        if defense == baseline or (attack, baseline) not in per.index.droplevel(2):
+            continue
+        both = pd.concat([g.droplevel([0, 1]), per.loc[(attack, baseline)]], axis=1, join="inner").dropna()
+        ci = difference_interval(both.iloc[:, 0].to_numpy(), both.iloc[:, 1].to_numpy())
+        out.append({"attack": attack, "defense": defense, "n": ci.n, "d": ci.mean, "d_low": ci.low,
+                    "d_high": ci.high})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def lira_section(experiment: str, seeds: Sequence[int], *, evidence: str = "ledger", workers: Any = 1,
+                 prefix: str = "lira_", ledger: Any = None) -> dict[str, Any]:  # fmt: skip
+    """LiRA in both forms on one recorded sweep: :func:`lira_effects`, :func:`lira_verdicts` and their text.
+
+    Reads the recorded runs (:func:`ccl_lib.analysis.runs.chapter_specs`); with none recorded the
+    tables are empty and the text says so.
+
+    Args:
+        experiment: a named experiment scoring ``lira`` and ``lira_reference`` (``"variants-lira-location"``);
+            ``""`` skips it (empty tables, the text says so).
+        seeds: its paired seeds.
+        evidence: ``"ledger"`` (recorded runs only) or ``"compute"``.
+        workers: parallel runs when computing.
+        prefix: prefix of the findings' names.
+        ledger: the ledger (default the checkout's).
+
+    Returns:
+        ``{"note", "summary", "effects", "verdicts", "findings"}``; the findings are ``<prefix>setting``,
+        ``<prefix>n_seeds`` and ``<prefix>text`` (every effect and verdict in one sentence).
+    """
+    import pandas as pd
+
+    from ..stats import format_interval
+
+    empty = {"note": "", "summary": "", "effects": pd.DataFrame(), "verdicts": pd.DataFrame()}
+    if not experiment:
+        skipped = {"setting": "(skipped)", "n_seeds": "0", "text": "not run"}
+        return {**empty, "findings": {f"{prefix}{k}": v for k, v in skipped.items()}}
+    specs, note = chapter_specs(experiment, seeds, evidence=evidence, ledger=ledger)
+    found = {f"{prefix}setting": f"{experiment} ({setting_text(experiment)})"}
+    if not specs:
+        found.update({f"{prefix}n_seeds": "0", f"{prefix}text": "no run of it is recorded yet"})
+        return {**empty, "note": note, "findings": found}
+    df, runs = run_runs(specs, workers=workers, evidence=evidence)
+    effects, verdicts = lira_effects(df), lira_verdicts(df)
+    parts = []
+    for r in effects[effects["metric"] == "tpr@1%"].itertuples():
+        d = format_interval(r.d, r.d_low, r.d_high)
+        parts.append(f"{r.defense}: TPR at 1 % FPR {r.lira:.1%} with ccl_lib's estimator, "
+                     f"{r.lira_reference:.1%} with the authors' (difference {d}, {r.n} runs)")  # fmt: skip
+    for r in verdicts.itertuples():
+        parts.append(f"{r.defense} − vanilla with {r.attack}: {format_interval(r.d, r.d_low, r.d_high)}")
+    found.update({f"{prefix}n_seeds": str(df["seed"].nunique()), f"{prefix}text": "; ".join(parts)})
+    return {"note": note, "summary": run_summary(df, runs), "effects": effects, "verdicts": verdicts, "findings": found}

@@ -7,6 +7,7 @@ and :func:`p1_verdicts` returns the changes over the undefended model that the c
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -28,9 +29,11 @@ __all__ = [
     "table1_defenses",
     "table1_exercise_findings",
     "table1_findings",
+    "table1_models",
     "table1_recipes",
     "table1_runs",
     "table1_scorecard_rows",
+    "table1_setting_findings",
     "table1_summary",
     "table1_view",
 ]
@@ -134,18 +137,20 @@ REFERENCE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def recipe_label(epochs: int, milestones: Any) -> str:
-    """``"30 epochs"`` or ``"120 epochs, milestones 50/100"``: a training recipe in a few words.
+def recipe_label(epochs: int, milestones: Any, batch_size: Optional[int] = None) -> str:
+    """``"30 epochs"``, ``"120 epochs, milestones 50/100"`` or ``"400 epochs, batch 16"``: a recipe in a few words.
 
     Args:
         epochs: training epochs.
         milestones: the epochs at which the learning rate drops 10x (a list, possibly empty, or its
             text ``"[50, 100]"`` as a result frame holds it).
+        batch_size: named when given and not Sec. 5.1's 128.
     """
     if isinstance(milestones, str):  # a result frame holds them as text, "[50, 100]"
         milestones = [m for m in milestones.strip("[]() ").replace(",", " ").split()]
     ms = [int(m) for m in (milestones or [])]
-    return f"{int(epochs)} epochs" + (f", milestones {'/'.join(str(m) for m in ms)}" if ms else "")
+    batch = f", batch {int(batch_size)}" if batch_size is not None and int(batch_size) != 128 else ""
+    return f"{int(epochs)} epochs" + (f", milestones {'/'.join(str(m) for m in ms)}" if ms else "") + batch
 
 
 def paper_gains(method: str, columns: Optional[Sequence[str]] = None) -> dict[str, float]:
@@ -169,9 +174,10 @@ def paper_gains(method: str, columns: Optional[Sequence[str]] = None) -> dict[st
 def reference_gain(method: str, dataset: str) -> tuple[float, str]:
     """The paper's effect a P1 change on ``dataset`` is compared with, and where it comes from.
 
-    A data set of Table 1 is compared with its own column; any other with the **smallest** gain of
-    the columns of its kind (:data:`REFERENCE_COLUMNS`; Location: Texas and Purchase), so that
-    "smaller than the paper's" means smaller than every comparable gain the paper reports.
+    A data set of Table 1 is compared with its own column (the JPEG copy of CIFAR-10,
+    ``cifar10-jpeg``, with CIFAR-10's); any other with the **smallest** gain of the columns of its
+    kind (:data:`REFERENCE_COLUMNS`; Location: Texas and Purchase), so that "smaller than the
+    paper's" means smaller than every comparable gain the paper reports.
 
     Args:
         method: ``"CCQL"`` or ``"CCEL"``.
@@ -183,7 +189,7 @@ def reference_gain(method: str, dataset: str) -> tuple[float, str]:
     from ..experiments.values import dataset_kind
     from ..paper_results import DATASET_NAMES
 
-    own = {v: k for k, v in DATASET_NAMES.items()}.get(dataset)
+    own = {v: k for k, v in DATASET_NAMES.items()}.get(dataset.removesuffix("-jpeg"))
     if own is not None:
         g = paper_gains(method, [own])[own]
         return g, f"Table 1's {own} column ({g:+.3f})"
@@ -217,7 +223,9 @@ def table1_runs(df, *, column: str = "advantage", attacks: Any = None):
                                                                           g[g["attack"].isin(attacks)])  # fmt: skip
         top = sel.loc[sel[column].idxmax()]
         rows.append({
-            "dataset": g["dataset"].iloc[0], "recipe": recipe_label(g["epochs"].iloc[0], g["milestones"].iloc[0]),
+            "dataset": g["dataset"].iloc[0],
+            "recipe": recipe_label(g["epochs"].iloc[0], g["milestones"].iloc[0], g["batch_size"].iloc[0]
+                                   if "batch_size" in g else None),
             "method": METHOD_OF[g["defense"].iloc[0]], "seed": int(g["seed"].iloc[0]), "test_acc": acc,
             "max_advantage": float(top[column]), "worst_attack": str(top["attack"]),
             "p1": float(p1_from_report(g, acc, column=column, attacks=attacks)),
@@ -349,13 +357,18 @@ def table1_view(summary, paper, attack_labels: Optional[Mapping[str, str]] = Non
     return side, made_of
 
 
+def _tag(dataset: str) -> str:
+    """A data set's name as part of a finding's name (``cifar10-jpeg`` -> ``cifar10_jpeg``)."""
+    return re.sub(r"\W", "_", dataset)
+
+
 def table1_findings(summary, per_run, paper) -> dict[str, Any]:
     """What chapter 8's prose states, by name (glued as ``ch08_<name>``).
 
     The values of the first data set and recipe (``first``, ``wo_p1``, ``ccql_acc``, ...), the counts of
     verdicts over every (data set, recipe, method), the range of P1 changes here and in the paper,
-    each verdict's text (``v_<dataset>_<method>`` for the first recipe, ``vp_<dataset>_<method>``
-    for the paper's), the reference gains, and the P1 definitions' arithmetic
+    each verdict's text (``v_<dataset>_<method>`` for a data set's first recipe, ``vp_<dataset>_<method>``
+    for its second; ``<dataset>`` with ``-`` as ``_``), the reference gains, and the P1 definitions' arithmetic
     (:func:`ccl_lib.paper_results.p1_consistency`).
 
     Args:
@@ -368,8 +381,9 @@ def table1_findings(summary, per_run, paper) -> dict[str, Any]:
 
     vs = summary.attrs["verdicts"]
     words = [v.word for v in vs.values()]
-    recipes = list(dict.fromkeys(summary["recipe"]))
-    first, rec0 = str(summary["dataset"].iloc[0]), recipes[0]
+    first = str(summary["dataset"].iloc[0])
+    recipes = list(dict.fromkeys(summary.loc[summary["dataset"] == first, "recipe"]))
+    rec0 = recipes[0]
     loc = summary[(summary["dataset"] == first) & (summary["recipe"] == rec0)].set_index("method")
     out: dict[str, Any] = {"first": first, "recipe": rec0, "paper_recipe": recipes[1] if len(recipes) > 1 else "none"}
     for m, tag in (("CCQL", "ccql"), ("CCEL", "ccel"), ("w/o", "wo")):
@@ -383,16 +397,17 @@ def table1_findings(summary, per_run, paper) -> dict[str, Any]:
     out.update(change_min=float(ch["change"].min()), change_max=float(ch["change"].max()))
     theirs = (paper.loc[["CCQL", "CCEL"]] - paper.loc["w/o"]).stack()
     out.update(paper_change_min=float(theirs.min()), paper_change_max=float(theirs.max()))
+    first_recipe = {ds: g["recipe"].iloc[0] for ds, g in summary.groupby("dataset", sort=False)}
     for (ds, rec, m), v in vs.items():
-        out[f"{'v' if rec == rec0 else 'vp'}_{ds}_{m.lower()}"] = v.text(digits=3)
+        out[f"{'v' if rec == first_recipe[ds] else 'vp'}_{_tag(ds)}_{m.lower()}"] = v.text(digits=3)
     for (ds, m), (_gain, source) in summary.attrs["references"].items():
-        out[f"ref_{ds}_{m.lower()}"] = source
+        out[f"ref_{_tag(ds)}_{m.lower()}"] = source
         if ds == first:
             texas = paper_gains(m, ["Texas"])["Texas"]
             for rec in recipes:
                 v = vs.get((ds, rec, m))
                 if v is not None:
-                    key = f"{'vt' if rec == rec0 else 'vtp'}_{ds}_{m.lower()}"
+                    key = f"{'vt' if rec == rec0 else 'vtp'}_{_tag(ds)}_{m.lower()}"
                     out[key] = verdict(v.interval, paper_effect=texas).label(digits=3)
     out.update({f"texas_{m.lower()}": paper_gains(m, ["Texas"])["Texas"] for m in ("CCQL", "CCEL")})
     cons = p1_consistency()
@@ -400,6 +415,53 @@ def table1_findings(summary, per_run, paper) -> dict[str, Any]:
     out.update(n_release_impossible=int(len(bad)), n_table1=int(len(cons)),
                release_impossible_cols=", ".join(dict.fromkeys(bad["dataset"])) or "none",
                p1_release_max=float(per_run["p1_release"].max()))  # fmt: skip
+    return out
+
+
+def table1_setting_findings(summary, dataset: str, *, prefix: str = "img_") -> dict[str, str]:
+    """One data set's Table 1 rows in words, by name: what chapter 8 says of a second setting (the images).
+
+    Names (each prefixed): ``recipe`` (its recipes), ``seeds`` (paired seeds), ``p1`` (P1 of w/o, CCEL,
+    CCQL), ``v_ccql`` and ``v_ccel`` (the verdicts of the P1 change, first recipe).  Where ``summary``
+    holds no row of ``dataset`` (not recorded, or not asked for), every name says so, so that the
+    chapter's prose still builds.
+
+    Args:
+        summary: :func:`table1_summary`.
+        dataset: the data set (``"cifar10-jpeg"``).
+        prefix: prepended to every name.
+    """
+    rows = summary[summary["dataset"] == dataset]
+    if rows.empty:
+        none = "not recorded in this build"
+        return {f"{prefix}{k}": none for k in ("recipe", "seeds", "p1", "v_ccql", "v_ccel")}
+    rec0 = rows["recipe"].iloc[0]
+    first = rows[rows["recipe"] == rec0].set_index("method")
+    vs = summary.attrs["verdicts"]
+    out = {
+        f"{prefix}recipe": " and ".join(dict.fromkeys(rows["recipe"])),
+        f"{prefix}seeds": str(int(first["seeds"].max())),
+        f"{prefix}p1": ", ".join(f"{m} {first.loc[m, 'p1']:.3f}" for m in TABLE1_METHODS if m in first.index),
+    }
+    for m in ("CCQL", "CCEL"):
+        v = vs.get((dataset, rec0, m))
+        out[f"{prefix}v_{m.lower()}"] = v.text(digits=3) if v is not None else "no paired run"
+    return out
+
+
+def table1_models(df) -> dict[str, str]:
+    """``{data set: "mlp"}`` or ``{"cifar10-jpeg": "resnet8, CCL scale 0.01"}``: each data set's model, and
+    CCL's loss scale where it is not 1 (App. E.1), for the scorecard's setting words.
+
+    Args:
+        df: a Table 1 result frame (:func:`ccl_lib.analysis.runs.run_runs`).
+    """
+    out = {}
+    for ds, g in df.groupby("dataset", sort=False):
+        scales = sorted({float(x) for x in g.loc[g["defense"].isin(["ccel", "ccql"]), "scale"].dropna()}
+                        if "scale" in g else [])  # fmt: skip
+        extra = f", CCL scale {'/'.join(f'{x:g}' for x in scales)}" if scales and scales != [1.0] else ""
+        out[str(ds)] = f"{g['model'].iloc[0]}{extra}"
     return out
 
 

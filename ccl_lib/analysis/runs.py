@@ -14,8 +14,10 @@ from .curves import history_of
 
 __all__ = [
     "EVIDENCE",
+    "chapter_specs",
     "evidence_summary",
     "mean_history",
+    "recorded_runs",
     "run_runs",
     "run_summary",
     "select_runs",
@@ -70,6 +72,61 @@ def run_runs(
     led = resolve_ledger(ledger) if evidence == "ledger" else None
     sweep = run_sweep(specs, workers=workers, cache=cache, progress=progress, ledger=led)
     return sweep.frame(), {r.key: r for r in sweep.results}
+
+
+def recorded_runs(specs: Sequence[Any], *, experiment: str = "", ledger: Any = None) -> tuple[list, str]:
+    """``(specs, note)``: the runs of the seeds whose *every* run the evidence ledger holds, and what is missing.
+
+    A chapter that reads evidence compares arms paired by seed and never trains a recorded sweep in
+    the book, so a seed with one run unrecorded is left out whole; ``note`` says how many runs are
+    missing, which seeds were left out and (with ``experiment``) how to record them; ``""`` when
+    none is missing.
+
+    Args:
+        specs: :class:`ccl_lib.experiments.RunSpec` s (several arms per seed).
+        experiment: the named experiment they come from, for the note (``python -m ccl_lib record``).
+        ledger: the ledger (folder or :class:`~ccl_lib.experiments.ledger.Ledger`; default the checkout's).
+    """
+    from ..experiments.ledger import resolve_ledger
+
+    specs = list(specs)
+    led = resolve_ledger(ledger if ledger is not None else True)
+    held = {s.key() for s in specs if led is not None and s.key() in led}
+    missing_seeds = {s.seed for s in specs if s.key() not in held}
+    n_missing = sum(s.key() not in held for s in specs)
+    kept = [s for s in specs if s.seed not in missing_seeds]
+    if not n_missing:
+        return kept, ""
+    of = f" of {experiment}" if experiment else ""
+    note = f"{n_missing} of {len(specs)} runs{of} are not in the evidence ledger yet"
+    note += f" (seeds {sorted(missing_seeds)} left out)"
+    return kept, note + (f": `python -m ccl_lib record {experiment}`" if experiment else "")
+
+
+def chapter_specs(
+    experiment: str, seeds: Sequence[int], *, overrides: Any = None, evidence: str = "ledger", ledger: Any = None
+) -> tuple[list, str]:
+    """``(specs, note)``: the runs of a named experiment for ``seeds`` that a chapter reads.
+
+    With ``evidence="ledger"`` only the runs the evidence ledger holds (the book never trains a
+    sweep that has not been recorded); ``note`` then says how many are missing and how to record
+    them ("" when none is).  With ``"compute"`` every run.
+
+    Args:
+        experiment: a named experiment (:func:`ccl_lib.experiments.load_experiment`).
+        seeds: the paired seeds to keep (a subset of the experiment's, or others).
+        overrides: settings of the experiment to replace (``{"epochs": 2}``).
+        evidence: ``"ledger"`` or ``"compute"``.
+        ledger: the ledger (default the checkout's).
+    """
+    from ..experiments import load_experiment
+
+    if evidence not in EVIDENCE:
+        raise ValueError(f"evidence must be one of {EVIDENCE}, got {evidence!r}")
+    specs = [s for s in load_experiment(experiment, dict(overrides or {})).specs() if s.seed in set(seeds)]
+    if evidence == "compute":
+        return specs, ""
+    return recorded_runs(specs, experiment=experiment, ledger=ledger)
 
 
 def evidence_summary(runs: Mapping[str, Any]) -> dict[str, Any]:

@@ -62,16 +62,11 @@ def recorded_pairs(pairs: Sequence[tuple[Arm, Any]], ledger: Any = None) -> tupl
         pairs: ``(arm, RunSpec)`` pairs.
         ledger: the ledger (folder or :class:`~ccl_lib.experiments.ledger.Ledger`; default the checkout's).
     """
-    from ..experiments.ledger import resolve_ledger
+    from ..analysis.runs import recorded_runs
 
-    led = resolve_ledger(ledger if ledger is not None else True)
-    held = {s.key() for _, s in pairs if led is not None and s.key() in led}
-    seeds = {s.seed for _, s in pairs}
-    missing = {s.seed for _, s in pairs if s.key() not in held}
-    kept = [(a, s) for a, s in pairs if s.seed in seeds - missing]
-    n_missing = sum(s.key() not in held for _, s in pairs)
-    note = f"{n_missing} of {len(pairs)} runs are not in the evidence ledger yet (seeds {sorted(missing)} left out)"
-    return kept, note if n_missing else ""
+    kept, note = recorded_runs([s for _, s in pairs], ledger=ledger)
+    keys = {s.key() for s in kept}
+    return [(a, s) for a, s in pairs if s.key() in keys], note
 
 
 def setting_analysis(

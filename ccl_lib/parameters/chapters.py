@@ -193,6 +193,10 @@ CHAPTERS: dict[str, ChapterParameters] = {
             "seeds": Parameter(list(range(100)), SEEDS),
             "paper_recipe": Parameter(True, boolean()),
             "paper_recipe_seeds": Parameter(list(range(20)), either(one_of(None), SEEDS)),
+            "image_experiment": Parameter(
+                "evidence-table1-cifar10-cpu-long", experiment(empty=True), "the recorded image setting"
+            ),
+            "image_seeds": Parameter([0, 1, 2], SEEDS, "its paired seeds"),
             "alpha": Parameter(0.5, FRACTION),
             "gpu_results": Parameter("../results", text()),
             "workers": Parameter("auto", workers()),
@@ -202,7 +206,8 @@ CHAPTERS: dict[str, ChapterParameters] = {
         'papermill 08_table1_p1.ipynb out.ipynb -p datasets \'["texas100", "purchase100"]\' -p epochs 120 '
         '-p milestones "[50, 100]" -p part_size None',
         "the tabular columns: 18 runs per 3 seeds, half a day on a CPU; the image columns are GPU work (see the "
-        "chapter); the default reads 120 Location runs from the ledger (-p evidence compute: about 2 CPU-hours)",
+        "chapter); the default reads 360 Location runs and 9 long-recipe image runs from the ledger (-p evidence "
+        "compute: about 3 CPU-hours for Location and 2.5 for the image runs)",
     ),
     "09_appendix_d_focal": ChapterParameters(
         {
@@ -298,13 +303,21 @@ CHAPTERS: dict[str, ChapterParameters] = {
                 "variants-cifar10-cpu", experiment(empty=True), "the image experiment with the image forms"
             ),
             "image_seeds": Parameter([0, 1, 2, 3, 4], SEEDS, "its paired seeds"),
+            "lira_experiment": Parameter(
+                "variants-lira-location", experiment(empty=True), "the sweep scoring both LiRA forms on Location"
+            ),
+            "lira_seeds": Parameter([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], SEEDS, "its paired seeds"),
+            "image_lira_experiment": Parameter(
+                "variants-lira-cifar10-cpu", experiment(empty=True), "the sweep scoring both LiRA forms on images"
+            ),
+            "image_lira_seeds": Parameter([0, 1, 2, 3, 4], SEEDS, "its paired seeds"),
             "workers": Parameter(1, workers(), _WORKERS),
             "evidence": Parameter("ledger", EVIDENCE),
         },
         (),
         'papermill 12_code_vs_text.ipynb out.ipynb -p seeds "[0, 1, 2, 3, 4]" -p evidence compute',
-        "50 runs on Location and 40 image runs (the default reads 100 and 40 from the ledger): about 50 minutes "
-        "on 2 CPU cores",
+        "50 runs on Location and 40 image runs, and the LiRA sweeps (20 Location and 5 image targets, each with 8 "
+        "reference models; the default reads them all from the ledger): about 2 hours on 2 CPU cores",
     ),
     "99_scorecard": ChapterParameters(
         {
