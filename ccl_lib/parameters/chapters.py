@@ -158,6 +158,8 @@ CHAPTERS: dict[str, ChapterParameters] = {
     "06_convergence": ChapterParameters(
         {
             **_curve_settings(),
+            "image_experiment": Parameter("evidence-table1-cifar10-cpu-long", experiment()),
+            "image_seeds": Parameter([0, 1, 2], SEEDS),
             "lr": Parameter(0.1, number(0, lo_open=True)),
             "seeds": Parameter(LEDGER_SEEDS, SEEDS),
             "alpha": Parameter(0.5, FRACTION),
