@@ -196,3 +196,26 @@ def test_lira_section_reads_only_recorded_runs(tmp_path):
     assert empty["findings"]["lira_setting"].startswith("variants-lira-location (location, mlp, 1,000 per part")
     skipped = code_variants.lira_section("", [0])
     assert skipped["effects"].empty and skipped["findings"]["lira_text"] == "not run"
+
+
+def test_scale_effects_pair_each_scale_with_the_base_by_seed(tmp_path):
+    rows = []
+    # CCQL at 0.01: acc .28/.30/.29, adv .80/.82/.84; at 0.05: acc .30/.31/.33, adv .78/.83/.80
+    for scale, accs, advs in (
+        (0.01, [0.28, 0.30, 0.29], [0.80, 0.82, 0.84]),
+        (0.05, [0.30, 0.31, 0.33], [0.78, 0.83, 0.80]),
+    ):
+        for seed, (acc, adv) in enumerate(zip(accs, advs)):
+            for atk, a in (("loss", adv), ("entropy", adv - 0.1), ("lira", 0.99)):
+                rows.append({"defense": "ccql", "scale": scale, "seed": seed, "attack": atk, "advantage": a,
+                             "test_acc": acc, "train_acc": 0.97 + scale})  # fmt: skip
+    eff = code_variants.scale_effects(pd.DataFrame(rows)).iloc[0]
+    # differences: acc +.02, +.01, +.04 (mean .0233); adv -.02, +.01, -.04 (mean -.0167); lira is no paper attack
+    assert eff["scale"] == 0.05 and eff["n"] == 3 and eff["train_acc_base"] == pytest.approx(0.98)
+    assert eff["d_test_acc"] == pytest.approx(0.07 / 3) and eff["d_max_adv"] == pytest.approx(-0.05 / 3)
+    sd = math.sqrt(sum((x + 0.05 / 3) ** 2 for x in (-0.02, 0.01, -0.04)) / 2)
+    assert eff["d_max_adv_high"] == pytest.approx(-0.05 / 3 + T2 * sd / math.sqrt(3))
+    with pytest.raises(ValueError, match="no CCEL or CCQL run"):
+        code_variants.scale_effects(pd.DataFrame(rows).assign(defense="vanilla"))
+    empty = code_variants.scale_section("variants-scale-cifar10-cpu-long", [0], ledger=Ledger(tmp_path))
+    assert empty["effects"].empty and empty["findings"]["scale_text"] == "no run of it is recorded yet"

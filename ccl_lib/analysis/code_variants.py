@@ -16,6 +16,8 @@ on the same seeds.  This module measures the paired effect of each:
   ccl_lib's (``lira``) on the same target and reference models; :func:`lira_verdicts` -- the
   defended-minus-undefended LiRA comparison with each; :func:`lira_section` -- both for one recorded
   sweep (``variants-lira-location``, ``variants-lira-cifar10-cpu``), with their text by name.
+* :func:`scale_effects` -- CCL at the release README's scale factor (0.05 on CIFAR-10) minus App.
+  E.1's (0.01), paired by seed; :func:`scale_section` -- for one recorded sweep, with its text.
 * :func:`code_findings` -- what the chapter's prose states, by name.
 """
 
@@ -37,6 +39,8 @@ __all__ = [
     "lira_section",
     "lira_verdicts",
     "p1_both_ways",
+    "scale_effects",
+    "scale_section",
     "setting_text",
     "variant_effects",
 ]
@@ -343,3 +347,87 @@ def lira_section(experiment: str, seeds: Sequence[int], *, evidence: str = "ledg
         parts.append(f"{r.defense} − vanilla with {r.attack}: {format_interval(r.d, r.d_low, r.d_high)}")
     found.update({f"{prefix}n_seeds": str(df["seed"].nunique()), f"{prefix}text": "; ".join(parts)})
     return {"note": note, "summary": run_summary(df, runs), "effects": effects, "verdicts": verdicts, "findings": found}
+
+
+def scale_effects(df, *, base: float = 0.01):
+    """Each CCL loss at another scale factor minus the same loss at ``base``, paired by seed (App. E.1).
+
+    The paper's App. E.1 scales the CCL loss by 0.01 on CIFAR-10; the CCL release's ``README.md``
+    (``ml-stat-Sustech/ConvexConcaveLoss``) trains CIFAR-10 with ``--beta 0.05``.  Under SGD with weight
+    decay a scale is also a learning-rate and weight-decay change (chapter 11), so each row reports the
+    final training accuracy of both arms beside the changes of test accuracy and of the highest
+    advantage over the paper's attacks.
+
+    Args:
+        df: a result frame with CCEL/CCQL runs at ``base`` and at other scales on the same seeds.
+        base: the scale subtracted (App. E.1's 0.01).
+
+    Returns:
+        a frame ``defense, scale, n, train_acc, train_acc_base, d_test_acc[, _low, _high],
+        d_max_adv[, _low, _high]``.
+    """
+    import pandas as pd
+
+    from ..attacks import PAPER_ATTACKS
+
+    rows_ = df[df["attack"].isin(PAPER_ATTACKS) & df["defense"].isin(["ccel", "ccql"])]
+    if rows_.empty or "scale" not in rows_:
+        raise ValueError("the frame holds no CCEL or CCQL run scored by the paper's attacks")
+    per = rows_.groupby(["defense", "scale", "seed"]).agg(
+        test_acc=("test_acc", "first"), train_acc=("train_acc", "first"), max_adv=("advantage", "max")
+    )
+    out = []
+    for (defense, scale), g in per.groupby(level=[0, 1]):
+        if scale == base or (defense, base) not in per.index.droplevel(2):
+            continue
+        both = g.droplevel([0, 1]).merge(per.loc[(defense, base)], left_index=True, right_index=True,
+                                         suffixes=("", "_base"))  # fmt: skip
+        row: dict[str, Any] = {"defense": defense, "scale": scale, "n": len(both)}
+        row.update(train_acc=both["train_acc"].mean(), train_acc_base=both["train_acc_base"].mean())
+        for col in ("test_acc", "max_adv"):
+            ci = difference_interval(both[col].to_numpy(), both[f"{col}_base"].to_numpy())
+            row.update({f"d_{col}": ci.mean, f"d_{col}_low": ci.low, f"d_{col}_high": ci.high})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def scale_section(experiment: str, seeds: Sequence[int], *, evidence: str = "ledger", workers: Any = 1,
+                  prefix: str = "scale_", ledger: Any = None) -> dict[str, Any]:  # fmt: skip
+    """:func:`scale_effects` of one recorded sweep (``variants-scale-cifar10-cpu-long``) and its text by name.
+
+    Args:
+        experiment: a named experiment with CCL at scale 0.01 and another scale; ``""`` skips it.
+        seeds: its paired seeds.
+        evidence: ``"ledger"`` (recorded runs only) or ``"compute"``.
+        workers: parallel runs when computing.
+        prefix: prefix of the findings' names.
+        ledger: the ledger (default the checkout's).
+
+    Returns:
+        ``{"note", "summary", "effects", "findings"}``; the findings are ``<prefix>setting``,
+        ``<prefix>n_seeds`` and ``<prefix>text``.
+    """
+    import pandas as pd
+
+    from ..stats import format_interval
+
+    empty = {"note": "", "summary": "", "effects": pd.DataFrame()}
+    if not experiment:
+        skipped = {"setting": "(skipped)", "n_seeds": "0", "text": "not run"}
+        return {**empty, "findings": {f"{prefix}{k}": v for k, v in skipped.items()}}
+    specs, note = chapter_specs(experiment, seeds, evidence=evidence, ledger=ledger)
+    found = {f"{prefix}setting": f"{experiment} ({setting_text(experiment)})"}
+    if not specs:
+        found.update({f"{prefix}n_seeds": "0", f"{prefix}text": "no run of it is recorded yet"})
+        return {**empty, "note": note, "findings": found}
+    df, runs = run_runs(specs, workers=workers, evidence=evidence)
+    eff = scale_effects(df)
+    parts = [
+        f"{r.defense.upper()} at scale {r.scale:g} minus at 0.01: test accuracy "
+        f"{format_interval(r.d_test_acc, r.d_test_acc_low, r.d_test_acc_high)}, highest advantage "
+        f"{format_interval(r.d_max_adv, r.d_max_adv_low, r.d_max_adv_high)} (final training accuracy "
+        f"{r.train_acc:.1%} and {r.train_acc_base:.1%})"
+        for r in eff.itertuples()
+    ]
+    found.update({f"{prefix}n_seeds": str(df["seed"].nunique()), f"{prefix}text": "; ".join(parts) or "no pair"})
+    return {"note": note, "summary": run_summary(df, runs), "effects": eff, "findings": found}

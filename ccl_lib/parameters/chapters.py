@@ -313,13 +313,18 @@ CHAPTERS: dict[str, ChapterParameters] = {
                 "variants-lira-cifar10-cpu", experiment(empty=True), "the sweep scoring both LiRA forms on images"
             ),
             "image_lira_seeds": Parameter([0, 1, 2, 3, 4], SEEDS, "its paired seeds"),
+            "scale_experiment": Parameter(
+                "variants-scale-cifar10-cpu-long", experiment(empty=True), "CCQL at scale 0.05 beside 0.01 (images)"
+            ),
+            "scale_seeds": Parameter([0, 1, 2], SEEDS, "its paired seeds"),
             "workers": Parameter(1, workers(), _WORKERS),
             "evidence": Parameter("ledger", EVIDENCE),
         },
         (),
         'papermill 12_code_vs_text.ipynb out.ipynb -p seeds "[0, 1, 2, 3, 4]" -p evidence compute',
-        "50 runs on Location and 40 image runs, and the LiRA sweeps (20 Location and 5 image targets, each with 8 "
-        "reference models; the default reads them all from the ledger): about 2 hours on 2 CPU cores",
+        "50 runs on Location and 40 image runs, the LiRA sweeps (20 Location and 5 image targets, each with 8 "
+        "reference models) and 6 long image runs at scale 0.05 and 0.01 (the default reads them all from the "
+        "ledger): about 3 hours on 2 CPU cores",
     ),
     "99_scorecard": ChapterParameters(
         {
