@@ -51,7 +51,9 @@
 # model memorizes on a CPU (`python -m ccl_lib run cifar10-cpu`; the paper uses a ResNet-34 on
 # 12,000 images per part for 300 epochs with augmentation). The book's default runs the three decisive image arms and
 # all Location arms for $\beta = 0.01$; `-p design full` runs every arm on both data sets for
-# $\beta \in \{0.01, 0.05\}$.
+# $\beta \in \{0.01, 0.05\}$. The CCL release's README trains CIFAR-10 with $\beta = 0.05$, not
+# App. E.1's 0.01: chapter 12 puts CCQL at both scales side by side in this chapter's long image
+# recipe (recorded, three paired seeds).
 #
 # **A comparison only between models that train.** A model that stays near chance leaks nothing to any
 # attack, so its low advantage says nothing about a defense. An arm counts as trained when its final
