@@ -160,6 +160,11 @@ from ccl_lib.formatting import format_table
 # - **fixed variance**: one $\sigma_{\text{in}}$ and one $\sigma_{\text{out}}$ for all examples,
 #   which is more stable than per-example variances with few models.
 #
+# ccl_lib estimates $\mu_{\text{in}}$ and $\mu_{\text{out}}$ as means over every IN and OUT model
+# and queries each example once. The LiRA authors' code takes medians over equal IN/OUT counts,
+# uses the IN spread for both Gaussians, and queries each image and its mirror (attack
+# `lira_reference`); chapter 12 measures the difference on the same reference models.
+#
 # The per-example calibration is the point: an example that every model fits well (a typical
 # "easy" example) gets a high $\mu_{\text{out}}$, so a high confidence on it is no evidence of
 # membership; an atypical example on which the target is unusually confident is.
