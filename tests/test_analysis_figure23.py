@@ -148,6 +148,9 @@ def test_code_variants_chapter_specs_settings_and_findings(tmp_path):
     lo, hi = 100 * (-0.16 - half), 100 * (-0.16 + half)
     assert found["dropout_ccl_code"] == f"test accuracy 1.0% [1.0, 1.0], highest advantage -16.0% [{lo:.1f}, {hi:.1f}]"
     assert found["att_loss"] == "-2.0% [-2.0, -2.0]"
+    text = code_variants.effect_summary(code_variants.defense_effects(df), code_variants.attack_effects(both))
+    assert text == (f"dropout (ccl_code form): {found['dropout_ccl_code']}; "
+                    "loss (release form minus ccl_lib's, advantage) -2.0% [-2.0, -2.0]")  # fmt: skip
 
 
 def _lira_frame():

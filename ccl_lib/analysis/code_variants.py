@@ -35,6 +35,7 @@ __all__ = [
     "code_findings",
     "defense_effects",
     "effect_findings",
+    "effect_summary",
     "lira_effects",
     "lira_section",
     "lira_verdicts",
@@ -171,6 +172,20 @@ def effect_findings(defenses, attacks, *, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def effect_summary(defenses, attacks) -> str:
+    """Every effect of :func:`effect_findings` in one sentence, each named by its defense and form or attack.
+
+    Args:
+        defenses: :func:`defense_effects`.
+        attacks: :func:`attack_effects`.
+    """
+    effects = effect_findings(defenses, attacks)
+    words = [f"{r.defense} ({r.variant} form): {effects[f'{r.defense}_{r.variant}']}" for r in defenses.itertuples()]
+    words += [f"{r.attack} (release form minus ccl_lib's, advantage) {effects[f'att_{r.attack}']}"
+              for r in attacks.itertuples()]  # fmt: skip
+    return "; ".join(words)
+
+
 def setting_text(experiment: str) -> str:
     """A named experiment's setting in a few words: ``"cifar10-jpeg, resnet8, 500 per part, 50 epochs"``.
 
@@ -214,10 +229,7 @@ def variant_effects(experiment: str, seeds: Sequence[int], *, evidence: str = "l
     defenses, attacks = defense_effects(df), attack_effects(df)
     effects = effect_findings(defenses, attacks)
     found.update({f"{prefix}{k}": v for k, v in effects.items()}, **{f"{prefix}n_seeds": str(df["seed"].nunique())})
-    found[f"{prefix}summary"] = "; ".join(
-        f"{k.replace('att_', '')} (release form minus ccl_lib's, advantage) {v}" if k.startswith("att_")
-        else f"{k.replace('_', ' ', 1)}: {v}" for k, v in effects.items()
-    )  # fmt: skip
+    found[f"{prefix}summary"] = effect_summary(defenses, attacks)
     return {"note": note, "summary": run_summary(df, runs), "defenses": defenses, "attacks": attacks, "findings": found}
 
 
