@@ -50,12 +50,13 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 __all__ = [
     "AGREES",
+    "CE_GAP_MAX",
     "INCONCLUSIVE",
     "LEGACY_WORDS",
     "MAX_SEEDS_NEEDED",
@@ -65,14 +66,50 @@ __all__ = [
     "OPPOSITE",
     "SMALLER",
     "SeedInterval",
+    "TRAIN_ACC_MIN",
     "VERDICT_WORDS",
     "Verdict",
     "difference_interval",
     "holm",
     "seed_interval",
     "seeds_to_decide",
+    "trains",
     "verdict",
 ]
+
+#: A model trains when its final train accuracy is at least this (a fraction) ...
+TRAIN_ACC_MIN = 0.95
+#: ... or when it is at most this far (a fraction: 0.05 = 5 points) below cross-entropy's.
+CE_GAP_MAX = 0.05
+
+
+def _accuracy(name: str, v: Any) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float64)
+    if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a > 1):
+        raise ValueError(f"{name} must be accuracies in [0, 1] (fractions, not percent), got {v!r}")
+    return a
+
+
+def trains(train_acc: Any, ce_train_acc: Any) -> Any:
+    """Whether a model trained: final train accuracy >= :data:`TRAIN_ACC_MIN`, or within :data:`CE_GAP_MAX` of CE's.
+
+    Issue 20 item 5: a comparison of advantages (Eq. 2) between a model that fits its members and one
+    that stays near chance measures the failure to train, not a defense; no verdict may rest on a
+    model for which this is False (chapters 6, 8 and 11 exclude such rows).
+
+    Args:
+        train_acc: the model's final train accuracy (a fraction in [0, 1]), or an array of them.
+        ce_train_acc: the final train accuracy of cross-entropy at the unscaled recipe on the same data
+            and seed (same shape as ``train_acc``, or a scalar).
+
+    Returns:
+        a bool (for scalars) or a bool array.
+    """
+    a, ce = _accuracy("train_acc", train_acc), _accuracy("ce_train_acc", ce_train_acc)
+    # a tiny slack so that 0.95 and "exactly 5 points below" count, whatever the float rounding
+    ok = (a >= TRAIN_ACC_MIN - 1e-12) | (a >= ce - CE_GAP_MAX - 1e-12)
+    return bool(ok) if ok.ndim == 0 else ok
+
 
 #: Fewest seeds behind an interval before any verdict is drawn.
 MIN_SEEDS = 3

@@ -175,8 +175,15 @@ def test_figure5_rows_are_excluded_when_ccl_does_not_fit_and_absent_with_one_see
     assert convergence.fit_state(tables["loc"], settings["loc"]) == (False, 0.01)
     t = {"loc": convergence.figure5_tests(arms["loc"], tol=0.05, epochs=8)}
     rows = convergence.figure5_scorecard_rows(tables, t, settings, alpha=0.5, tol=0.05)
-    assert len(rows) == 2 and all(r["excluded"].startswith("CCL does not fit in 8 epochs (training accuracy 30.0%")
-                                  for r in rows)  # fmt: skip
+    assert len(rows) == 2 and all(r["excluded"].startswith(f"{k} does not fit in 8 epochs (training accuracy 30.0%")
+                                  for r, k in zip(rows, ("CCEL", "CCQL")))  # fmt: skip
+    # one arm at a time: CCEL 9 points below CE and under 95 % is excluded, CCQL 3 points below is not
+    tables["loc"].loc[["CE", "CCEL", "CCQL"], "final_train_acc"] = [1.0, 0.91, 0.97]
+    rows = convergence.figure5_scorecard_rows(tables, t, settings, alpha=0.5, tol=0.05)
+    assert "91.0% vs CE's 100.0%" in rows[0]["excluded"] and "excluded" not in rows[1]
+    assert convergence.fit_state(tables["loc"], settings["loc"])[0] is False
+    tables["loc"].loc["CCEL", "final_train_acc"] = 0.95
+    assert convergence.fit_state(tables["loc"], settings["loc"])[0] is True
     runs, settings = _figure5(seeds=(0,))
     arms, _ = arms_of.setting_arms(runs, settings, ARMS5, convergence.FIGURE5_COLUMNS)
     tables = {"loc": curves.convergence_table(arms["loc"], tol=0.05)}

@@ -135,3 +135,33 @@ def test_gpu_records_keep_only_checked_full_runs(tmp_path):
     assert [p.name for p, _ in recs] == ["a.json"]
     line, table = p1.gpu_view(*recs[0], __import__("ccl_lib.paper_results", fromlist=["x"]).table1())
     assert "a.json" in line and table.loc["CCQL", "paper P1"] == pytest.approx(0.769)
+
+
+def test_an_arm_that_did_not_train_keeps_its_numbers_but_loses_its_verdict():
+    # training accuracy per seed: w/o .99/.99/.98; CCQL .97/.96/.99 (trains); CCEL .90/.99/.99 (seed 0: 9 points
+    # below w/o and under 95 %: not trained, so the whole row is excluded)
+    train = {"vanilla": [0.99, 0.99, 0.98], "ccql": [0.97, 0.96, 0.99], "ccel": [0.90, 0.99, 0.99]}
+    df = _frame()
+    df["train_acc"] = [train[d][s] for d, s in zip(df["defense"], df["seed"])]
+    per_run = p1.table1_runs(df)
+    s = p1.table1_summary(per_run)
+    assert s.attrs["excluded"].keys() == {("location", "30 epochs", "CCEL")}
+    why = s.attrs["excluded"][("location", "30 epochs", "CCEL")]
+    assert "96.0%, lowest 90.0%, against the undefended model's 98.7%" in why
+    row = s.set_index("method").loc["CCEL"]
+    assert (
+        not row["trained"] and row["train_acc"] == pytest.approx(0.96) and row["p1"] == pytest.approx(eq13(0.49, 0.40))
+    )
+    rows = {r["setting"].split(", ")[3].split()[0]: r for r in p1.table1_scorecard_rows(s, models={"location": "mlp"})}
+    assert rows["CCEL"]["excluded"] == why and "excluded" not in rows["CCQL"]
+    from ccl_lib.paper_results import table1
+
+    f = p1.table1_findings(s, per_run, table1())
+    assert (
+        f["n_pairs"] == 1
+        and f["n_excluded"] == 1
+        and f["change_min"] == pytest.approx(eq13(0.52, 0.4) - eq13(0.5, 0.4))
+    )
+    img = p1.table1_setting_findings(s, "location", prefix="x_")
+    assert img["x_v_ccel"].startswith(f"excluded, {why} (its interval, for the record: ")
+    assert img["x_train_acc"] == "CCQL 97.3%, CCEL 96.0%, w/o 98.7%"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ..verdicts import MIN_SEEDS, SeedInterval, verdict
+from ..verdicts import MIN_SEEDS, SeedInterval, trains, verdict
 from .curves import convergence_lags, paired_difference
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "CONVERGENCE_TABLE",
     "DELAY_CAUSE",
     "FIGURE5_COLUMNS",
-    "FIT_FRACTION",
     "convergence_view",
     "figure5_findings",
     "figure5_scorecard_rows",
@@ -44,8 +43,6 @@ CONVERGENCE_TABLE = {"final_test_acc": "final_test_acc", "epoch_within_tol": "se
                      "epoch_within_tol_low": "low", "epoch_within_tol_high": "high",
                      "final_train_loss": "final train CE", "final_train_acc": "final_train_acc",
                      "seeds": "seeds"}  # fmt: skip
-#: A CCL model has reached CE's state when its final training accuracy is at least this fraction of CE's.
-FIT_FRACTION = 0.95
 
 
 def convergence_view(tables: Mapping[str, Any]):
@@ -80,11 +77,12 @@ def fit_state(table: Any, specs: Sequence[Any]) -> tuple[bool, float]:
         specs: the setting's RunSpecs (the CCQL one gives the loss scale).
 
     Returns:
-        ``(fitted, scale)``: ``fitted`` is True when each CCL arm's final training accuracy is at least
-        :data:`FIT_FRACTION` of CE's.
+        ``(fitted, scale)``: ``fitted`` is True when each CCL arm trained by the rule every chapter
+        uses (:func:`ccl_lib.verdicts.trains`: a mean final training accuracy of at least 95 %, or
+        within 5 points of CE's).
     """
-    ccl_fit = min(float(table.loc[k, "final_train_acc"]) for k in CCL_LABELS)
-    fitted = bool(ccl_fit >= FIT_FRACTION * float(table.loc["CE", "final_train_acc"]))
+    ce = float(table.loc["CE", "final_train_acc"])
+    fitted = all(trains(float(table.loc[k, "final_train_acc"]), ce) for k in CCL_LABELS)
     ccql = [s for s in specs if s.defense == "ccql"]
     if not ccql:
         raise ValueError("the setting has no CCQL run to read the loss scale from")
@@ -187,9 +185,10 @@ def figure5_scorecard_rows(
     """Chapter 6's scorecard rows (item Fig 5), for :func:`ccl_lib.scorecard.record_all`.
 
     One row per CCL arm and setting with at least :data:`ccl_lib.verdicts.MIN_SEEDS` seeds (the
-    one-seed image curves have no interval and record no row): the delay behind CE.  When the CCL
-    models did not reach CE's state (:func:`fit_state`), the row is recorded as excluded, with why:
-    a settling epoch on a plateau is no convergence.
+    one-seed image curves have no interval and record no row): the delay behind CE.  When that CCL
+    arm did not reach CE's state (:func:`ccl_lib.verdicts.trains` on its mean final training
+    accuracy), its row is recorded as excluded, with why: a settling epoch on a plateau is no
+    convergence.
 
     Args:
         tables: ``{setting: convergence_table(...)}``.
@@ -205,14 +204,15 @@ def figure5_scorecard_rows(
         if n < MIN_SEEDS:
             continue
         spec = settings[name][0]
-        fitted, scale = fit_state(t, settings[name])
+        _, scale = fit_state(t, settings[name])
+        ce = float(t.loc["CE", "final_train_acc"])
         setting = f"{name} ({spec.resolved_model}, {spec.epochs} epochs, alpha {alpha:g}, {n} seeds)"
         for k, v in lag.items():
             what = f"{setting}: {k} epochs to settle minus CE's (tol {tol:g})"
             row: dict[str, Any] = {"item": "Fig 5", "setting": what, "verdict": v, "digits": 1}
-            if not fitted:
+            if not trains(float(t.loc[k, "final_train_acc"]), ce):
                 row["cause"] = row["excluded"] = (
-                    f"CCL does not fit in {int(t['epochs'].max())} epochs (training accuracy "
+                    f"{k} does not fit in {int(t['epochs'].max())} epochs (training accuracy "
                     f"{t.loc[k, 'final_train_acc']:.1%} vs CE's {t.loc['CE', 'final_train_acc']:.1%}): the loss scale "
                     f"{scale:g} is a learning rate x scale and weight decay / scale (App. E.1; chapter 11)"
                 )

@@ -209,8 +209,9 @@ def table1_runs(df, *, column: str = "advantage", attacks: Any = None):
         attacks: the attacks that count (:func:`ccl_lib.attacks.p1_from_report`; ``None``: the paper's).
 
     Returns:
-        a frame ``dataset, recipe, method, seed, test_acc, max_advantage, worst_attack, p1,
-        p1_release`` (``p1_release``: :func:`ccl_lib.metrics.p1_release` with the loss attack's accuracy).
+        a frame ``dataset, recipe, method, seed, test_acc, train_acc, max_advantage, worst_attack, p1,
+        p1_release`` (``p1_release``: :func:`ccl_lib.metrics.p1_release` with the loss attack's accuracy;
+        ``train_acc``: the final training accuracy, NaN where the frame has none).
     """
     import pandas as pd
 
@@ -227,6 +228,7 @@ def table1_runs(df, *, column: str = "advantage", attacks: Any = None):
             "recipe": recipe_label(g["epochs"].iloc[0], g["milestones"].iloc[0], g["batch_size"].iloc[0]
                                    if "batch_size" in g else None),
             "method": METHOD_OF[g["defense"].iloc[0]], "seed": int(g["seed"].iloc[0]), "test_acc": acc,
+            "train_acc": float(g["train_acc"].iloc[0]) if "train_acc" in g else math.nan,
             "max_advantage": float(top[column]), "worst_attack": str(top["attack"]),
             "p1": float(p1_from_report(g, acc, column=column, attacks=attacks)),
             "p1_release": float(p1_from_report(g, acc, variant="release")) if "loss" in set(g["attack"]) else math.nan,
@@ -240,21 +242,29 @@ def table1_summary(per_run):
     """Per (data set, recipe, method): mean P1 both ways with 95 % intervals, and for CCEL/CCQL the
     paired change of P1 over the undefended model with its verdict against :func:`reference_gain`.
 
+    A CCL arm that did not train on some seed (:func:`ccl_lib.verdicts.trains` against the
+    undefended model's training accuracy on that seed) keeps its numbers, but its verdict is
+    *excluded*: a P1 change between a model that fits its members and one that does not measures
+    the failure to train (issue 20 item 5).
+
     Args:
         per_run: :func:`table1_runs`.
 
     Returns:
-        a frame; ``attrs["verdicts"]`` is ``{(dataset, recipe, method): Verdict}`` and
-        ``attrs["references"]`` ``{(dataset, method): (gain, source)}``.
+        a frame (``trained``: every seed's arm trained); ``attrs["verdicts"]`` is
+        ``{(dataset, recipe, method): Verdict}``, ``attrs["references"]``
+        ``{(dataset, method): (gain, source)}`` and ``attrs["excluded"]``
+        ``{(dataset, recipe, method): reason}``.
     """
     import pandas as pd
 
-    from ..verdicts import difference_interval, seed_interval, verdict
+    from ..verdicts import difference_interval, seed_interval, trains, verdict
 
-    rows, verdicts, refs = [], {}, {}
+    rows, verdicts, refs, excluded = [], {}, {}, {}
     for (ds, rec, m), g in per_run.groupby(["dataset", "recipe", "method"], sort=False):
         iv, ivr = seed_interval(g["p1"]), seed_interval(g["p1_release"].dropna())
         row = {"dataset": ds, "recipe": rec, "method": m, "test_acc": g["test_acc"].mean(),
+               "train_acc": g["train_acc"].mean() if "train_acc" in g else math.nan, "trained": True,
                "max_advantage": g["max_advantage"].mean(), "worst_attack": g["worst_attack"].mode().iloc[0],
                "p1": iv.mean, "p1_low": iv.low, "p1_high": iv.high, "seeds": iv.n,
                "p1_release": ivr.mean, "p1_release_low": ivr.low, "p1_release_high": ivr.high}  # fmt: skip
@@ -265,6 +275,16 @@ def table1_summary(per_run):
             d = difference_interval(mine.loc[common, "p1"], b.loc[common, "p1"], paired=True)
             refs[(ds, m)] = reference_gain(m, ds)
             v = verdicts[(ds, rec, m)] = verdict(d, paper_effect=refs[(ds, m)][0])
+            if "train_acc" in g:
+                acc, base_acc = mine.loc[common, "train_acc"], b.loc[common, "train_acc"]
+                if acc.notna().all() and base_acc.notna().all():
+                    row["trained"] = bool(all(trains(acc.to_numpy(), base_acc.to_numpy())))
+            if not row["trained"]:
+                excluded[(ds, rec, m)] = (
+                    f"{m} does not fit its training set in this recipe (final training accuracy "
+                    f"{acc.mean():.1%}, lowest {acc.min():.1%}, against the undefended model's {base_acc.mean():.1%}): "
+                    "a model that did not train (it needs >= 95 % or within 5 points of it)"
+                )
             dr = difference_interval(mine.loc[common, "p1_release"], b.loc[common, "p1_release"], paired=True)
             row.update(
                 {
@@ -279,7 +299,7 @@ def table1_summary(per_run):
             )
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs.update(verdicts=verdicts, references=refs)
+    out.attrs.update(verdicts=verdicts, references=refs, excluded=excluded)
     return out
 
 
@@ -366,7 +386,8 @@ def table1_findings(summary, per_run, paper) -> dict[str, Any]:
     """What chapter 8's prose states, by name (glued as ``ch08_<name>``).
 
     The values of the first data set and recipe (``first``, ``wo_p1``, ``ccql_acc``, ...), the counts of
-    verdicts over every (data set, recipe, method), the range of P1 changes here and in the paper,
+    verdicts over every (data set, recipe, method) not excluded (``n_excluded``), the range of P1 changes
+    here and in the paper,
     each verdict's text (``v_<dataset>_<method>`` for a data set's first recipe, ``vp_<dataset>_<method>``
     for its second; ``<dataset>`` with ``-`` as ``_``), the reference gains, and the P1 definitions' arithmetic
     (:func:`ccl_lib.paper_results.p1_consistency`).
@@ -380,7 +401,8 @@ def table1_findings(summary, per_run, paper) -> dict[str, Any]:
     from ..verdicts import AGREES, INCONCLUSIVE, NO_VERDICT, NOT_REPRODUCED, OPPOSITE, SMALLER, verdict
 
     vs = summary.attrs["verdicts"]
-    words = [v.word for v in vs.values()]
+    excluded = summary.attrs.get("excluded", {})
+    words = [v.word for k, v in vs.items() if k not in excluded]
     first = str(summary["dataset"].iloc[0])
     recipes = list(dict.fromkeys(summary.loc[summary["dataset"] == first, "recipe"]))
     rec0 = recipes[0]
@@ -390,10 +412,12 @@ def table1_findings(summary, per_run, paper) -> dict[str, Any]:
         for col, name in (("p1", "p1"), ("test_acc", "acc"), ("max_advantage", "adv"), ("p1_release", "p1r")):
             out[f"{tag}_{name}"] = float(loc.loc[m, col]) if m in loc.index else math.nan
     out["worst_attack"] = str(loc.loc["w/o", "worst_attack"]).replace("_", " ") if "w/o" in loc.index else "n/a"
-    out.update(n_pairs=len(words), n_agrees=words.count(AGREES), n_smaller=words.count(SMALLER),
+    out.update(n_pairs=len(words), n_excluded=len(excluded), n_agrees=words.count(AGREES),
+               n_smaller=words.count(SMALLER),
                n_not=sum(w in (NOT_REPRODUCED, OPPOSITE) for w in words),
                n_inconclusive=sum(w in (INCONCLUSIVE, NO_VERDICT) for w in words))  # fmt: skip
-    ch = summary.dropna(subset=["change"]) if "change" in summary else summary.iloc[:0]
+    kept = summary[summary["trained"]] if "trained" in summary else summary
+    ch = kept.dropna(subset=["change"]) if "change" in summary else summary.iloc[:0]
     out.update(change_min=float(ch["change"].min()), change_max=float(ch["change"].max()))
     theirs = (paper.loc[["CCQL", "CCEL"]] - paper.loc["w/o"]).stack()
     out.update(paper_change_min=float(theirs.min()), paper_change_max=float(theirs.max()))
@@ -422,7 +446,8 @@ def table1_setting_findings(summary, dataset: str, *, prefix: str = "img_") -> d
     """One data set's Table 1 rows in words, by name: what chapter 8 says of a second setting (the images).
 
     Names (each prefixed): ``recipe`` (its recipes), ``seeds`` (paired seeds), ``p1`` (P1 of w/o, CCEL,
-    CCQL), ``v_ccql`` and ``v_ccel`` (the verdicts of the P1 change, first recipe).  Where ``summary``
+    CCQL), ``train_acc`` (their final training accuracies), ``v_ccql`` and ``v_ccel`` (the verdicts of
+    the P1 change, first recipe, or why the row is excluded).  Where ``summary``
     holds no row of ``dataset`` (not recorded, or not asked for), every name says so, so that the
     chapter's prose still builds.
 
@@ -434,7 +459,7 @@ def table1_setting_findings(summary, dataset: str, *, prefix: str = "img_") -> d
     rows = summary[summary["dataset"] == dataset]
     if rows.empty:
         none = "not recorded in this build"
-        return {f"{prefix}{k}": none for k in ("recipe", "seeds", "p1", "v_ccql", "v_ccel")}
+        return {f"{prefix}{k}": none for k in ("recipe", "seeds", "p1", "train_acc", "v_ccql", "v_ccel")}
     rec0 = rows["recipe"].iloc[0]
     first = rows[rows["recipe"] == rec0].set_index("method")
     vs = summary.attrs["verdicts"]
@@ -442,10 +467,15 @@ def table1_setting_findings(summary, dataset: str, *, prefix: str = "img_") -> d
         f"{prefix}recipe": " and ".join(dict.fromkeys(rows["recipe"])),
         f"{prefix}seeds": str(int(first["seeds"].max())),
         f"{prefix}p1": ", ".join(f"{m} {first.loc[m, 'p1']:.3f}" for m in TABLE1_METHODS if m in first.index),
+        f"{prefix}train_acc": ", ".join(
+            f"{m} {first.loc[m, 'train_acc']:.1%}" for m in TABLE1_METHODS if m in first.index
+        ),
     }
+    excluded = summary.attrs.get("excluded", {})
     for m in ("CCQL", "CCEL"):
-        v = vs.get((dataset, rec0, m))
-        out[f"{prefix}v_{m.lower()}"] = v.text(digits=3) if v is not None else "no paired run"
+        v, why = vs.get((dataset, rec0, m)), excluded.get((dataset, rec0, m))
+        text = v.text(digits=3) if v is not None else "no paired run"
+        out[f"{prefix}v_{m.lower()}"] = f"excluded, {why} (its interval, for the record: {text})" if why else text
     return out
 
 
@@ -483,7 +513,9 @@ def table1_scorecard_rows(summary, *, models: Mapping[str, str]) -> list[dict[st
             f"compared with {refs[(ds, m)][1]}; CPU scale: {models.get(ds, '?')} on {ds} (the paper: Texas/Purchase "
             "MLPs for 120 epochs, CIFAR/ImageNet networks for 90-300); CCL fits its members about as the undefended "
             "model does (chapter 5), so accuracy and the highest advantage barely move")  # fmt: skip
-        rows.append({"item": "Table 1", "setting": setting, "verdict": v, "cause": cause, "digits": 3})
+        why = summary.attrs.get("excluded", {}).get((ds, rec, m), "")
+        row = {"item": "Table 1", "setting": setting, "verdict": v, "cause": why or cause, "digits": 3}
+        rows.append({**row, "excluded": why} if why else row)
     return rows
 
 

@@ -26,7 +26,8 @@ package (chapter 11) separates the two effects, comparing only models that train
   sweep: the rank correlation (Spearman) of the training-loss variance (or
   variance / mean) with the attacker's advantage, with a bootstrap interval.
 * :func:`trains` / :func:`training_status` / :func:`training_table` / :func:`training_curves` -- which
-  arms trained (final train accuracy >= :data:`TRAIN_ACC_MIN`, or within :data:`CE_GAP_MAX` of CE's)
+  arms trained (final train accuracy >= :data:`TRAIN_ACC_MIN`, or within :data:`CE_GAP_MAX` of CE's;
+  the rule is :func:`ccl_lib.verdicts.trains`, re-exported here)
   and their measured curves; a comparison with an arm that did not train is :data:`NOT_TESTABLE`.
 * :func:`comparisons` / :func:`trained_premise` / :func:`privacy_source_findings` /
   :func:`privacy_source_scorecard_rows` -- the chapter's comparisons, premise, findings and scorecard rows.
@@ -41,6 +42,7 @@ every name is imported from ``ccl_lib.confound``.
 
 from __future__ import annotations
 
+from ..verdicts import CE_GAP_MAX, TRAIN_ACC_MIN, trains
 from .arms import ARM_NAMES, Arm, arm_frame, arm_specs, arm_summary, arms, headline_frame
 from .compare import compare_at_equal_accuracy, describe_comparison, format_points, variance_premise
 from .design import DESIGNS, IMAGE_ARMS_CI, chapter_pairs, design_betas, image_recipe, recipe_text
@@ -58,15 +60,7 @@ from .findings import (
 from .identity import scale_identity_check
 from .plot import plot_arms, plot_training_curves
 from .setting import long_recipe_pairs, recorded_pairs, setting_analysis
-from .training import (
-    CE_GAP_MAX,
-    TRAIN_ACC_MIN,
-    scale_warning_message,
-    training_curves,
-    training_status,
-    training_table,
-    trains,
-)
+from .training import scale_warning_message, training_curves, training_status, training_table
 
 __all__ = [
     "ARM_NAMES",

@@ -16,9 +16,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..verdicts import NO_VERDICT
+from ..verdicts import CE_GAP_MAX, NO_VERDICT, TRAIN_ACC_MIN
 from .compare import compare_at_equal_accuracy, describe_comparison, format_points, variance_premise
-from .training import CE_GAP_MAX, TRAIN_ACC_MIN
 
 __all__ = [
     "COMPARISONS",

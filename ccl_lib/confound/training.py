@@ -5,8 +5,9 @@ nothing about a defense (issue 20 item 5).  On Location every arm that trains at
 effective recipe (lr 0.1 x 0.01, wd 5e-4 / 0.01) ends near a constant predictor; on ``cifar10-cpu``
 the x0.01 arms end far below cross-entropy.  Here:
 
-* :func:`trains` -- the rule: a final train accuracy of at least :data:`TRAIN_ACC_MIN`, or within
-  :data:`CE_GAP_MAX` of cross-entropy's (the ``CE`` arm of the same data set and seed);
+* :func:`trains` -- the rule (it lives in :mod:`ccl_lib.verdicts`, which every chapter's verdicts use):
+  a final train accuracy of at least :data:`TRAIN_ACC_MIN`, or within :data:`CE_GAP_MAX` of
+  cross-entropy's (the ``CE`` arm of the same data set and seed);
 * :func:`training_status` -- per run of :func:`~ccl_lib.confound.arms.arm_frame`, whether it trained;
 * :func:`training_table` -- per arm: the final train accuracies and whether every run trained;
 * :func:`training_curves` -- the measured train accuracy per epoch of every run (its history);
@@ -21,51 +22,15 @@ import numbers
 import warnings
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-
+from ..verdicts import trains
 from .arms import ARM_NAMES, Arm, headline_frame
 
 __all__ = [
-    "CE_GAP_MAX",
-    "TRAIN_ACC_MIN",
     "scale_warning_message",
     "training_curves",
     "training_status",
     "training_table",
-    "trains",
 ]
-
-#: A model trains when its final train accuracy is at least this (a fraction) ...
-TRAIN_ACC_MIN = 0.95
-#: ... or when it is at most this far (a fraction: 0.05 = 5 points) below cross-entropy's.
-CE_GAP_MAX = 0.05
-
-
-def _accuracy(name: str, v: Any) -> np.ndarray:
-    a = np.asarray(v, dtype=np.float64)
-    if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a > 1):
-        raise ValueError(f"{name} must be accuracies in [0, 1] (fractions, not percent), got {v!r}")
-    return a
-
-
-def trains(train_acc: Any, ce_train_acc: Any) -> Any:
-    """Whether a model trained: final train accuracy >= :data:`TRAIN_ACC_MIN`, or within :data:`CE_GAP_MAX` of CE's.
-
-    Issue 20 item 5: a comparison of advantages (Eq. 2) between a model that fits its members and one
-    that stays near chance measures the failure to train, not a defense.
-
-    Args:
-        train_acc: the model's final train accuracy (a fraction in [0, 1]), or an array of them.
-        ce_train_acc: the final train accuracy of cross-entropy at the unscaled recipe on the same data
-            and seed (same shape as ``train_acc``, or a scalar).
-
-    Returns:
-        a bool (for scalars) or a bool array.
-    """
-    a, ce = _accuracy("train_acc", train_acc), _accuracy("ce_train_acc", ce_train_acc)
-    # a tiny slack so that 0.95 and "exactly 5 points below" count, whatever the float rounding
-    ok = (a >= TRAIN_ACC_MIN - 1e-12) | (a >= ce - CE_GAP_MAX - 1e-12)
-    return bool(ok) if ok.ndim == 0 else ok
 
 
 def training_status(df: Any) -> Any:
