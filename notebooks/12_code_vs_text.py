@@ -282,7 +282,7 @@ _ = glue_findings("ch12", code_variants.code_findings(table, n_seeds=len(seeds),
 #   them. For the other columns the arithmetic alone does not decide.
 # - The defense rows above say how far each figure's baseline point moves when the baseline runs
 #   as the CCL authors' fork ran it; the verdicts of chapter 7 are stated for ccl_lib's defaults.
-#   On images the fork's RelaxLoss trainer moves its point the most of any code difference
+#   On images the fork's RelaxLoss trainer moves its point the most of the baseline forms
 #   measured here.
 # - The release's NN attack is weaker than ccl_lib's, more so on images than on Location; a
 #   highest advantage taken with the release's attacks is lower for every model alike.
