@@ -138,6 +138,8 @@ def test_gpu_records_keep_only_checked_full_runs(tmp_path):
 
 
 def test_an_arm_that_did_not_train_keeps_its_numbers_but_loses_its_verdict():
+    from ccl_lib.paper_results import table1
+
     # training accuracy per seed: w/o .99/.99/.98; CCQL .97/.96/.99 (trains); CCEL .90/.99/.99 (seed 0: 9 points
     # below w/o and under 95 %: not trained, so the whole row is excluded)
     train = {"vanilla": [0.99, 0.99, 0.98], "ccql": [0.97, 0.96, 0.99], "ccel": [0.90, 0.99, 0.99]}
@@ -154,8 +156,8 @@ def test_an_arm_that_did_not_train_keeps_its_numbers_but_loses_its_verdict():
     )
     rows = {r["setting"].split(", ")[3].split()[0]: r for r in p1.table1_scorecard_rows(s, models={"location": "mlp"})}
     assert rows["CCEL"]["excluded"] == why and "excluded" not in rows["CCQL"]
-    from ccl_lib.paper_results import table1
-
+    _, made_of = p1.table1_view(s, table1())
+    assert made_of.loc[("location", "30 epochs", "CCEL"), "verdict"] == "excluded: did not train"
     f = p1.table1_findings(s, per_run, table1())
     assert (
         f["n_pairs"] == 1
@@ -165,3 +167,15 @@ def test_an_arm_that_did_not_train_keeps_its_numbers_but_loses_its_verdict():
     img = p1.table1_setting_findings(s, "location", prefix="x_")
     assert img["x_v_ccel"].startswith(f"excluded, {why} (its interval, for the record: ")
     assert img["x_train_acc"] == "CCQL 97.3%, CCEL 96.0%, w/o 98.7%"
+
+
+def test_a_table_cell_names_how_many_seeds_would_decide_an_inconclusive_change():
+    rows = []
+    for seed, d in enumerate((-0.05, 0.06, 0.0)):  # holds 0 and the paper's +0.010: inconclusive
+        for m, v in (("w/o", 0.3), ("CCQL", 0.3 + d)):
+            rows.append({"dataset": "location", "recipe": "30 epochs", "method": m, "seed": seed, "test_acc": 0.5,
+                         "max_advantage": 0.7, "worst_attack": "loss", "p1": v, "p1_release": v})  # fmt: skip
+    s = p1.table1_summary(pd.DataFrame(rows))
+    v = s.attrs["verdicts"][("location", "30 epochs", "CCQL")]
+    assert v.word == "inconclusive" and v.seeds_needed > 3
+    assert s.set_index("method").loc["CCQL", "verdict"] == f"inconclusive (~{v.seeds_needed} seeds)"

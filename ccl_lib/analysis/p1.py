@@ -291,7 +291,7 @@ def table1_summary(per_run):
                     "change": d.mean,
                     "change_low": d.low,
                     "change_high": d.high,
-                    "verdict": v.label(),
+                    "verdict": "excluded: did not train" if not row["trained"] else _short_label(v),
                     "change_release": dr.mean,
                     "change_release_low": dr.low,
                     "change_release_high": dr.high,
@@ -375,6 +375,15 @@ def table1_view(summary, paper, attack_labels: Optional[Mapping[str, str]] = Non
         "verdict": s["verdict"].fillna("").to_numpy() if "verdict" in s else "", "seeds": s["seeds"].to_numpy(),
     }, index=pd.MultiIndex.from_frame(s[["dataset", "recipe", "method"]]))  # fmt: skip
     return side, made_of
+
+
+def _short_label(v: Any) -> str:
+    """A verdict's label for a table cell: ``"inconclusive (~9 seeds)"`` for the long inconclusive form."""
+    from ..verdicts import INCONCLUSIVE
+
+    if v.word == INCONCLUSIVE and v.seeds_needed is not None:
+        return f"{INCONCLUSIVE} (~{v.seeds_needed} seeds)"
+    return v.label()
 
 
 def _tag(dataset: str) -> str:
