@@ -315,6 +315,22 @@ def lira_verdicts(df, metric: str = "tpr@1%", baseline: str = "vanilla"):
     return pd.DataFrame(out)
 
 
+def _section_runs(experiment: str, seeds: Sequence[int], *, evidence: str, workers: Any, prefix: str,
+                  ledger: Any) -> tuple[Any, Any, str, dict[str, str]]:  # fmt: skip
+    """``(df, runs, note, findings)`` of one recorded sweep a chapter-12 section reads; ``df`` is ``None``
+    when ``experiment`` is ``""`` (skipped) or none of its runs is recorded, and ``findings`` then says so."""
+    if not experiment:
+        return None, {}, "", {f"{prefix}setting": "(skipped)", f"{prefix}n_seeds": "0", f"{prefix}text": "not run"}
+    specs, note = chapter_specs(experiment, seeds, evidence=evidence, ledger=ledger)
+    found = {f"{prefix}setting": f"{experiment} ({setting_text(experiment)})"}
+    if not specs:
+        found.update({f"{prefix}n_seeds": "0", f"{prefix}text": "no run of it is recorded yet"})
+        return None, {}, note, found
+    df, runs = run_runs(specs, workers=workers, evidence=evidence)
+    found[f"{prefix}n_seeds"] = str(df["seed"].nunique())
+    return df, runs, note, found
+
+
 def lira_section(experiment: str, seeds: Sequence[int], *, evidence: str = "ledger", workers: Any = 1,
                  prefix: str = "lira_", ledger: Any = None) -> dict[str, Any]:  # fmt: skip
     """LiRA in both forms on one recorded sweep: :func:`lira_effects`, :func:`lira_verdicts` and their text.
@@ -339,16 +355,10 @@ def lira_section(experiment: str, seeds: Sequence[int], *, evidence: str = "ledg
 
     from ..stats import format_interval
 
-    empty = {"note": "", "summary": "", "effects": pd.DataFrame(), "verdicts": pd.DataFrame()}
-    if not experiment:
-        skipped = {"setting": "(skipped)", "n_seeds": "0", "text": "not run"}
-        return {**empty, "findings": {f"{prefix}{k}": v for k, v in skipped.items()}}
-    specs, note = chapter_specs(experiment, seeds, evidence=evidence, ledger=ledger)
-    found = {f"{prefix}setting": f"{experiment} ({setting_text(experiment)})"}
-    if not specs:
-        found.update({f"{prefix}n_seeds": "0", f"{prefix}text": "no run of it is recorded yet"})
-        return {**empty, "note": note, "findings": found}
-    df, runs = run_runs(specs, workers=workers, evidence=evidence)
+    df, runs, note, found = _section_runs(experiment, seeds, evidence=evidence, workers=workers, prefix=prefix,
+                                          ledger=ledger)  # fmt: skip
+    if df is None:
+        return {"note": note, "summary": "", "effects": pd.DataFrame(), "verdicts": pd.DataFrame(), "findings": found}
     effects, verdicts = lira_effects(df), lira_verdicts(df)
     parts = []
     for r in effects[effects["metric"] == "tpr@1%"].itertuples():
@@ -357,7 +367,7 @@ def lira_section(experiment: str, seeds: Sequence[int], *, evidence: str = "ledg
                      f"{r.lira_reference:.1%} with the authors' (difference {d}, {r.n} runs)")  # fmt: skip
     for r in verdicts.itertuples():
         parts.append(f"{r.defense} − vanilla with {r.attack}: {format_interval(r.d, r.d_low, r.d_high)}")
-    found.update({f"{prefix}n_seeds": str(df["seed"].nunique()), f"{prefix}text": "; ".join(parts)})
+    found[f"{prefix}text"] = "; ".join(parts)
     return {"note": note, "summary": run_summary(df, runs), "effects": effects, "verdicts": verdicts, "findings": found}
 
 
@@ -423,16 +433,10 @@ def scale_section(experiment: str, seeds: Sequence[int], *, evidence: str = "led
 
     from ..stats import format_interval
 
-    empty = {"note": "", "summary": "", "effects": pd.DataFrame()}
-    if not experiment:
-        skipped = {"setting": "(skipped)", "n_seeds": "0", "text": "not run"}
-        return {**empty, "findings": {f"{prefix}{k}": v for k, v in skipped.items()}}
-    specs, note = chapter_specs(experiment, seeds, evidence=evidence, ledger=ledger)
-    found = {f"{prefix}setting": f"{experiment} ({setting_text(experiment)})"}
-    if not specs:
-        found.update({f"{prefix}n_seeds": "0", f"{prefix}text": "no run of it is recorded yet"})
-        return {**empty, "note": note, "findings": found}
-    df, runs = run_runs(specs, workers=workers, evidence=evidence)
+    df, runs, note, found = _section_runs(experiment, seeds, evidence=evidence, workers=workers, prefix=prefix,
+                                          ledger=ledger)  # fmt: skip
+    if df is None:
+        return {"note": note, "summary": "", "effects": pd.DataFrame(), "findings": found}
     eff = scale_effects(df)
     parts = [
         f"{r.defense.upper()} at scale {r.scale:g} minus at 0.01: test accuracy "
@@ -441,5 +445,5 @@ def scale_section(experiment: str, seeds: Sequence[int], *, evidence: str = "led
         f"{r.train_acc:.1%} and {r.train_acc_base:.1%})"
         for r in eff.itertuples()
     ]
-    found.update({f"{prefix}n_seeds": str(df["seed"].nunique()), f"{prefix}text": "; ".join(parts) or "no pair"})
+    found[f"{prefix}text"] = "; ".join(parts) or "no pair"
     return {"note": note, "summary": run_summary(df, runs), "effects": eff, "findings": found}
