@@ -182,6 +182,8 @@ def test_figure5_rows_are_excluded_when_ccl_does_not_fit_and_absent_with_one_see
     rows = convergence.figure5_scorecard_rows(tables, t, settings, alpha=0.5, tol=0.05)
     assert "91.0% vs CE's 100.0%" in rows[0]["excluded"] and "excluded" not in rows[1]
     assert convergence.fit_state(tables["loc"], settings["loc"])[0] is False
+    f = convergence.figure5_findings(arms, tables, t, settings, {"tab": "loc"}, tol=0.05)
+    assert f["tab_fitted"] == "do not all reach"  # CCQL trains, CCEL does not
     tables["loc"].loc["CCEL", "final_train_acc"] = 0.95
     assert convergence.fit_state(tables["loc"], settings["loc"])[0] is True
     runs, settings = _figure5(seeds=(0,))

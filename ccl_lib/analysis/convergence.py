@@ -137,7 +137,7 @@ def figure5_findings(
     Returns:
         per tag: ``seeds``, ``epochs``, the lowest final training accuracy, the range of final training
         CE, per loss its settling epoch, final test and training accuracy, whether CCL ``fitted``
-        ("reach" / "do not reach"), its loss ``scale``, per CCL arm the delay and the accuracy
+        ("reach" / "do not all reach" / "do not reach"), its loss ``scale``, per CCL arm the delay and the accuracy
         difference as text with their verdict words, and the ``margin``; and ``tol``.
     """
     out: dict[str, Any] = {}
@@ -155,7 +155,9 @@ def figure5_findings(
             values[f"epoch_{k}"] = float(t.loc[k, "epoch_within_tol"])
             values[f"acc_{k}"] = float(t.loc[k, "final_test_acc"])
             values[f"train_acc_{k}"] = float(t.loc[k, "final_train_acc"])
-        values["fitted"] = "reach" if fitted else "do not reach"
+        ce = float(t.loc["CE", "final_train_acc"])
+        n_fit = sum(trains(float(t.loc[k, "final_train_acc"]), ce) for k in CCL_LABELS)
+        values["fitted"] = "reach" if fitted else ("do not all reach" if n_fit else "do not reach")
         values["scale"] = scale
         for k, v in tt["lag"].items():
             iv = v.interval
