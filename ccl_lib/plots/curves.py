@@ -127,7 +127,7 @@ def training_curves(
                     low = np.where(low > 0, low, np.nan)  # a t-interval can reach below zero; a log axis cannot
                 ax.fill_between(ep, low, f[hi].to_numpy(float), color=st["color"], alpha=0.18, lw=0)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         ax.set_title((titles or {}).get(m, CURVE_LABELS.get(m, m)))
     spans = {m: span([f[m] for f in frames.values()]) for m in metrics}
     finish_panels(fig, axes, logy, spans, title)
