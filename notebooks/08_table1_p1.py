@@ -263,7 +263,7 @@ _ = scorecard.record_all(CHAPTER, p1.table1_scorecard_rows(summary, models=p1.ta
 # change is between {glue:text}`ch08_paper_change_min:+.3f` and {glue:text}`ch08_paper_change_max:+.3f`,
 # always positive, from one run per cell.
 #
-# **On images, in a recipe long enough for CCL to train.** At cifar10-cpu's 50 epochs CCL scaled
+# **On images, in a longer recipe.** At cifar10-cpu's 50 epochs CCL scaled
 # by 0.01 does not fit its training set (chapter 11), so its P1 would compare a model that did not
 # train. Chapter 11's long recipe ({glue:text}`ch08_img_recipe`, {glue:text}`ch08_img_seeds` paired
 # seeds) gives it 64 times the SGD steps; final training accuracies {glue:text}`ch08_img_train_acc`,
