@@ -211,10 +211,10 @@ def test_scale_effects_pair_each_scale_with_the_base_by_seed(tmp_path):
         for seed, (acc, adv) in enumerate(zip(accs, advs)):
             for atk, a in (("loss", adv), ("entropy", adv - 0.1), ("lira", 0.99)):
                 rows.append({"defense": "ccql", "scale": scale, "seed": seed, "attack": atk, "advantage": a,
-                             "test_acc": acc, "train_acc": 0.97 + scale})  # fmt: skip
+                             "test_acc": acc, "train_acc": 0.97 + scale / 2})  # fmt: skip
     eff = code_variants.scale_effects(pd.DataFrame(rows)).iloc[0]
     # differences: acc +.02, +.01, +.04 (mean .0233); adv -.02, +.01, -.04 (mean -.0167); lira is no paper attack
-    assert eff["scale"] == 0.05 and eff["n"] == 3 and eff["train_acc_base"] == pytest.approx(0.98)
+    assert eff["scale"] == 0.05 and eff["n"] == 3 and eff["train_acc_base"] == pytest.approx(0.975)
     assert eff["d_test_acc"] == pytest.approx(0.07 / 3) and eff["d_max_adv"] == pytest.approx(-0.05 / 3)
     sd = math.sqrt(sum((x + 0.05 / 3) ** 2 for x in (-0.02, 0.01, -0.04)) / 2)
     assert eff["d_max_adv_high"] == pytest.approx(-0.05 / 3 + T2 * sd / math.sqrt(3))
@@ -222,3 +222,31 @@ def test_scale_effects_pair_each_scale_with_the_base_by_seed(tmp_path):
         code_variants.scale_effects(pd.DataFrame(rows).assign(defense="vanilla"))
     empty = code_variants.scale_section("variants-scale-cifar10-cpu-long", [0], ledger=Ledger(tmp_path))
     assert empty["effects"].empty and empty["findings"]["scale_text"] == "no run of it is recorded yet"
+
+
+def test_scale_effects_leave_out_a_seed_on_which_an_arm_did_not_train():
+    # seeds 0-3: both arms fit (98-100 % train); seed 3's 0.01 arm stalls at 83.4 % (below 95 %)
+    rows = []
+    base_train = [0.99, 0.98, 1.00, 0.834]
+    for scale, accs, advs in (
+        (0.01, [0.28, 0.30, 0.29, 0.20], [0.80, 0.82, 0.84, 0.30]),
+        (0.05, [0.30, 0.31, 0.33, 0.31], [0.78, 0.83, 0.80, 0.85]),
+    ):
+        for seed, (acc, adv) in enumerate(zip(accs, advs)):
+            train = base_train[seed] if scale == 0.01 else 1.0
+            rows.append({"defense": "ccql", "scale": scale, "seed": seed, "attack": "loss", "advantage": adv,
+                         "test_acc": acc, "train_acc": train})  # fmt: skip
+    eff = code_variants.scale_effects(pd.DataFrame(rows)).iloc[0]
+    # without seed 3: acc differences +.02, +.01, +.04; adv -.02, +.01, -.04
+    assert eff["n"] == 3 and eff["excluded"] == {3: (1.0, 0.834)}
+    assert eff["d_test_acc"] == pytest.approx(0.07 / 3) and eff["d_max_adv"] == pytest.approx(-0.05 / 3)
+    assert eff["train_acc_base"] == pytest.approx(0.99)
+    # with CE at 0.86 on seed 3, 83.4 % is within 5 points of CE's and the seed counts
+    ce = [{"defense": "vanilla", "scale": 1.0, "seed": s, "attack": "loss", "advantage": 0.9, "test_acc": 0.3,
+           "train_acc": 0.86 if s == 3 else 1.0} for s in range(4)]  # fmt: skip
+    eff = code_variants.scale_effects(pd.DataFrame(rows + ce)).iloc[0]
+    assert eff["n"] == 4 and eff["excluded"] == {}
+    assert eff["d_max_adv"] == pytest.approx((-0.05 + 0.55) / 4)
+    assert code_variants._excluded_text({3: (1.0, 0.834)}, 0.05) == (
+        "; seed 3 left out because an arm did not train (final training accuracy 100.0% at 0.05, 83.4% at 0.01)"
+    )

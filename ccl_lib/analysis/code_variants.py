@@ -380,17 +380,25 @@ def scale_effects(df, *, base: float = 0.01):
     final training accuracy of both arms beside the changes of test accuracy and of the highest
     advantage over the paper's attacks.
 
+    A seed on which either arm did not train (:func:`ccl_lib.verdicts.trains`, against CE's final
+    training accuracy on that seed where the frame holds CE, else against
+    :data:`~ccl_lib.verdicts.TRAIN_ACC_MIN` alone) is left out of the pair: a difference of advantages
+    between a model that fits its members and one that does not measures the failure to train.
+
     Args:
         df: a result frame with CCEL/CCQL runs at ``base`` and at other scales on the same seeds.
         base: the scale subtracted (App. E.1's 0.01).
 
     Returns:
         a frame ``defense, scale, n, train_acc, train_acc_base, d_test_acc[, _low, _high],
-        d_max_adv[, _low, _high]``.
+        d_max_adv[, _low, _high], excluded`` (``n`` and the means count the seeds on which both arms
+        trained; ``excluded`` maps each left-out seed to the two final training accuracies, scaled arm
+        first).
     """
     import pandas as pd
 
     from ..attacks import PAPER_ATTACKS
+    from ..verdicts import trains
 
     rows_ = df[df["attack"].isin(PAPER_ATTACKS) & df["defense"].isin(["ccel", "ccql"])]
     if rows_.empty or "scale" not in rows_:
@@ -398,19 +406,42 @@ def scale_effects(df, *, base: float = 0.01):
     per = rows_.groupby(["defense", "scale", "seed"]).agg(
         test_acc=("test_acc", "first"), train_acc=("train_acc", "first"), max_adv=("advantage", "max")
     )
+    ce = df[df["defense"] == "vanilla"].groupby("seed")["train_acc"].first()
     out = []
     for (defense, scale), g in per.groupby(level=[0, 1]):
         if scale == base or (defense, base) not in per.index.droplevel(2):
             continue
         both = g.droplevel([0, 1]).merge(per.loc[(defense, base)], left_index=True, right_index=True,
                                          suffixes=("", "_base"))  # fmt: skip
+        ce_acc = ce.reindex(both.index).fillna(1.0).to_numpy()
+        fit = trains(both["train_acc"].to_numpy(), ce_acc) & trains(both["train_acc_base"].to_numpy(), ce_acc)
+        excluded = {int(seed): (float(r.train_acc), float(r.train_acc_base))
+                    for seed, r in both[~fit].iterrows()}  # fmt: skip
+        both = both[fit]
         row: dict[str, Any] = {"defense": defense, "scale": scale, "n": len(both)}
         row.update(train_acc=both["train_acc"].mean(), train_acc_base=both["train_acc_base"].mean())
         for col in ("test_acc", "max_adv"):
-            ci = difference_interval(both[col].to_numpy(), both[f"{col}_base"].to_numpy())
-            row.update({f"d_{col}": ci.mean, f"d_{col}_low": ci.low, f"d_{col}_high": ci.high})
+            if len(both) >= 2:
+                ci = difference_interval(both[col].to_numpy(), both[f"{col}_base"].to_numpy())
+                row.update({f"d_{col}": ci.mean, f"d_{col}_low": ci.low, f"d_{col}_high": ci.high})
+            else:
+                row.update({f"d_{col}": float("nan"), f"d_{col}_low": float("nan"), f"d_{col}_high": float("nan")})
+        row["excluded"] = excluded
         out.append(row)
     return pd.DataFrame(out)
+
+
+def _excluded_text(excluded: dict[int, tuple[float, float]], scale: float) -> str:
+    """``"; seed 4 left out because ..."`` for the seeds :func:`scale_effects` dropped (empty when none)."""
+    if not excluded:
+        return ""
+    word = "seed" if len(excluded) == 1 else "seeds"
+    accs = "; ".join(
+        (f"seed {s}: " if len(excluded) > 1 else "") + f"{a:.1%} at {scale:g}, {b:.1%} at 0.01"
+        for s, (a, b) in sorted(excluded.items())
+    )
+    seeds = ", ".join(str(s) for s in sorted(excluded))
+    return f"; {word} {seeds} left out because an arm did not train (final training accuracy {accs})"
 
 
 def scale_section(experiment: str, seeds: Sequence[int], *, evidence: str = "ledger", workers: Any = 1,
@@ -441,8 +472,8 @@ def scale_section(experiment: str, seeds: Sequence[int], *, evidence: str = "led
     parts = [
         f"{r.defense.upper()} at scale {r.scale:g} minus at 0.01: test accuracy "
         f"{format_interval(r.d_test_acc, r.d_test_acc_low, r.d_test_acc_high)}, highest advantage "
-        f"{format_interval(r.d_max_adv, r.d_max_adv_low, r.d_max_adv_high)} (final training accuracy "
-        f"{r.train_acc:.1%} and {r.train_acc_base:.1%})"
+        f"{format_interval(r.d_max_adv, r.d_max_adv_low, r.d_max_adv_high)} over {r.n} seeds (final training "
+        f"accuracy {r.train_acc:.1%} and {r.train_acc_base:.1%}){_excluded_text(r.excluded, r.scale)}"
         for r in eff.itertuples()
     ]
     found[f"{prefix}text"] = "; ".join(parts) or "no pair"
