@@ -383,7 +383,10 @@ def scale_effects(df, *, base: float = 0.01):
     A seed on which either arm did not train (:func:`ccl_lib.verdicts.trains`, against CE's final
     training accuracy on that seed where the frame holds CE, else against
     :data:`~ccl_lib.verdicts.TRAIN_ACC_MIN` alone) is left out of the pair: a difference of advantages
-    between a model that fits its members and one that does not measures the failure to train.
+    between a model that fits its members and one that does not measures the failure to train.  (A
+    scorecard verdict is stricter: chapters 6, 8 and 11 exclude a whole row when an arm fails on any
+    seed.  This chapter-12 row is a measurement, not a verdict, so it keeps the seeds on which both arms
+    trained and names the others.)
 
     Args:
         df: a result frame with CCEL/CCQL runs at ``base`` and at other scales on the same seeds.
