@@ -236,13 +236,14 @@ rows = confound.comparisons(arm_df, table, datasets=list(names), betas=betas, na
 display(narrow_table(confound.comparison_frame(rows).set_index(["dataset", "comparison"]), percent=[]))
 
 # %% [markdown]
-# ## A longer image recipe, in which the scaled loss trains
+# ## A longer image recipe, with 64 times the SGD steps
 #
 # In `cifar10-cpu`'s 200 SGD steps the scaled arms do not train. The same data and model with a
 # batch of 16 for 400 epochs and a constant learning rate -- {glue:text}`ch11_long_recipe`, 12,800
 # steps, the order of $1/(\eta\lambda)$ at which the normalized weights' effective step recovers --
-# is long enough: final train accuracy (mean, lowest over {glue:text}`ch11_long_n_seeds` paired
-# seeds) {glue:text}`ch11_long_train`. The runs are read from the evidence ledger
+# is meant to be long enough. Whether it is, the table says run by run: final train accuracy (mean,
+# lowest over {glue:text}`ch11_long_n_seeds` paired seeds) {glue:text}`ch11_long_train`; an arm enters
+# the comparison only if every one of its runs trained. The runs are read from the evidence ledger
 # (`evidence-confound-cifar10-cpu-long` and `-recipe`; 20-40 minutes per run on one CPU core).
 #
 # {glue:text}`ch11_long_answer`
@@ -261,8 +262,8 @@ if long_experiment and long_pairs:
     long = confound.setting_analysis(ldf, lruns, long_pairs, name=f"{image_experiment}, long recipe",
                                      setting=f"{image_experiment}, long recipe ({long_text}), beta {betas[0]:g}, "
                                              f"{n_long} seeds", beta=betas[0],
-                                     cause="in the long CPU recipe every arm memorizes; the concave term moves "
-                                           "the advantage by less than the seeds spread it")  # fmt: skip
+                                     cause="in the long CPU recipe the arms that train memorize; the concave "
+                                           "term moves the advantage by less than the seeds spread it")  # fmt: skip
     print(run_summary(ldf, lruns))
     display(narrow_table(long["table"].set_index("arm_label")[["n", "train_acc", "train_acc_min", "trains"]],
                          percent=["train_acc", "train_acc_min"], rename={"train_acc": "train acc.",
@@ -309,7 +310,7 @@ narrow_table(premise_table.set_index(["dataset", "x"]), percent=[])
 # train in this CPU recipe, so the question cannot be asked of them here: the paper's CIFAR run takes
 # about 35,000 SGD steps, `cifar10-cpu` about 200, and a fair version of Figure 2 needs both a recipe
 # in which the scaled models fit and the baseline "CE at $(\eta\beta, \lambda/\beta)$". The long
-# recipe above (12,800 steps) is one in which they fit, and there the question can be asked. On tabular data
+# recipe above (12,800 steps) is such an attempt; its table says whether every scaled run fit there. On tabular data
 # the paper uses scale 1, so Table 1's Texas100 and Purchase100 columns are not affected by the
 # confound; its CIFAR columns are.
 
