@@ -154,7 +154,7 @@ for name, c in seed_curves.items():
         c,
         metrics=("train_loss_mean", "train_loss_var", "train_loss_rel_var"),
         logy=("train_loss_var", "train_loss_rel_var"),
-        title=f"{name}: focal loss (gamma = {gamma:g}) vs CE, {n} seed(s)",
+        title=f"{name}: focal loss (gamma = {gamma:g}) vs CE, {n} seed{'' if n == 1 else 's'}",
     )
     display(fig)
     plt.close(fig)

@@ -152,7 +152,7 @@ for name, c in seed_curves.items():
         c,
         metrics=("objective", "train_loss_mean", "test_acc"),
         logy=("train_loss_mean",),
-        title=f"{name}: CCL with alpha = {alpha:g}, {n} seed(s)",
+        title=f"{name}: CCL with alpha = {alpha:g}, {n} seed{'' if n == 1 else 's'}",
     )
     display(fig)
     plt.close(fig)
