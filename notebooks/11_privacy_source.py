@@ -53,7 +53,7 @@
 # all Location arms for $\beta = 0.01$; `-p design full` runs every arm on both data sets for
 # $\beta \in \{0.01, 0.05\}$. The CCL release's README trains CIFAR-10 with $\beta = 0.05$, not
 # App. E.1's 0.01: chapter 12 puts CCQL at both scales side by side in this chapter's long image
-# recipe (recorded, three paired seeds).
+# recipe (recorded, five paired seeds).
 #
 # **A comparison only between models that train.** A model that stays near chance leaks nothing to any
 # attack, so its low advantage says nothing about a defense. An arm counts as trained when its final
@@ -90,7 +90,7 @@ image_overrides = {}
 # the long image recipe (batch 16, 400 epochs: the scaled loss trains; its CE arms at lr 0.1, wd 5e-4) and its
 # paired seeds (with evidence "ledger", a seed whose three runs are not all recorded is left out, said so); "" skips it
 long_experiment = "evidence-confound-cifar10-cpu-long"
-long_seeds = [0, 1, 2]
+long_seeds = [0, 1, 2, 3, 4]
 # the tabular data set (the MLP), its epochs and examples per split part (None: all of the data set)
 tabular_dataset = "location"
 tabular_epochs = 30

@@ -195,6 +195,9 @@ def test_figure5_rows_are_excluded_when_ccl_does_not_fit_and_absent_with_one_see
     assert convergence.fit_state(t["loc"], settings["loc"])[0] is False
     f = convergence.figure5_findings(arms, tables, t, settings, {"tab": "loc"}, tol=0.05)
     assert f["tab_fitted"] == "do not all reach"  # CCQL trains, CCEL does not
+    assert f["tab_lag_CCEL_verdict"] == "excluded: did not train" and f["tab_lag_CCQL_verdict"] == "inconclusive"
+    assert f["tab_lowest_train_acc_CCEL"] == pytest.approx(0.91)
+    assert f["tab_lowest_train_acc_CCQL"] == pytest.approx(0.96)
     arms, tables, t, settings = setting({("ccel", 1): 0.95})  # exactly 95 % counts
     assert convergence.fit_state(t["loc"], settings["loc"])[0] is True
     arms, tables, t, settings = setting(1.0, seeds=(0,))

@@ -149,9 +149,11 @@ def figure5_findings(
 
     Returns:
         per tag: ``seeds``, ``epochs``, the lowest final training accuracy, the range of final training
-        CE, per loss its settling epoch, final test and training accuracy, whether CCL ``fitted``
+        CE, per loss its settling epoch, final test and training accuracy (per CCL arm also its lowest
+        over seeds, ``lowest_train_acc_<label>``), whether CCL ``fitted``
         ("reach" / "do not all reach" / "do not reach"), its loss ``scale``, per CCL arm the delay and the accuracy
-        difference as text with their verdict words, and the ``margin``; and ``tol``.
+        difference as text with their verdict words (the delay's reads "excluded: did not train" for an arm
+        that did not fit on every seed), and the ``margin``; and ``tol``.
     """
     out: dict[str, Any] = {}
     for tag, name in tags.items():
@@ -168,13 +170,15 @@ def figure5_findings(
             values[f"epoch_{k}"] = float(t.loc[k, "epoch_within_tol"])
             values[f"acc_{k}"] = float(t.loc[k, "final_test_acc"])
             values[f"train_acc_{k}"] = float(t.loc[k, "final_train_acc"])
+        for k in CCL_LABELS:
+            values[f"lowest_train_acc_{k}"] = tt["lowest_train_acc"][k]
         n_fit = sum(tt["trained"][k] for k in CCL_LABELS)
         values["fitted"] = "reach" if fitted else ("do not all reach" if n_fit else "do not reach")
         values["scale"] = scale
         for k, v in tt["lag"].items():
             iv = v.interval
             values[f"lag_{k}"] = iv.format(digits=1) if iv.finite else f"{iv.mean:.0f} (one seed)"
-            values[f"lag_{k}_verdict"] = v.word
+            values[f"lag_{k}_verdict"] = v.word if tt["trained"][k] else "excluded: did not train"
         for k, iv in tt["acc"].items():
             values[f"accdiff_{k}"] = _acc_text(iv)
             values[f"accdiff_{k}_verdict"] = verdict(iv).word

@@ -281,9 +281,10 @@ def table1_summary(per_run):
                     row["trained"] = bool(all(trains(acc.to_numpy(), base_acc.to_numpy())))
             if not row["trained"]:
                 excluded[(ds, rec, m)] = (
-                    f"{m} does not fit its training set in this recipe (final training accuracy "
+                    f"{m} does not fit its training set on every seed in this recipe (final training accuracy "
                     f"{acc.mean():.1%}, lowest {acc.min():.1%}, against the undefended model's {base_acc.mean():.1%}): "
-                    "a model that did not train (it needs >= 95 % or within 5 points of it)"
+                    "a model that did not train (it needs >= 95 %, or within 5 points of the undefended model's, "
+                    "on every seed)"
                 )
             dr = difference_interval(mine.loc[common, "p1_release"], b.loc[common, "p1_release"], paired=True)
             row.update(
