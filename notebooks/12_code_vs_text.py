@@ -79,7 +79,7 @@ image_lira_seeds = [0, 1, 2, 3, 4]
 # CCQL at the release README's scale 0.05 beside App. E.1's 0.01, in the long CPU image recipe; "" skips it
 scale_experiment = "variants-scale-cifar10-cpu-long"
 # its paired seeds
-scale_seeds = [0, 1, 2, 3, 4]
+scale_seeds = [0, 1, 2, 3, 4, 5]
 # parallel runs: an integer, or "auto"
 workers = 1
 # "ledger": runs recorded in results/ledger are read from it, the rest computed; "compute": recompute every run

@@ -316,7 +316,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
             "scale_experiment": Parameter(
                 "variants-scale-cifar10-cpu-long", experiment(empty=True), "CCQL at scale 0.05 beside 0.01 (images)"
             ),
-            "scale_seeds": Parameter([0, 1, 2, 3, 4], SEEDS, "its paired seeds"),
+            "scale_seeds": Parameter([0, 1, 2, 3, 4, 5], SEEDS, "its paired seeds"),
             "workers": Parameter(1, workers(), _WORKERS),
             "evidence": Parameter("ledger", EVIDENCE),
         },
