@@ -66,8 +66,8 @@
 # **Where the numbers come from.** The Location arms (20 paired seeds) are read from the evidence
 # ledger (`evidence-confound-location` and `evidence-confound-location-recipe`); the image arms
 # (`image_seeds`, three by default) too, recorded from a clean-clone build (section "The arms"
-# says which machines, dates and commit computed them), and the arms of a longer image recipe in which
-# the scaled loss trains (`long_seeds`; a seed enters once all its arms are recorded; section "A
+# says which machines, dates and commit computed them), and the arms of a longer image recipe meant to
+# let the scaled loss train (`long_seeds`; a seed enters once all its arms are recorded; section "A
 # longer image recipe"). To
 # recompute everything, `papermill 11_privacy_source.ipynb out.ipynb -p evidence compute`: nine image
 # runs of about two minutes each, nine long image runs of about 17 CPU-minutes each and 140 Location
@@ -87,7 +87,7 @@ alpha = 0.5
 # the image setting: a named experiment of ccl_lib, and overrides of its settings (e.g. {"epochs": 5})
 image_experiment = "cifar10-cpu"
 image_overrides = {}
-# the long image recipe (batch 16, 400 epochs: the scaled loss trains; its CE arms at lr 0.1, wd 5e-4) and its
+# the long image recipe (batch 16, 400 epochs, so that the scaled loss can train; CE arms at lr 0.1, wd 5e-4) and its
 # paired seeds (with evidence "ledger", a seed whose three runs are not all recorded is left out, said so); "" skips it
 long_experiment = "evidence-confound-cifar10-cpu-long"
 long_seeds = [0, 1, 2, 3, 4]

@@ -289,7 +289,7 @@ _ = glue_findings("ch12", code_variants.code_findings(table, n_seeds=len(seeds),
 # - The release's NN attack is weaker than ccl_lib's, more so on images than on Location; a
 #   highest advantage taken with the release's attacks is lower for every model alike.
 # - The scale factor $\beta$ = 0.05 of the release's README beside App. E.1's 0.01 is measured above
-#   on the CPU image recipe in which both train; at the paper's scale it is
+#   on the long CPU image recipe, on the seeds on which both arms train; at the paper's scale it is
 #   `python -m ccl_lib run variants-scale-cifar10` (GPU work). Chapter 11 shows what $\beta$ does
 #   to the recipe.
 #

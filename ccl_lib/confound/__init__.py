@@ -32,7 +32,7 @@ package (chapter 11) separates the two effects, comparing only models that train
 * :func:`comparisons` / :func:`trained_premise` / :func:`privacy_source_findings` /
   :func:`privacy_source_scorecard_rows` -- the chapter's comparisons, premise, findings and scorecard rows.
 * :func:`long_recipe_pairs` / :func:`recorded_pairs` / :func:`setting_analysis` -- the same for one
-  more setting on its own (the long CPU image recipe in which the scaled loss trains).
+  more setting on its own (the long CPU image recipe, meant to let the scaled loss train).
 
 Modules: :mod:`~ccl_lib.confound.arms`, :mod:`~ccl_lib.confound.design`, :mod:`~ccl_lib.confound.compare`,
 :mod:`~ccl_lib.confound.identity`, :mod:`~ccl_lib.confound.training`,

@@ -1,8 +1,9 @@
 """One more setting of chapter 11, analysed on its own: the long CPU image recipe.
 
 The scaled loss (CCL x 0.01) does not train in ``cifar10-cpu``'s 200 SGD steps; a longer recipe of the
-same data and model (``evidence-confound-cifar10-cpu-long``: batch 16 for 400 epochs, 12,800 steps) lets
-it train.  Its runs share the data set name with ``cifar10-cpu``'s, so they are analysed apart from the
+same data and model (``evidence-confound-cifar10-cpu-long``: batch 16 for 400 epochs, 12,800 steps) is
+meant to let it train; whether each run did is measured (:func:`~ccl_lib.confound.training.training_table`).
+Its runs share the data set name with ``cifar10-cpu``'s, so they are analysed apart from the
 chapter's main sweep, with the same functions (:func:`~ccl_lib.confound.arms.arm_frame`,
 :func:`~ccl_lib.confound.training.training_table`, :func:`~ccl_lib.confound.findings.comparisons`):
 
