@@ -69,9 +69,16 @@
 # CPU regime that memorizes, "figure1-cifar10" the paper's ResNet-34 recipe; its
 # defenses are replaced by CE and focal loss
 image_experiment = "cifar10-cpu"
+# fmt: off
+
 # seeds of the image runs (paired; 0-29 are recorded in the evidence ledger,
 # evidence-figure1-cifar10-cpu); fewer than 3 draw curves but no verdict
-image_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29]
+image_seeds = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+    20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+]
+
+# fmt: on
 # the tabular setting: a data set of ccl_lib.data ("location", "texas100", ...)
 dataset = "location"
 # ccl_lib.models name for the tabular setting; "auto": the MLP
