@@ -97,11 +97,12 @@ def figure5_tests(arms: Mapping[str, Sequence[Any]], *, tol: float, epochs: int)
         epochs: the run's epochs (sets :func:`lag_margin`).
 
     Returns:
-        ``{"lag": {label: Verdict}, "acc": {label: SeedInterval}, "margin": float, "trained": {label: bool},
-        "lowest_train_acc": {label: float}}``: the delay in epochs behind CE against the paper's zero within
-        the margin (:func:`ccl_lib.verdicts.verdict` with ``paper=0.0``), the final test-accuracy difference
-        from CE, whether each CCL arm trained on every seed (:func:`ccl_lib.verdicts.trains` against CE's
-        final training accuracy on the same seed) and its lowest final training accuracy.
+        a dict: ``"lag"``, per CCL label the delay in epochs behind CE against the paper's zero within the
+        margin (a :class:`~ccl_lib.verdicts.Verdict` of :func:`ccl_lib.verdicts.verdict` with
+        ``paper=0.0``); ``"acc"``, per label the final test-accuracy difference from CE (a
+        :class:`~ccl_lib.verdicts.SeedInterval`); ``"margin"``; ``"trained"``, per label whether the arm
+        trained on every seed (:func:`ccl_lib.verdicts.trains` against CE's final training accuracy on the
+        same seed); ``"lowest_train_acc"``, per label its lowest final training accuracy.
     """
     import numpy as np
 
