@@ -11,6 +11,7 @@ import pytest
 from ccl_lib.analysis import code_variants, figure23
 from ccl_lib.analysis.runs import chapter_specs
 from ccl_lib.experiments.ledger import Ledger
+from ccl_lib.verdicts import verdict
 
 T2 = 4.302652729911275  # t_{2, 0.975}
 
@@ -59,6 +60,26 @@ def test_rule_table_picks_by_the_accuracy_bar_and_pairs_by_seed():
     assert ex["baseline_iv"].mean == pytest.approx((0.20 + 0.21 + 0.25) / 3)
     with pytest.raises(ValueError, match="tolerance"):
         figure23.rule_table(frames, 1.5)
+
+
+def test_figure23_verdict_reads_smaller_against_the_papers_example_effect():
+    # CCQL's loss advantage .19/.22/.24 against dropout's .20/.21/.25: paired -.01, +.01, -.01, an interval that
+    # holds zero but not the paper's Sec. 5.2 gap, 18.40 % - 29.67 % = -11.27 points (transcribed)
+    df = _frame()
+    adv = {0: 0.19, 1: 0.22, 2: 0.24}
+    ccql = df["defense"] == "ccql"
+    df.loc[ccql, "advantage"] = [adv[r.seed] * (1.0 if r.attack == "loss" else 0.5) for r in df[ccql].itertuples()]
+    frames = figure23.seed_frames(df)
+    strict, loose = figure23.rule_table(frames, 0.0), figure23.rule_table(frames, 0.06)
+    v, pair, rule = figure23.figure23_verdict(frames, strict, loose)
+    assert rule == "strict" and pair[1]["point"] == "dropout"
+    sd = pd.Series([-0.01, 0.01, -0.01]).std()
+    low = -0.01 / 3 - T2 * sd / math.sqrt(3)
+    assert v.interval.mean == pytest.approx(-0.01 / 3) and v.interval.low == pytest.approx(low)
+    assert v.paper_effect == pytest.approx(-0.1127)
+    assert v.word == "smaller than the paper's" and v.bound == pytest.approx(low)
+    # the same interval with no paper effect would only hold zero: inconclusive
+    assert verdict(v.interval, claim="lower").word == "inconclusive"
 
 
 def test_variant_verdicts_swap_only_the_coded_baseline():
