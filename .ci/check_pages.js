@@ -144,6 +144,8 @@
       const w = t.match(/\b[A-Z]\w*Warning\b\s*:[^\n]{0,100}/);
       if (w) fail("output", "Python warning " + where(el) + ": " + w[0]);
       if (/\d+%\|[^\n]*\|\s*\d+\/\d+/.test(t) || /IProgress|it\/s\]/.test(t)) fail("output", "progress bar " + where(el) + ": " + text(el));
+      // a plumbing cell's return value shown to the reader: the list of names glue_findings returns
+      if (/^\s*\[\s*'(ch\d+|sc)_\w+',/.test(t)) fail("output", "a list of glue names (assign the call's result to _) " + where(el) + ": " + text(el));
     });
     article.querySelectorAll("script[type='application/vnd.jupyter.widget-view+json'], .jupyter-widgets, .widget-area").forEach(el =>
       fail("output", "widget output " + where(el)));

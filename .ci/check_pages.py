@@ -26,8 +26,8 @@ ms of (virtual) time, with the script's verdict in a ``<pre id="ccl-check-result
   scrolling container is fine: it scrolls visibly), or a page that scrolls sideways;
 * **table** -- a table wider than the content column by more than 10 % (``TABLE_SLACK``), even
   inside a scrolling container: a reader on a laptop would see only part of it;
-* **output** -- a Python warning, a traceback, stderr output, a progress bar or a widget in a
-  cell output;
+* **output** -- a Python warning, a traceback, stderr output, a progress bar, a widget or a list of
+  glue names (a plumbing call's return value) in a cell output;
 * **network** -- a script, stylesheet, image or frame loaded from the network (the book must
   read offline), or any request the page made to http(s).
 

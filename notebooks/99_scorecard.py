@@ -80,7 +80,7 @@ from ccl_lib.analysis.findings import glue_findings
 
 rows = scorecard.load(scorecard_dir)
 report = scorecard.read_verify_report(verify_report)
-glue_findings("sc", scorecard.page_findings(rows, report))
+_ = glue_findings("sc", scorecard.page_findings(rows, report))
 
 # %% [markdown]
 # This build recorded {glue:text}`sc_n_rows` rows for {glue:text}`sc_n_items` paper items. Rows

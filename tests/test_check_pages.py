@@ -49,6 +49,7 @@ def test_check_pages_finds_each_defect(tmp_path):
     small, wide = _png(300), _png(800)
     (site / "good.html").write_text(_page(
         f"<p>plain text</p><div class='cell_output'><img src='{small}'></div>"
+        "<div class='cell_output'><pre>['loss', 'entropy']</pre></div>"
         # a wide code block in a scrolling container is fine (a wide *table* is not: see the test below)
         "<div class='highlight' style='overflow-x:auto;width:200px'><pre>"
         + "a wide code line that scrolls " * 20 + "</pre></div>"))  # fmt: skip
@@ -61,6 +62,7 @@ def test_check_pages_finds_each_defect(tmp_path):
         + "clipped " * 80 + "</td></tr></table></div>"
         "<div class='cell_output'><div class='output stderr'><pre>/x.py:3: UserWarning: careful</pre></div></div>"
         "<div class='cell_output'><pre>Traceback (most recent call last):\n  boom</pre></div>"
+        "<div class='cell_output'><pre>['sc_n_rows', 'sc_n_items']</pre></div>"
         f"<details><summary>more</summary><div class='cell_output'><img src='{_png(2000)}'></div>"
         "</details>"))  # fmt: skip
     results = _checker().check_site(site, budget_ms=5000, timeout_s=60)
@@ -78,6 +80,7 @@ def test_check_pages_finds_each_defect(tmp_path):
     msgs = " ".join(e["msg"] for e in results["bad_layout.html"]["errors"])
     assert "400 of 800 px" in msgs and "clipped" in msgs and "UserWarning" in msgs and "traceback" in msgs
     assert "2000 px wide" in msgs  # the figure inside a closed dropdown is checked too
+    assert "a list of glue names" in msgs
 
 
 @pytest.mark.skipif(not (MATHJAX / "tex-chtml.js").exists(), reason="MathJax not fetched (make mathjax)")
