@@ -130,7 +130,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
     "04_figure1_loss_variance": ChapterParameters(
         {
             **_curve_settings(),
-            "image_seeds": Parameter(list(range(30)), SEEDS),
+            "image_seeds": Parameter(list(range(50)), SEEDS),
             "seeds": Parameter(LEDGER_SEEDS, SEEDS),
             "gamma": Parameter(2.0, number(0)),
             "workers": Parameter("auto", workers()),
