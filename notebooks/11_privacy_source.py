@@ -65,21 +65,21 @@
 #
 # **Where the numbers come from.** The Location arms (20 paired seeds) are read from the evidence
 # ledger (`evidence-confound-location` and `evidence-confound-location-recipe`); the image arms
-# (`image_seeds`, three by default) too, recorded from a clean-clone build (section "The arms"
-# says which machines, dates and commit computed them), and the arms of a longer image recipe meant to
-# let the scaled loss train (`long_seeds`; a seed enters once all its arms are recorded; section "A
-# longer image recipe"). To
-# recompute everything, `papermill 11_privacy_source.ipynb out.ipynb -p evidence compute`: nine image
-# runs of about two minutes each, nine long image runs of about 17 CPU-minutes each and 140 Location
-# runs of 15-30 s each (about two hours on 2 CPU cores with two workers).
+# (`image_seeds`, ten by default: `evidence-confound-cifar10-cpu` and `-recipe`) too, and so are the
+# arms of a longer image recipe meant to let the scaled loss train (`long_seeds`; a seed enters once
+# all its arms are recorded; section "A longer image recipe"). Section "The arms" says which machines,
+# dates and commits computed them. To recompute everything,
+# `papermill 11_privacy_source.ipynb out.ipynb -p evidence compute`: thirty image runs of about two
+# minutes each, fifteen long image runs of about 17 CPU-minutes each and 140 Location runs of 15-30 s
+# each (about three hours on 2 CPU cores with two workers).
 
 # %% tags=["parameters"]
 # "ci": the decisive image arms and all Location arms; "full": every arm on both data sets
 design = "ci"
 # paired seeds of the tabular (Location) arms: 0-19 are recorded in the evidence ledger
 seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
-# paired seeds of the image arms (0-2 are recorded in the evidence ledger)
-image_seeds = [0, 1, 2]
+# paired seeds of the image arms (0-9 are recorded in the evidence ledger)
+image_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 # loss scale factors beta (with design full: [0.01, 0.05])
 betas = [0.01]
 # CCEL / CCQL alpha (Eq. 4)
@@ -249,6 +249,15 @@ display(narrow_table(confound.comparison_frame(rows).set_index(["dataset", "comp
 # {glue:text}`ch11_long_answer`
 #
 # {glue:text}`ch11_long_recipe_alone`
+#
+# **Twice as long.** The scaled arms' curves are still rising at epoch 400, so the same recipe at 800
+# epochs (25,600 steps, closer to the paper's 35,000) is being recorded into the evidence ledger across
+# sessions, seed by seed (`evidence-table1-cifar10-cpu-800` and its control arm
+# `evidence-confound-cifar10-cpu-800-recipe`; about 32 CPU-minutes per run). The evidence page lists
+# how many of its runs the ledger holds; `-p long_experiment evidence-table1-cifar10-cpu-800` runs this
+# section on it (a seed enters once its three runs are recorded), and chapters 6 and 8 read it with
+# `-p image_experiment evidence-table1-cifar10-cpu-800 -p image_seeds "[0, 1]"`, listing recorded
+# seeds (chapter 6 trains the runs the ledger lacks).
 
 # %% tags=["remove-input"]
 long = None
@@ -294,6 +303,9 @@ if long_experiment and long_pairs:
 # memorizes drives its training losses *and* their variance towards zero while its advantage rises,
 # so a negative correlation is what memorization alone would produce. A positive or null correlation
 # is the interesting failure: the variance does not explain the advantage across recipes.
+# When every run that trained belongs to one arm (compare the runs left out with the table of arms
+# above), the correlation runs across the seeds of one recipe: the premise's "other things equal" in
+# its narrowest form.
 
 # %% tags=["remove-input"]
 premises, premise_table = confound.premise_frame(arm_df, status, names)

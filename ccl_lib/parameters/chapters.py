@@ -265,7 +265,7 @@ CHAPTERS: dict[str, ChapterParameters] = {
                 "ci", one_of("ci", "full"), '"ci": the decisive image arms and all Location arms; "full": every arm'
             ),
             "seeds": Parameter(list(range(20)), SEEDS, "paired seeds of the tabular arms (0-19 are in the ledger)"),
-            "image_seeds": Parameter([0, 1, 2], SEEDS, "paired seeds of the image arms (0-2 are in the ledger)"),
+            "image_seeds": Parameter(list(range(10)), SEEDS, "paired seeds of the image arms (0-9 are in the ledger)"),
             "betas": Parameter(
                 [0.01], list_of(number(0, 1, lo_open=True)), "loss scale factors beta (with design full: [0.01, 0.05])"
             ),
