@@ -241,7 +241,7 @@ for p, sec in lira.items():
 #
 # The paper's App. E.1 multiplies the CCL loss by 0.01 on CIFAR-10; the release's README trains
 # CIFAR-10 with `--beta 0.05`. At `cifar10-cpu`'s 200 SGD steps the scaled loss does not train
-# (chapter 11), so the two are compared in chapter 11's long CPU recipe (batch 16, 400 epochs,
+# (chapter 11), so the two are compared in chapter 11's first long CPU recipe (batch 16, 400 epochs,
 # 64 times the SGD steps; the table gives both arms' training accuracies, and a seed on which an
 # arm does not train is left out of the pair, {func}`ccl_lib.verdicts.trains`):
 # {glue:text}`ch12_scale_setting`, {glue:text}`ch12_scale_n_seeds` paired seeds.

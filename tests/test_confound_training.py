@@ -169,6 +169,33 @@ def test_the_default_location_arms_are_the_ledgers_runs():
               for s in load_experiment(name).specs()}  # fmt: skip
     assert p["seeds"] == list(range(20)) and len(chapter) == 7 * 20
     assert chapter == ledger
+    # and the objective check's runs (CE at lr 0.1, wd 5e-4 / 0.01) are evidence-confound-location-objective's
+    objective = confound.objective_check("location", p["betas"][0], p["seeds"], workers=1, **recipe)
+    assert (objective["n"], objective["note"], objective["weight_decay"]) == (20, "", pytest.approx(0.05))
+
+
+def test_the_default_long_image_runs_are_all_in_the_ledger():
+    """The book never trains a long image run in a build (about 32 CPU-minutes each): chapter 6's default image
+    runs (it trains what the ledger lacks) and chapters 8 and 11's long recipes (they leave out a seed the ledger
+    lacks, which would silently shrink them) are all recorded. Extend a chapter's seeds only once recorded."""
+    from ccl_lib.analysis.runs import chapter_specs
+    from ccl_lib.experiments import load_experiment
+    from ccl_lib.experiments.ledger import resolve_ledger
+    from ccl_lib.parameters import CHAPTERS
+
+    def defaults(chapter):
+        return {k: v.default for k, v in CHAPTERS[chapter].parameters.items()}
+
+    p6, p8, p11 = defaults("06_convergence"), defaults("08_table1_p1"), defaults("11_privacy_source")
+    losses = {"vanilla": [{}], "ccel": [{"alpha": p6["alpha"]}], "ccql": [{"alpha": p6["alpha"]}]}
+    specs = load_experiment(p6["image_experiment"], {"defenses": losses, "lr": p6["lr"], "seeds": p6["image_seeds"]})
+    specs = list(specs.specs()) + chapter_specs(p8["image_experiment"], p8["image_seeds"], evidence="compute")[0]
+    for key in ("long", "attempt"):
+        specs += [s for _, s in confound.long_recipe_pairs(p11[f"{key}_experiment"], p11[f"{key}_seeds"])[0]]
+    ledger = resolve_ledger(True)
+    n_seeds = [p6["image_seeds"], p8["image_seeds"], p11["long_seeds"], p11["attempt_seeds"]]
+    assert len(specs) == 3 * sum(len(x) for x in n_seeds) and len(p11["attempt_seeds"]) == 5
+    assert [s.label() for s in specs if s.key() not in ledger] == []
 
 
 def test_the_identity_check_raises_no_scale_warning():
@@ -240,3 +267,86 @@ def test_setting_analysis_of_a_small_real_sweep_excludes_the_untrained_scaled_ar
     with pytest.raises(ValueError, match="one data set"):
         confound.setting_analysis(df, runs, pairs + confound.arm_specs("location", confound.arms(0.01, names=["CE"]),
                                   [0], model="mlp", epochs=1, size=50), name="x", setting="x", beta=0.01)  # fmt: skip
+
+
+def test_sgd_steps_counts_the_trainers_optimizer_steps():
+    """sgd_steps against the optimizer steps the trainer really takes (a global step hook), with a short
+    last batch; and the issue's numbers: cifar10-cpu takes 200 steps (500 / 128 x 50)."""
+    import torch
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    from ccl_lib.models import MLP
+    from ccl_lib.train import TrainConfig, fit
+
+    counted = []
+    handle = register_optimizer_step_post_hook(lambda *a: counted.append(1))
+    try:
+        x, y = torch.randn(37, 5), torch.randint(0, 3, (37,))
+        fit(MLP(5, 3, hidden=(4,)), x, y, config=TrainConfig(epochs=3, batch_size=16, lr=0.1), progress=False)
+    finally:
+        handle.remove()
+    assert confound.sgd_steps({"epochs": 3, "size": 37, "batch_size": 16}) == len(counted) == 9
+    _, rec = confound.image_recipe("cifar10-cpu", {})
+    assert confound.sgd_steps(rec) == 200
+    assert confound.steps_text("cifar10-cpu", reference="cifar10-cpu").endswith(
+        "200 SGD steps, 1 times cifar10-cpu's 200"
+    )
+    text = confound.steps_text("evidence-table1-cifar10-cpu-800")
+    assert text == "batch 16 for 800 epochs: 25,600 SGD steps, 128 times cifar10-cpu's 200"
+    assert confound.steps_text("figure5-cifar10") == "batch 128 for 300 epochs on all of the data set"
+    with pytest.raises(ValueError, match="'size' must be a positive integer"):
+        confound.sgd_steps({"epochs": 3})
+    with pytest.raises(ValueError, match="'batch_size' must be a positive integer"):
+        confound.sgd_steps({"epochs": 3, "size": 10, "batch_size": 0})
+
+
+def test_long_recipe_setting_reads_the_recorded_400_epoch_recipe():
+    """The first long recipe from the committed ledger: five seeds of three arms, the scaled arm's lowest final
+    train accuracy as recorded (83.4 %, seed 4), and 1 / (lr wd) = 1 / (0.1 x 5e-4) = 20,000 steps."""
+    import matplotlib.pyplot as plt
+
+    sec = confound.long_recipe_setting("evidence-confound-cifar10-cpu-long", [0, 1, 2, 3, 4], workers=1,
+                                       name="cifar10-cpu, long recipe")  # fmt: skip
+    assert sec["n_seeds"] == 5 and len(sec["pairs"]) == 15 and sec["note"] == ""
+    assert sec["steps"] == "batch 16 for 400 epochs: 12,800 SGD steps, 64 times cifar10-cpu's 200"
+    assert sec["equilibrium"] == pytest.approx(20_000)
+    t = sec["analysis"]["table"].set_index("arm")
+    assert t.loc["CCQL×β", "train_acc_min"] == pytest.approx(0.834, abs=5e-4) and not t.loc["CCQL×β", "trains"]
+    assert "read from the evidence ledger" in sec["source"]
+    f = confound.long_recipe_findings({"attempt": sec})
+    assert f["attempt_n_seeds"] == "5" and f["attempt_equilibrium"] == "20,000"
+    assert f["attempt_train"].endswith("CCQL×0.01 95.6 % (lowest 83.4 %)")
+    assert f["long_answer"] == "The long recipe was not run (no recorded seed)." and f["long_steps"] == "n/a"
+    views = confound.long_recipe_view(sec, "cifar10-cpu", comparisons=False)
+    assert len(views) == 2 and "batch 16, 400 epochs" in views[1].axes[0].get_title()
+    plt.close("all")
+
+
+def test_long_recipe_setting_without_recorded_seeds_and_bad_input(monkeypatch):
+    monkeypatch.setattr("ccl_lib.experiments.ledger.resolve_ledger", lambda ledger: _Held([]))
+    sec = confound.long_recipe_setting("evidence-confound-cifar10-cpu-long", [0, 1])
+    assert sec["analysis"] is None and sec["pairs"] == [] and sec["n_seeds"] == 0
+    assert sec["note"] == "6 of 6 runs are not in the evidence ledger yet (seeds [0, 1] left out)"
+    with pytest.raises(ValueError, match="has no recorded seed to show"):
+        confound.long_recipe_view(sec, "cifar10-cpu")
+    with pytest.raises(ValueError, match="evidence must be 'ledger' or 'compute', got 'cache'"):
+        confound.long_recipe_setting("evidence-confound-cifar10-cpu-long", [0], evidence="cache")
+
+
+def test_objective_check_fits_only_where_the_objective_can(tmp_path, monkeypatch):
+    """CE at (lr, wd / beta) -- the objective CE x beta descends, with 1/beta times larger steps -- fits digits at
+    beta 1 (wd 5e-4) and stays at chance (10 classes: 10 %) at beta 0.001 (wd 0.5), on the same split."""
+    monkeypatch.setenv("CCL_CACHE_DIR", str(tmp_path))
+    kw = dict(evidence="compute", workers=1, model="mlp", epochs=15, size=150, attacks=("loss",), batch_size=32)
+    fits = confound.objective_check("digits", 1.0, [0], **kw)
+    stuck = confound.objective_check("digits", 0.001, [0], **kw)
+    assert (fits["lr"], fits["weight_decay"]) == (0.1, 5e-4) and stuck["weight_decay"] == pytest.approx(0.5)
+    assert fits["n"] == stuck["n"] == 1 and fits["trains"] and fits["train_acc"] >= 0.95
+    assert not stuck["trains"] and stuck["train_acc_min"] <= 0.15
+    with pytest.raises(ValueError, match=r"beta must be in \(0, 1\]"):
+        confound.objective_check("digits", 2.0, [0])
+    with pytest.raises(ValueError, match="weight_decay must be a finite number > 0"):
+        confound.objective_check("digits", 0.01, [0], weight_decay=0.0)
+    monkeypatch.setattr("ccl_lib.experiments.ledger.resolve_ledger", lambda ledger: _Held([]))
+    none = confound.objective_check("digits", 0.01, [0, 1], model="mlp", epochs=2, size=150)
+    assert none["n"] == 0 and math.isnan(none["train_acc"]) and "seeds [0, 1] left out" in none["note"]

@@ -29,10 +29,15 @@ package (chapter 11) separates the two effects, comparing only models that train
   arms trained (final train accuracy >= :data:`TRAIN_ACC_MIN`, or within :data:`CE_GAP_MAX` of CE's;
   the rule is :func:`ccl_lib.verdicts.trains`, re-exported here)
   and their measured curves; a comparison with an arm that did not train is :data:`NOT_TESTABLE`.
+  :func:`objective_check` -- whether the objective a scaled recipe descends fits at all (no normalization
+  layer: no length of training helps when it does not).
 * :func:`comparisons` / :func:`trained_premise` / :func:`privacy_source_findings` /
   :func:`privacy_source_scorecard_rows` -- the chapter's comparisons, premise, findings and scorecard rows.
-* :func:`long_recipe_pairs` / :func:`recorded_pairs` / :func:`setting_analysis` -- the same for one
-  more setting on its own (the long CPU image recipe, meant to let the scaled loss train).
+* :func:`long_recipe_pairs` / :func:`recorded_pairs` / :func:`setting_analysis` /
+  :func:`long_recipe_setting` / :func:`long_recipe_view` / :func:`long_recipe_findings` -- the same
+  for one more setting on its own (the long CPU image recipe, meant to let the scaled loss train);
+  :func:`sgd_steps` / :func:`steps_text` -- a recipe's length in SGD steps, the measure a scaled loss
+  needs.
 
 Modules: :mod:`~ccl_lib.confound.arms`, :mod:`~ccl_lib.confound.design`, :mod:`~ccl_lib.confound.compare`,
 :mod:`~ccl_lib.confound.identity`, :mod:`~ccl_lib.confound.training`,
@@ -45,7 +50,16 @@ from __future__ import annotations
 from ..verdicts import CE_GAP_MAX, TRAIN_ACC_MIN, trains
 from .arms import ARM_NAMES, Arm, arm_frame, arm_specs, arm_summary, arms, headline_frame
 from .compare import compare_at_equal_accuracy, describe_comparison, format_points, variance_premise
-from .design import DESIGNS, IMAGE_ARMS_CI, chapter_pairs, design_betas, image_recipe, recipe_text
+from .design import (
+    DESIGNS,
+    IMAGE_ARMS_CI,
+    chapter_pairs,
+    design_betas,
+    image_recipe,
+    recipe_text,
+    sgd_steps,
+    steps_text,
+)
 from .findings import (
     COMPARISONS,
     NOT_TESTABLE,
@@ -59,8 +73,15 @@ from .findings import (
 )
 from .identity import scale_identity_check
 from .plot import plot_arms, plot_training_curves
-from .setting import long_recipe_pairs, recorded_pairs, setting_analysis
-from .training import scale_warning_message, training_curves, training_status, training_table
+from .setting import (
+    long_recipe_findings,
+    long_recipe_pairs,
+    long_recipe_setting,
+    long_recipe_view,
+    recorded_pairs,
+    setting_analysis,
+)
+from .training import objective_check, scale_warning_message, training_curves, training_status, training_table
 
 __all__ = [
     "ARM_NAMES",
@@ -85,15 +106,21 @@ __all__ = [
     "format_points",
     "headline_frame",
     "image_recipe",
+    "long_recipe_findings",
     "long_recipe_pairs",
+    "long_recipe_setting",
+    "long_recipe_view",
     "plot_arms",
     "premise_frame",
     "plot_training_curves",
     "privacy_source_findings",
     "privacy_source_scorecard_rows",
     "recipe_text",
+    "sgd_steps",
+    "steps_text",
     "recorded_pairs",
     "scale_identity_check",
+    "objective_check",
     "scale_warning_message",
     "setting_analysis",
     "trained_premise",

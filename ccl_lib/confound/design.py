@@ -105,3 +105,55 @@ def recipe_text(dataset: str, recipe: Mapping[str, Any]) -> str:
     return (f"{dataset}, {recipe['model']}, {recipe.get('size')} per part, {recipe['epochs']} epochs "
             f"(milestones {list(recipe.get('milestones', ()))}), "
             f"augmentation {'on' if recipe.get('augment') else 'off'}{batch}")  # fmt: skip
+
+
+def sgd_steps(recipe: Mapping[str, Any]) -> int:
+    """The number of SGD steps of one model's training in a recipe: ``epochs * ceil(size / batch_size)``.
+
+    The step count, not the epoch count, is what a scaled loss needs to train (App. E.1: the loss scale
+    beta is a learning rate ``lr * beta`` with weight decay ``wd / beta``; with BatchNorm the effective
+    step recovers after on the order of ``1 / (lr * wd)`` steps). The trainer keeps the last short batch,
+    hence the ceiling.
+
+    Args:
+        recipe: RunSpec fields with ``epochs`` and ``size`` (examples per split part, the training set);
+            ``batch_size`` defaults to the trainer's 128.
+
+    Raises:
+        ValueError: when ``epochs`` or ``size`` is missing or not a positive integer.
+    """
+    import math
+
+    for k in ("epochs", "size"):
+        v = recipe.get(k)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"the recipe's {k!r} must be a positive integer to count SGD steps, got {v!r}")
+    batch = recipe.get("batch_size", 128)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"the recipe's 'batch_size' must be a positive integer, got {batch!r}")
+    return int(recipe["epochs"]) * math.ceil(int(recipe["size"]) / batch)
+
+
+def steps_text(experiment: str, reference: str = "cifar10-cpu") -> str:
+    """``"batch 16 for 800 epochs: 25,600 SGD steps, 128 times cifar10-cpu's 200"``.
+
+    An experiment that trains on all of the data set (``size`` None, the paper's recipes) gives
+    ``"batch 128 for 300 epochs on all of the data set"``: its step count needs the data set loaded.
+
+    A named experiment's recipe in SGD steps, against a reference experiment's (chapters 6, 8 and 11 say
+    how much longer their long CPU image recipe trains than ``cifar10-cpu``; the paper's CIFAR run takes
+    about 35,000 steps).
+
+    Args:
+        experiment: a named experiment (``"evidence-table1-cifar10-cpu-800"``).
+        reference: the named experiment to compare with.
+    """
+    _, recipe = image_recipe(experiment, {})
+    _, ref = image_recipe(reference, {})
+    if recipe.get("size") is None:  # all of the data set per part: its size is known only once loaded
+        return f"batch {recipe.get('batch_size', 128)} for {recipe['epochs']} epochs on all of the data set"
+    n, n_ref = sgd_steps(recipe), sgd_steps(ref)
+    ratio = n / n_ref
+    times = f"{ratio:,.0f}" if abs(ratio - round(ratio)) < 0.05 else f"{ratio:,.1f}"
+    return (f"batch {recipe.get('batch_size', 128)} for {recipe['epochs']} epochs: {n:,} SGD steps, "
+            f"{times} times {reference}'s {n_ref:,}")  # fmt: skip

@@ -11,6 +11,8 @@ the x0.01 arms end far below cross-entropy.  Here:
 * :func:`training_status` -- per run of :func:`~ccl_lib.confound.arms.arm_frame`, whether it trained;
 * :func:`training_table` -- per arm: the final train accuracies and whether every run trained;
 * :func:`training_curves` -- the measured train accuracy per epoch of every run (its history);
+* :func:`objective_check` -- where a scaled recipe leads at any length: cross-entropy at (lr, wd / beta)
+  descends the objective of CE x beta at (lr, wd) with 1/beta times larger steps;
 * :func:`scale_warning_message` -- the text of the library's :class:`~ccl_lib.defenses.ccl.UnnormalizedScaleWarning`
   for a model, so a chapter can show it (it is emitted only when a run is computed, not read).
 """
@@ -26,6 +28,7 @@ from ..verdicts import trains
 from .arms import ARM_NAMES, Arm, headline_frame
 
 __all__ = [
+    "objective_check",
     "scale_warning_message",
     "training_curves",
     "training_status",
@@ -120,3 +123,77 @@ def scale_warning_message(scale: float, model: Any) -> str:
         warn_if_unnormalized(float(scale), model)
     msgs = [str(w.message) for w in caught if issubclass(w.category, UnnormalizedScaleWarning)]
     return msgs[0] if msgs else ""
+
+
+def objective_check(
+    dataset: str, beta: float, seeds: Sequence[int], *, lr: float = 0.1, weight_decay: float = 5e-4,
+    evidence: str = "ledger", workers: Any = "auto", **recipe: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """Whether the objective a scaled recipe descends can fit the data at all (App. E.1; chapter 11).
+
+    With SGD and coupled weight decay, CE x beta at (lr, wd) descends
+    ``beta * (CE + (wd / beta) / 2 * |w|^2)``: up to the factor beta, the objective of cross-entropy with
+    weight decay ``wd / beta``. On a model without normalization layers nothing rescales that weight decay
+    away, so training longer only comes closer to that objective's minimum. Cross-entropy at
+    ``(lr, wd / beta)`` descends the same objective with ``1 / beta`` times larger steps; if it does not fit
+    its training set, no length of the scaled recipe will.
+
+    Args:
+        dataset: the data set (``"location"``).
+        beta: the scale factor in (0, 1].
+        seeds: the seeds (split = seed, as every arm's).
+        lr: the scaled recipe's learning rate (> 0).
+        weight_decay: the scaled recipe's weight decay (> 0).
+        evidence: ``"ledger"`` (read the recorded runs; a seed the ledger lacks is left out, said in
+            ``note``) or ``"compute"`` (train them).
+        workers: parallel runs for what is computed.
+        **recipe: the other :class:`~ccl_lib.experiments.RunSpec` fields (``model``, ``epochs``, ``size``).
+
+    Returns:
+        ``n`` (runs), ``train_acc`` / ``train_acc_min`` / ``test_acc`` (mean, lowest, mean final accuracy;
+        NaN when ``n`` is 0), ``trains`` (every run trained, :func:`trains` against 1.0 -- no CE arm
+        here, so the absolute rule), ``lr``, ``weight_decay`` (the check's recipe), ``note``, ``source`` and
+        ``text`` (the outcome in words).
+
+    Raises:
+        ValueError: on a beta outside (0, 1], a non-positive lr or weight decay, or an unknown evidence.
+    """
+    import numpy as np
+
+    from ..analysis.runs import recorded_runs, run_runs, run_summary
+    from .arms import arm_specs
+
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 < beta <= 1:
+        raise ValueError(f"beta must be in (0, 1] (the paper: 0.01 or 0.05), got {beta!r}")
+    for name, v in (("lr", lr), ("weight_decay", weight_decay)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+    if evidence not in ("ledger", "compute"):
+        raise ValueError(f"evidence must be 'ledger' or 'compute', got {evidence!r}")
+    arm = Arm("CE", "vanilla", {}, float(lr), float(weight_decay) / float(beta), float(beta))
+    specs = [s for _, s in arm_specs(dataset, [arm], seeds, **recipe)]
+    note = ""
+    if evidence == "ledger":
+        specs, note = recorded_runs(specs)
+    out: dict[str, Any] = {"n": len(specs), "lr": arm.lr, "weight_decay": arm.weight_decay, "note": note,
+                           "source": "", "train_acc": math.nan, "train_acc_min": math.nan, "test_acc": math.nan,
+                           "trains": False}  # fmt: skip
+    recipe_words = f"cross-entropy at (lr {arm.lr:g}, wd {arm.weight_decay:g})"
+    out["text"] = f"{recipe_words} was not run (no recorded seed)"
+    if not specs:
+        return out
+    df, runs = run_runs(specs, workers=workers, evidence=evidence)
+    final = [runs[s.key()].histories["target"][-1] for s in specs]
+    train = np.array([float(h["train_acc"]) for h in final])
+    out.update(train_acc=float(train.mean()), train_acc_min=float(train.min()),
+               test_acc=float(np.mean([float(h["test_acc"]) for h in final])),
+               trains=bool(trains(train, np.ones_like(train)).all()), source=run_summary(df, runs))  # fmt: skip
+    verdict = (
+        "it fits, so a longer scaled recipe may train"
+        if out["trains"]
+        else "the objective's minimum does not fit the training set, so no length of the scaled recipe will"
+    )
+    out["text"] = (f"{recipe_words} ends at {100 * out['train_acc']:.1f} % train accuracy (lowest "
+                   f"{100 * out['train_acc_min']:.1f} %, test {100 * out['test_acc']:.1f} %, {len(specs)} seeds): "
+                   f"{verdict}")  # fmt: skip
+    return out
