@@ -269,6 +269,24 @@ def test_training_curves_band_over_seeds_and_plain_line_for_one():
     plt.close("all")
 
 
+def test_training_curves_clip_an_accuracy_band_and_keep_the_means_readable():
+    """Two seeds (t = 12.7) give test-accuracy bands far outside [0, 1]: the band is clipped to [0, 1] and the
+    axis shows the means' span (0.3-0.5) widened by at most half of it each side (0.2-0.6), by hand."""
+
+    def history(shift):
+        return [{"epoch": e, "train_loss_mean": 1.0, "test_acc": e / 10 + shift} for e in (1, 2, 3)]
+
+    ax = plots.training_curves({"CE": [history(0.0), history(0.4)]}, metrics=("test_acc",)).axes[0]
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.0) and band.max() == pytest.approx(1.0)
+    assert ax.get_ylim() == pytest.approx((0.2, 0.6))
+    # a narrow band widens the axis only as far as it reaches; unbounded columns are not clipped
+    assert plots.curves.band_limits((0.3, 0.5), (0.28, 0.55), (0.0, 1.0)) == pytest.approx((0.28, 0.55))
+    assert plots.curves.band_limits((0.3, 0.5), None, None) == pytest.approx((0.29, 0.51))
+    assert plots.curves.value_bounds("train_loss_mean") is None and plots.curves.value_bounds("adv") == (-1.0, 1.0)
+    plt.close("all")
+
+
 def test_p1_bars_without_intervals_takes_p1_tables_layout():
     from ccl_lib.paper_results import table1
 

@@ -115,6 +115,8 @@ def training_curves(
         check_frame(f, ["epoch", *metrics], f"training_curves[{label!r}]")
     fig, axes = book_panels(len(metrics), ncols, aspect=0.95)
     for ax, m in zip(axes, metrics):
+        bounds = value_bounds(m)
+        bands = []
         for i, (label, f) in enumerate(frames.items()):
             st = series_style(i)
             ep = f["epoch"].to_numpy(float)
@@ -122,13 +124,55 @@ def training_curves(
             ax.plot(ep, f[m].to_numpy(float), lw=1.5, ms=4, markevery=(i % every, every), label=label, **st)
             lo, hi = f"{m}_low", f"{m}_high"
             if lo in f.columns and hi in f.columns and np.isfinite(f[lo].to_numpy(float)).any():
-                low = f[lo].to_numpy(float)
+                low, high = f[lo].to_numpy(float), f[hi].to_numpy(float)
+                if bounds is not None:  # a t-interval over few seeds can leave [0, 1]; an accuracy cannot
+                    low, high = np.clip(low, *bounds), np.clip(high, *bounds)
                 if m in logy:
                     low = np.where(low > 0, low, np.nan)  # a t-interval can reach below zero; a log axis cannot
-                ax.fill_between(ep, low, f[hi].to_numpy(float), color=st["color"], alpha=0.18, lw=0)
+                ax.fill_between(ep, low, high, color=st["color"], alpha=0.18, lw=0)
+                bands += [low, high]
+        if m not in logy:
+            ax.set_ylim(*band_limits(span([f[m] for f in frames.values()]), span(bands) if bands else None, bounds))
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         ax.set_title((titles or {}).get(m, CURVE_LABELS.get(m, m)))
     spans = {m: span([f[m] for f in frames.values()]) for m in metrics}
     finish_panels(fig, axes, logy, spans, title)
     return fig
+
+
+def value_bounds(metric: str) -> Optional[tuple[float, float]]:
+    """The range a history column's values can take: ``(0, 1)`` for an accuracy, ``(-1, 1)`` for an
+    advantage, ``None`` (unbounded) otherwise. A band (a t-interval over seeds) is clipped to it."""
+    name = str(metric).lower()
+    if "acc" in name:
+        return (0.0, 1.0)
+    if "adv" in name:
+        return (-1.0, 1.0)
+    return None
+
+
+def band_limits(
+    means: tuple[float, float], bands: Optional[tuple[float, float]], bounds: Optional[tuple[float, float]]
+) -> tuple[float, float]:
+    """Y limits of a linear panel: the mean curves' span with a margin, widened by the bands by at most half
+    that span on each side (a band over two or three seeds, t = 12.7 or 4.3, would otherwise flatten the
+    means into a line), within ``bounds`` (plus a small margin).
+
+    Args:
+        means: ``(min, max)`` of the mean curves.
+        bands: ``(min, max)`` of the bands, or ``None``.
+        bounds: the values' range (:func:`value_bounds`), or ``None``.
+    """
+    lo, hi = means
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return (0.0, 1.0) if bounds is None else bounds
+    r = hi - lo if hi > lo else max(abs(hi), 1e-12)
+    out_lo, out_hi = lo - 0.05 * r, hi + 0.05 * r
+    if bands is not None and np.isfinite(bands[0]) and np.isfinite(bands[1]):
+        out_lo, out_hi = min(out_lo, max(bands[0], lo - 0.5 * r)), max(out_hi, min(bands[1], hi + 0.5 * r))
+    if bounds is not None:
+        pad = 0.02 * (bounds[1] - bounds[0])
+        out_lo, out_hi = max(out_lo, bounds[0] - pad), min(out_hi, bounds[1] + pad)
+    return float(out_lo), float(out_hi)
+
