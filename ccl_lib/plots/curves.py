@@ -175,4 +175,3 @@ def band_limits(
         pad = 0.02 * (bounds[1] - bounds[0])
         out_lo, out_hi = max(out_lo, bounds[0] - pad), min(out_hi, bounds[1] + pad)
     return float(out_lo), float(out_hi)
-
