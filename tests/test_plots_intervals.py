@@ -300,6 +300,8 @@ def test_p1_bars_without_intervals_takes_p1_tables_layout():
     ours = plots.p1_bars(s, paper, order=["w/o"]).axes[0]
     assert _yerr_segments(ours) == [pytest.approx((0.0, 0.33, 0.36))]
     assert ours.get_title() == "this run (95 % intervals)"
+    wide_ci = s.assign(p1_low=-0.2, p1_high=1.3)  # two seeds: a t-interval leaves [0, 1], P1 cannot
+    assert _yerr_segments(plots.p1_bars(wide_ci, paper, order=["w/o"]).axes[0]) == [pytest.approx((0.0, 0.0, 1.0))]
     with pytest.raises(ValueError, match="p1_high"):
         plots.p1_bars(s.drop(columns=["p1_high"]), paper)
     plt.close("all")

@@ -60,12 +60,15 @@ def p1_bars(summary: Any, paper: Any, *, order: Optional[Sequence[str]] = None, 
     x = np.arange(len(ours))
     for i, m in enumerate(methods):
         sub = summary[summary["method"] == m].set_index("dataset").reindex(ours)
+        if bars:  # P1 lies in [0, 1]; a t-interval over few seeds need not
+            sub = sub.assign(p1_low=sub["p1_low"].clip(0.0, 1.0), p1_high=sub["p1_high"].clip(0.0, 1.0))
         err: dict[str, Any] = {"yerr": interval_err(sub, "p1"), "capsize": 2.5} if bars else {}
         axes[0].bar(x + (i - (len(methods) - 1) / 2) * width, sub["p1"].to_numpy(float), width, color=colour[m],
                     label=m, **err)  # fmt: skip
     axes[0].set_xticks(x)
-    # long setting names ("location, 120 epochs, milestones 50/100") wrapped and slanted, so neighbours do not overlap
-    axes[0].set_xticklabels([textwrap.fill(str(o), 18) for o in ours], rotation=25, ha="right")
+    # long setting names ("location, 120 epochs, milestones 50/100") wrapped narrow and upright, so that three
+    # settings side by side do not overlap
+    axes[0].set_xticklabels([textwrap.fill(str(o), 12) for o in ours], fontsize="small")
     axes[0].set_title("this run (95 % intervals)" if bars else "this run")
     xp = np.arange(len(paper.columns))
     for i, m in enumerate(methods):
