@@ -137,12 +137,11 @@ def sgd_steps(recipe: Mapping[str, Any]) -> int:
 def steps_text(experiment: str, reference: str = "cifar10-cpu") -> str:
     """``"batch 16 for 800 epochs: 25,600 SGD steps, 128 times cifar10-cpu's 200"``.
 
-    An experiment that trains on all of the data set (``size`` None, the paper's recipes) gives
-    ``"batch 128 for 300 epochs on all of the data set"``: its step count needs the data set loaded.
-
-    A named experiment's recipe in SGD steps, against a reference experiment's (chapters 6, 8 and 11 say
-    how much longer their long CPU image recipe trains than ``cifar10-cpu``; the paper's CIFAR run takes
-    about 35,000 steps).
+    A named experiment's recipe in SGD steps (:func:`sgd_steps`), against a reference experiment's
+    (chapters 6, 8 and 11 say how much longer their long CPU image recipe trains than ``cifar10-cpu``;
+    the paper's CIFAR run takes about 35,000 steps). An experiment that trains on all of the data set
+    (``size`` None, the paper's recipes) gives ``"batch 128 for 300 epochs on all of the data set"``: its
+    step count needs the data set loaded.
 
     Args:
         experiment: a named experiment (``"evidence-table1-cifar10-cpu-800"``).
