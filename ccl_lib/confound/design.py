@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 from .arms import Arm, arm_specs, arms
@@ -122,8 +123,6 @@ def sgd_steps(recipe: Mapping[str, Any]) -> int:
     Raises:
         ValueError: when ``epochs`` or ``size`` is missing or not a positive integer.
     """
-    import math
-
     for k in ("epochs", "size"):
         v = recipe.get(k)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
