@@ -53,9 +53,9 @@
 # (chapter 11). Whether every loss trains in it is measured below (a row whose CCL model did not is
 # excluded from the scorecard). Its cross-entropy and CCQL runs are chapter 11's long-recipe arms.
 # The evidence ledger grows seed by seed across sessions (about 32 CPU-minutes per run);
-# `image_seeds` lists the seeds it holds. The tabular setting (the Location MLP, 30 epochs) has twenty paired seeds (seed = data
-# split, shared by the three losses): the runs of Table 1 on Location (chapter 8), recorded in the
-# evidence ledger (`evidence-table1-location`).
+# `image_seeds` lists the seeds it holds. The tabular setting (the Location MLP, 30 epochs) has
+# twenty paired seeds (seed = data split, shared by the three losses): the runs of Table 1 on
+# Location (chapter 8), recorded in the evidence ledger (`evidence-table1-location`).
 #
 # **Reproduce at the paper's scale:**
 # `papermill 06_convergence.ipynb out.ipynb -p image_experiment figure5-cifar10 -p image_seeds "[0, 1, 2]"`
