@@ -52,7 +52,7 @@
 # plateau, not convergence, and at half this recipe's length some scaled runs still fell short
 # (chapter 11). Whether every loss trains in it is measured below (a row whose CCL model did not is
 # excluded from the scorecard). Its cross-entropy and CCQL runs are chapter 11's long-recipe arms.
-# The evidence ledger grows seed by seed across sessions (about 32 CPU-minutes per run);
+# The evidence ledger grows seed by seed across sessions (30 to 70 CPU-minutes per run, by the CPU);
 # `image_seeds` lists the seeds it holds. The tabular setting (the Location MLP, 30 epochs) has
 # twenty paired seeds (seed = data split, shared by the three losses): the runs of Table 1 on
 # Location (chapter 8), recorded in the evidence ledger (`evidence-table1-location`).

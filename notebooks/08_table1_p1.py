@@ -45,7 +45,7 @@
 # the seeds recorded so far, `paper_recipe_seeds`); and, for an image column, CE, CCEL and CCQL
 # ($\alpha = 0.5$, the paper's CIFAR-10 scale 0.01) on 500 CIFAR-10 images per part with ResNet-8,
 # in chapter 11's long CPU recipe with 128x the SGD steps of cifar10-cpu (`image_experiment`; its
-# runs are read from the ledger only, never trained by the book: about 32 CPU-minutes each). The chapter
+# runs are read from the ledger only, never trained by the book: 30 to 70 CPU-minutes each, by the CPU). The chapter
 # trains nothing when the ledger holds them, and its first results line says how many runs it read,
 # from which machines, dates and commit. `-p evidence compute` recomputes all 120 runs instead: about
 # 30 s per 30-epoch run and 60-120 s per 120-epoch run on 2 CPU cores, about 1.5-2.5 CPU-hours in all.

@@ -71,8 +71,9 @@
 # Each section says which machines, dates and commits computed its runs. To recompute everything,
 # `papermill 11_privacy_source.ipynb out.ipynb -p evidence compute`: thirty image runs of about two
 # minutes each, three long image runs per long seed of about 32 CPU-minutes each, fifteen runs of the
-# 400-epoch attempt of about 17 CPU-minutes each and 160 Location runs of 15-30 s each (about eleven
-# CPU-hours with three long seeds; two workers on 2 CPU cores halve the wall time).
+# 400-epoch attempt of about 17 CPU-minutes each and 160 Location runs of 15-30 s each: about six
+# CPU-hours plus one and a half per long seed on the faster of the two CPUs the ledger was recorded
+# on, about twice that on the other (two workers on 2 CPU cores halve the wall time).
 
 # %% tags=["parameters"]
 # "ci": the decisive image arms and all Location arms; "full": every arm on both data sets
@@ -265,9 +266,10 @@ display(narrow_table(confound.comparison_frame(rows).set_index(["dataset", "comp
 # final train accuracy (mean, lowest over {glue:text}`ch11_long_n_seeds` paired seeds)
 # {glue:text}`ch11_long_train`; an arm enters the comparison only if every one of its runs trained. The
 # runs are read from the evidence ledger (the named experiment {glue:text}`ch11_long_experiment` and
-# its control arm's, `evidence-confound-cifar10-cpu-800-recipe` at 800 epochs; about 32 minutes per
-# run on one CPU core). The ledger grows seed by seed across sessions: the evidence page lists how many
-# seeds it holds, and `-p long_seeds` takes more as they are recorded.
+# its control arm's, `evidence-confound-cifar10-cpu-800-recipe` at 800 epochs; {glue:text}`ch11_long_minutes`
+# on one CPU core, as recorded on machines whose CPUs differ). The ledger grows seed by seed across
+# sessions: the evidence page lists how many seeds it holds, and `-p long_seeds` takes more as they
+# are recorded.
 #
 # {glue:text}`ch11_long_answer`
 #

@@ -313,10 +313,13 @@ def test_long_recipe_setting_reads_the_recorded_400_epoch_recipe():
     t = sec["analysis"]["table"].set_index("arm")
     assert t.loc["CCQL×β", "train_acc_min"] == pytest.approx(0.834, abs=5e-4) and not t.loc["CCQL×β", "trains"]
     assert "read from the evidence ledger" in sec["source"]
+    # the records' wall times as recorded: 13.9 ... 37.5 minutes, median 19.1 (the eighth of fifteen)
+    assert sec["minutes"] == "between 14 and 37 minutes per run (median 19)"
     f = confound.long_recipe_findings({"attempt": sec})
     assert f["attempt_n_seeds"] == "5" and f["attempt_equilibrium"] == "20,000"
     assert f["attempt_train"].endswith("CCQL×0.01 95.6 % (lowest 83.4 %)")
     assert f["long_answer"] == "The long recipe was not run (no recorded seed)." and f["long_steps"] == "n/a"
+    assert f["attempt_minutes"] == sec["minutes"] and f["long_minutes"] == "n/a"
     views = confound.long_recipe_view(sec, "cifar10-cpu", comparisons=False)
     assert len(views) == 2 and "batch 16, 400 epochs" in views[1].axes[0].get_title()
     plt.close("all")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ccl_lib.analysis.runs import evidence_summary, run_runs, run_summary
+from ccl_lib.analysis.runs import evidence_summary, run_minutes, run_runs, run_summary
 from ccl_lib.cli import main
 from ccl_lib.experiments import RunSpec, run_experiment, run_sweep
 from ccl_lib.experiments.cache import record_digest
@@ -171,6 +171,19 @@ def test_a_sweep_takes_recorded_runs_and_computes_only_the_others(tmp_path, resu
     assert all(r.meta.get("source") != "ledger" for r in runs2.values())
     with pytest.raises(ValueError, match="evidence must be one of"):
         run_runs([other], cache=False, evidence="both")
+
+
+def test_run_minutes_reads_the_recorded_wall_time_of_ledger_runs_only():
+    from types import SimpleNamespace
+
+    def run(seconds, source="ledger"):
+        return SimpleNamespace(meta={"source": source, "provenance": {"wall_seconds": seconds}})
+
+    # 1,733 s and 1,950 s round to 29 and 32 minutes; the median of (28.9, 32.5, 66.9) is 32.5 -> "32" (half to even)
+    three = {"a": run(1733.0), "b": run(1950.0), "c": run(4013.0), "d": run(9999.0, source="computed")}
+    assert run_minutes(three) == "between 29 and 67 minutes per run (median 32)"
+    assert run_minutes({"a": run(1900.0), "b": run(1930.0)}) == "32 minutes per run"  # 31.7 and 32.2 both round to 32
+    assert run_minutes({"d": run(60.0, source="computed")}) == "n/a" and run_minutes({}) == "n/a"
 
 
 def test_a_refused_record_is_computed_instead(tmp_path, result, caplog):

@@ -18,6 +18,7 @@ __all__ = [
     "evidence_summary",
     "mean_history",
     "recorded_runs",
+    "run_minutes",
     "run_runs",
     "run_summary",
     "select_runs",
@@ -156,6 +157,32 @@ def evidence_summary(runs: Mapping[str, Any]) -> dict[str, Any]:
         "commits": ", ".join(sorted({str(p.get("commit", "?"))[:7] for p in prov})),
         "ledger_seconds": float(sum(float(p.get("wall_seconds") or 0.0) for p in prov)),
     }  # fmt: skip
+
+
+def run_minutes(runs: Mapping[str, Any]) -> str:
+    """The recorded wall time per run of the runs read from the evidence ledger, in words, for a
+    chapter's text on what its sweep costs: "32 minutes per run" when the runs agree to the minute,
+    else "between 30 and 68 minutes per run (median 41)"; "n/a" when no run came from the ledger.
+
+    A record's time is the wall time of its run on the machine that recorded it (its provenance:
+    CPU, torch threads); the machines differ, which is why a range is given and no single rate.
+
+    Args:
+        runs: ``{key: RunResult}`` of :func:`run_runs`.
+    """
+    import statistics
+
+    minutes = sorted(
+        float(r.meta["provenance"]["wall_seconds"]) / 60
+        for r in runs.values()
+        if r.meta.get("source") == "ledger" and (r.meta.get("provenance") or {}).get("wall_seconds")
+    )
+    if not minutes:
+        return "n/a"
+    lo, hi = round(minutes[0]), round(minutes[-1])
+    if lo == hi:
+        return f"{lo} minutes per run"
+    return f"between {lo} and {hi} minutes per run (median {statistics.median(minutes):.0f})"
 
 
 def run_summary(df, runs: Mapping[str, Any]) -> str:

@@ -149,13 +149,14 @@ def long_recipe_setting(
         (:func:`~ccl_lib.confound.design.steps_text`), ``equilibrium`` (``1 / (lr * wd)`` of the CE
         recipe, the order of steps after which BatchNorm'd weights' effective step recovers), ``note``
         (the seeds left out, "" if none), ``pairs`` (those kept), ``n_seeds``, ``source``
-        (:func:`ccl_lib.analysis.runs.run_summary`; "" when no seed is kept) and ``analysis``
+        (:func:`ccl_lib.analysis.runs.run_summary`; "" when no seed is kept), ``minutes`` (the recorded
+        wall time per run, :func:`ccl_lib.analysis.runs.run_minutes`; "n/a" when none) and ``analysis``
         (:func:`setting_analysis`; ``None`` when no seed is kept).
 
     Raises:
         ValueError: on an unknown ``evidence`` or an experiment that does not parse.
     """
-    from ..analysis.runs import run_runs, run_summary
+    from ..analysis.runs import run_minutes, run_runs, run_summary
     from ..experiments import load_experiment
 
     if evidence not in ("ledger", "compute"):
@@ -168,7 +169,8 @@ def long_recipe_setting(
     equilibrium = 1.0 / (float(cfg.get("lr", 0.1)) * float(cfg.get("weight_decay", 5e-4)))
     out: dict[str, Any] = {"experiment": experiment, "recipe": text, "steps": steps_text(experiment),
                            "equilibrium": equilibrium, "note": note, "pairs": pairs,
-                           "n_seeds": len({s.seed for _, s in pairs}), "source": "", "analysis": None}  # fmt: skip
+                           "n_seeds": len({s.seed for _, s in pairs}), "source": "", "minutes": "n/a",
+                           "analysis": None}  # fmt: skip
     if not pairs:
         return out
     df, runs = run_runs([s for _, s in pairs], workers=workers, evidence=evidence)
@@ -176,6 +178,7 @@ def long_recipe_setting(
     setting = f"{name} ({text}), beta {beta:g}, {out['n_seeds']} seeds"
     out["analysis"] = setting_analysis(df, runs, pairs, name=name, setting=setting, beta=beta, cause=cause)
     out["source"] = run_summary(df, runs)
+    out["minutes"] = run_minutes(runs)
     return out
 
 
@@ -221,7 +224,7 @@ def long_recipe_view(section: Mapping[str, Any], title: str, *, comparisons: boo
 def long_recipe_findings(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """The long recipes' numbers in words, for glue: ``{KEY}_answer``, ``_train``, ``_recipe_alone``,
     ``_n_seeds`` (:func:`setting_analysis`'s findings), ``_steps``, ``_equilibrium``, ``_experiment``,
-    ``_recipe`` for each key of ``sections`` (chapter 11: ``"long"`` and ``"attempt"``); a key not in
+    ``_recipe``, ``_minutes`` for each key of ``sections`` (chapter 11: ``"long"`` and ``"attempt"``); a key not in
     ``sections`` (skipped) or without a recorded seed reads "not run" / "n/a".
 
     Args:
@@ -238,4 +241,5 @@ def long_recipe_findings(sections: Mapping[str, Mapping[str, Any]]) -> dict[str,
         out[f"{key}_equilibrium"] = f"{sec['equilibrium']:,.0f}" if "equilibrium" in sec else "n/a"
         out[f"{key}_experiment"] = sec.get("experiment", "n/a")
         out[f"{key}_recipe"] = sec.get("recipe", "n/a")
+        out[f"{key}_minutes"] = sec.get("minutes", "n/a")
     return out
