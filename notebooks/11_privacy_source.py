@@ -266,10 +266,10 @@ display(narrow_table(confound.comparison_frame(rows).set_index(["dataset", "comp
 # final train accuracy (mean, lowest over {glue:text}`ch11_long_n_seeds` paired seeds)
 # {glue:text}`ch11_long_train`; an arm enters the comparison only if every one of its runs trained. The
 # runs are read from the evidence ledger (the named experiment {glue:text}`ch11_long_experiment` and
-# its control arm's, `evidence-confound-cifar10-cpu-800-recipe` at 800 epochs; {glue:text}`ch11_long_minutes`
-# on one CPU core, as recorded on machines whose CPUs differ). The ledger grows seed by seed across
-# sessions: the evidence page lists how many seeds it holds, and `-p long_seeds` takes more as they
-# are recorded.
+# its control arm's, `evidence-confound-cifar10-cpu-800-recipe` at 800 epochs). Their recorded wall
+# time: {glue:text}`ch11_long_minutes` (one CPU core per run; the recording machines' CPUs differ).
+# The ledger grows seed by seed across sessions: the evidence page lists how many seeds it holds, and
+# `-p long_seeds` takes more as they are recorded.
 #
 # {glue:text}`ch11_long_answer`
 #
