@@ -70,7 +70,7 @@
 # `attempt_seeds`; a seed enters once all its arms are recorded; section "A longer image recipe").
 # Each section says which machines, dates and commits computed its runs. To recompute everything,
 # `papermill 11_privacy_source.ipynb out.ipynb -p evidence compute`: thirty image runs of about two
-# minutes each, three long image runs per long seed of about 32 CPU-minutes each, fifteen runs of the
+# minutes each, three long image runs per long seed of 30 to 70 CPU-minutes each, fifteen runs of the
 # 400-epoch attempt of about 17 CPU-minutes each and 160 Location runs of 15-30 s each: about six
 # CPU-hours plus one and a half per long seed on the faster of the two CPUs the ledger was recorded
 # on, about twice that on the other (two workers on 2 CPU cores halve the wall time).

@@ -175,7 +175,7 @@ def test_the_default_location_arms_are_the_ledgers_runs():
 
 
 def test_the_default_long_image_runs_are_all_in_the_ledger():
-    """The book never trains a long image run in a build (about 32 CPU-minutes each): chapter 6's default image
+    """The book never trains a long image run in a build (30 to 70 CPU-minutes each): chapter 6's default image
     runs (it trains what the ledger lacks) and chapters 8 and 11's long recipes (they leave out a seed the ledger
     lacks, which would silently shrink them) are all recorded. Extend a chapter's seeds only once recorded."""
     from ccl_lib.analysis.runs import chapter_specs
