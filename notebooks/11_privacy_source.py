@@ -92,7 +92,7 @@ image_overrides = {}
 # the long image recipe (batch 16, 800 epochs, so that the scaled loss can train; CE arms at lr 0.1, wd 5e-4) and its
 # paired seeds (with evidence "ledger", a seed whose three runs are not all recorded is left out, said so); "" skips it
 long_experiment = "evidence-table1-cifar10-cpu-800"
-long_seeds = [0, 1, 2, 3]
+long_seeds = [0, 1, 2, 3, 4]
 # the first, half as long attempt (400 epochs) and its paired seeds (0-4 are recorded); "" skips it
 attempt_experiment = "evidence-confound-cifar10-cpu-long"
 attempt_seeds = [0, 1, 2, 3, 4]
