@@ -262,6 +262,35 @@ def test_verify_sample_is_seeded_and_respects_the_budget(tmp_path, result):
     assert picked == [] and rep.compared == []
 
 
+def test_verify_leaves_room_for_the_whole_sample(tmp_path, result):
+    """A record recorded at 10x the others' wall time fits a budget of 12x alone, but not with two more
+    beside it: drawn first or second it would leave too little for the rest of a sample of 3, so it is
+    skipped there and taken only as the last of the three."""
+    led = Ledger(tmp_path)
+    from ccl_lib.experiments.runner import RunResult
+
+    wall = float(result.meta["seconds"])
+    for seed in range(6):
+        spec = tiny(seed=seed)
+        rows = [{**row, "key": spec.key()} for row in result.rows]
+        meta = {**result.meta, "seconds": wall * (10 if seed == 5 else 1)}
+        led.add(RunResult(spec=spec, key=spec.key(), rows=rows, histories=result.histories, meta=meta))
+    slow = tiny(seed=5).key()
+    last, picked = [], []
+
+    def compute(spec, threads):
+        picked.append(spec.key())
+        rows = [{**row, "key": spec.key()} for row in result.rows]
+        return RunResult(spec=spec, key=spec.key(), rows=rows, histories=result.histories, meta={})
+
+    for commit in [f"commit {i}" for i in range(40)]:  # the slow record comes first in about 1 shuffle in 6
+        picked.clear()
+        verify(led, sample=3, budget_s=wall * 12, seed=commit, compute=compute)
+        assert len(picked) == 3 and slow not in picked[:2], (commit, picked)
+        last.append(picked[-1])
+    assert slow in last  # it is skipped only where it would crowd out the rest, not excluded
+
+
 # --------------------------------------------------------------------------- command line
 
 
