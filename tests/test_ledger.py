@@ -233,21 +233,34 @@ def test_verify_tolerance_on_other_arithmetic_and_disagreement(tmp_path, result)
     assert not far.ok and "test_acc" in far.compared[0]["detail"]
 
 
-def test_verify_sample_is_seeded_and_respects_the_budget(tmp_path, result):
-    led = Ledger(tmp_path)
+def _six_records(led, result, cost=lambda seed: 1.0):
+    """Add records of ``tiny(seed=0..5)`` to ``led``, seed ``s`` recorded at ``cost(s)`` x the fixture's wall time."""
     from ccl_lib.experiments.runner import RunResult
 
     for seed in range(6):
         spec = tiny(seed=seed)
         rows = [{**row, "key": spec.key()} for row in result.rows]
-        led.add(RunResult(spec=spec, key=spec.key(), rows=rows, histories=result.histories, meta=result.meta))
-    picked = []
+        meta = {**result.meta, "seconds": float(result.meta["seconds"]) * cost(seed)}
+        led.add(RunResult(spec=spec, key=spec.key(), rows=rows, histories=result.histories, meta=meta))
+
+
+def _recorder(result, picked):
+    """A ``compute`` that notes the key it is asked for in ``picked`` and returns the fixture's rows."""
+    from ccl_lib.experiments.runner import RunResult
 
     def compute(spec, threads):
         picked.append(spec.key())
         rows = [{**row, "key": spec.key()} for row in result.rows]
         return RunResult(spec=spec, key=spec.key(), rows=rows, histories=result.histories, meta={})
 
+    return compute
+
+
+def test_verify_sample_is_seeded_and_respects_the_budget(tmp_path, result):
+    led = Ledger(tmp_path)
+    _six_records(led, result)
+    picked = []
+    compute = _recorder(result, picked)
     verify(led, sample=3, seed="abc", compute=compute)
     first = list(picked)
     picked.clear()
@@ -267,22 +280,11 @@ def test_verify_leaves_room_for_the_whole_sample(tmp_path, result):
     beside it: drawn first or second it would leave too little for the rest of a sample of 3, so it is
     skipped there and taken only as the last of the three."""
     led = Ledger(tmp_path)
-    from ccl_lib.experiments.runner import RunResult
-
+    _six_records(led, result, cost=lambda seed: 10.0 if seed == 5 else 1.0)
     wall = float(result.meta["seconds"])
-    for seed in range(6):
-        spec = tiny(seed=seed)
-        rows = [{**row, "key": spec.key()} for row in result.rows]
-        meta = {**result.meta, "seconds": wall * (10 if seed == 5 else 1)}
-        led.add(RunResult(spec=spec, key=spec.key(), rows=rows, histories=result.histories, meta=meta))
     slow = tiny(seed=5).key()
     last, picked = [], []
-
-    def compute(spec, threads):
-        picked.append(spec.key())
-        rows = [{**row, "key": spec.key()} for row in result.rows]
-        return RunResult(spec=spec, key=spec.key(), rows=rows, histories=result.histories, meta={})
-
+    compute = _recorder(result, picked)
     for commit in [f"commit {i}" for i in range(40)]:  # the slow record comes first in about 1 shuffle in 6
         picked.clear()
         verify(led, sample=3, budget_s=wall * 12, seed=commit, compute=compute)
